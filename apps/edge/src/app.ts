@@ -1,0 +1,116 @@
+/**
+ * `createApp(deps)`: the edge's Express app, without listening (main.ts does that).
+ * Pipeline (ARCHITECTURE §6): probes and metrics first (no tenant, Host or Origin checks), then per MCP
+ * request: Host/Origin validation → body limit → transport. Tenants, auth and rate limits come later in
+ * the same order.
+ */
+import express, { type Request, type Response, type NextFunction } from 'express';
+import type { Logger } from 'pino';
+import { McpHttpError, catalogErrorBody } from '@switchboard/protocol';
+import type { Store } from '@switchboard/store';
+import type { CallerContext, LegacyEngine, ServerFactory } from '@switchboard/transport';
+import { readBody } from './body';
+import { checkHostAndOrigin, type HostOriginPolicy } from './host-origin';
+import { errorHandler } from './error-handler';
+import type { EdgeMetrics } from './metrics';
+
+export interface TenantConfig {
+  id: string;
+  createServer: ServerFactory;
+  hostOrigin: HostOriginPolicy;
+  sessionTtlMs?: number;
+}
+
+export interface AppDeps {
+  engine: LegacyEngine;
+  store: Store;
+  metrics: EdgeMetrics;
+  log: Logger;
+  nodeId: string;
+  bodyLimitBytes: number;
+  defaultTenant: TenantConfig;
+  isDraining: () => boolean;
+}
+
+type Handler = (req: Request, res: Response) => Promise<void>;
+const wrap = (h: Handler) => (req: Request, res: Response, next: NextFunction) => h(req, res).catch(next);
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok', node: deps.nodeId });
+  });
+  app.get(
+    '/readyz',
+    wrap(async (_req, res) => {
+      if (deps.isDraining()) {
+        res.status(503).json({ status: 'draining', node: deps.nodeId });
+        return;
+      }
+      try {
+        await withTimeout(deps.store.ping(), 2000);
+        res.json({ status: 'ready', node: deps.nodeId, store: deps.store.kind });
+      } catch (err) {
+        res.status(503).json({ status: 'store-unavailable', node: deps.nodeId, error: String(err) });
+      }
+    }),
+  );
+  app.get(
+    '/metrics',
+    wrap(async (_req, res) => {
+      res.set('Content-Type', deps.metrics.register.contentType).send(await deps.metrics.register.metrics());
+    }),
+  );
+
+  const tenant = deps.defaultTenant;
+  const caller = (): CallerContext => ({
+    tenant: tenant.id,
+    principal: 'anonymous',
+    createServer: tenant.createServer,
+    sessionTtlMs: tenant.sessionTtlMs,
+  });
+
+  const mcp = express.Router();
+  mcp.use((req, res, next) => {
+    res.on('finish', () => deps.metrics.requests.inc({ tenant: tenant.id, method: req.method, status: String(res.statusCode) }));
+    try {
+      checkHostAndOrigin(req, tenant.hostOrigin);
+      if (deps.isDraining()) throw new McpHttpError('DRAINING', { headers: { 'Retry-After': '1', Connection: 'close' } });
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
+  mcp.post('/', wrap(async (req, res) => deps.engine.handlePost(caller(), req, res, await readBody(req, deps.bodyLimitBytes))));
+  mcp.get('/', wrap(async (req, res) => deps.engine.handleGet(caller(), req, res)));
+  mcp.delete('/', wrap(async (req, res) => deps.engine.handleDelete(caller(), req, res)));
+  mcp.all('/', (_req, res) => {
+    res.status(405).set('Allow', 'GET, POST, DELETE').json(catalogErrorBody('METHOD_NOT_ALLOWED'));
+  });
+  app.use('/mcp', mcp);
+
+  app.use((_req, res) => {
+    res.status(404).json(catalogErrorBody('NOT_FOUND'));
+  });
+  app.use(errorHandler(deps.log));
+  return app;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

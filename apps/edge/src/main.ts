@@ -1,0 +1,88 @@
+/** Starts one edge node: config from the environment, store, engine, app; drains on SIGTERM/SIGINT. */
+import { createServer } from 'node:http';
+import pino from 'pino';
+import { createStore } from '@switchboard/store';
+import { LegacyEngine } from '@switchboard/transport';
+import { createDemoServer } from '@switchboard/demo-server';
+import { loadEnv } from './env';
+import { createApp } from './app';
+import { EdgeMetrics } from './metrics';
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+async function main(): Promise<void> {
+  const env = loadEnv();
+  const log = pino({ level: env.LOG_LEVEL, base: { node: env.NODE_ID } });
+  const store = createStore(env.REDIS_URL, { nodeId: env.NODE_ID, onError: (err) => log.warn({ err: err.message }, 'redis error') });
+  let draining = false;
+  let engine: LegacyEngine;
+  const metrics = new EdgeMetrics(env.NODE_ID, { streams: () => engine.hub.tailCount, sessions: () => engine.sessions.size });
+  engine = new LegacyEngine({
+    store,
+    nodeId: env.NODE_ID,
+    hooks: metrics.hooks(),
+    log: (msg, err) => (err ? log.warn({ err: String(err) }, msg) : log.info(msg)),
+    options: {
+      sessionTtlMs: env.SESSION_TTL_MS,
+      sseUpgradeAfterMs: env.SSE_UPGRADE_AFTER_MS,
+      retryMs: env.SSE_RETRY_MS,
+      keepAliveMs: env.KEEPALIVE_MS,
+      streamMaxLen: env.STREAM_MAX_LEN,
+      leaseMs: env.LEASE_MS,
+    },
+  });
+  const app = createApp({
+    engine,
+    store,
+    metrics,
+    log,
+    nodeId: env.NODE_ID,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    defaultTenant: {
+      id: 'default',
+      createServer: createDemoServer,
+      hostOrigin: { allowedHosts: list(env.ALLOWED_HOSTS), allowedOrigins: list(env.ALLOWED_ORIGINS) },
+      sessionTtlMs: env.SESSION_TTL_MS,
+    },
+    isDraining: () => draining,
+  });
+
+  const controller = new AbortController();
+  const loops = engine.start(controller.signal).catch((err) => log.error({ err }, 'engine loop failed'));
+  const server = createServer(app);
+  // SSE streams are long-lived: Node's default 5-minute request timeout would cut them.
+  server.requestTimeout = 0;
+  server.headersTimeout = 30_000;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(env.PORT, env.HOST, () => resolve());
+  });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : env.PORT;
+  log.info({ port, host: env.HOST, store: store.kind }, `listening on http://${env.HOST}:${port}/mcp`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    draining = true;
+    log.info({ signal }, 'draining');
+    server.close();
+    await new Promise((r) => setTimeout(r, Math.min(env.DRAIN_GRACE_MS, 1000)).unref());
+    await engine.shutdown();
+    controller.abort();
+    await loops;
+    server.closeAllConnections();
+    await store.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

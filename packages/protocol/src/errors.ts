@@ -1,0 +1,81 @@
+/**
+ * The one error catalog: every failure the edge reports maps to an HTTP status and a JSON-RPC code here.
+ * `docs/errors.md` documents each entry; a test keeps the two in step.
+ * JSON-RPC codes follow the SDK conventions (-32000 transport errors, -32001 session not found).
+ */
+export const ERROR_CATALOG = {
+  PARSE_ERROR: { httpStatus: 400, code: -32700, message: 'Parse error: Invalid JSON' },
+  INVALID_REQUEST: { httpStatus: 400, code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 message' },
+  BATCH_NOT_ALLOWED: { httpStatus: 400, code: -32600, message: 'Invalid Request: batches are only accepted at protocol 2025-03-26' },
+  BATCH_TOO_LARGE: { httpStatus: 400, code: -32600, message: 'Invalid Request: batch too large' },
+  EMPTY_BATCH: { httpStatus: 400, code: -32600, message: 'Invalid Request: empty batch' },
+  INITIALIZE_IN_BATCH: { httpStatus: 400, code: -32600, message: 'Invalid Request: initialize must not be part of a batch' },
+  ALREADY_INITIALIZED: { httpStatus: 400, code: -32600, message: 'Invalid Request: session already initialized' },
+  NOT_INITIALIZED: { httpStatus: 400, code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' },
+  INVALID_PROTOCOL_VERSION: { httpStatus: 400, code: -32000, message: 'Bad Request: Unsupported protocol version' },
+  NOT_ACCEPTABLE: { httpStatus: 406, code: -32000, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' },
+  NOT_ACCEPTABLE_SSE: { httpStatus: 406, code: -32000, message: 'Not Acceptable: Client must accept text/event-stream' },
+  UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, code: -32000, message: 'Unsupported Media Type: Content-Type must be application/json' },
+  BODY_TOO_LARGE: { httpStatus: 413, code: -32000, message: 'Payload Too Large' },
+  SESSION_NOT_FOUND: { httpStatus: 404, code: -32001, message: 'Session not found' },
+  LISTENER_CONFLICT: { httpStatus: 409, code: -32000, message: 'Conflict: Only one SSE stream is allowed per session' },
+  INVALID_EVENT_ID: { httpStatus: 400, code: -32000, message: 'Bad Request: malformed Last-Event-ID' },
+  UNKNOWN_EVENT_ID: { httpStatus: 404, code: -32000, message: 'Not Found: Last-Event-ID does not belong to a stream of this session' },
+  EVENT_LOG_TRIMMED: { httpStatus: 410, code: -32000, message: 'Gone: Last-Event-ID is older than the retained event log; replay would be partial' },
+  INVALID_ORIGIN: { httpStatus: 403, code: -32000, message: 'Forbidden: invalid Origin header' },
+  INVALID_HOST: { httpStatus: 403, code: -32000, message: 'Forbidden: invalid Host header' },
+  METHOD_NOT_ALLOWED: { httpStatus: 405, code: -32000, message: 'Method not allowed.' },
+  STORE_UNAVAILABLE: { httpStatus: 503, code: -32000, message: 'Service Unavailable: session store unreachable' },
+  DRAINING: { httpStatus: 503, code: -32000, message: 'Service Unavailable: node is draining' },
+  INTERNAL_ERROR: { httpStatus: 500, code: -32603, message: 'Internal error' },
+  REQUEST_OWNER_LOST: { httpStatus: 200, code: -32603, message: 'Internal error: the node running this request stopped before answering' },
+  NOT_FOUND: { httpStatus: 404, code: -32000, message: 'Not Found' },
+} as const satisfies Record<string, { httpStatus: number; code: number; message: string }>;
+
+export type ErrorKind = keyof typeof ERROR_CATALOG;
+export type JsonRpcId = string | number | null;
+
+/** A failure with a catalog kind; the edge's error handler serializes it. */
+export class McpHttpError extends Error {
+  readonly kind: ErrorKind;
+  readonly httpStatus: number;
+  readonly code: number;
+  readonly data?: unknown;
+  readonly headers?: Record<string, string>;
+  readonly id: JsonRpcId;
+
+  constructor(kind: ErrorKind, opts: { message?: string; data?: unknown; headers?: Record<string, string>; id?: JsonRpcId } = {}) {
+    const entry = ERROR_CATALOG[kind];
+    super(opts.message ?? entry.message);
+    this.name = 'McpHttpError';
+    this.kind = kind;
+    this.httpStatus = entry.httpStatus;
+    this.code = entry.code;
+    this.data = opts.data;
+    this.headers = opts.headers;
+    this.id = opts.id ?? null;
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+export interface JsonRpcErrorBody {
+  jsonrpc: '2.0';
+  id: JsonRpcId;
+  error: { code: number; message: string; data?: unknown };
+}
+
+/** The one serializer for JSON-RPC error bodies. */
+export function errorBody(code: number, message: string, id: JsonRpcId = null, data?: unknown): JsonRpcErrorBody {
+  const error: JsonRpcErrorBody['error'] = { code, message };
+  if (data !== undefined) error.data = data;
+  return { jsonrpc: '2.0', id, error };
+}
+
+export function errorBodyFor(err: McpHttpError): JsonRpcErrorBody {
+  return errorBody(err.code, err.message, err.id, err.data);
+}
+
+export function catalogErrorBody(kind: ErrorKind, id: JsonRpcId = null, data?: unknown): JsonRpcErrorBody {
+  const entry = ERROR_CATALOG[kind];
+  return errorBody(entry.code, entry.message, id, data);
+}

@@ -1,0 +1,20 @@
+--[[ Answer requests whose owning node died: only when no lease is live and the stream is not complete.
+  KEYS[1] stream   KEYS[2..] in-flight leases of the stream's requests
+  ARGV[1] maxLen  ARGV[2] stream ttl ms  ARGV[3] wake channel  ARGV[4] stream id  ARGV[5..] error messages
+  Returns 1 when the errors and the completion marker were appended, 0 otherwise. ]]
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 0 end
+end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last == 0 then return 0 end
+local fields = last[1][2]
+for i = 1, #fields, 2 do
+  if fields[i] == 'k' and fields[i + 1] == 'end' then return 0 end
+end
+for i = 5, #ARGV do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'msg', 'd', ARGV[i])
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'end', 'd', '')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4] .. ' ' .. id)
+return 1

@@ -1,0 +1,14 @@
+export * from './types';
+export { keys, channels } from './keys';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store';
+export { RedisStore, type RedisStoreOptions } from './redis-store';
+export { createRedisClient, parseRedisUrl, type RedisLike } from './client';
+
+import { MemoryStore } from './memory-store';
+import { RedisStore, type RedisStoreOptions } from './redis-store';
+import type { Store } from './types';
+
+/** Redis when a URL is given, else the embedded single-node store. */
+export function createStore(redisUrl: string | undefined, opts: RedisStoreOptions = {}): Store {
+  return redisUrl ? new RedisStore(redisUrl, opts) : new MemoryStore();
+}

@@ -1,0 +1,43 @@
+/**
+ * Every Redis key and channel name Switchboard uses. Nothing else builds key strings.
+ *
+ * All keys of one session share the hash tag `{<sessionId>}` so they live in one Redis Cluster slot and
+ * Lua scripts can touch them together. The tenant is part of the prefix, so a session id presented under
+ * another tenant addresses keys that do not exist.
+ *
+ * | key                                  | type   | holds                                              | TTL                        |
+ * |--------------------------------------|--------|----------------------------------------------------|----------------------------|
+ * | sb:<t>:{sid}:session                 | hash   | SessionRecord fields                                | idle TTL, refreshed on use |
+ * | sb:<t>:{sid}:streams                 | set    | stream ids of the session (for DELETE)              | idle TTL                   |
+ * | sb:<t>:{sid}:stream:<streamId>       | stream | SSE events: fields k (prime/msg/end) and d (data)   | MAXLEN ~, stream TTL       |
+ * | sb:<t>:{sid}:inflight:<reqKey>       | string | `<nodeId> <streamId>` running a client request      | lease, refreshed           |
+ * | sb:<t>:{sid}:cancelled:<reqKey>      | string | tombstone: client cancelled this request            | tombstone TTL              |
+ * | sb:<t>:{sid}:pending:<srvReqId>      | string | node waiting for the client's answer                | server request timeout     |
+ * | sb:<t>:{sid}:answer:<srvReqId>       | string | the client's answer, until the owner takes it       | answer TTL                 |
+ * | sb:<t>:{sid}:listener                | string | connection id holding the standalone GET stream     | heartbeat                  |
+ * | channel sb:<t>:{sid}:wake            | pubsub | "stream X has new entries" / "session deleted"      | —                          |
+ * | channel sb:node:<nodeId>             | pubsub | per-node inbox: answers and cancellations           | —                          |
+ */
+export interface SessionRef {
+  tenant: string;
+  sid: string;
+}
+
+const base = (r: SessionRef): string => `sb:${r.tenant}:{${r.sid}}`;
+
+export const keys = {
+  session: (r: SessionRef) => `${base(r)}:session`,
+  streams: (r: SessionRef) => `${base(r)}:streams`,
+  stream: (r: SessionRef, streamId: string) => `${base(r)}:stream:${streamId}`,
+  inflight: (r: SessionRef, reqKey: string) => `${base(r)}:inflight:${reqKey}`,
+  cancelled: (r: SessionRef, reqKey: string) => `${base(r)}:cancelled:${reqKey}`,
+  pending: (r: SessionRef, serverRequestId: string) => `${base(r)}:pending:${serverRequestId}`,
+  answer: (r: SessionRef, serverRequestId: string) => `${base(r)}:answer:${serverRequestId}`,
+  listener: (r: SessionRef) => `${base(r)}:listener`,
+};
+
+export const channels = {
+  wake: (r: SessionRef) => `${base(r)}:wake`,
+  nodeInboxPrefix: 'sb:node:',
+  nodeInbox: (nodeId: string) => `sb:node:${nodeId}`,
+};

@@ -1,0 +1,279 @@
+/**
+ * Embedded single-node store with the same contract as the Redis store (same contract tests).
+ * Mirrors the Redis data model: keys from `keys.ts`, per-key expiry, streams with monotonic
+ * `<ms>-<seq>` ids and exact MAXLEN trimming, pub/sub delivered asynchronously like Redis's.
+ */
+import { channels, keys, type SessionRef } from './keys';
+import type { AppendResult, CursorCheck, MessageHandler, SessionRecord, Store, StreamEntry, StreamLimits } from './types';
+import { compareEntryIds } from '@switchboard/protocol';
+
+interface Stream { entries: StreamEntry[]; lastMs: number; lastSeq: number }
+type Value = { kind: 'string'; v: string } | { kind: 'session'; v: SessionRecord } | { kind: 'set'; v: Set<string> } | { kind: 'stream'; v: Stream };
+interface Slot { value: Value; expiresAt: number }
+
+export interface MemoryStoreOptions {
+  /** How often expired keys are swept (they are also dropped lazily on access). @default 10_000 */
+  sweepIntervalMs?: number;
+}
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  private readonly data = new Map<string, Slot>();
+  private readonly handlers = new Map<string, Set<MessageHandler>>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(opts: MemoryStoreOptions = {}) {
+    this.sweeper = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 10_000);
+    this.sweeper.unref();
+  }
+
+  /** Number of live keys (tests, metrics). */
+  get size(): number {
+    this.sweep();
+    return this.data.size;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [k, s] of this.data) if (s.expiresAt <= now) this.data.delete(k);
+  }
+
+  private get(key: string): Slot | undefined {
+    const s = this.data.get(key);
+    if (s && s.expiresAt <= Date.now()) {
+      this.data.delete(key);
+      return undefined;
+    }
+    return s;
+  }
+
+  private set(key: string, value: Value, ttlMs: number): void {
+    this.data.set(key, { value, expiresAt: Date.now() + ttlMs });
+  }
+
+  private expire(key: string, ttlMs: number): void {
+    const s = this.get(key);
+    if (s) s.expiresAt = Date.now() + ttlMs;
+  }
+
+  private str(key: string): string | undefined {
+    const s = this.get(key);
+    return s?.value.kind === 'string' ? s.value.v : undefined;
+  }
+
+  private stream(key: string): Stream | undefined {
+    const s = this.get(key);
+    return s?.value.kind === 'stream' ? s.value.v : undefined;
+  }
+
+  private xadd(key: string, kind: StreamEntry['kind'], data: string, l: StreamLimits): string {
+    let st = this.stream(key);
+    if (!st) {
+      st = { entries: [], lastMs: 0, lastSeq: -1 };
+      this.set(key, { kind: 'stream', v: st }, l.ttlMs);
+    }
+    const now = Date.now();
+    if (now > st.lastMs) {
+      st.lastMs = now;
+      st.lastSeq = 0;
+    } else st.lastSeq += 1;
+    const id = `${st.lastMs}-${st.lastSeq}`;
+    st.entries.push({ id, kind, data });
+    if (st.entries.length > l.maxLen) st.entries.splice(0, st.entries.length - l.maxLen);
+    return id;
+  }
+
+  async createSession(ref: SessionRef, record: SessionRecord, ttlMs: number): Promise<void> {
+    this.set(keys.session(ref), { kind: 'session', v: { ...record } }, ttlMs);
+  }
+
+  async touchSession(ref: SessionRef, ttlMs: number): Promise<SessionRecord | null> {
+    const s = this.get(keys.session(ref));
+    if (s?.value.kind !== 'session') return null;
+    s.expiresAt = Date.now() + ttlMs;
+    return { ...s.value.v };
+  }
+
+  async updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel'>>): Promise<boolean> {
+    const s = this.get(keys.session(ref));
+    if (s?.value.kind !== 'session') return false;
+    Object.assign(s.value.v, fields);
+    return true;
+  }
+
+  async deleteSession(ref: SessionRef): Promise<boolean> {
+    const existed = this.get(keys.session(ref)) !== undefined;
+    const set = this.get(keys.streams(ref));
+    if (set?.value.kind === 'set') for (const id of set.value.v) this.data.delete(keys.stream(ref, id));
+    for (const k of [keys.session(ref), keys.listener(ref), keys.streams(ref)]) this.data.delete(k);
+    this.emit(channels.wake(ref), '!deleted');
+    return existed;
+  }
+
+  async beginStream(
+    ref: SessionRef,
+    streamId: string,
+    o: StreamLimits & { nodeId: string; requestKeys: string[]; primeData: string; leaseMs: number; sessionTtlMs: number },
+  ): Promise<{ append: AppendResult; cancelled: string[] }> {
+    const id = this.xadd(keys.stream(ref, streamId), 'prime', o.primeData, o);
+    this.expire(keys.stream(ref, streamId), o.ttlMs);
+    const setKey = keys.streams(ref);
+    const set = this.get(setKey);
+    if (set?.value.kind === 'set') set.value.v.add(streamId);
+    else this.set(setKey, { kind: 'set', v: new Set([streamId]) }, o.sessionTtlMs);
+    this.expire(setKey, o.sessionTtlMs);
+    const cancelled: string[] = [];
+    for (const r of o.requestKeys) {
+      this.set(keys.inflight(ref, r), { kind: 'string', v: `${o.nodeId} ${streamId}` }, o.leaseMs);
+      if (this.get(keys.cancelled(ref, r))) cancelled.push(r);
+    }
+    return { append: { prevId: null, ids: [id] }, cancelled };
+  }
+
+  async appendEvents(
+    ref: SessionRef,
+    streamId: string,
+    messages: string[],
+    o: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' },
+  ): Promise<AppendResult> {
+    const key = keys.stream(ref, streamId);
+    const prevId = this.stream(key)?.entries.at(-1)?.id ?? null;
+    const ids = messages.map((m) => this.xadd(key, o.kind ?? 'msg', m, o));
+    if (o.end) ids.push(this.xadd(key, 'end', '', o));
+    this.expire(key, o.ttlMs);
+    for (const r of o.releaseRequestKeys ?? []) this.data.delete(keys.inflight(ref, r));
+    this.emit(channels.wake(ref), `${streamId} ${ids.at(-1)}`);
+    return { prevId, ids };
+  }
+
+  async readEvents(ref: SessionRef, streamId: string, afterId: string, count: number): Promise<StreamEntry[]> {
+    const st = this.stream(keys.stream(ref, streamId));
+    if (!st) return [];
+    const out: StreamEntry[] = [];
+    for (const e of st.entries) {
+      if (compareEntryIds(e.id, afterId) > 0) {
+        out.push({ ...e });
+        if (out.length >= count) break;
+      }
+    }
+    return out;
+  }
+
+  async lastEvent(ref: SessionRef, streamId: string): Promise<StreamEntry | null> {
+    const e = this.stream(keys.stream(ref, streamId))?.entries.at(-1);
+    return e ? { ...e } : null;
+  }
+
+  async checkCursor(ref: SessionRef, streamId: string, entryId: string): Promise<CursorCheck> {
+    const st = this.stream(keys.stream(ref, streamId));
+    if (!st) return 'unknown';
+    if (st.entries.some((e) => e.id === entryId)) return 'ok';
+    const first = st.entries[0];
+    return first && compareEntryIds(entryId, first.id) < 0 ? 'trimmed' : 'unknown';
+  }
+
+  async failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], l: StreamLimits): Promise<boolean> {
+    if (requestKeys.some((r) => this.get(keys.inflight(ref, r)))) return false;
+    const key = keys.stream(ref, streamId);
+    const last = this.stream(key)?.entries.at(-1);
+    if (!last || last.kind === 'end') return false;
+    for (const m of errorMessages) this.xadd(key, 'msg', m, l);
+    const id = this.xadd(key, 'end', '', l);
+    this.expire(key, l.ttlMs);
+    this.emit(channels.wake(ref), `${streamId} ${id}`);
+    return true;
+  }
+
+  async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number): Promise<string[]> {
+    const cancelled: string[] = [];
+    for (const r of requestKeys) {
+      const k = keys.inflight(ref, r);
+      if (this.str(k)?.startsWith(`${nodeId} `)) this.expire(k, leaseMs);
+      if (this.get(keys.cancelled(ref, r))) cancelled.push(r);
+    }
+    return cancelled;
+  }
+
+  async recordPending(ref: SessionRef, serverRequestId: string, nodeId: string, ttlMs: number): Promise<void> {
+    this.set(keys.pending(ref, serverRequestId), { kind: 'string', v: nodeId }, ttlMs);
+  }
+
+  async clearPending(ref: SessionRef, serverRequestId: string): Promise<void> {
+    this.data.delete(keys.pending(ref, serverRequestId));
+    this.data.delete(keys.answer(ref, serverRequestId));
+  }
+
+  async routeAnswer(ref: SessionRef, serverRequestId: string, message: string, ttlMs: number): Promise<boolean> {
+    const node = this.str(keys.pending(ref, serverRequestId));
+    if (node === undefined) return false;
+    this.set(keys.answer(ref, serverRequestId), { kind: 'string', v: message }, ttlMs);
+    this.emit(channels.nodeInbox(node), JSON.stringify({ v: 1, kind: 'answer', tenant: ref.tenant, sid: ref.sid, id: serverRequestId }));
+    return true;
+  }
+
+  async takeAnswer(ref: SessionRef, serverRequestId: string): Promise<string | null> {
+    const k = keys.answer(ref, serverRequestId);
+    const v = this.str(k);
+    this.data.delete(k);
+    return v ?? null;
+  }
+
+  async routeCancel(ref: SessionRef, reqKey: string, reason: string | undefined, tombstoneMs: number): Promise<void> {
+    this.set(keys.cancelled(ref, reqKey), { kind: 'string', v: '1' }, tombstoneMs);
+    const v = this.str(keys.inflight(ref, reqKey));
+    if (v === undefined) return;
+    const node = v.split(' ')[0]!;
+    this.emit(channels.nodeInbox(node), JSON.stringify({ v: 1, kind: 'cancel', tenant: ref.tenant, sid: ref.sid, reqKey, reason }));
+  }
+
+  async claimListener(ref: SessionRef, connectionId: string, ttlMs: number): Promise<boolean> {
+    const k = keys.listener(ref);
+    if (this.get(k)) return false;
+    this.set(k, { kind: 'string', v: connectionId }, ttlMs);
+    return true;
+  }
+
+  async refreshListener(ref: SessionRef, connectionId: string, ttlMs: number): Promise<boolean> {
+    const k = keys.listener(ref);
+    if (this.str(k) !== connectionId) return false;
+    this.expire(k, ttlMs);
+    return true;
+  }
+
+  async releaseListener(ref: SessionRef, connectionId: string): Promise<void> {
+    const k = keys.listener(ref);
+    if (this.str(k) === connectionId) this.data.delete(k);
+  }
+
+  private emit(channel: string, message: string): void {
+    const set = this.handlers.get(channel);
+    if (!set || set.size === 0) return;
+    // Asynchronous like Redis pub/sub, so callers never re-enter themselves.
+    queueMicrotask(() => {
+      for (const h of set) h(channel, message);
+    });
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    this.emit(channel, message);
+  }
+
+  async subscribe(channel: string, handler: MessageHandler): Promise<void> {
+    let set = this.handlers.get(channel);
+    if (!set) this.handlers.set(channel, (set = new Set()));
+    set.add(handler);
+  }
+
+  async unsubscribe(channel: string, handler: MessageHandler): Promise<void> {
+    const set = this.handlers.get(channel);
+    set?.delete(handler);
+    if (set?.size === 0) this.handlers.delete(channel);
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.handlers.clear();
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * Store on Redis (single or Cluster). Keys and TTLs: see `keys.ts`. Multi-key work runs in the Lua
+ * scripts of `../lua`, each touching only keys of one session (one slot).
+ */
+import type { Cluster, Redis } from 'ioredis';
+import { channels, keys, type SessionRef } from './keys';
+import { createRedisClient, parseRedisUrl, type RedisLike } from './client';
+import { defineScripts, type ScriptCommands } from './scripts';
+import type { AppendResult, CursorCheck, MessageHandler, SessionRecord, Store, StreamEntry, StreamLimits } from './types';
+import { compareEntryIds } from '@switchboard/protocol';
+
+type Scripted = RedisLike & ScriptCommands;
+
+const RECORD_FIELDS = { tenant: 'tenant', principal: 'principal', protocolVersion: 'pv', initParams: 'init', logLevel: 'lvl', createdAtMs: 'created' } as const;
+
+function recordFromHash(flat: string[]): SessionRecord | null {
+  if (flat.length === 0) return null;
+  const h: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
+  return {
+    tenant: h.tenant ?? '',
+    principal: h.principal ?? '',
+    protocolVersion: h.pv ?? '',
+    initParams: h.init ?? '{}',
+    logLevel: h.lvl ?? '',
+    createdAtMs: Number(h.created ?? 0),
+  };
+}
+
+function entryFromRaw([id, fields]: [string, string[]]): StreamEntry {
+  let kind = 'msg';
+  let data = '';
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 'k') kind = fields[i + 1]!;
+    else if (fields[i] === 'd') data = fields[i + 1]!;
+  }
+  return { id, kind: kind as StreamEntry['kind'], data };
+}
+
+export interface RedisStoreOptions {
+  onError?: (err: Error) => void;
+  nodeId?: string;
+}
+
+export class RedisStore implements Store {
+  readonly kind: 'redis' | 'redis-cluster';
+  private readonly cmd: Scripted;
+  private readonly sub: RedisLike;
+  private readonly handlers = new Map<string, Set<MessageHandler>>();
+
+  constructor(url: string, opts: RedisStoreOptions = {}) {
+    this.kind = parseRedisUrl(url).kind;
+    const name = opts.nodeId ? `switchboard:${opts.nodeId}` : 'switchboard';
+    this.cmd = createRedisClient(url, { onError: opts.onError, connectionName: name }) as Scripted;
+    defineScripts(this.cmd);
+    this.sub = createRedisClient(url, { onError: opts.onError, connectionName: `${name}:sub` });
+    this.sub.on('message', (channel: string, message: string) => {
+      const set = this.handlers.get(channel);
+      if (set) for (const h of set) h(channel, message);
+    });
+  }
+
+  /** The command client, for readiness probes and tests. */
+  get client(): Redis | Cluster {
+    return this.cmd;
+  }
+
+  async createSession(ref: SessionRef, record: SessionRecord, ttlMs: number): Promise<void> {
+    const k = keys.session(ref);
+    const f = RECORD_FIELDS;
+    await this.cmd
+      .multi()
+      .hset(k, f.tenant, record.tenant, f.principal, record.principal, f.protocolVersion, record.protocolVersion,
+        f.initParams, record.initParams, f.logLevel, record.logLevel, f.createdAtMs, String(record.createdAtMs))
+      .pexpire(k, ttlMs)
+      .exec();
+  }
+
+  async touchSession(ref: SessionRef, ttlMs: number): Promise<SessionRecord | null> {
+    return recordFromHash(await this.cmd.touchSession(keys.session(ref), ttlMs));
+  }
+
+  async updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel'>>): Promise<boolean> {
+    const args: string[] = [];
+    if (fields.logLevel !== undefined) args.push(RECORD_FIELDS.logLevel, fields.logLevel);
+    if (args.length === 0) return true;
+    return (await this.cmd.updateSession(keys.session(ref), ...args)) === 1;
+  }
+
+  async deleteSession(ref: SessionRef): Promise<boolean> {
+    const streamIds = await this.cmd.smembers(keys.streams(ref));
+    const all = [keys.session(ref), keys.listener(ref), keys.streams(ref), ...streamIds.map((s) => keys.stream(ref, s))];
+    return (await this.cmd.deleteSession(all.length, ...all, channels.wake(ref))) === 1;
+  }
+
+  async beginStream(
+    ref: SessionRef,
+    streamId: string,
+    o: StreamLimits & { nodeId: string; requestKeys: string[]; primeData: string; leaseMs: number; sessionTtlMs: number },
+  ): Promise<{ append: AppendResult; cancelled: string[] }> {
+    const n = o.requestKeys.length;
+    const ks = [
+      keys.stream(ref, streamId),
+      keys.streams(ref),
+      ...o.requestKeys.map((r) => keys.inflight(ref, r)),
+      ...o.requestKeys.map((r) => keys.cancelled(ref, r)),
+    ];
+    const [id, ...cancelledIdx] = await this.cmd.beginStream(
+      ks.length, ...ks, o.maxLen, o.ttlMs, o.leaseMs, `${o.nodeId} ${streamId}`, o.primeData, streamId, n, o.sessionTtlMs,
+    );
+    return { append: { prevId: null, ids: [id] }, cancelled: cancelledIdx.map((i) => o.requestKeys[i - 1]!) };
+  }
+
+  async appendEvents(
+    ref: SessionRef,
+    streamId: string,
+    messages: string[],
+    o: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' },
+  ): Promise<AppendResult> {
+    const ks = [keys.stream(ref, streamId), ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r))];
+    const [prev, ...ids] = await this.cmd.appendEvents(
+      ks.length, ...ks, o.maxLen, o.ttlMs, channels.wake(ref), streamId, o.end ? '1' : '0', o.kind ?? 'msg', ...messages,
+    );
+    return { prevId: prev ?? null, ids };
+  }
+
+  async readEvents(ref: SessionRef, streamId: string, afterId: string, count: number): Promise<StreamEntry[]> {
+    const raw = (await this.cmd.xrange(keys.stream(ref, streamId), `(${afterId}`, '+', 'COUNT', count)) as [string, string[]][];
+    return raw.map(entryFromRaw);
+  }
+
+  async lastEvent(ref: SessionRef, streamId: string): Promise<StreamEntry | null> {
+    const raw = (await this.cmd.xrevrange(keys.stream(ref, streamId), '+', '-', 'COUNT', 1)) as [string, string[]][];
+    return raw.length > 0 ? entryFromRaw(raw[0]!) : null;
+  }
+
+  async checkCursor(ref: SessionRef, streamId: string, entryId: string): Promise<CursorCheck> {
+    const [state, firstId] = await this.cmd.checkCursor(keys.stream(ref, streamId), entryId);
+    if (state === 1) return 'ok';
+    if (state === 0 && firstId && compareEntryIds(entryId, firstId) < 0) return 'trimmed';
+    return 'unknown';
+  }
+
+  async failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], l: StreamLimits): Promise<boolean> {
+    const ks = [keys.stream(ref, streamId), ...requestKeys.map((r) => keys.inflight(ref, r))];
+    return (await this.cmd.failOrphanedStream(ks.length, ...ks, l.maxLen, l.ttlMs, channels.wake(ref), streamId, ...errorMessages)) === 1;
+  }
+
+  async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number): Promise<string[]> {
+    if (requestKeys.length === 0) return [];
+    const ks = [...requestKeys.map((r) => keys.inflight(ref, r)), ...requestKeys.map((r) => keys.cancelled(ref, r))];
+    const idx = await this.cmd.refreshLeases(ks.length, ...ks, leaseMs, nodeId, requestKeys.length);
+    return idx.map((i) => requestKeys[i - 1]!);
+  }
+
+  async recordPending(ref: SessionRef, serverRequestId: string, nodeId: string, ttlMs: number): Promise<void> {
+    await this.cmd.set(keys.pending(ref, serverRequestId), nodeId, 'PX', ttlMs);
+  }
+
+  async clearPending(ref: SessionRef, serverRequestId: string): Promise<void> {
+    await this.cmd.del(keys.pending(ref, serverRequestId), keys.answer(ref, serverRequestId));
+  }
+
+  async routeAnswer(ref: SessionRef, serverRequestId: string, message: string, ttlMs: number): Promise<boolean> {
+    const envelope = JSON.stringify({ v: 1, kind: 'answer', tenant: ref.tenant, sid: ref.sid, id: serverRequestId });
+    return (await this.cmd.routeAnswer(keys.pending(ref, serverRequestId), keys.answer(ref, serverRequestId), message, ttlMs, channels.nodeInboxPrefix, envelope)) === 1;
+  }
+
+  async takeAnswer(ref: SessionRef, serverRequestId: string): Promise<string | null> {
+    return this.cmd.getdel(keys.answer(ref, serverRequestId));
+  }
+
+  async routeCancel(ref: SessionRef, reqKey: string, reason: string | undefined, tombstoneMs: number): Promise<void> {
+    const envelope = JSON.stringify({ v: 1, kind: 'cancel', tenant: ref.tenant, sid: ref.sid, reqKey, reason });
+    await this.cmd.routeCancel(keys.inflight(ref, reqKey), keys.cancelled(ref, reqKey), tombstoneMs, channels.nodeInboxPrefix, envelope);
+  }
+
+  async claimListener(ref: SessionRef, connectionId: string, ttlMs: number): Promise<boolean> {
+    return (await this.cmd.set(keys.listener(ref), connectionId, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async refreshListener(ref: SessionRef, connectionId: string, ttlMs: number): Promise<boolean> {
+    return (await this.cmd.refreshListener(keys.listener(ref), connectionId, ttlMs)) === 1;
+  }
+
+  async releaseListener(ref: SessionRef, connectionId: string): Promise<void> {
+    await this.cmd.releaseListener(keys.listener(ref), connectionId);
+  }
+
+  async publish(channel: string, message: string): Promise<void> {
+    await this.cmd.publish(channel, message);
+  }
+
+  async subscribe(channel: string, handler: MessageHandler): Promise<void> {
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      set.add(handler);
+      await this.sub.subscribe(channel);
+      return;
+    }
+    set.add(handler);
+  }
+
+  async unsubscribe(channel: string, handler: MessageHandler): Promise<void> {
+    const set = this.handlers.get(channel);
+    if (!set) return;
+    set.delete(handler);
+    if (set.size === 0) {
+      this.handlers.delete(channel);
+      await this.sub.unsubscribe(channel);
+    }
+  }
+
+  async ping(): Promise<void> {
+    // A round trip through pub/sub proves the subscriber is alive, not just the command connection.
+    const channel = `sb:ping:${Math.random().toString(36).slice(2)}`;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        void this.unsubscribe(channel, onMessage);
+        reject(new Error('pub/sub round trip timed out'));
+      }, 2000);
+      const onMessage = () => {
+        clearTimeout(timer);
+        void this.unsubscribe(channel, onMessage);
+        resolve();
+      };
+      this.subscribe(channel, onMessage).then(() => this.cmd.publish(channel, 'ping'), reject).catch(reject);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.cmd.quit(), this.sub.quit()]);
+  }
+}

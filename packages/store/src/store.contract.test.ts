@@ -1,0 +1,174 @@
+/**
+ * One contract, three stores: the embedded memory store, a single Redis and a 3-master Redis Cluster
+ * (each a real redis-server started by the test on a random port).
+ */
+import { startRedis, startRedisCluster } from '@switchboard/test-helpers';
+import { GET_STREAM_ID } from '@switchboard/protocol';
+import { MemoryStore } from './memory-store';
+import { RedisStore } from './redis-store';
+import type { SessionRef, Store } from './types';
+import { channels } from './keys';
+import { randomBytes } from 'node:crypto';
+
+const limits = { maxLen: 50, ttlMs: 60_000 };
+const record = (tenant: string) => ({ tenant, principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}', logLevel: '', createdAtMs: 1 });
+const newRef = (tenant = 't1'): SessionRef => ({ tenant, sid: randomBytes(16).toString('hex') });
+const nextMessage = (store: Store, channel: string, timeoutMs = 2000) =>
+  new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no message on ${channel}`)), timeoutMs);
+    const h = (_c: string, m: string) => {
+      clearTimeout(timer);
+      void store.unsubscribe(channel, h);
+      resolve(m);
+    };
+    void store.subscribe(channel, h);
+  });
+
+type Backend = { name: string; setup: () => Promise<{ store: Store; teardown: () => Promise<void> }> };
+
+const backends: Backend[] = [
+  { name: 'memory', setup: async () => { const store = new MemoryStore(); return { store, teardown: () => store.close() }; } },
+  {
+    name: 'single redis',
+    setup: async () => {
+      const redis = await startRedis();
+      const store = new RedisStore(redis.url);
+      return { store, teardown: async () => { await store.close(); await redis.stop(); } };
+    },
+  },
+  {
+    name: 'redis cluster',
+    setup: async () => {
+      const cluster = await startRedisCluster({ masters: 3 });
+      const store = new RedisStore(cluster.url);
+      return { store, teardown: async () => { await store.close(); await cluster.stop(); } };
+    },
+  },
+];
+
+describe.each(backends)('store contract: $name', ({ setup }) => {
+  let store: Store;
+  let teardown: () => Promise<void>;
+  beforeAll(async () => ({ store, teardown } = await setup()), 60_000);
+  afterAll(async () => teardown?.());
+
+  test('sessions: create, touch, update, and isolation by tenant', async () => {
+    const ref = newRef();
+    expect(await store.touchSession(ref, 1000)).toBeNull();
+    await store.createSession(ref, record('t1'), 60_000);
+    expect(await store.touchSession(ref, 60_000)).toMatchObject({ principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}' });
+    expect(await store.touchSession({ tenant: 't2', sid: ref.sid }, 60_000)).toBeNull();
+    expect(await store.updateSession(ref, { logLevel: 'debug' })).toBe(true);
+    expect((await store.touchSession(ref, 60_000))?.logLevel).toBe('debug');
+    expect(await store.updateSession(newRef(), { logLevel: 'debug' })).toBe(false);
+  });
+
+  test('sessions expire after their idle TTL', async () => {
+    const ref = newRef();
+    await store.createSession(ref, record('t1'), 150);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await store.touchSession(ref, 1000)).toBeNull();
+  });
+
+  test('streams: ordered append, read after a cursor, gap detection ids, completion marker', async () => {
+    const ref = newRef();
+    await store.createSession(ref, record('t1'), 60_000);
+    const begun = await store.beginStream(ref, 's1', { ...limits, nodeId: 'n1', requestKeys: ['n1'], primeData: '{"reqs":[]}', leaseMs: 5000, sessionTtlMs: 60_000 });
+    expect(begun.cancelled).toEqual([]);
+    const a = await store.appendEvents(ref, 's1', ['m1', 'm2'], limits);
+    expect(a.prevId).toBe(begun.append.ids[0]);
+    expect(a.ids).toHaveLength(2);
+    const b = await store.appendEvents(ref, 's1', ['m3'], { ...limits, end: true, releaseRequestKeys: ['n1'] });
+    expect(b.prevId).toBe(a.ids[1]);
+    expect(b.ids).toHaveLength(2);
+    const all = await store.readEvents(ref, 's1', '0-0', 100);
+    expect(all.map((e) => e.kind)).toEqual(['prime', 'msg', 'msg', 'msg', 'end']);
+    expect(all.map((e) => e.data).slice(1, 4)).toEqual(['m1', 'm2', 'm3']);
+    const after = await store.readEvents(ref, 's1', a.ids[0]!, 2);
+    expect(after.map((e) => e.data)).toEqual(['m2', 'm3']);
+    expect((await store.lastEvent(ref, 's1'))?.kind).toBe('end');
+  });
+
+  test('cursors: retained, unknown (other session or stream), and trimmed', async () => {
+    const ref = newRef();
+    const first = await store.appendEvents(ref, GET_STREAM_ID, ['x'], { maxLen: 5, ttlMs: 60_000 });
+    expect(await store.checkCursor(ref, GET_STREAM_ID, first.ids[0]!)).toBe('ok');
+    expect(await store.checkCursor(newRef(), GET_STREAM_ID, first.ids[0]!)).toBe('unknown');
+    expect(await store.checkCursor(ref, 'nosuch', first.ids[0]!)).toBe('unknown');
+    expect(await store.checkCursor(ref, GET_STREAM_ID, '99999999999999-0')).toBe('unknown');
+    // Push far past MAXLEN (approximate trimming in Redis trims in whole nodes, so append plenty).
+    for (let i = 0; i < 30; i++) await store.appendEvents(ref, GET_STREAM_ID, Array.from({ length: 20 }, (_, j) => `m${i}-${j}`), { maxLen: 5, ttlMs: 60_000 });
+    expect(await store.checkCursor(ref, GET_STREAM_ID, first.ids[0]!)).toBe('trimmed');
+  });
+
+  test('appends wake subscribers of the session channel', async () => {
+    const ref = newRef();
+    const woke = nextMessage(store, channels.wake(ref));
+    await new Promise((r) => setTimeout(r, 50));
+    const r = await store.appendEvents(ref, GET_STREAM_ID, ['hello'], limits);
+    expect(await woke).toBe(`${GET_STREAM_ID} ${r.ids[0]}`);
+  });
+
+  test('deleting a session removes it and wakes its streams', async () => {
+    const ref = newRef();
+    await store.createSession(ref, record('t1'), 60_000);
+    await store.beginStream(ref, 's1', { ...limits, nodeId: 'n1', requestKeys: ['n1'], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000 });
+    const woke = nextMessage(store, channels.wake(ref));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await store.deleteSession(ref)).toBe(true);
+    expect(await woke).toBe('!deleted');
+    expect(await store.touchSession(ref, 1000)).toBeNull();
+    expect(await store.readEvents(ref, 's1', '0-0', 10)).toEqual([]);
+    expect(await store.deleteSession(ref)).toBe(false);
+  });
+
+  test('server→client answers are routed to the waiting node inbox and taken once', async () => {
+    const ref = newRef();
+    expect(await store.routeAnswer(ref, 'nA-1', '{"x":1}', 10_000)).toBe(false);
+    await store.recordPending(ref, 'nA-1', 'nodeA', 10_000);
+    const poked = nextMessage(store, channels.nodeInbox('nodeA'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await store.routeAnswer(ref, 'nA-1', '{"x":1}', 10_000)).toBe(true);
+    expect(JSON.parse(await poked)).toMatchObject({ kind: 'answer', id: 'nA-1', sid: ref.sid });
+    expect(await store.takeAnswer(ref, 'nA-1')).toBe('{"x":1}');
+    expect(await store.takeAnswer(ref, 'nA-1')).toBeNull();
+  });
+
+  test('cancellation: routed to the lease owner, and remembered as a tombstone', async () => {
+    const ref = newRef();
+    await store.routeCancel(ref, 'n7', 'early', 10_000);
+    const begun = await store.beginStream(ref, 's9', { ...limits, nodeId: 'nodeB', requestKeys: ['n7', 'n8'], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000 });
+    expect(begun.cancelled).toEqual(['n7']);
+    const poked = nextMessage(store, channels.nodeInbox('nodeB'));
+    await new Promise((r) => setTimeout(r, 50));
+    await store.routeCancel(ref, 'n8', 'late', 10_000);
+    expect(JSON.parse(await poked)).toMatchObject({ kind: 'cancel', reqKey: 'n8', reason: 'late' });
+    expect((await store.refreshLeases(ref, 'nodeB', ['n7', 'n8'], 5000)).sort()).toEqual(['n7', 'n8']);
+  });
+
+  test('orphaned streams are answered only when every lease lapsed', async () => {
+    const ref = newRef();
+    await store.beginStream(ref, 'so', { ...limits, nodeId: 'nodeC', requestKeys: ['n1'], primeData: '{}', leaseMs: 150, sessionTtlMs: 60_000 });
+    expect(await store.failOrphanedStream(ref, 'so', ['n1'], ['err'], limits)).toBe(false);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await store.failOrphanedStream(ref, 'so', ['n1'], ['err'], limits)).toBe(true);
+    expect((await store.readEvents(ref, 'so', '0-0', 10)).map((e) => e.kind)).toEqual(['prime', 'msg', 'end']);
+    expect(await store.failOrphanedStream(ref, 'so', ['n1'], ['err'], limits)).toBe(false);
+  });
+
+  test('the standalone GET listener slot is held by one connection at a time', async () => {
+    const ref = newRef();
+    expect(await store.claimListener(ref, 'c1', 5000)).toBe(true);
+    expect(await store.claimListener(ref, 'c2', 5000)).toBe(false);
+    expect(await store.refreshListener(ref, 'c2', 5000)).toBe(false);
+    expect(await store.refreshListener(ref, 'c1', 5000)).toBe(true);
+    await store.releaseListener(ref, 'c2');
+    expect(await store.claimListener(ref, 'c2', 5000)).toBe(false);
+    await store.releaseListener(ref, 'c1');
+    expect(await store.claimListener(ref, 'c2', 5000)).toBe(true);
+  });
+
+  test('ping proves a pub/sub round trip', async () => {
+    await expect(store.ping()).resolves.toBeUndefined();
+  });
+});

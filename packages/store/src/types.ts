@@ -1,0 +1,113 @@
+/**
+ * The store contract shared by the in-memory and Redis implementations (one contract test suite runs
+ * against both). Semantics are those of the Redis data model in `keys.ts`.
+ */
+import type { SessionRef } from './keys';
+
+export type { SessionRef } from './keys';
+
+export interface SessionRecord {
+  tenant: string;
+  principal: string;
+  /** Negotiated protocol version. */
+  protocolVersion: string;
+  /** JSON of the client's initialize params: replayed to rehydrate a server instance on another node. */
+  initParams: string;
+  /** Level set by logging/setLevel, empty when never set. */
+  logLevel: string;
+  createdAtMs: number;
+}
+
+export type EntryKind = 'prime' | 'msg' | 'end';
+export interface StreamEntry {
+  id: string;
+  kind: EntryKind;
+  data: string;
+}
+
+export interface StreamLimits {
+  /** Approximate cap on retained events per stream. */
+  maxLen: number;
+  /** Stream key TTL, refreshed on every append. */
+  ttlMs: number;
+}
+
+/** A successful append: the new entry ids in order, and the id that preceded them (for gap detection). */
+export interface AppendResult {
+  prevId: string | null;
+  ids: string[];
+}
+
+export type CursorCheck = 'ok' | 'trimmed' | 'unknown';
+
+/** Envelope on the per-node inbox. */
+export type InboxMessage =
+  | { v: 1; kind: 'answer'; tenant: string; sid: string; id: string }
+  | { v: 1; kind: 'cancel'; tenant: string; sid: string; reqKey: string; reason?: string };
+
+export type MessageHandler = (channel: string, message: string) => void;
+
+export interface Store {
+  readonly kind: 'memory' | 'redis' | 'redis-cluster';
+
+  createSession(ref: SessionRef, record: SessionRecord, ttlMs: number): Promise<void>;
+  /** Loads the session and refreshes its idle TTL; null when unknown, expired or deleted. */
+  touchSession(ref: SessionRef, ttlMs: number): Promise<SessionRecord | null>;
+  /** Updates fields of an existing session; false when it does not exist. */
+  updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel'>>): Promise<boolean>;
+  /** Deletes every key of the session and wakes its streams; false when it did not exist. */
+  deleteSession(ref: SessionRef): Promise<boolean>;
+
+  /**
+   * Opens a stream for client requests run on `nodeId`: appends the prime entry (its data lists the request
+   * keys), takes an in-flight lease per request and reports which of them were already cancelled.
+   */
+  beginStream(
+    ref: SessionRef,
+    streamId: string,
+    opts: StreamLimits & { nodeId: string; requestKeys: string[]; primeData: string; leaseMs: number; sessionTtlMs: number },
+  ): Promise<{ append: AppendResult; cancelled: string[] }>;
+  /**
+   * Appends messages (kind msg, or prime for a GET stream's priming entry) and, with `end`, the completion
+   * marker; releases the in-flight leases of `releaseRequestKeys`; wakes tails on other nodes.
+   */
+  appendEvents(
+    ref: SessionRef,
+    streamId: string,
+    messages: string[],
+    opts: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' },
+  ): Promise<AppendResult>;
+  /** Entries strictly after `afterId` ('0-0' for all), at most `count`. */
+  readEvents(ref: SessionRef, streamId: string, afterId: string, count: number): Promise<StreamEntry[]>;
+  /** The newest entry, or null when the stream does not exist. */
+  lastEvent(ref: SessionRef, streamId: string): Promise<StreamEntry | null>;
+  /** Whether `entryId` is a retained entry of the stream, older than the retained log, or unknown. */
+  checkCursor(ref: SessionRef, streamId: string, entryId: string): Promise<CursorCheck>;
+  /**
+   * If none of the requests still has a live lease and the stream has no completion marker, appends the given
+   * error responses and the marker (the owner died). Returns whether it did.
+   */
+  failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], limits: StreamLimits): Promise<boolean>;
+  /** Refreshes this node's leases; returns the request keys that have a cancellation tombstone. */
+  refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number): Promise<string[]>;
+
+  recordPending(ref: SessionRef, serverRequestId: string, nodeId: string, ttlMs: number): Promise<void>;
+  clearPending(ref: SessionRef, serverRequestId: string): Promise<void>;
+  /** Stores the client's answer and pokes the waiting node; false when nobody waits for that id. */
+  routeAnswer(ref: SessionRef, serverRequestId: string, message: string, ttlMs: number): Promise<boolean>;
+  takeAnswer(ref: SessionRef, serverRequestId: string): Promise<string | null>;
+  /** Leaves a cancellation tombstone and pokes the node running the request, if any. */
+  routeCancel(ref: SessionRef, reqKey: string, reason: string | undefined, tombstoneMs: number): Promise<void>;
+
+  claimListener(ref: SessionRef, connectionId: string, ttlMs: number): Promise<boolean>;
+  refreshListener(ref: SessionRef, connectionId: string, ttlMs: number): Promise<boolean>;
+  releaseListener(ref: SessionRef, connectionId: string): Promise<void>;
+
+  publish(channel: string, message: string): Promise<void>;
+  subscribe(channel: string, handler: MessageHandler): Promise<void>;
+  unsubscribe(channel: string, handler: MessageHandler): Promise<void>;
+
+  /** Round trip through the store (readiness). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,4 @@
+export { LegacyEngine, type CallerContext, type LegacyEngineDeps } from './legacy-engine';
+export { DEFAULT_ENGINE_OPTIONS, resolveOptions, type EngineOptions } from './options';
+export type { ServerFactory, ServerLike } from './local-session';
+export type { EngineHooks } from './context';

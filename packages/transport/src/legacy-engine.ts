@@ -1,0 +1,253 @@
+/**
+ * The 2025-era Streamable HTTP transport (2025-03-26, 2025-06-18, 2025-11-25) served by any node:
+ * POST / GET / DELETE on the MCP endpoint, with sessions, stream logs and routing in the store.
+ * Flows: ARCHITECTURE §5. Errors are thrown as `McpHttpError` and serialized by the edge.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import {
+  allowsBatches,
+  decodeEventId,
+  GET_STREAM_ID,
+  HEADER_LAST_EVENT_ID,
+  HEADER_SESSION_ID,
+  isNotification,
+  isRequest,
+  isResponse,
+  McpHttpError,
+  newSessionId,
+  parseBody,
+  requestIdKey,
+  supportsPriming,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+} from '@switchboard/protocol';
+import type { SessionRecord, SessionRef, Store } from '@switchboard/store';
+import type { MessageExtraInfo } from '@modelcontextprotocol/server';
+import { resolveOptions, type EngineOptions } from './options';
+import { StreamHub } from './stream-hub';
+import { StreamTail } from './stream-tail';
+import { LocalSession, type ServerFactory } from './local-session';
+import { PostExchange } from './post-exchange';
+import { SessionRegistry } from './session-registry';
+import type { EngineContext, EngineHooks } from './context';
+import { assertJsonContentType, assertPostAccept, assertSseAccept, protocolVersionOf, sessionIdOf } from './http-checks';
+
+/** Who is calling and which MCP server serves them (resolved by the edge before the transport). */
+export interface CallerContext {
+  tenant: string;
+  principal: string;
+  createServer: ServerFactory;
+  /** Idle TTL for new sessions of this tenant (defaults to the engine's). */
+  sessionTtlMs?: number;
+}
+
+export interface LegacyEngineDeps {
+  store: Store;
+  nodeId: string;
+  options?: Partial<EngineOptions>;
+  hooks?: EngineHooks;
+  log?: (msg: string, err?: unknown) => void;
+}
+
+export class LegacyEngine {
+  readonly ctx: EngineContext;
+  readonly hub: StreamHub;
+  readonly sessions: SessionRegistry;
+
+  constructor(deps: LegacyEngineDeps) {
+    const opts = resolveOptions(deps.options);
+    const log = deps.log ?? (() => {});
+    this.hub = new StreamHub(deps.store, opts, log);
+    this.ctx = { store: deps.store, hub: this.hub, opts, nodeId: deps.nodeId, hooks: deps.hooks ?? {}, log };
+    this.sessions = new SessionRegistry(this.ctx);
+  }
+
+  /** Background loops; they stop when `signal` aborts. */
+  start(signal: AbortSignal): Promise<void> {
+    return Promise.all([this.hub.run(signal), this.sessions.run(signal)]).then(() => undefined);
+  }
+
+  /** Drain: end every SSE connection with a retry hint (clients resume elsewhere with Last-Event-ID). */
+  async shutdown(): Promise<void> {
+    this.hub.closeAll(true);
+    await this.sessions.closeAll();
+  }
+
+  private async loadSession(caller: CallerContext, sid: string): Promise<{ ref: SessionRef; record: SessionRecord }> {
+    const ref = { tenant: caller.tenant, sid };
+    const record = await this.ctx.store.touchSession(ref, caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs);
+    // Another principal's session answers exactly like a missing one (ARCHITECTURE §3.7).
+    if (!record || record.principal !== caller.principal) throw new McpHttpError('SESSION_NOT_FOUND');
+    return { ref, record };
+  }
+
+  async handlePost(caller: CallerContext, req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+    assertPostAccept(req);
+    assertJsonContentType(req);
+    const { messages, batch } = parseBody(body, { maxBatchLength: this.ctx.opts.maxBatchLength, maxDepth: this.ctx.opts.maxJsonDepth });
+    const init = messages.find((m) => isRequest(m) && m.method === 'initialize') as JsonRpcRequest | undefined;
+    if (init) {
+      if (batch) throw new McpHttpError('INITIALIZE_IN_BATCH', { id: init.id });
+      return this.initialize(caller, init, res);
+    }
+    const { ref, record } = await this.loadSession(caller, sessionIdOf(req));
+    const version = protocolVersionOf(req, record.protocolVersion);
+    if (batch && !allowsBatches(version)) throw new McpHttpError('BATCH_NOT_ALLOWED');
+
+    const session = await this.sessions.obtain(ref, record, caller.createServer);
+    await session.syncLogLevel(record.logLevel);
+
+    const requests: JsonRpcRequest[] = [];
+    for (const m of messages) {
+      if (isRequest(m)) requests.push(m);
+      else if (isResponse(m)) await this.routeAnswer(session, m);
+      else await this.routeNotification(session, m);
+    }
+    if (requests.length === 0) {
+      res.writeHead(202).end();
+      return;
+    }
+    for (const r of requests) {
+      if (r.method === 'logging/setLevel' && typeof r.params?.level === 'string') {
+        // Session-scoped protocol state lives in the store, so every node's instance applies it.
+        await this.ctx.store.updateSession(ref, { logLevel: r.params.level });
+        session.appliedLogLevel = r.params.level;
+      }
+    }
+    const exchange = new PostExchange(session, res, requests, batch);
+    session.registerExchange(exchange);
+    exchange.begin();
+    const extra: MessageExtraInfo = supportsPriming(version) ? { closeSSEStream: () => exchange.closeConnection() } : {};
+    for (const r of requests) session.deliver(r, extra);
+  }
+
+  private async initialize(caller: CallerContext, init: JsonRpcRequest, res: ServerResponse): Promise<void> {
+    const sid = newSessionId();
+    const ref = { tenant: caller.tenant, sid };
+    const requested = typeof init.params?.protocolVersion === 'string' ? init.params.protocolVersion : '';
+    const session = await LocalSession.create(this.ctx, ref, caller.principal, caller.createServer, requested);
+    const response = await session.initialize(init);
+    if ('error' in response) {
+      await session.close();
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(response));
+      return;
+    }
+    const negotiated = String((response.result as { protocolVersion?: unknown }).protocolVersion ?? requested);
+    session.protocolVersion = negotiated;
+    await this.ctx.store.createSession(
+      ref,
+      {
+        tenant: caller.tenant,
+        principal: caller.principal,
+        protocolVersion: negotiated,
+        initParams: JSON.stringify({ ...(init.params ?? {}), protocolVersion: negotiated }),
+        logLevel: '',
+        createdAtMs: Date.now(),
+      },
+      caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs,
+    );
+    this.sessions.adopt(session);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Mcp-Session-Id': sid }).end(JSON.stringify(response));
+  }
+
+  /** A client's answer to a server→client request: to the local waiter, or routed to the issuing node. */
+  private async routeAnswer(session: LocalSession, m: JsonRpcResponse): Promise<void> {
+    if (m.id === null || typeof m.id !== 'string') return; // ours are always strings; anything else matches nothing
+    if (session.answerLocal(m.id, m)) return;
+    await this.ctx.store.routeAnswer(session.ref, m.id, JSON.stringify(m), this.ctx.opts.serverRequestTimeoutMs);
+  }
+
+  private async routeNotification(session: LocalSession, m: JsonRpcMessage): Promise<void> {
+    if (!isNotification(m)) return;
+    if (m.method === 'notifications/cancelled') {
+      const id = m.params?.requestId;
+      if (typeof id !== 'string' && typeof id !== 'number') return;
+      const key = requestIdKey(id);
+      const reason = typeof m.params?.reason === 'string' ? m.params.reason.slice(0, 256) : undefined;
+      if (session.hasInFlight(key)) session.abortLocal(key, reason);
+      else await this.ctx.store.routeCancel(session.ref, key, reason, this.ctx.opts.cancelTombstoneMs);
+      return;
+    }
+    session.deliver(m);
+  }
+
+  async handleGet(caller: CallerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    assertSseAccept(req);
+    const { ref, record } = await this.loadSession(caller, sessionIdOf(req));
+    const version = protocolVersionOf(req, record.protocolVersion);
+    const lastEventId = req.headers[HEADER_LAST_EVENT_ID];
+    const tailOpts = {
+      showPrime: supportsPriming(version),
+      retryMs: this.ctx.opts.retryMs,
+      replayBatchSize: this.ctx.opts.replayBatchSize,
+      maxBufferedBytes: this.ctx.opts.maxSseBufferedBytes,
+    };
+    if (typeof lastEventId === 'string' && lastEventId !== '') {
+      const cursor = decodeEventId(lastEventId);
+      if (!cursor) throw new McpHttpError('INVALID_EVENT_ID');
+      const state = await this.ctx.store.checkCursor(ref, cursor.streamId, cursor.entryId);
+      if (state === 'unknown') throw new McpHttpError('UNKNOWN_EVENT_ID');
+      if (state === 'trimmed') throw new McpHttpError('EVENT_LOG_TRIMMED');
+      const release = cursor.streamId === GET_STREAM_ID ? await this.claimListener(ref, res) : undefined;
+      const tail = new StreamTail(this.ctx.store, ref, cursor.streamId, res, {
+        ...tailOpts,
+        cursor: cursor.entryId,
+        onClose: (t) => {
+          this.hub.unregister(t);
+          release?.();
+        },
+      });
+      await this.hub.register(tail);
+      tail.open();
+      tail.wake();
+      return;
+    }
+    const release = await this.claimListener(ref, res);
+    try {
+      const r = await this.ctx.store.appendEvents(ref, GET_STREAM_ID, [''], {
+        maxLen: this.ctx.opts.streamMaxLen,
+        ttlMs: this.ctx.opts.streamTtlMs,
+        kind: 'prime',
+      });
+      const tail = new StreamTail(this.ctx.store, ref, GET_STREAM_ID, res, {
+        ...tailOpts,
+        cursor: r.prevId ?? '0-0',
+        onClose: (t) => {
+          this.hub.unregister(t);
+          release();
+        },
+      });
+      await this.hub.register(tail);
+      tail.open();
+      tail.wake();
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  /** One standalone GET per session across the cluster (409 while a live listener holds it anywhere). */
+  private async claimListener(ref: SessionRef, res: ServerResponse): Promise<() => void> {
+    const connectionId = randomBytes(9).toString('base64url');
+    if (!(await this.ctx.store.claimListener(ref, connectionId, this.ctx.opts.listenerTtlMs))) throw new McpHttpError('LISTENER_CONFLICT');
+    const claim = { ref, connectionId, onLost: () => res.destroy() };
+    this.sessions.listeners.add(claim);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.sessions.listeners.delete(claim);
+      this.ctx.store.releaseListener(ref, connectionId).catch((err) => this.ctx.log('releasing listener failed', err));
+    };
+  }
+
+  async handleDelete(caller: CallerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const sid = sessionIdOf(req);
+    const { ref } = await this.loadSession(caller, sid);
+    await this.ctx.store.deleteSession(ref);
+    await this.sessions.drop(ref);
+    res.writeHead(200, { [HEADER_SESSION_ID]: sid }).end();
+  }
+}

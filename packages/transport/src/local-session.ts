@@ -1,0 +1,249 @@
+/**
+ * One session's server instance on this node, and the SDK `Transport` it is connected to.
+ *
+ * Any node may hold an instance of any session: a node that has none builds one from the tenant's
+ * factory and replays the stored `initialize` params into it (rehydration). Messages the SDK sends are
+ * routed here: responses and related messages to the POST exchange of their request, unrelated ones to
+ * the session's GET stream log. Server→client request ids are rewritten to `<nodeId>-<n>` so two nodes
+ * serving one session never collide, and mapped back when the client's answer arrives on any node.
+ */
+import type { Transport, TransportSendOptions, JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
+import {
+  GET_STREAM_ID,
+  isRequest,
+  isResponse,
+  requestIdKey,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  type RequestId,
+} from '@switchboard/protocol';
+import type { SessionRecord, SessionRef, StreamEntry } from '@switchboard/store';
+import type { EngineContext } from './context';
+import type { ExchangeOwner, PostExchange } from './post-exchange';
+
+/** What a tenant's factory returns: an SDK `McpServer` or low-level `Server` (anything that connects to a Transport). */
+export interface ServerLike {
+  connect(transport: Transport): Promise<void>;
+  close(): Promise<void>;
+}
+export type ServerFactory = () => ServerLike;
+
+const INTERNAL_PREFIX = `sb-internal-${process.pid}-`;
+
+class EdgeTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+  sessionId?: string;
+  protocolVersion?: string;
+
+  constructor(private readonly session: LocalSession) {
+    this.sessionId = session.ref.sid;
+  }
+  async start(): Promise<void> {}
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    this.session.route(message as JsonRpcMessage, options?.relatedRequestId);
+  }
+  async close(): Promise<void> {
+    this.onclose?.();
+  }
+  setProtocolVersion(version: string): void {
+    this.protocolVersion = version;
+  }
+}
+
+interface ServerRequestEntry {
+  originalId: RequestId;
+  createdMs: number;
+  lastPollMs: number;
+}
+
+export class LocalSession implements ExchangeOwner {
+  readonly transport: EdgeTransport;
+  lastUsedMs = Date.now();
+  appliedLogLevel = '';
+  protocolVersion: string;
+  private readonly exchanges = new Map<string, PostExchange>();
+  private readonly internal = new Map<string, (m: JsonRpcResponse) => void>();
+  private readonly serverRequests = new Map<string, ServerRequestEntry>();
+  private internalSeq = 0;
+  private serverRequestSeq = 0;
+  private getChain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly ctx: EngineContext,
+    readonly ref: SessionRef,
+    readonly principal: string,
+    private readonly server: ServerLike,
+    protocolVersion: string,
+  ) {
+    this.transport = new EdgeTransport(this);
+    this.protocolVersion = protocolVersion;
+  }
+
+  static async create(ctx: EngineContext, ref: SessionRef, principal: string, factory: ServerFactory, protocolVersion: string): Promise<LocalSession> {
+    const s = new LocalSession(ctx, ref, principal, factory(), protocolVersion);
+    await s.server.connect(s.transport);
+    return s;
+  }
+
+  /** Replays the stored handshake so this instance behaves as if it had served `initialize` itself. */
+  async rehydrate(record: SessionRecord): Promise<void> {
+    const params = JSON.parse(record.initParams) as Record<string, unknown>;
+    const res = await this.internalRequest('initialize', params);
+    if ('error' in res) throw new Error(`rehydrating session failed: ${res.error.message}`);
+    this.deliver({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    await this.syncLogLevel(record.logLevel);
+  }
+
+  /** Feeds the client's real initialize; resolves with the server's response. */
+  initialize(request: JsonRpcRequest): Promise<JsonRpcResponse> {
+    return this.internalRequest('initialize', request.params ?? {}, request.id);
+  }
+
+  /** Applies the session's stored log level to this instance when another node changed it. */
+  async syncLogLevel(level: string): Promise<void> {
+    if (!level || level === this.appliedLogLevel) return;
+    const res = await this.internalRequest('logging/setLevel', { level });
+    if (!('error' in res)) this.appliedLogLevel = level;
+  }
+
+  private internalRequest(method: string, params: Record<string, unknown>, echoId?: RequestId): Promise<JsonRpcResponse> {
+    const id = `${INTERNAL_PREFIX}${++this.internalSeq}`;
+    return new Promise((resolve) => {
+      this.internal.set(id, (m) => resolve(echoId === undefined ? m : ({ ...m, id: echoId } as JsonRpcResponse)));
+      this.deliver({ jsonrpc: '2.0', id, method, params });
+    });
+  }
+
+  deliver(message: JsonRpcMessage, extra?: MessageExtraInfo): void {
+    this.lastUsedMs = Date.now();
+    this.transport.onmessage?.(message as JSONRPCMessage, extra);
+  }
+
+  get busy(): boolean {
+    return this.exchanges.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0;
+  }
+
+  registerExchange(ex: PostExchange): void {
+    for (const k of ex.requestKeys) this.exchanges.set(k, ex);
+  }
+
+  hasInFlight(reqKey: string): boolean {
+    return this.exchanges.has(reqKey);
+  }
+
+  exchangeDone(ex: PostExchange): void {
+    for (const k of ex.requestKeys) if (this.exchanges.get(k) === ex) this.exchanges.delete(k);
+  }
+
+  /** Every request key this node must keep leased. */
+  leasedKeys(): string[] {
+    const out = new Set<string>();
+    for (const ex of this.exchanges.values()) for (const k of ex.leasedKeys()) out.add(k);
+    return [...out];
+  }
+
+  /** Called by the transport for every message the SDK sends. */
+  route(message: JsonRpcMessage, relatedRequestId: RequestId | undefined): void {
+    if (isResponse(message)) {
+      const id = message.id;
+      if (typeof id === 'string' && id.startsWith(INTERNAL_PREFIX)) {
+        const done = this.internal.get(id);
+        this.internal.delete(id);
+        done?.(message);
+        return;
+      }
+      if (id === null) return;
+      const key = requestIdKey(id);
+      this.exchanges.get(key)?.respond(key, JSON.stringify(message));
+      return;
+    }
+    const related = relatedRequestId === undefined ? undefined : this.exchanges.get(requestIdKey(relatedRequestId));
+    if (isRequest(message)) {
+      const serverRequestId = `${this.ctx.nodeId}-${++this.serverRequestSeq}`;
+      this.serverRequests.set(serverRequestId, { originalId: message.id, createdMs: Date.now(), lastPollMs: Date.now() });
+      const text = JSON.stringify({ ...message, id: serverRequestId });
+      // The pending record exists before the request is visible, so an answer on any node finds its way here.
+      const record = () => this.ctx.store.recordPending(this.ref, serverRequestId, this.ctx.nodeId, this.ctx.opts.serverRequestTimeoutMs);
+      if (related?.emit(text, record)) return;
+      this.appendToGetStream(text, record);
+      return;
+    }
+    const text = JSON.stringify(message);
+    if (related) {
+      // Related messages of a finished request are dropped (e.g. progress after the result: spec forbids it).
+      related.emit(text);
+      return;
+    }
+    if (relatedRequestId !== undefined && !this.isInternalId(relatedRequestId)) return;
+    this.appendToGetStream(text);
+  }
+
+  private isInternalId(id: RequestId): boolean {
+    return typeof id === 'string' && id.startsWith(INTERNAL_PREFIX);
+  }
+
+  /** Unrelated server messages go to the session's GET stream log, whoever holds (or will resume) it. */
+  private appendToGetStream(text: string, before?: () => Promise<void>): void {
+    const { ctx, ref } = this;
+    this.getChain = this.getChain
+      .then(async () => {
+        if (before) await before();
+        const r = await ctx.store.appendEvents(ref, GET_STREAM_ID, [text], { maxLen: ctx.opts.streamMaxLen, ttlMs: ctx.opts.streamTtlMs });
+        const entries: StreamEntry[] = [{ id: r.ids[0]!, kind: 'msg', data: text }];
+        ctx.hooks.onEventsAppended?.(1);
+        ctx.hub.offer(ref, GET_STREAM_ID, r, entries);
+      })
+      .catch((err) => ctx.log('append to GET stream failed', err));
+  }
+
+  /** A client's answer to a server→client request this node issued; false when it is not ours. */
+  answerLocal(serverRequestId: string, response: JsonRpcResponse): boolean {
+    const entry = this.serverRequests.get(serverRequestId);
+    if (!entry) return false;
+    this.serverRequests.delete(serverRequestId);
+    this.deliver({ ...response, id: entry.originalId } as JsonRpcResponse);
+    this.ctx.store.clearPending(this.ref, serverRequestId).catch((err) => this.ctx.log('clearPending failed', err));
+    return true;
+  }
+
+  /** The inbox said an answer is stored for one of our server requests. */
+  async collectAnswer(serverRequestId: string): Promise<void> {
+    if (!this.serverRequests.has(serverRequestId)) return;
+    const text = await this.ctx.store.takeAnswer(this.ref, serverRequestId);
+    if (text === null) return;
+    this.answerLocal(serverRequestId, JSON.parse(text) as JsonRpcResponse);
+  }
+
+  /** Fallback for lost inbox messages: poll for answers of server requests waiting a while. */
+  async pollAnswers(now: number, pollEveryMs: number): Promise<void> {
+    for (const [id, e] of this.serverRequests) {
+      if (now - e.createdMs > this.ctx.opts.serverRequestTimeoutMs) {
+        this.serverRequests.delete(id);
+        continue;
+      }
+      if (now - e.lastPollMs >= pollEveryMs) {
+        e.lastPollMs = now;
+        await this.collectAnswer(id);
+      }
+    }
+  }
+
+  /** Aborts a request's handler on this node (SDK: notifications/cancelled aborts its signal). */
+  abortLocal(reqKey: string, reason?: string): void {
+    const ex = this.exchanges.get(reqKey);
+    if (!ex) return;
+    const idx = ex.requestKeys.indexOf(reqKey);
+    const originalId = ex.requestIds[idx];
+    if (originalId === undefined) return;
+    this.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: originalId, ...(reason ? { reason } : {}) } });
+    ex.cancelled(reqKey);
+    this.ctx.hooks.onRequestCancelled?.();
+  }
+
+  async close(): Promise<void> {
+    await this.server.close().catch(() => {});
+  }
+}

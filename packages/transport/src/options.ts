@@ -1,0 +1,60 @@
+/** Tunables of the legacy (2025-era) engine. Units are in the names; defaults merged once in `resolveOptions`. */
+export interface EngineOptions {
+  /** Session idle TTL in the store, refreshed on each request. @default 3_600_000 */
+  sessionTtlMs: number;
+  /** A request still unanswered after this long (without having sent anything) is upgraded to SSE. @default 50 */
+  sseUpgradeAfterMs: number;
+  /** `retry:` hint sent to 2025-11-25+ clients with the priming event and before a deliberate close. @default 1_000 */
+  retryMs: number;
+  /** Comment frame interval on idle SSE streams. @default 15_000 */
+  keepAliveMs: number;
+  /** Approximate cap on retained events per stream. @default 10_000 */
+  streamMaxLen: number;
+  /** Stream log TTL, refreshed on each append. @default 3_600_000 */
+  streamTtlMs: number;
+  /** In-flight lease; refreshed every third of it by the running node. @default 15_000 */
+  leaseMs: number;
+  /** How long a cancellation tombstone is kept for a request not yet leased. @default 60_000 */
+  cancelTombstoneMs: number;
+  /** Wait for a client's answer to a server→client request. @default 300_000 */
+  serverRequestTimeoutMs: number;
+  /** Standalone GET claim TTL; its holder refreshes it every third. @default 15_000 */
+  listenerTtlMs: number;
+  /** A quiet tail re-reads its log this often (covers lost wake-ups) and checks for a dead owner. @default 5_000 */
+  tailRecheckMs: number;
+  /** Entries read per replay batch. @default 500 */
+  replayBatchSize: number;
+  /** Bytes buffered for a slow SSE reader before its connection is closed (it resumes from the log). @default 4_194_304 */
+  maxSseBufferedBytes: number;
+  /** Local server instances idle this long are dropped (they rehydrate on demand). @default 300_000 */
+  instanceIdleMs: number;
+  /** Most JSON-RPC messages in one 2025-03-26 batch. @default 100 */
+  maxBatchLength: number;
+  /** Deepest JSON nesting accepted in a body. @default 64 */
+  maxJsonDepth: number;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+  sessionTtlMs: 3_600_000,
+  sseUpgradeAfterMs: 50,
+  retryMs: 1_000,
+  keepAliveMs: 15_000,
+  streamMaxLen: 10_000,
+  streamTtlMs: 3_600_000,
+  leaseMs: 15_000,
+  cancelTombstoneMs: 60_000,
+  serverRequestTimeoutMs: 300_000,
+  listenerTtlMs: 15_000,
+  tailRecheckMs: 5_000,
+  replayBatchSize: 500,
+  maxSseBufferedBytes: 4 * 1024 * 1024,
+  instanceIdleMs: 300_000,
+  maxBatchLength: 100,
+  maxJsonDepth: 64,
+};
+
+export function resolveOptions(partial: Partial<EngineOptions> = {}): EngineOptions {
+  const out = { ...DEFAULT_ENGINE_OPTIONS };
+  for (const [k, v] of Object.entries(partial)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,123 @@
+/**
+ * This node's server instances, keyed by (tenant, session), plus the loops that keep their work alive:
+ * in-flight lease refresh (which also picks up cancellation tombstones), answer polling (fallback for a
+ * lost inbox message), listener heartbeats and idle eviction. The per-node inbox channel delivers
+ * answers and cancellations routed here from other nodes.
+ */
+import { channels, type InboxMessage, type SessionRecord, type SessionRef } from '@switchboard/store';
+import type { EngineContext } from './context';
+import { LocalSession, type ServerFactory } from './local-session';
+import { sleep } from './stream-hub';
+
+const refKey = (r: SessionRef) => `${r.tenant}/${r.sid}`;
+
+export interface ListenerClaim {
+  ref: SessionRef;
+  connectionId: string;
+  onLost: () => void;
+}
+
+export class SessionRegistry {
+  private readonly pending = new Map<string, Promise<LocalSession>>();
+  private readonly live = new Map<string, LocalSession>();
+  readonly listeners = new Set<ListenerClaim>();
+
+  constructor(private readonly ctx: EngineContext) {}
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  find(ref: SessionRef): LocalSession | undefined {
+    return this.live.get(refKey(ref));
+  }
+
+  /** This node's instance for the session, rehydrated from the record when it has none. */
+  async obtain(ref: SessionRef, record: SessionRecord, factory: ServerFactory): Promise<LocalSession> {
+    const key = refKey(ref);
+    const found = this.live.get(key);
+    if (found) return found;
+    let p = this.pending.get(key);
+    if (!p) {
+      p = (async () => {
+        const s = await LocalSession.create(this.ctx, ref, record.principal, factory, record.protocolVersion);
+        await s.rehydrate(record);
+        this.ctx.hooks.onRehydrate?.();
+        return s;
+      })();
+      this.pending.set(key, p);
+      p.then((s) => this.live.set(key, s), () => {}).finally(() => this.pending.delete(key));
+    }
+    return p;
+  }
+
+  adopt(s: LocalSession): void {
+    this.live.set(refKey(s.ref), s);
+  }
+
+  async drop(ref: SessionRef): Promise<void> {
+    const key = refKey(ref);
+    const s = this.live.get(key);
+    this.live.delete(key);
+    await s?.close();
+  }
+
+  async onInbox(message: string): Promise<void> {
+    let m: InboxMessage;
+    try {
+      m = JSON.parse(message) as InboxMessage;
+    } catch {
+      return this.ctx.log('undecodable inbox message dropped');
+    }
+    if (m.v !== 1) return;
+    const s = this.find({ tenant: m.tenant, sid: m.sid });
+    if (!s) return;
+    if (m.kind === 'answer') await s.collectAnswer(m.id);
+    else if (m.kind === 'cancel') s.abortLocal(m.reqKey, m.reason);
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const inbox = channels.nodeInbox(this.ctx.nodeId);
+    const handler = (_: string, message: string) => void this.onInbox(message).catch((err) => this.ctx.log('inbox handling failed', err));
+    await this.ctx.store.subscribe(inbox, handler);
+    const tickMs = Math.max(100, Math.floor(Math.min(this.ctx.opts.leaseMs, this.ctx.opts.listenerTtlMs) / 3));
+    try {
+      while (!signal.aborted) {
+        await sleep(tickMs, signal);
+        if (signal.aborted) break;
+        await this.tick().catch((err) => this.ctx.log('session maintenance failed', err));
+      }
+    } finally {
+      await this.ctx.store.unsubscribe(inbox, handler).catch(() => {});
+    }
+  }
+
+  private async tick(): Promise<void> {
+    const now = Date.now();
+    const { store, nodeId, opts } = this.ctx;
+    for (const s of this.live.values()) {
+      const leased = s.leasedKeys();
+      if (leased.length > 0) {
+        const cancelled = await store.refreshLeases(s.ref, nodeId, leased, opts.leaseMs);
+        for (const k of cancelled) s.abortLocal(k, 'cancelled');
+      }
+      await s.pollAnswers(now, 2000);
+    }
+    for (const claim of [...this.listeners]) {
+      const held = await store.refreshListener(claim.ref, claim.connectionId, opts.listenerTtlMs);
+      if (!held) claim.onLost();
+    }
+    for (const [key, s] of this.live) {
+      if (!s.busy && now - s.lastUsedMs > opts.instanceIdleMs) {
+        this.live.delete(key);
+        void s.close();
+      }
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.live.values()];
+    this.live.clear();
+    await Promise.all(all.map((s) => s.close()));
+  }
+}

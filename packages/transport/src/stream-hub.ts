@@ -1,0 +1,136 @@
+/**
+ * This node's registry of SSE tails, fed by the session wake channels (`keys.ts`: sb:<t>:{sid}:wake).
+ *
+ * A session's wake channel is subscribed while this node holds at least one of its tails. Wake payloads
+ * are "<streamId> <lastEntryId>" or "!deleted". A maintenance loop (AbortSignal-driven) writes keep-alive
+ * comments, re-reads quiet tails (a lost wake-up delays, never loses) and answers requests whose owner died.
+ */
+import { catalogErrorBody, GET_STREAM_ID } from '@switchboard/protocol';
+import { channels, type AppendResult, type SessionRef, type Store, type StreamEntry } from '@switchboard/store';
+import type { StreamTail } from './stream-tail';
+import type { EngineOptions } from './options';
+
+/** Prime entry data: which client requests a POST stream carries. */
+export interface PrimeData {
+  reqs: { k: string; id: string | number }[];
+}
+
+export class StreamHub {
+  private readonly bySession = new Map<string, Set<StreamTail>>();
+  private readonly wakeHandler = (channel: string, message: string) => this.onWake(channel, message);
+
+  constructor(
+    private readonly store: Store,
+    private readonly opts: EngineOptions,
+    private readonly log: (msg: string, err?: unknown) => void = () => {},
+  ) {}
+
+  get tailCount(): number {
+    let n = 0;
+    for (const s of this.bySession.values()) n += s.size;
+    return n;
+  }
+
+  /** Registers a tail; resolves once its wake channel is subscribed (subscribe before reading the log). */
+  async register(tail: StreamTail): Promise<void> {
+    const channel = channels.wake(tail.ref);
+    let set = this.bySession.get(channel);
+    if (!set) {
+      set = new Set();
+      this.bySession.set(channel, set);
+      set.add(tail);
+      await this.store.subscribe(channel, this.wakeHandler);
+      return;
+    }
+    set.add(tail);
+  }
+
+  unregister(tail: StreamTail): void {
+    const channel = channels.wake(tail.ref);
+    const set = this.bySession.get(channel);
+    if (!set) return;
+    set.delete(tail);
+    if (set.size === 0) {
+      this.bySession.delete(channel);
+      this.store.unsubscribe(channel, this.wakeHandler).catch((err) => this.log('unsubscribe failed', err));
+    }
+  }
+
+  /** Entries this node just appended: local tails get them without a log read. */
+  offer(ref: SessionRef, streamId: string, result: AppendResult, entries: StreamEntry[]): void {
+    const set = this.bySession.get(channels.wake(ref));
+    if (!set) return;
+    for (const tail of set) if (tail.streamId === streamId) tail.offer(result.prevId, entries);
+  }
+
+  private onWake(channel: string, message: string): void {
+    const set = this.bySession.get(channel);
+    if (!set) return;
+    if (message === '!deleted') {
+      for (const tail of [...set]) tail.close();
+      return;
+    }
+    const streamId = message.slice(0, message.indexOf(' '));
+    for (const tail of set) if (tail.streamId === streamId) tail.wake();
+  }
+
+  /** After a store reconnect: every tail re-reads its log. */
+  wakeAll(): void {
+    for (const set of this.bySession.values()) for (const tail of set) tail.wake();
+  }
+
+  closeAll(forReconnect: boolean): void {
+    for (const set of [...this.bySession.values()]) for (const tail of [...set]) forReconnect ? tail.closeForReconnect() : tail.close();
+  }
+
+  /** Maintenance loop: keep-alives, quiet re-reads, dead-owner checks. */
+  async run(signal: AbortSignal): Promise<void> {
+    const tickMs = Math.min(1000, this.opts.keepAliveMs, this.opts.tailRecheckMs);
+    const lastCheck = new WeakMap<StreamTail, number>();
+    while (!signal.aborted) {
+      await sleep(tickMs, signal);
+      const now = Date.now();
+      for (const set of this.bySession.values()) {
+        for (const tail of set) {
+          if (now - tail.lastWriteMs >= this.opts.keepAliveMs) tail.keepAlive();
+          const checked = lastCheck.get(tail) ?? now;
+          if (!lastCheck.has(tail)) lastCheck.set(tail, now);
+          if (now - checked >= this.opts.tailRecheckMs) {
+            lastCheck.set(tail, now);
+            tail.wake();
+            if (tail.streamId !== GET_STREAM_ID) void this.failIfOrphaned(tail);
+          }
+        }
+      }
+    }
+  }
+
+  private async failIfOrphaned(tail: StreamTail): Promise<void> {
+    try {
+      const [prime] = await this.store.readEvents(tail.ref, tail.streamId, '0-0', 1);
+      if (!prime || prime.kind !== 'prime') return;
+      const data = JSON.parse(prime.data) as PrimeData;
+      const errors = data.reqs.map((r) => JSON.stringify(catalogErrorBody('REQUEST_OWNER_LOST', r.id)));
+      const failed = await this.store.failOrphanedStream(
+        tail.ref, tail.streamId, data.reqs.map((r) => r.k), errors,
+        { maxLen: this.opts.streamMaxLen, ttlMs: this.opts.streamTtlMs },
+      );
+      if (failed) this.log(`answered orphaned stream ${tail.streamId} of session ${tail.ref.sid} with errors`);
+    } catch (err) {
+      this.log('orphan check failed', err);
+    }
+  }
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the system binaries the tests drive (redis-server, redis-cli, nginx) when they are missing.
+set -euo pipefail
+missing=()
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
+command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "tests need: ${missing[*]} (install them, e.g. apt-get install -y redis-server nginx-light)" >&2
+  exit 1
+fi
+echo "installing ${missing[*]}" >&2
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+# The Debian packages start services on their default ports; tests start their own on random ports.

@@ -1,0 +1,87 @@
+/**
+ * A whole deployment for multi-node tests: one Redis (or a 3-master Redis Cluster), N real edge
+ * processes sharing it (NODE_ID node-1 … node-N) and a real nginx round-robin balancer in front.
+ */
+import { startEdge, type Edge } from './edge';
+import { startNginx, type Nginx } from './nginx';
+import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisServer } from './redis';
+
+export interface StartClusterOptions {
+  /** Number of edge processes. @default 3 */
+  nodes?: number;
+  /** `'single'`: one redis-server; `'cluster'`: a 3-master Redis Cluster. @default 'single' */
+  redis?: 'single' | 'cluster';
+  /** Extra env for every edge (REDIS_URL is set by the helper unless given here). */
+  env?: Record<string, string | undefined>;
+  /** Edge script override, see `StartEdgeOptions.entry`. */
+  entry?: string;
+}
+
+export interface EdgeCluster {
+  /** The balancer: `http://127.0.0.1:PORT`. */
+  readonly lbUrl: string;
+  /** `lbUrl + '/mcp'` */
+  readonly lbMcpUrl: string;
+  readonly nodes: Edge[];
+  readonly redis: RedisServer | RedisClusterHandle;
+  /** The REDIS_URL the edges were given. */
+  readonly redisUrl: string;
+  readonly nginx: Nginx;
+  /** Stops nginx, then the edges, then Redis. Idempotent. */
+  stop(): Promise<void>;
+  /** Log tails of every edge and nginx, for failure messages. */
+  logs(): string;
+}
+
+export async function startCluster(opts: StartClusterOptions = {}): Promise<EdgeCluster> {
+  const count = opts.nodes ?? 3;
+  let redis: RedisServer | RedisClusterHandle | undefined;
+  const nodes: Edge[] = [];
+  let nginx: Nginx | undefined;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      const results = [
+        ...(await Promise.allSettled([nginx?.stop()])),
+        ...(await Promise.allSettled(nodes.map((n) => n.stop()))),
+        ...(await Promise.allSettled([redis?.stop()])),
+      ];
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    })();
+    return stopping;
+  };
+  const logs = () =>
+    [...nodes.map((n) => `--- ${n.nodeId} (${n.url})\n${n.logs()}`), nginx ? `--- nginx\n${nginx.logs()}` : '']
+      .filter(Boolean)
+      .join('\n');
+
+  try {
+    redis = opts.redis === 'cluster' ? await startRedisCluster({ masters: 3 }) : await startRedis();
+    const redisUrl = redis.url;
+    const started = await Promise.allSettled(
+      Array.from({ length: count }, (_, i) =>
+        startEdge({ nodeId: `node-${i + 1}`, env: { REDIS_URL: redisUrl, ...opts.env }, entry: opts.entry }),
+      ),
+    );
+    for (const r of started) if (r.status === 'fulfilled') nodes.push(r.value);
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    nodes.sort((a, b) => a.nodeId.localeCompare(b.nodeId, undefined, { numeric: true }));
+    nginx = await startNginx({ upstreams: nodes.map((n) => n.port) });
+    return {
+      lbUrl: nginx.url,
+      lbMcpUrl: `${nginx.url}/mcp`,
+      nodes,
+      redis,
+      redisUrl,
+      nginx,
+      stop,
+      logs,
+    };
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,40 @@
+/** @switchboard/test-helpers: real Redis, real edge processes, real nginx. No mocks. */
+export { REPO_ROOT, makeTempDir, removeTempDir } from './paths';
+export { freePort } from './ports';
+export { sleep, waitFor, WaitAborted, withTimeout, times, shouldNotHappen, waitForPort, type WaitForOptions } from './wait';
+export {
+  spawnManaged,
+  killAllSync,
+  liveProcessCount,
+  LogBuffer,
+  type ManagedProcess,
+  type SpawnOptions,
+  type ExitInfo,
+} from './process';
+export {
+  startRedis,
+  startRedisCluster,
+  redisCommand,
+  type RedisServer,
+  type RedisClusterHandle,
+  type StartRedisOptions,
+  type StartRedisClusterOptions,
+} from './redis';
+export { startEdge, EDGE_ENTRY, type Edge, type StartEdgeOptions } from './edge';
+export { startNginx, renderNginxConfig, NGINX_TEMPLATE, type Nginx, type StartNginxOptions } from './nginx';
+export { startCluster, type EdgeCluster, type StartClusterOptions } from './cluster';
+export { readSse, collectSse, SseTimeoutError, type SseEvent, type ReadSseOptions, type CollectSseOptions } from './sse';
+export {
+  MESSAGES,
+  PROTOCOL_VERSIONS,
+  LATEST_PROTOCOL_VERSION,
+  CLIENT_CAPABILITIES,
+  CLIENT_INFO,
+  initializeRequest,
+  toolsCallRequest,
+  mcpHeaders,
+  type ProtocolVersion,
+  type JsonRpcRequest,
+  type JsonRpcNotification,
+} from './messages';
+export { withLogs, type HasLogs } from './logs';

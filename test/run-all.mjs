@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+/**
+ * The test command: every jest suite (unit, contract, e2e, conformance), then one closing line
+ * "N passed, N failed" summing jest tests and conformance checks. Exit code 1 on any failure.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const tmp = join(root, '.tmp');
+mkdirSync(tmp, { recursive: true });
+
+const deps = spawnSync('bash', [join(root, 'scripts/ensure-system-deps.sh')], { stdio: 'inherit' });
+if (deps.status !== 0) process.exit(1);
+if (!existsSync(join(root, 'apps/edge/dist/main.js'))) {
+  console.error('apps/edge/dist/main.js is missing: run `pnpm build` first');
+  process.exit(1);
+}
+
+const conformanceDir = join(tmp, 'conformance-summary');
+rmSync(conformanceDir, { recursive: true, force: true });
+mkdirSync(conformanceDir, { recursive: true });
+
+const jestJson = join(tmp, 'jest-results.json');
+rmSync(jestJson, { force: true });
+const jest = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules/jest/bin/jest.js'), '--ci', '--maxWorkers=2', '--forceExit', '--json', `--outputFile=${jestJson}`, ...process.argv.slice(2)],
+  { stdio: 'inherit', cwd: root, env: { ...process.env, CONFORMANCE_SUMMARY_DIR: conformanceDir } },
+);
+
+let passed = 0;
+let failed = 0;
+if (existsSync(jestJson)) {
+  const r = JSON.parse(readFileSync(jestJson, 'utf8'));
+  passed += r.numPassedTests;
+  failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+  console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped (${r.numTotalTestSuites} suites, ${r.numRuntimeErrorTestSuites} failed to run)`);
+} else {
+  failed += 1;
+  console.log('jest: no results (runner crashed)');
+}
+for (const f of readdirSync(conformanceDir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const run of JSON.parse(readFileSync(join(conformanceDir, f), 'utf8'))) {
+    console.log(`conformance ${run.label} / ${run.name}: ${run.passed} passed, ${run.failed} failed`);
+    passed += run.passed;
+    failed += run.failed;
+  }
+}
+if (jest.status !== 0 && failed === 0) failed += 1;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
