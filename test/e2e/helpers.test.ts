@@ -299,16 +299,15 @@ describe('startEdge / startCluster (with a stand-in edge script)', () => {
 });
 
 describe('cleanup', () => {
-  it('leaves no redis-server or nginx of ours running', () => {
-    const list = (name: string) => {
-      try {
-        return execFileSync('pgrep', ['-a', name], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
-      } catch {
-        return [];
-      }
-    };
-    // The machine's own redis on :6379 is not ours.
-    expect(list('redis-server').filter((l) => !l.includes(':6379'))).toEqual([]);
-    expect(list('nginx')).toEqual([]);
+  it('leaves none of our redis-server or nginx processes running', () => {
+    // Only this process's children: other suites (and the machine's redis on :6379) are not ours.
+    let children: string[] = [];
+    try {
+      children = execFileSync('pgrep', ['-a', '-P', String(process.pid)], { encoding: 'utf8' }).trim().split('\n');
+    } catch {
+      // pgrep exits 1 when nothing matches
+    }
+    expect(children.filter((line) => /redis-server|nginx/.test(line))).toEqual([]);
+    expect(liveProcessCount()).toBe(0);
   });
 });
