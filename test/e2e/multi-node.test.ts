@@ -188,6 +188,26 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
     await client.close();
   });
 
+  test('session-scoped protocol state (log level, resource subscriptions) is seen by every node', async () => {
+    const s = await initSession(c.lbMcpUrl);
+    const setLevel = await post(node(0), { jsonrpc: '2.0', id: 'lvl', method: 'logging/setLevel', params: { level: 'error' } }, { sid: s.sid, version: s.version });
+    expect(await setLevel.json()).toEqual({ jsonrpc: '2.0', id: 'lvl', result: {} });
+    const quiet = await readAll(await callTool(node(1), s, 'log_at', { level: 'info', message: 'too low' }, 1));
+    expect(quiet.filter((m) => m.method === 'notifications/message')).toEqual([]);
+    const loud = await readAll(await callTool(node(2), s, 'log_at', { level: 'error', message: 'loud enough' }, 2));
+    expect(loud.filter((m) => m.method === 'notifications/message').map((m) => m.params.data)).toEqual(['loud enough']);
+
+    const state = async (i: number) => JSON.parse((await readAll(await callTool(node(i), s, 'session_state', {}, `st-${i}`)))[0]!.result.content[0].text);
+    const sub = await post(node(0), { jsonrpc: '2.0', id: 'sub', method: 'resources/subscribe', params: { uri: 'test://watched-resource' } }, { sid: s.sid, version: s.version });
+    expect((await sub.json()).result).toEqual({});
+    expect((await state(1)).subscriptions).toEqual(['test://watched-resource']);
+    expect((await state(2)).subscriptions).toEqual(['test://watched-resource']);
+    const unsub = await post(node(1), { jsonrpc: '2.0', id: 'unsub', method: 'resources/unsubscribe', params: { uri: 'test://watched-resource' } }, { sid: s.sid, version: s.version });
+    expect(unsub.status).toBe(200);
+    expect((await state(2)).subscriptions).toEqual([]);
+    expect((await state(0)).subscriptions).toEqual([]);
+  });
+
   test('the standalone GET stream is one per session across the cluster (409 on another node)', async () => {
     const s = await initSession(c.lbMcpUrl);
     const controller = new AbortController();

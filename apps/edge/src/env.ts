@@ -27,6 +27,8 @@ export const EnvSchema = z.object({
   KEEPALIVE_MS: intFromEnv(15_000),
   STREAM_MAX_LEN: intFromEnv(10_000),
   LEASE_MS: intFromEnv(15_000),
+  /** A quiet SSE tail re-reads its log and checks for a dead request owner this often. */
+  TAIL_RECHECK_MS: intFromEnv(5_000),
   /** How long SIGTERM waits for in-flight requests before closing streams. */
   DRAIN_GRACE_MS: intFromEnv(10_000),
 });

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
       keepAliveMs: env.KEEPALIVE_MS,
       streamMaxLen: env.STREAM_MAX_LEN,
       leaseMs: env.LEASE_MS,
+      tailRecheckMs: env.TAIL_RECHECK_MS,
     },
   });
   const app = createApp({

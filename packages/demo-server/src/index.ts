@@ -57,7 +57,7 @@ export const FIXTURE_TOOL_NAMES = [
 ] as const;
 
 /** Names of the Switchboard demo tools. */
-export const DEMO_TOOL_NAMES = ['slow_counter', 'list_roots', 'trigger_list_changed', 'wait_for_cancel', 'echo'] as const;
+export const DEMO_TOOL_NAMES = ['slow_counter', 'list_roots', 'trigger_list_changed', 'wait_for_cancel', 'echo', 'log_at', 'session_state'] as const;
 
 /**
  * The JSON Schema 2020-12 input schema advertised verbatim for `json_schema_2020_12_tool`:
@@ -143,9 +143,10 @@ export function createDemoServer(): McpServer {
     },
   );
 
+  const subscribed = new Set<string>();
   registerFixtureTools(server);
-  registerDemoTools(server);
-  registerFixtureResources(server);
+  registerDemoTools(server, subscribed);
+  registerFixtureResources(server, subscribed);
   registerFixturePrompts(server);
   return server;
 }
@@ -373,7 +374,7 @@ function registerFixtureTools(server: McpServer): void {
   );
 }
 
-function registerDemoTools(server: McpServer): void {
+function registerDemoTools(server: McpServer, subscribed: ReadonlySet<string>): void {
   server.registerTool(
     'slow_counter',
     {
@@ -437,9 +438,30 @@ function registerDemoTools(server: McpServer): void {
     },
     (args) => text(args.text),
   );
+
+  server.registerTool(
+    'log_at',
+    {
+      description: 'Sends one log message at the given level through the level filter set by logging/setLevel',
+      inputSchema: z.object({
+        level: z.enum(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']),
+        message: z.string(),
+      }),
+    },
+    async ({ level, message }, ctx) => {
+      await ctx.mcpReq.log(level, message);
+      return text('logged');
+    },
+  );
+
+  server.registerTool(
+    'session_state',
+    { description: "Reports this server instance's view of session-scoped state (resource subscriptions)" },
+    () => text(JSON.stringify({ subscriptions: [...subscribed].sort() })),
+  );
 }
 
-function registerFixtureResources(server: McpServer): void {
+function registerFixtureResources(server: McpServer, subscribed: Set<string>): void {
   server.registerResource(
     'static-text',
     'test://static-text',
@@ -481,7 +503,6 @@ function registerFixtureResources(server: McpServer): void {
   );
 
   // McpServer routes no subscription verbs; the per-session bookkeeping is ours.
-  const subscribed = new Set<string>();
   server.server.setRequestHandler('resources/subscribe', (request) => {
     subscribed.add(request.params.uri);
     return {};

@@ -84,20 +84,28 @@ export class MemoryStore implements Store {
   }
 
   async createSession(ref: SessionRef, record: SessionRecord, ttlMs: number): Promise<void> {
-    this.set(keys.session(ref), { kind: 'session', v: { ...record } }, ttlMs);
+    this.set(keys.session(ref), { kind: 'session', v: { ...record, subscriptions: [...record.subscriptions] } }, ttlMs);
   }
 
   async touchSession(ref: SessionRef, ttlMs: number): Promise<SessionRecord | null> {
     const s = this.get(keys.session(ref));
     if (s?.value.kind !== 'session') return null;
     s.expiresAt = Date.now() + ttlMs;
-    return { ...s.value.v };
+    return { ...s.value.v, subscriptions: [...s.value.v.subscriptions] };
   }
 
   async updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel'>>): Promise<boolean> {
     const s = this.get(keys.session(ref));
     if (s?.value.kind !== 'session') return false;
     Object.assign(s.value.v, fields);
+    return true;
+  }
+
+  async updateSubscription(ref: SessionRef, uri: string, subscribed: boolean): Promise<boolean> {
+    const s = this.get(keys.session(ref));
+    if (s?.value.kind !== 'session') return false;
+    const rest = s.value.v.subscriptions.filter((u) => u !== uri);
+    s.value.v.subscriptions = subscribed ? [...rest, uri] : rest;
     return true;
   }
 

@@ -11,7 +11,7 @@ import { compareEntryIds } from '@switchboard/protocol';
 
 type Scripted = RedisLike & ScriptCommands;
 
-const RECORD_FIELDS = { tenant: 'tenant', principal: 'principal', protocolVersion: 'pv', initParams: 'init', logLevel: 'lvl', createdAtMs: 'created' } as const;
+const RECORD_FIELDS = { tenant: 'tenant', principal: 'principal', protocolVersion: 'pv', initParams: 'init', logLevel: 'lvl', createdAtMs: 'created', subscriptions: 'subs' } as const;
 
 function recordFromHash(flat: string[]): SessionRecord | null {
   if (flat.length === 0) return null;
@@ -23,6 +23,7 @@ function recordFromHash(flat: string[]): SessionRecord | null {
     protocolVersion: h.pv ?? '',
     initParams: h.init ?? '{}',
     logLevel: h.lvl ?? '',
+    subscriptions: h.subs ? (JSON.parse(h.subs) as string[]) : [],
     createdAtMs: Number(h.created ?? 0),
   };
 }
@@ -71,7 +72,8 @@ export class RedisStore implements Store {
     await this.cmd
       .multi()
       .hset(k, f.tenant, record.tenant, f.principal, record.principal, f.protocolVersion, record.protocolVersion,
-        f.initParams, record.initParams, f.logLevel, record.logLevel, f.createdAtMs, String(record.createdAtMs))
+        f.initParams, record.initParams, f.logLevel, record.logLevel, f.createdAtMs, String(record.createdAtMs),
+        f.subscriptions, JSON.stringify(record.subscriptions))
       .pexpire(k, ttlMs)
       .exec();
   }
@@ -85,6 +87,10 @@ export class RedisStore implements Store {
     if (fields.logLevel !== undefined) args.push(RECORD_FIELDS.logLevel, fields.logLevel);
     if (args.length === 0) return true;
     return (await this.cmd.updateSession(keys.session(ref), ...args)) === 1;
+  }
+
+  async updateSubscription(ref: SessionRef, uri: string, subscribed: boolean): Promise<boolean> {
+    return (await this.cmd.updateSubscriptions(keys.session(ref), uri, subscribed ? '1' : '0')) === 1;
   }
 
   async deleteSession(ref: SessionRef): Promise<boolean> {

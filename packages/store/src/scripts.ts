@@ -39,5 +39,6 @@ export interface ScriptCommands {
   routeCancel(inflight: string, tombstone: string, ttlMs: number, inboxPrefix: string, envelope: string): Promise<number>;
   refreshListener(key: string, connectionId: string, ttlMs: number): Promise<number>;
   releaseListener(key: string, connectionId: string): Promise<number>;
+  updateSubscriptions(key: string, uri: string, add: '1' | '0'): Promise<number>;
   deleteSession(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }

@@ -11,7 +11,7 @@ import { channels } from './keys';
 import { randomBytes } from 'node:crypto';
 
 const limits = { maxLen: 50, ttlMs: 60_000 };
-const record = (tenant: string) => ({ tenant, principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}', logLevel: '', createdAtMs: 1 });
+const record = (tenant: string) => ({ tenant, principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}', logLevel: '', subscriptions: [] as string[], createdAtMs: 1 });
 const newRef = (tenant = 't1'): SessionRef => ({ tenant, sid: randomBytes(16).toString('hex') });
 const nextMessage = (store: Store, channel: string, timeoutMs = 2000) =>
   new Promise<string>((resolve, reject) => {
@@ -61,6 +61,19 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(await store.updateSession(ref, { logLevel: 'debug' })).toBe(true);
     expect((await store.touchSession(ref, 60_000))?.logLevel).toBe('debug');
     expect(await store.updateSession(newRef(), { logLevel: 'debug' })).toBe(false);
+  });
+
+  test('resource subscriptions are session state: add, dedupe, remove', async () => {
+    const ref = newRef();
+    expect(await store.updateSubscription(ref, 'test://a', true)).toBe(false);
+    await store.createSession(ref, record('t1'), 60_000);
+    expect(await store.updateSubscription(ref, 'test://a', true)).toBe(true);
+    await store.updateSubscription(ref, 'test://b', true);
+    await store.updateSubscription(ref, 'test://a', true);
+    expect((await store.touchSession(ref, 60_000))?.subscriptions.sort()).toEqual(['test://a', 'test://b']);
+    await store.updateSubscription(ref, 'test://a', false);
+    await store.updateSubscription(ref, 'test://b', false);
+    expect((await store.touchSession(ref, 60_000))?.subscriptions).toEqual([]);
   });
 
   test('sessions expire after their idle TTL', async () => {

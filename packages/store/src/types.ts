@@ -15,6 +15,8 @@ export interface SessionRecord {
   initParams: string;
   /** Level set by logging/setLevel, empty when never set. */
   logLevel: string;
+  /** Resource URIs the client subscribed to with resources/subscribe. */
+  subscriptions: string[];
   createdAtMs: number;
 }
 
@@ -55,6 +57,8 @@ export interface Store {
   touchSession(ref: SessionRef, ttlMs: number): Promise<SessionRecord | null>;
   /** Updates fields of an existing session; false when it does not exist. */
   updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel'>>): Promise<boolean>;
+  /** Adds (or removes) one resource subscription of an existing session; false when it does not exist. */
+  updateSubscription(ref: SessionRef, uri: string, subscribed: boolean): Promise<boolean>;
   /** Deletes every key of the session and wakes its streams; false when it did not exist. */
   deleteSession(ref: SessionRef): Promise<boolean>;
 

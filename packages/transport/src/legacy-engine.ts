@@ -97,7 +97,7 @@ export class LegacyEngine {
     if (batch && !allowsBatches(version)) throw new McpHttpError('BATCH_NOT_ALLOWED');
 
     const session = await this.sessions.obtain(ref, record, caller.createServer);
-    await session.syncLogLevel(record.logLevel);
+    await session.syncState(record);
 
     const requests: JsonRpcRequest[] = [];
     for (const m of messages) {
@@ -110,17 +110,30 @@ export class LegacyEngine {
       return;
     }
     for (const r of requests) {
-      if (r.method === 'logging/setLevel' && typeof r.params?.level === 'string') {
-        // Session-scoped protocol state lives in the store, so every node's instance applies it.
-        await this.ctx.store.updateSession(ref, { logLevel: r.params.level });
-        session.appliedLogLevel = r.params.level;
+      if (session.hasInFlight(requestIdKey(r.id))) {
+        throw new McpHttpError('INVALID_REQUEST', { id: r.id, message: 'Invalid Request: a request with this id is already in flight' });
       }
     }
+    for (const r of requests) await this.recordSessionState(ref, session, r);
     const exchange = new PostExchange(session, res, requests, batch);
     session.registerExchange(exchange);
     exchange.begin();
     const extra: MessageExtraInfo = supportsPriming(version) ? { closeSSEStream: () => exchange.closeConnection() } : {};
     for (const r of requests) session.deliver(r, extra);
+  }
+
+  /** Session-scoped protocol state lives in the store, so every node's instance applies it (ARCHITECTURE §3.1). */
+  private async recordSessionState(ref: SessionRef, session: LocalSession, r: JsonRpcRequest): Promise<void> {
+    const p = r.params ?? {};
+    if (r.method === 'logging/setLevel' && typeof p.level === 'string') {
+      await this.ctx.store.updateSession(ref, { logLevel: p.level });
+      session.appliedLogLevel = p.level;
+    } else if ((r.method === 'resources/subscribe' || r.method === 'resources/unsubscribe') && typeof p.uri === 'string') {
+      const subscribe = r.method === 'resources/subscribe';
+      await this.ctx.store.updateSubscription(ref, p.uri, subscribe);
+      if (subscribe) session.appliedSubscriptions.add(p.uri);
+      else session.appliedSubscriptions.delete(p.uri);
+    }
   }
 
   private async initialize(caller: CallerContext, init: JsonRpcRequest, res: ServerResponse): Promise<void> {
@@ -144,6 +157,7 @@ export class LegacyEngine {
         protocolVersion: negotiated,
         initParams: JSON.stringify({ ...(init.params ?? {}), protocolVersion: negotiated }),
         logLevel: '',
+        subscriptions: [],
         createdAtMs: Date.now(),
       },
       caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs,

@@ -63,6 +63,7 @@ export class LocalSession implements ExchangeOwner {
   readonly transport: EdgeTransport;
   lastUsedMs = Date.now();
   appliedLogLevel = '';
+  readonly appliedSubscriptions = new Set<string>();
   protocolVersion: string;
   private readonly exchanges = new Map<string, PostExchange>();
   private readonly internal = new Map<string, (m: JsonRpcResponse) => void>();
@@ -94,7 +95,7 @@ export class LocalSession implements ExchangeOwner {
     const res = await this.internalRequest('initialize', params);
     if ('error' in res) throw new Error(`rehydrating session failed: ${res.error.message}`);
     this.deliver({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    await this.syncLogLevel(record.logLevel);
+    await this.syncState(record);
   }
 
   /** Feeds the client's real initialize; resolves with the server's response. */
@@ -102,11 +103,26 @@ export class LocalSession implements ExchangeOwner {
     return this.internalRequest('initialize', request.params ?? {}, request.id);
   }
 
-  /** Applies the session's stored log level to this instance when another node changed it. */
-  async syncLogLevel(level: string): Promise<void> {
-    if (!level || level === this.appliedLogLevel) return;
-    const res = await this.internalRequest('logging/setLevel', { level });
-    if (!('error' in res)) this.appliedLogLevel = level;
+  /**
+   * Applies session-scoped protocol state from the store (log level, resource subscriptions) to this
+   * instance when another node changed it, so every node's instance behaves the same.
+   */
+  async syncState(record: Pick<SessionRecord, 'logLevel' | 'subscriptions'>): Promise<void> {
+    if (record.logLevel && record.logLevel !== this.appliedLogLevel) {
+      const res = await this.internalRequest('logging/setLevel', { level: record.logLevel });
+      if (!('error' in res)) this.appliedLogLevel = record.logLevel;
+    }
+    const wanted = new Set(record.subscriptions);
+    for (const uri of wanted) {
+      if (this.appliedSubscriptions.has(uri)) continue;
+      await this.internalRequest('resources/subscribe', { uri });
+      this.appliedSubscriptions.add(uri);
+    }
+    for (const uri of [...this.appliedSubscriptions]) {
+      if (wanted.has(uri)) continue;
+      await this.internalRequest('resources/unsubscribe', { uri });
+      this.appliedSubscriptions.delete(uri);
+    }
   }
 
   private internalRequest(method: string, params: Record<string, unknown>, echoId?: RequestId): Promise<JsonRpcResponse> {
