@@ -8,7 +8,7 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import type { Logger } from 'pino';
 import { McpHttpError, catalogErrorBody } from '@switchboard/protocol';
 import type { Store } from '@switchboard/store';
-import type { CallerContext, LegacyEngine, ServerFactory } from '@switchboard/transport';
+import type { CallerContext, LegacyEngine, ServerFactory, Sse2024Transport } from '@switchboard/transport';
 import { readBody } from './body';
 import { checkHostAndOrigin, type HostOriginPolicy } from './host-origin';
 import { errorHandler } from './error-handler';
@@ -23,6 +23,8 @@ export interface TenantConfig {
 
 export interface AppDeps {
   engine: LegacyEngine;
+  /** The deprecated 2024-11-05 HTTP+SSE transport (`GET /sse`, `POST /messages`). */
+  sse2024: Sse2024Transport;
   store: Store;
   metrics: EdgeMetrics;
   log: Logger;
@@ -74,7 +76,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   const mcp = express.Router();
-  mcp.use((req, res, next) => {
+  const guard = (req: Request, res: Response, next: NextFunction) => {
     res.on('finish', () => deps.metrics.requests.inc({ tenant: tenant.id, method: req.method, status: String(res.statusCode) }));
     try {
       checkHostAndOrigin(req, tenant.hostOrigin);
@@ -83,7 +85,8 @@ export function createApp(deps: AppDeps): express.Express {
     } catch (err) {
       next(err);
     }
-  });
+  };
+  mcp.use(guard);
   mcp.post('/', wrap(async (req, res) => deps.engine.handlePost(caller(), req, res, await readBody(req, deps.bodyLimitBytes))));
   mcp.get('/', wrap(async (req, res) => deps.engine.handleGet(caller(), req, res)));
   mcp.delete('/', wrap(async (req, res) => deps.engine.handleDelete(caller(), req, res)));
@@ -91,6 +94,17 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(405).set('Allow', 'GET, POST, DELETE').json(catalogErrorBody('METHOD_NOT_ALLOWED'));
   });
   app.use('/mcp', mcp);
+
+  // Deprecated 2024-11-05 HTTP+SSE transport: same guards, same store machinery.
+  app.get('/sse', guard, wrap(async (req, res) => deps.sse2024.handleSse(caller(), req, res, '/messages')));
+  app.post(
+    '/messages',
+    guard,
+    wrap(async (req, res) => {
+      const sid = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
+      await deps.sse2024.handleMessage(caller(), req, res, await readBody(req, deps.bodyLimitBytes), sid);
+    }),
+  );
 
   app.use((_req, res) => {
     res.status(404).json(catalogErrorBody('NOT_FOUND'));

@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { createStore } from '@switchboard/store';
-import { LegacyEngine } from '@switchboard/transport';
+import { LegacyEngine, Sse2024Transport } from '@switchboard/transport';
 import { createDemoServer } from '@switchboard/demo-server';
 import { loadEnv } from './env';
 import { createApp } from './app';
@@ -34,6 +34,7 @@ async function main(): Promise<void> {
   });
   const app = createApp({
     engine,
+    sse2024: new Sse2024Transport(engine),
     store,
     metrics,
     log,

@@ -94,7 +94,7 @@ export class MemoryStore implements Store {
     return { ...s.value.v, subscriptions: [...s.value.v.subscriptions] };
   }
 
-  async updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel'>>): Promise<boolean> {
+  async updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel' | 'initParams' | 'protocolVersion'>>): Promise<boolean> {
     const s = this.get(keys.session(ref));
     if (s?.value.kind !== 'session') return false;
     Object.assign(s.value.v, fields);

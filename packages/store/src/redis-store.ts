@@ -11,7 +11,7 @@ import { compareEntryIds } from '@switchboard/protocol';
 
 type Scripted = RedisLike & ScriptCommands;
 
-const RECORD_FIELDS = { tenant: 'tenant', principal: 'principal', protocolVersion: 'pv', initParams: 'init', logLevel: 'lvl', createdAtMs: 'created', subscriptions: 'subs' } as const;
+const RECORD_FIELDS = { tenant: 'tenant', transport: 'tr', principal: 'principal', protocolVersion: 'pv', initParams: 'init', logLevel: 'lvl', createdAtMs: 'created', subscriptions: 'subs' } as const;
 
 function recordFromHash(flat: string[]): SessionRecord | null {
   if (flat.length === 0) return null;
@@ -19,6 +19,7 @@ function recordFromHash(flat: string[]): SessionRecord | null {
   for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]!] = flat[i + 1]!;
   return {
     tenant: h.tenant ?? '',
+    transport: h.tr === 'sse2024' ? 'sse2024' : 'streamable',
     principal: h.principal ?? '',
     protocolVersion: h.pv ?? '',
     initParams: h.init ?? '{}',
@@ -71,7 +72,7 @@ export class RedisStore implements Store {
     const f = RECORD_FIELDS;
     await this.cmd
       .multi()
-      .hset(k, f.tenant, record.tenant, f.principal, record.principal, f.protocolVersion, record.protocolVersion,
+      .hset(k, f.tenant, record.tenant, f.transport, record.transport, f.principal, record.principal, f.protocolVersion, record.protocolVersion,
         f.initParams, record.initParams, f.logLevel, record.logLevel, f.createdAtMs, String(record.createdAtMs),
         f.subscriptions, JSON.stringify(record.subscriptions))
       .pexpire(k, ttlMs)
@@ -82,9 +83,11 @@ export class RedisStore implements Store {
     return recordFromHash(await this.cmd.touchSession(keys.session(ref), ttlMs));
   }
 
-  async updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel'>>): Promise<boolean> {
+  async updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel' | 'initParams' | 'protocolVersion'>>): Promise<boolean> {
     const args: string[] = [];
     if (fields.logLevel !== undefined) args.push(RECORD_FIELDS.logLevel, fields.logLevel);
+    if (fields.initParams !== undefined) args.push(RECORD_FIELDS.initParams, fields.initParams);
+    if (fields.protocolVersion !== undefined) args.push(RECORD_FIELDS.protocolVersion, fields.protocolVersion);
     if (args.length === 0) return true;
     return (await this.cmd.updateSession(keys.session(ref), ...args)) === 1;
   }

@@ -11,7 +11,7 @@ import { channels } from './keys';
 import { randomBytes } from 'node:crypto';
 
 const limits = { maxLen: 50, ttlMs: 60_000 };
-const record = (tenant: string) => ({ tenant, principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}', logLevel: '', subscriptions: [] as string[], createdAtMs: 1 });
+const record = (tenant: string) => ({ tenant, transport: 'streamable' as const, principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}', logLevel: '', subscriptions: [] as string[], createdAtMs: 1 });
 const newRef = (tenant = 't1'): SessionRef => ({ tenant, sid: randomBytes(16).toString('hex') });
 const nextMessage = (store: Store, channel: string, timeoutMs = 2000) =>
   new Promise<string>((resolve, reject) => {
@@ -60,6 +60,8 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(await store.touchSession({ tenant: 't2', sid: ref.sid }, 60_000)).toBeNull();
     expect(await store.updateSession(ref, { logLevel: 'debug' })).toBe(true);
     expect((await store.touchSession(ref, 60_000))?.logLevel).toBe('debug');
+    expect(await store.updateSession(ref, { initParams: '{"b":2}', protocolVersion: '2025-06-18' })).toBe(true);
+    expect(await store.touchSession(ref, 60_000)).toMatchObject({ transport: 'streamable', initParams: '{"b":2}', protocolVersion: '2025-06-18', logLevel: 'debug' });
     expect(await store.updateSession(newRef(), { logLevel: 'debug' })).toBe(false);
   });
 

@@ -6,8 +6,12 @@ import type { SessionRef } from './keys';
 
 export type { SessionRef } from './keys';
 
+/** Which wire the session speaks: 2025-era Streamable HTTP, or the deprecated 2024-11-05 HTTP+SSE transport. */
+export type SessionTransport = 'streamable' | 'sse2024';
+
 export interface SessionRecord {
   tenant: string;
+  transport: SessionTransport;
   principal: string;
   /** Negotiated protocol version. */
   protocolVersion: string;
@@ -56,7 +60,7 @@ export interface Store {
   /** Loads the session and refreshes its idle TTL; null when unknown, expired or deleted. */
   touchSession(ref: SessionRef, ttlMs: number): Promise<SessionRecord | null>;
   /** Updates fields of an existing session; false when it does not exist. */
-  updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel'>>): Promise<boolean>;
+  updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel' | 'initParams' | 'protocolVersion'>>): Promise<boolean>;
   /** Adds (or removes) one resource subscription of an existing session; false when it does not exist. */
   updateSubscription(ref: SessionRef, uri: string, subscribed: boolean): Promise<boolean>;
   /** Deletes every key of the session and wakes its streams; false when it did not exist. */

@@ -2,3 +2,4 @@ export { LegacyEngine, type CallerContext, type LegacyEngineDeps } from './legac
 export { DEFAULT_ENGINE_OPTIONS, resolveOptions, type EngineOptions } from './options';
 export type { ServerFactory, ServerLike } from './local-session';
 export type { EngineHooks } from './context';
+export { Sse2024Transport } from './sse2024-transport';

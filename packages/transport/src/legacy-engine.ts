@@ -78,8 +78,9 @@ export class LegacyEngine {
   private async loadSession(caller: CallerContext, sid: string): Promise<{ ref: SessionRef; record: SessionRecord }> {
     const ref = { tenant: caller.tenant, sid };
     const record = await this.ctx.store.touchSession(ref, caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs);
-    // Another principal's session answers exactly like a missing one (ARCHITECTURE §3.7).
-    if (!record || record.principal !== caller.principal) throw new McpHttpError('SESSION_NOT_FOUND');
+    // Another principal's session answers exactly like a missing one (ARCHITECTURE §3.7); so does a
+    // session of the other wire (a 2024 HTTP+SSE session is not addressable on the Streamable endpoint).
+    if (!record || record.principal !== caller.principal || record.transport !== 'streamable') throw new McpHttpError('SESSION_NOT_FOUND');
     return { ref, record };
   }
 
@@ -153,6 +154,7 @@ export class LegacyEngine {
       ref,
       {
         tenant: caller.tenant,
+        transport: 'streamable',
         principal: caller.principal,
         protocolVersion: negotiated,
         initParams: JSON.stringify({ ...(init.params ?? {}), protocolVersion: negotiated }),
@@ -167,13 +169,13 @@ export class LegacyEngine {
   }
 
   /** A client's answer to a server→client request: to the local waiter, or routed to the issuing node. */
-  private async routeAnswer(session: LocalSession, m: JsonRpcResponse): Promise<void> {
+  async routeAnswer(session: LocalSession, m: JsonRpcResponse): Promise<void> {
     if (m.id === null || typeof m.id !== 'string') return; // ours are always strings; anything else matches nothing
     if (session.answerLocal(m.id, m)) return;
     await this.ctx.store.routeAnswer(session.ref, m.id, JSON.stringify(m), this.ctx.opts.serverRequestTimeoutMs);
   }
 
-  private async routeNotification(session: LocalSession, m: JsonRpcMessage): Promise<void> {
+  async routeNotification(session: LocalSession, m: JsonRpcMessage): Promise<void> {
     if (!isNotification(m)) return;
     if (m.method === 'notifications/cancelled') {
       const id = m.params?.requestId;

@@ -18,7 +18,7 @@ import {
   type JsonRpcResponse,
   type RequestId,
 } from '@switchboard/protocol';
-import type { SessionRecord, SessionRef, StreamEntry } from '@switchboard/store';
+import type { SessionRecord, SessionRef, SessionTransport, StreamEntry } from '@switchboard/store';
 import type { EngineContext } from './context';
 import type { ExchangeOwner, PostExchange } from './post-exchange';
 
@@ -30,6 +30,8 @@ export interface ServerLike {
 export type ServerFactory = () => ServerLike;
 
 const INTERNAL_PREFIX = `sb-internal-${process.pid}-`;
+/** The one stream of a 2024-11-05 HTTP+SSE session: every server message goes there. */
+export const SSE2024_STREAM_ID = 'sse';
 
 class EdgeTransport implements Transport {
   onclose?: () => void;
@@ -70,7 +72,9 @@ export class LocalSession implements ExchangeOwner {
   private readonly serverRequests = new Map<string, ServerRequestEntry>();
   private internalSeq = 0;
   private serverRequestSeq = 0;
-  private getChain: Promise<void> = Promise.resolve();
+  private appendChain: Promise<void> = Promise.resolve();
+  /** 2024-11-05 sessions: client requests running here (no POST exchange holds them). */
+  private readonly sseInFlight = new Map<string, RequestId>();
 
   constructor(
     readonly ctx: EngineContext,
@@ -78,19 +82,28 @@ export class LocalSession implements ExchangeOwner {
     readonly principal: string,
     private readonly server: ServerLike,
     protocolVersion: string,
+    readonly mode: SessionTransport = 'streamable',
   ) {
     this.transport = new EdgeTransport(this);
     this.protocolVersion = protocolVersion;
   }
 
-  static async create(ctx: EngineContext, ref: SessionRef, principal: string, factory: ServerFactory, protocolVersion: string): Promise<LocalSession> {
-    const s = new LocalSession(ctx, ref, principal, factory(), protocolVersion);
+  static async create(
+    ctx: EngineContext,
+    ref: SessionRef,
+    principal: string,
+    factory: ServerFactory,
+    protocolVersion: string,
+    mode: SessionTransport = 'streamable',
+  ): Promise<LocalSession> {
+    const s = new LocalSession(ctx, ref, principal, factory(), protocolVersion, mode);
     await s.server.connect(s.transport);
     return s;
   }
 
   /** Replays the stored handshake so this instance behaves as if it had served `initialize` itself. */
   async rehydrate(record: SessionRecord): Promise<void> {
+    if (record.initParams === '') return; // a 2024 HTTP+SSE session whose initialize has not arrived yet
     const params = JSON.parse(record.initParams) as Record<string, unknown>;
     const res = await this.internalRequest('initialize', params);
     if ('error' in res) throw new Error(`rehydrating session failed: ${res.error.message}`);
@@ -139,7 +152,7 @@ export class LocalSession implements ExchangeOwner {
   }
 
   get busy(): boolean {
-    return this.exchanges.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0;
+    return this.exchanges.size > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0;
   }
 
   registerExchange(ex: PostExchange): void {
@@ -147,7 +160,13 @@ export class LocalSession implements ExchangeOwner {
   }
 
   hasInFlight(reqKey: string): boolean {
-    return this.exchanges.has(reqKey);
+    return this.exchanges.has(reqKey) || this.sseInFlight.has(reqKey);
+  }
+
+  /** 2024-11-05: a client request handed to the server; its messages all go to the session's SSE stream. */
+  deliverSseRequest(request: JsonRpcRequest): void {
+    this.sseInFlight.set(requestIdKey(request.id), request.id);
+    this.deliver(request);
   }
 
   exchangeDone(ex: PostExchange): void {
@@ -156,7 +175,7 @@ export class LocalSession implements ExchangeOwner {
 
   /** Every request key this node must keep leased. */
   leasedKeys(): string[] {
-    const out = new Set<string>();
+    const out = new Set<string>(this.sseInFlight.keys());
     for (const ex of this.exchanges.values()) for (const k of ex.leasedKeys()) out.add(k);
     return [...out];
   }
@@ -172,6 +191,11 @@ export class LocalSession implements ExchangeOwner {
         return;
       }
       if (id === null) return;
+      if (this.mode === 'sse2024') {
+        this.sseInFlight.delete(requestIdKey(id));
+        this.appendToStream(SSE2024_STREAM_ID, JSON.stringify(message));
+        return;
+      }
       const key = requestIdKey(id);
       this.exchanges.get(key)?.respond(key, JSON.stringify(message));
       return;
@@ -184,35 +208,42 @@ export class LocalSession implements ExchangeOwner {
       // The pending record exists before the request is visible, so an answer on any node finds its way here.
       const record = () => this.ctx.store.recordPending(this.ref, serverRequestId, this.ctx.nodeId, this.ctx.opts.serverRequestTimeoutMs);
       if (related?.emit(text, record)) return;
-      this.appendToGetStream(text, record);
+      this.appendToStream(this.mode === 'sse2024' ? SSE2024_STREAM_ID : GET_STREAM_ID, text, record);
       return;
     }
     const text = JSON.stringify(message);
+    if (this.mode === 'sse2024') {
+      this.appendToStream(SSE2024_STREAM_ID, text);
+      return;
+    }
     if (related) {
       // Related messages of a finished request are dropped (e.g. progress after the result: spec forbids it).
       related.emit(text);
       return;
     }
     if (relatedRequestId !== undefined && !this.isInternalId(relatedRequestId)) return;
-    this.appendToGetStream(text);
+    this.appendToStream(GET_STREAM_ID, text);
   }
 
   private isInternalId(id: RequestId): boolean {
     return typeof id === 'string' && id.startsWith(INTERNAL_PREFIX);
   }
 
-  /** Unrelated server messages go to the session's GET stream log, whoever holds (or will resume) it. */
-  private appendToGetStream(text: string, before?: () => Promise<void>): void {
+  /**
+   * Appends to a session-wide stream log (the GET stream, or the 2024 SSE stream), whoever holds or will
+   * resume it. One chain per session keeps this node's appends in the order the SDK sent them.
+   */
+  appendToStream(streamId: string, text: string, before?: () => Promise<void>): void {
     const { ctx, ref } = this;
-    this.getChain = this.getChain
+    this.appendChain = this.appendChain
       .then(async () => {
         if (before) await before();
-        const r = await ctx.store.appendEvents(ref, GET_STREAM_ID, [text], { maxLen: ctx.opts.streamMaxLen, ttlMs: ctx.opts.streamTtlMs });
+        const r = await ctx.store.appendEvents(ref, streamId, [text], { maxLen: ctx.opts.streamMaxLen, ttlMs: ctx.opts.streamTtlMs });
         const entries: StreamEntry[] = [{ id: r.ids[0]!, kind: 'msg', data: text }];
         ctx.hooks.onEventsAppended?.(1);
-        ctx.hub.offer(ref, GET_STREAM_ID, r, entries);
+        ctx.hub.offer(ref, streamId, r, entries);
       })
-      .catch((err) => ctx.log('append to GET stream failed', err));
+      .catch((err) => ctx.log(`append to stream ${streamId} failed`, err));
   }
 
   /** A client's answer to a server→client request this node issued; false when it is not ours. */
@@ -249,6 +280,13 @@ export class LocalSession implements ExchangeOwner {
 
   /** Aborts a request's handler on this node (SDK: notifications/cancelled aborts its signal). */
   abortLocal(reqKey: string, reason?: string): void {
+    const sseId = this.sseInFlight.get(reqKey);
+    if (sseId !== undefined) {
+      this.sseInFlight.delete(reqKey);
+      this.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: sseId, ...(reason ? { reason } : {}) } });
+      this.ctx.hooks.onRequestCancelled?.();
+      return;
+    }
     const ex = this.exchanges.get(reqKey);
     if (!ex) return;
     const idx = ex.requestKeys.indexOf(reqKey);

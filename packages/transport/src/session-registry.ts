@@ -15,6 +15,8 @@ export interface ListenerClaim {
   ref: SessionRef;
   connectionId: string;
   onLost: () => void;
+  /** Keep the session alive while this connection is open (2024 HTTP+SSE: the connection is the session). */
+  sessionTtlMs?: number;
 }
 
 export class SessionRegistry {
@@ -40,7 +42,7 @@ export class SessionRegistry {
     let p = this.pending.get(key);
     if (!p) {
       p = (async () => {
-        const s = await LocalSession.create(this.ctx, ref, record.principal, factory, record.protocolVersion);
+        const s = await LocalSession.create(this.ctx, ref, record.principal, factory, record.protocolVersion, record.transport);
         await s.rehydrate(record);
         this.ctx.hooks.onRehydrate?.();
         return s;
@@ -106,6 +108,7 @@ export class SessionRegistry {
     for (const claim of [...this.listeners]) {
       const held = await store.refreshListener(claim.ref, claim.connectionId, opts.listenerTtlMs);
       if (!held) claim.onLost();
+      else if (claim.sessionTtlMs !== undefined && !(await store.touchSession(claim.ref, claim.sessionTtlMs))) claim.onLost();
     }
     for (const [key, s] of this.live) {
       if (!s.busy && now - s.lastUsedMs > opts.instanceIdleMs) {

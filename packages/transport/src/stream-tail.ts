@@ -18,6 +18,8 @@ export interface StreamTailOptions {
   retryMs: number;
   replayBatchSize: number;
   maxBufferedBytes: number;
+  /** 2024-11-05 HTTP+SSE framing: `event: message`, no event ids (that transport has no resumption). */
+  legacySseFraming?: boolean;
   onClose?: (tail: StreamTail) => void;
 }
 
@@ -104,7 +106,11 @@ export class StreamTail {
       if (this.opts.showPrime) this.send(formatSseEvent({ id: encodeEventId(this.streamId, e.id), data: '', retryMs: this.opts.retryMs }));
       return !this.closed;
     }
-    this.send(formatSseEvent({ id: encodeEventId(this.streamId, e.id), data: e.data }));
+    this.send(
+      this.opts.legacySseFraming
+        ? formatSseEvent({ event: 'message', data: e.data })
+        : formatSseEvent({ id: encodeEventId(this.streamId, e.id), data: e.data }),
+    );
     return !this.closed;
   }
 
@@ -113,6 +119,11 @@ export class StreamTail {
     this.res.write(chunk);
     // A reader that stopped reading costs bounded memory: drop it; it resumes from the log.
     if (this.res.writableLength > this.opts.maxBufferedBytes) this.close();
+  }
+
+  /** Writes a frame that is not part of the stream log (the 2024 transport's `endpoint` event). */
+  writeFrame(frame: string): void {
+    if (!this.closed) this.send(frame);
   }
 
   keepAlive(): void {

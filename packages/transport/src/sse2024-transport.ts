@@ -1,0 +1,111 @@
+/**
+ * The deprecated 2024-11-05 HTTP+SSE transport on the same machinery as the 2025 engine (ARCHITECTURE §1):
+ * `GET /sse` creates a session and holds its one SSE stream; `POST /messages?sessionId=` is accepted on any
+ * node and everything the server sends (responses included) is appended to the session's `sse` stream log,
+ * which the holding node tails. The session lives as long as its SSE connection: closing it deletes the
+ * session. That transport has no resumption, so events carry no ids.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import {
+  DEPRECATED_SSE_PROTOCOL_VERSION,
+  formatSseEvent,
+  isRequest,
+  isResponse,
+  isValidSessionId,
+  McpHttpError,
+  newSessionId,
+  parseBody,
+  requestIdKey,
+  type JsonRpcRequest,
+} from '@switchboard/protocol';
+import type { SessionRef } from '@switchboard/store';
+import type { LegacyEngine, CallerContext } from './legacy-engine';
+import { SSE2024_STREAM_ID, type LocalSession } from './local-session';
+import { StreamTail } from './stream-tail';
+import { assertJsonContentType, assertSseAccept } from './http-checks';
+
+export class Sse2024Transport {
+  constructor(private readonly engine: LegacyEngine) {}
+
+  /** `GET /sse`: new session, its SSE stream, and the `endpoint` event naming where to POST. */
+  async handleSse(caller: CallerContext, req: IncomingMessage, res: ServerResponse, messagesPath: string): Promise<void> {
+    assertSseAccept(req);
+    const { store, opts } = this.engine.ctx;
+    const sid = newSessionId();
+    const ref = { tenant: caller.tenant, sid };
+    const ttlMs = caller.sessionTtlMs ?? opts.sessionTtlMs;
+    await store.createSession(
+      ref,
+      { tenant: caller.tenant, transport: 'sse2024', principal: caller.principal, protocolVersion: DEPRECATED_SSE_PROTOCOL_VERSION, initParams: '', logLevel: '', subscriptions: [], createdAtMs: Date.now() },
+      ttlMs,
+    );
+    const connectionId = randomBytes(9).toString('base64url');
+    await store.claimListener(ref, connectionId, opts.listenerTtlMs);
+    const claim = { ref, connectionId, sessionTtlMs: ttlMs, onLost: () => res.destroy() };
+    this.engine.sessions.listeners.add(claim);
+    const tail = new StreamTail(store, ref, SSE2024_STREAM_ID, res, {
+      cursor: '0-0',
+      showPrime: false,
+      legacySseFraming: true,
+      retryMs: opts.retryMs,
+      replayBatchSize: opts.replayBatchSize,
+      maxBufferedBytes: opts.maxSseBufferedBytes,
+      onClose: (t) => {
+        this.engine.hub.unregister(t);
+        this.engine.sessions.listeners.delete(claim);
+        void this.endSession(ref);
+      },
+    });
+    await this.engine.hub.register(tail);
+    tail.open();
+    tail.writeFrame(formatSseEvent({ event: 'endpoint', data: `${messagesPath}?sessionId=${sid}` }));
+    tail.wake();
+  }
+
+  private async endSession(ref: SessionRef): Promise<void> {
+    try {
+      await this.engine.ctx.store.deleteSession(ref);
+      await this.engine.sessions.drop(ref);
+    } catch (err) {
+      this.engine.ctx.log('ending a 2024 SSE session failed', err);
+    }
+  }
+
+  /** `POST /messages?sessionId=`: any node; answered 202, the server's replies travel on the SSE stream. */
+  async handleMessage(caller: CallerContext, req: IncomingMessage, res: ServerResponse, body: string, sessionId: string | undefined): Promise<void> {
+    assertJsonContentType(req);
+    if (!sessionId) throw new McpHttpError('NOT_INITIALIZED', { message: 'Bad Request: sessionId query parameter is required' });
+    if (!isValidSessionId(sessionId)) throw new McpHttpError('SESSION_NOT_FOUND');
+    const { store, opts } = this.engine.ctx;
+    const { messages } = parseBody(body, { maxBatchLength: opts.maxBatchLength, maxDepth: opts.maxJsonDepth });
+    const ref = { tenant: caller.tenant, sid: sessionId };
+    const record = await store.touchSession(ref, caller.sessionTtlMs ?? opts.sessionTtlMs);
+    if (!record || record.principal !== caller.principal || record.transport !== 'sse2024') throw new McpHttpError('SESSION_NOT_FOUND');
+    const session = await this.engine.sessions.obtain(ref, record, caller.createServer);
+    await session.syncState(record);
+    for (const m of messages) {
+      if (isRequest(m) && m.method === 'initialize') await this.initialize(session, m);
+      else if (isRequest(m)) {
+        if (session.hasInFlight(requestIdKey(m.id))) throw new McpHttpError('INVALID_REQUEST', { id: m.id, message: 'Invalid Request: a request with this id is already in flight' });
+        session.deliverSseRequest(m);
+      } else if (isResponse(m)) await this.engine.routeAnswer(session, m);
+      else await this.engine.routeNotification(session, m);
+    }
+    res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
+  }
+
+  /** The handshake arrives over POST: its params become the session record other nodes rehydrate from. */
+  private async initialize(session: LocalSession, init: JsonRpcRequest): Promise<void> {
+    const response = await session.initialize(init);
+    if (!('error' in response)) {
+      const negotiated = String((response.result as { protocolVersion?: unknown }).protocolVersion ?? DEPRECATED_SSE_PROTOCOL_VERSION);
+      session.protocolVersion = negotiated;
+      await this.engine.ctx.store.updateSession(session.ref, {
+        initParams: JSON.stringify({ ...(init.params ?? {}), protocolVersion: negotiated }),
+        protocolVersion: negotiated,
+      });
+    }
+    session.appendToStream(SSE2024_STREAM_ID, JSON.stringify(response));
+  }
+}
