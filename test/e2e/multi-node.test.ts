@@ -225,4 +225,27 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
       return false;
     }, { timeoutMs: 5000 });
   });
+
+  test('metrics: requests by era/method/outcome, cross-node deliveries, store latency', async () => {
+    const s = await initSession(c.lbMcpUrl);
+    const controller = new AbortController();
+    const get = await openGet(node(1), s, { signal: controller.signal });
+    const seen: SseEvent[] = [];
+    const reading = (async () => {
+      for await (const e of readSse(get, { signal: controller.signal })) {
+        seen.push(e);
+        if (e.data.includes('list_changed')) return;
+      }
+    })();
+    await waitFor(() => seen.length >= 1, { timeoutMs: 5000 });
+    await readAll(await callTool(node(0), s, 'trigger_list_changed', {}, 'm1'));
+    await reading;
+    controller.abort();
+    const text = await (await fetch(`${c.nodes[1]!.url}/metrics`)).text();
+    expect(text).toMatch(/switchboard_cross_node_delivery_seconds_count\{[^}]*\} [1-9]/);
+    expect(text).toMatch(/switchboard_events_delivered_total\{[^}]*path="log"[^}]*\} [1-9]/);
+    expect(text).toMatch(/switchboard_redis_command_duration_seconds_count\{[^}]*command="touchSession"[^}]*\} [1-9]/);
+    const a = await (await fetch(`${c.nodes[0]!.url}/metrics`)).text();
+    expect(a).toMatch(/switchboard_requests_total\{[^}]*tenant="default"[^}]*era="legacy"[^}]*method="tools\/call"[^}]*outcome="ok"[^}]*\} [1-9]/);
+  });
 });

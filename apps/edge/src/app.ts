@@ -54,8 +54,10 @@ export function createApp(deps: AppDeps): express.Express {
       }
       try {
         await withTimeout(deps.store.ping(), 2000);
+        deps.metrics.ready.set(1);
         res.json({ status: 'ready', node: deps.nodeId, store: deps.store.kind });
       } catch (err) {
+        deps.metrics.ready.set(0);
         res.status(503).json({ status: 'store-unavailable', node: deps.nodeId, error: String(err) });
       }
     }),
@@ -77,7 +79,10 @@ export function createApp(deps: AppDeps): express.Express {
 
   const mcp = express.Router();
   const guard = (req: Request, res: Response, next: NextFunction) => {
-    res.on('finish', () => deps.metrics.requests.inc({ tenant: tenant.id, method: req.method, status: String(res.statusCode) }));
+    res.on('finish', () => {
+      deps.metrics.httpRequests.inc({ tenant: tenant.id, method: req.method, status: String(res.statusCode) });
+      if (res.statusCode >= 400) deps.metrics.rejected(tenant.id, eraOfPath(req, res), res.statusCode);
+    });
     try {
       checkHostAndOrigin(req, tenant.hostOrigin);
       if (deps.isDraining()) throw new McpHttpError('DRAINING', { headers: { 'Retry-After': '1', Connection: 'close' } });
@@ -109,8 +114,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((_req, res) => {
     res.status(404).json(catalogErrorBody('NOT_FOUND'));
   });
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, () => deps.metrics.storeUnavailable.inc()));
   return app;
+}
+
+/** The era a request was classified as (set by the router in `res.locals.era`), else implied by its path. */
+function eraOfPath(req: Request, res: Response): string {
+  if (typeof res.locals.era === 'string') return res.locals.era;
+  return req.originalUrl.startsWith('/sse') || req.originalUrl.startsWith('/messages') ? 'sse2024' : 'legacy';
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

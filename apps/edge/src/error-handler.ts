@@ -19,7 +19,7 @@ export function sendError(res: Response, err: McpHttpError): void {
   res.status(err.httpStatus).json(errorBodyFor(err));
 }
 
-export function errorHandler(log: Logger): ErrorRequestHandler {
+export function errorHandler(log: Logger, onStoreUnavailable: () => void = () => {}): ErrorRequestHandler {
   return (err, req, res, _next) => {
     if (res.headersSent) {
       res.destroy();
@@ -27,6 +27,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (err instanceof McpHttpError) return sendError(res, err);
     if (isStoreUnavailable(err)) {
+      onStoreUnavailable();
       log.warn({ err: String(err), path: req.path }, 'store unavailable');
       res.status(503).set('Retry-After', '2').json(catalogErrorBody('STORE_UNAVAILABLE'));
       return;

@@ -1,7 +1,7 @@
 /** Starts one edge node: config from the environment, store, engine, app; drains on SIGTERM/SIGINT. */
 import { createServer } from 'node:http';
 import pino from 'pino';
-import { createStore } from '@switchboard/store';
+import { createStore, instrumentStore } from '@switchboard/store';
 import { LegacyEngine, Sse2024Transport } from '@switchboard/transport';
 import { createDemoServer } from '@switchboard/demo-server';
 import { loadEnv } from './env';
@@ -13,11 +13,12 @@ const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 async function main(): Promise<void> {
   const env = loadEnv();
   const log = pino({ level: env.LOG_LEVEL, base: { node: env.NODE_ID } });
-  const store = createStore(env.REDIS_URL, { nodeId: env.NODE_ID, onError: (err) => log.warn({ err: err.message }, 'redis error') });
+  let engine: LegacyEngine | undefined;
+  const metrics = new EdgeMetrics(env.NODE_ID, { streams: () => engine?.hub.tailCount ?? 0, sessions: () => engine?.sessions.size ?? 0 });
+  const rawStore = createStore(env.REDIS_URL, { nodeId: env.NODE_ID, onError: (err) => log.warn({ err: err.message }, 'redis error') });
+  const store = instrumentStore(rawStore, metrics.storeObserver());
   let draining = false;
-  let engine: LegacyEngine;
-  const metrics = new EdgeMetrics(env.NODE_ID, { streams: () => engine.hub.tailCount, sessions: () => engine.sessions.size });
-  engine = new LegacyEngine({
+  const legacy = new LegacyEngine({
     store,
     nodeId: env.NODE_ID,
     hooks: metrics.hooks(),
@@ -32,9 +33,10 @@ async function main(): Promise<void> {
       tailRecheckMs: env.TAIL_RECHECK_MS,
     },
   });
+  engine = legacy;
   const app = createApp({
-    engine,
-    sse2024: new Sse2024Transport(engine),
+    engine: legacy,
+    sse2024: new Sse2024Transport(legacy),
     store,
     metrics,
     log,
@@ -50,7 +52,7 @@ async function main(): Promise<void> {
   });
 
   const controller = new AbortController();
-  const loops = engine.start(controller.signal).catch((err) => log.error({ err }, 'engine loop failed'));
+  const loops = legacy.start(controller.signal).catch((err) => log.error({ err }, 'engine loop failed'));
   const server = createServer(app);
   // SSE streams are long-lived: Node's default 5-minute request timeout would cut them.
   server.requestTimeout = 0;
@@ -69,10 +71,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     draining = true;
+    metrics.draining.set(1);
     log.info({ signal }, 'draining');
     server.close();
     await new Promise((r) => setTimeout(r, Math.min(env.DRAIN_GRACE_MS, 1000)).unref());
-    await engine.shutdown();
+    await legacy.shutdown();
     controller.abort();
     await loops;
     server.closeAllConnections();

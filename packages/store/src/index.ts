@@ -12,3 +12,4 @@ import type { Store } from './types';
 export function createStore(redisUrl: string | undefined, opts: RedisStoreOptions = {}): Store {
   return redisUrl ? new RedisStore(redisUrl, opts) : new MemoryStore();
 }
+export { instrumentStore, type StoreObserver } from './instrumented-store';

@@ -17,6 +17,11 @@
  * | sb:<t>:{sid}:listener                | string | connection id holding the standalone GET stream     | heartbeat                  |
  * | channel sb:<t>:{sid}:wake            | pubsub | "stream X has new entries" / "session deleted"      | —                          |
  * | channel sb:node:<nodeId>             | pubsub | per-node inbox: answers and cancellations           | —                          |
+ * | sb:<t>:secret:<name>                 | string | a tenant secret generated once (SET NX), base64     | none (see below)           |
+ * | channel sb:<t>:events                | pubsub | 2026-07-28 change events for subscriptions/listen   | —                          |
+ *
+ * Tenant secrets (e.g. the requestState sealing key when none is configured) have no TTL on purpose: every
+ * node reads the same value at start-up, and an expiry would let a later node mint a different one.
  */
 export interface SessionRef {
   tenant: string;
@@ -34,10 +39,13 @@ export const keys = {
   pending: (r: SessionRef, serverRequestId: string) => `${base(r)}:pending:${serverRequestId}`,
   answer: (r: SessionRef, serverRequestId: string) => `${base(r)}:answer:${serverRequestId}`,
   listener: (r: SessionRef) => `${base(r)}:listener`,
+  secret: (tenant: string, name: string) => `sb:${tenant}:secret:${name}`,
 };
 
 export const channels = {
   wake: (r: SessionRef) => `${base(r)}:wake`,
   nodeInboxPrefix: 'sb:node:',
   nodeInbox: (nodeId: string) => `sb:node:${nodeId}`,
+  /** One per tenant; every node subscribes for its lifetime (ServerEventBus over pub/sub). */
+  events: (tenant: string) => `sb:${tenant}:events`,
 };

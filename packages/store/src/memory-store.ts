@@ -262,6 +262,14 @@ export class MemoryStore implements Store {
     });
   }
 
+  async getOrCreateSecret(tenant: string, name: string, candidate: string): Promise<string> {
+    const k = keys.secret(tenant, name);
+    const existing = this.str(k);
+    if (existing !== undefined) return existing;
+    this.set(k, { kind: 'string', v: candidate }, Number.POSITIVE_INFINITY);
+    return candidate;
+  }
+
   async publish(channel: string, message: string): Promise<void> {
     this.emit(channel, message);
   }

@@ -196,6 +196,14 @@ export class RedisStore implements Store {
     await this.cmd.releaseListener(keys.listener(ref), connectionId);
   }
 
+  async getOrCreateSecret(tenant: string, name: string, candidate: string): Promise<string> {
+    const k = keys.secret(tenant, name);
+    await this.cmd.set(k, candidate, 'NX');
+    const stored = await this.cmd.get(k);
+    if (stored === null) throw new Error(`secret ${k} vanished right after SET NX`);
+    return stored;
+  }
+
   async publish(channel: string, message: string): Promise<void> {
     await this.cmd.publish(channel, message);
   }

@@ -186,4 +186,11 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
   test('ping proves a pub/sub round trip', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });
+
+  test('tenant secrets: the first value written wins, per tenant', async () => {
+    const name = `s-${randomBytes(4).toString('hex')}`;
+    expect(await store.getOrCreateSecret('t1', name, 'first')).toBe('first');
+    expect(await store.getOrCreateSecret('t1', name, 'second')).toBe('first');
+    expect(await store.getOrCreateSecret('t2', name, 'other')).toBe('other');
+  });
 });

@@ -111,6 +111,12 @@ export interface Store {
   refreshListener(ref: SessionRef, connectionId: string, ttlMs: number): Promise<boolean>;
   releaseListener(ref: SessionRef, connectionId: string): Promise<void>;
 
+  /**
+   * The tenant secret `name`: stores `candidate` if none exists yet (SET NX) and returns the stored value, so
+   * every node ends up with the first value written. Secrets never expire (see keys.ts).
+   */
+  getOrCreateSecret(tenant: string, name: string, candidate: string): Promise<string>;
+
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: MessageHandler): Promise<void>;
   unsubscribe(channel: string, handler: MessageHandler): Promise<void>;

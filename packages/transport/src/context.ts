@@ -3,12 +3,34 @@ import type { Store } from '@switchboard/store';
 import type { EngineOptions } from './options';
 import type { StreamHub } from './stream-hub';
 
+export type Era = 'legacy' | 'modern' | 'sse2024';
+
+export interface RequestDone {
+  tenant: string;
+  era: Era;
+  method: string;
+  /** `ok` = result, `error` = JSON-RPC error response, `cancelled` = aborted by the client. */
+  outcome: 'ok' | 'error' | 'cancelled';
+  seconds: number;
+}
+
+/** Observation points the edge turns into metrics; every hook is optional and must not throw. */
 export interface EngineHooks {
   /** A client request's handler was aborted by a cancellation (local or routed from another node). */
   onRequestCancelled?: () => void;
   /** A server instance was built for a session this node had not served (or had evicted). */
   onRehydrate?: () => void;
+  onSessionCreated?: (tenant: string, era: Era) => void;
+  onRequestDone?: (info: RequestDone) => void;
   onEventsAppended?: (count: number) => void;
+  /**
+   * Events written to an SSE client. `local`: offered by an append on this node; `log`: read from the log.
+   * `liveLagMs` (log reads after the initial catch-up only): append-to-write latency per event.
+   */
+  onEventsDelivered?: (path: 'local' | 'log', count: number, liveLagMs?: number[]) => void;
+  /** Events written while catching up a resumed stream. */
+  onEventsReplayed?: (count: number) => void;
+  onReplayRefused?: (reason: 'malformed' | 'unknown' | 'trimmed') => void;
 }
 
 export interface EngineContext {

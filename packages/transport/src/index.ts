@@ -1,5 +1,5 @@
 export { LegacyEngine, type CallerContext, type LegacyEngineDeps } from './legacy-engine';
 export { DEFAULT_ENGINE_OPTIONS, resolveOptions, type EngineOptions } from './options';
 export type { ServerFactory, ServerLike } from './local-session';
-export type { EngineHooks } from './context';
+export type { EngineHooks, Era, RequestDone } from './context';
 export { Sse2024Transport } from './sse2024-transport';

@@ -138,12 +138,14 @@ export class LegacyEngine {
   }
 
   private async initialize(caller: CallerContext, init: JsonRpcRequest, res: ServerResponse): Promise<void> {
+    const startedMs = Date.now();
     const sid = newSessionId();
     const ref = { tenant: caller.tenant, sid };
     const requested = typeof init.params?.protocolVersion === 'string' ? init.params.protocolVersion : '';
     const session = await LocalSession.create(this.ctx, ref, caller.principal, caller.createServer, requested);
     const response = await session.initialize(init);
     if ('error' in response) {
+      session.reportDone('initialize', 'error', startedMs);
       await session.close();
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(response));
       return;
@@ -165,6 +167,8 @@ export class LegacyEngine {
       caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs,
     );
     this.sessions.adopt(session);
+    this.ctx.hooks.onSessionCreated?.(caller.tenant, 'legacy');
+    session.reportDone('initialize', 'ok', startedMs);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Mcp-Session-Id': sid }).end(JSON.stringify(response));
   }
 
@@ -199,13 +203,19 @@ export class LegacyEngine {
       retryMs: this.ctx.opts.retryMs,
       replayBatchSize: this.ctx.opts.replayBatchSize,
       maxBufferedBytes: this.ctx.opts.maxSseBufferedBytes,
+      hooks: this.ctx.hooks,
     };
     if (typeof lastEventId === 'string' && lastEventId !== '') {
       const cursor = decodeEventId(lastEventId);
-      if (!cursor) throw new McpHttpError('INVALID_EVENT_ID');
+      if (!cursor) {
+        this.ctx.hooks.onReplayRefused?.('malformed');
+        throw new McpHttpError('INVALID_EVENT_ID');
+      }
       const state = await this.ctx.store.checkCursor(ref, cursor.streamId, cursor.entryId);
-      if (state === 'unknown') throw new McpHttpError('UNKNOWN_EVENT_ID');
-      if (state === 'trimmed') throw new McpHttpError('EVENT_LOG_TRIMMED');
+      if (state !== 'ok') {
+        this.ctx.hooks.onReplayRefused?.(state);
+        throw new McpHttpError(state === 'trimmed' ? 'EVENT_LOG_TRIMMED' : 'UNKNOWN_EVENT_ID');
+      }
       const release = cursor.streamId === GET_STREAM_ID ? await this.claimListener(ref, res) : undefined;
       const tail = new StreamTail(this.ctx.store, ref, cursor.streamId, res, {
         ...tailOpts,

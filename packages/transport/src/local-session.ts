@@ -74,7 +74,7 @@ export class LocalSession implements ExchangeOwner {
   private serverRequestSeq = 0;
   private appendChain: Promise<void> = Promise.resolve();
   /** 2024-11-05 sessions: client requests running here (no POST exchange holds them). */
-  private readonly sseInFlight = new Map<string, RequestId>();
+  private readonly sseInFlight = new Map<string, { id: RequestId; method: string; startedMs: number }>();
 
   constructor(
     readonly ctx: EngineContext,
@@ -165,7 +165,7 @@ export class LocalSession implements ExchangeOwner {
 
   /** 2024-11-05: a client request handed to the server; its messages all go to the session's SSE stream. */
   deliverSseRequest(request: JsonRpcRequest): void {
-    this.sseInFlight.set(requestIdKey(request.id), request.id);
+    this.sseInFlight.set(requestIdKey(request.id), { id: request.id, method: request.method, startedMs: Date.now() });
     this.deliver(request);
   }
 
@@ -192,12 +192,15 @@ export class LocalSession implements ExchangeOwner {
       }
       if (id === null) return;
       if (this.mode === 'sse2024') {
-        this.sseInFlight.delete(requestIdKey(id));
+        const key = requestIdKey(id);
+        const started = this.sseInFlight.get(key);
+        this.sseInFlight.delete(key);
+        if (started) this.reportDone(started.method, 'error' in message ? 'error' : 'ok', started.startedMs, 'sse2024');
         this.appendToStream(SSE2024_STREAM_ID, JSON.stringify(message));
         return;
       }
       const key = requestIdKey(id);
-      this.exchanges.get(key)?.respond(key, JSON.stringify(message));
+      this.exchanges.get(key)?.respond(key, JSON.stringify(message), 'error' in message);
       return;
     }
     const related = relatedRequestId === undefined ? undefined : this.exchanges.get(requestIdKey(relatedRequestId));
@@ -280,10 +283,11 @@ export class LocalSession implements ExchangeOwner {
 
   /** Aborts a request's handler on this node (SDK: notifications/cancelled aborts its signal). */
   abortLocal(reqKey: string, reason?: string): void {
-    const sseId = this.sseInFlight.get(reqKey);
-    if (sseId !== undefined) {
+    const sse = this.sseInFlight.get(reqKey);
+    if (sse !== undefined) {
       this.sseInFlight.delete(reqKey);
-      this.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: sseId, ...(reason ? { reason } : {}) } });
+      this.reportDone(sse.method, 'cancelled', sse.startedMs, 'sse2024');
+      this.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: sse.id, ...(reason ? { reason } : {}) } });
       this.ctx.hooks.onRequestCancelled?.();
       return;
     }
@@ -295,6 +299,10 @@ export class LocalSession implements ExchangeOwner {
     this.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: originalId, ...(reason ? { reason } : {}) } });
     ex.cancelled(reqKey);
     this.ctx.hooks.onRequestCancelled?.();
+  }
+
+  reportDone(method: string, outcome: 'ok' | 'error' | 'cancelled', startedMs: number, era: 'legacy' | 'sse2024' = 'legacy'): void {
+    this.ctx.hooks.onRequestDone?.({ tenant: this.ref.tenant, era, method, outcome, seconds: (Date.now() - startedMs) / 1000 });
   }
 
   async close(): Promise<void> {

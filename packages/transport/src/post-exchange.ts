@@ -32,6 +32,7 @@ export class PostExchange {
   private chain: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private broken = false;
+  private readonly startedMs = Date.now();
 
   constructor(
     private readonly owner: ExchangeOwner,
@@ -53,8 +54,9 @@ export class PostExchange {
     return this.mode === 'sse' ? [...this.open] : [];
   }
 
-  respond(reqKey: string, message: string): void {
+  respond(reqKey: string, message: string, isError: boolean): void {
     if (!this.open.delete(reqKey)) return;
+    this.report(reqKey, isError ? 'error' : 'ok');
     if (this.mode === 'undecided') {
       this.early.push(message);
       if (this.open.size === 0) this.finishJson();
@@ -75,6 +77,7 @@ export class PostExchange {
   /** The handler was cancelled: no response will come for it. */
   cancelled(reqKey: string): void {
     if (!this.open.delete(reqKey)) return;
+    this.report(reqKey, 'cancelled');
     if (this.open.size > 0) return;
     if (this.mode === 'undecided') {
       this.clearTimer();
@@ -91,6 +94,11 @@ export class PostExchange {
     if (this.mode === 'done') return;
     if (this.mode === 'undecided') this.upgrade();
     this.chain = this.chain.then(() => this.tail?.closeForReconnect());
+  }
+
+  private report(reqKey: string, outcome: 'ok' | 'error' | 'cancelled'): void {
+    const method = this.requests[this.requestKeys.indexOf(reqKey)]?.method ?? 'other';
+    this.owner.ctx.hooks.onRequestDone?.({ tenant: this.owner.ref.tenant, era: 'legacy', method, outcome, seconds: (Date.now() - this.startedMs) / 1000 });
   }
 
   private finishJson(): void {
@@ -136,6 +144,7 @@ export class PostExchange {
           retryMs: ctx.opts.retryMs,
           replayBatchSize: ctx.opts.replayBatchSize,
           maxBufferedBytes: ctx.opts.maxSseBufferedBytes,
+          hooks: ctx.hooks,
           onClose: (t) => ctx.hub.unregister(t),
         });
         this.tail = tail;

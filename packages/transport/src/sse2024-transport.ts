@@ -40,6 +40,7 @@ export class Sse2024Transport {
       { tenant: caller.tenant, transport: 'sse2024', principal: caller.principal, protocolVersion: DEPRECATED_SSE_PROTOCOL_VERSION, initParams: '', logLevel: '', subscriptions: [], createdAtMs: Date.now() },
       ttlMs,
     );
+    this.engine.ctx.hooks.onSessionCreated?.(caller.tenant, 'sse2024');
     const connectionId = randomBytes(9).toString('base64url');
     await store.claimListener(ref, connectionId, opts.listenerTtlMs);
     const claim = { ref, connectionId, sessionTtlMs: ttlMs, onLost: () => res.destroy() };
@@ -51,6 +52,7 @@ export class Sse2024Transport {
       retryMs: opts.retryMs,
       replayBatchSize: opts.replayBatchSize,
       maxBufferedBytes: opts.maxSseBufferedBytes,
+      hooks: this.engine.ctx.hooks,
       onClose: (t) => {
         this.engine.hub.unregister(t);
         this.engine.sessions.listeners.delete(claim);
@@ -97,7 +99,9 @@ export class Sse2024Transport {
 
   /** The handshake arrives over POST: its params become the session record other nodes rehydrate from. */
   private async initialize(session: LocalSession, init: JsonRpcRequest): Promise<void> {
+    const startedMs = Date.now();
     const response = await session.initialize(init);
+    session.reportDone('initialize', 'error' in response ? 'error' : 'ok', startedMs, 'sse2024');
     if (!('error' in response)) {
       const negotiated = String((response.result as { protocolVersion?: unknown }).protocolVersion ?? DEPRECATED_SSE_PROTOCOL_VERSION);
       session.protocolVersion = negotiated;

@@ -9,6 +9,7 @@
 import type { ServerResponse } from 'node:http';
 import { encodeEventId, formatSseEvent, SSE_HEADERS, SSE_KEEPALIVE } from '@switchboard/protocol';
 import type { SessionRef, Store, StreamEntry } from '@switchboard/store';
+import type { EngineHooks } from './context';
 
 export interface StreamTailOptions {
   /** Last entry id already delivered ('0-0' = from the start). */
@@ -20,6 +21,7 @@ export interface StreamTailOptions {
   maxBufferedBytes: number;
   /** 2024-11-05 HTTP+SSE framing: `event: message`, no event ids (that transport has no resumption). */
   legacySseFraming?: boolean;
+  hooks?: EngineHooks;
   onClose?: (tail: StreamTail) => void;
 }
 
@@ -30,6 +32,8 @@ export class StreamTail {
   private refetch = false;
   private closed = false;
   private ended = false;
+  /** False until the first log read completed: reads before that are a resume's catch-up (replay). */
+  private live = false;
 
   constructor(
     private readonly store: Store,
@@ -57,7 +61,12 @@ export class StreamTail {
   offer(prevId: string | null, entries: StreamEntry[]): void {
     if (this.closed) return;
     if (!this.fetching && (prevId ?? '0-0') === this.lastId) {
-      for (const e of entries) if (!this.write(e)) return;
+      let n = 0;
+      for (const e of entries) {
+        if (e.kind === 'msg') n++;
+        if (!this.write(e)) break;
+      }
+      if (n > 0) this.opts.hooks?.onEventsDelivered?.('local', n);
       return;
     }
     this.wake();
@@ -80,9 +89,11 @@ export class StreamTail {
         this.refetch = false;
         for (;;) {
           const batch = await this.store.readEvents(this.ref, this.streamId, this.lastId, this.opts.replayBatchSize);
+          this.report(batch);
           for (const e of batch) if (!this.write(e)) return;
           if (batch.length < this.opts.replayBatchSize || this.closed) break;
         }
+        this.live = true;
       } while (this.refetch && !this.closed);
     } catch {
       // Store unreachable: the connection cannot make progress; the client resumes later from its last id.
@@ -90,6 +101,16 @@ export class StreamTail {
     } finally {
       this.fetching = false;
     }
+  }
+
+  private report(batch: StreamEntry[]): void {
+    const hooks = this.opts.hooks;
+    if (!hooks) return;
+    const msgs = batch.filter((e) => e.kind === 'msg');
+    if (msgs.length === 0) return;
+    if (!this.live) return hooks.onEventsReplayed?.(msgs.length);
+    const now = Date.now();
+    hooks.onEventsDelivered?.('log', msgs.length, msgs.map((e) => now - Number(e.id.slice(0, e.id.indexOf('-')))));
   }
 
   /** Writes one entry; false once the tail is closed. */
