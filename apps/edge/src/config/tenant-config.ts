@@ -1,0 +1,88 @@
+/**
+ * The tenant configuration file (`SWITCHBOARD_CONFIG`, YAML or JSON), validated with zod. A bad file stops
+ * start-up (or is refused on reload, keeping the previous config) with an error naming the field.
+ *
+ *   tenants:
+ *     - id: acme                      # [a-z0-9-], routes /t/acme/mcp (and /t/acme/sse, /t/acme/messages)
+ *       hosts: [mcp.acme.example]     # optional: /mcp on these Host names also routes to acme
+ *       server: { module: ./acme-server.js, export: createServer }   # factory returning an SDK McpServer
+ *       eras: [legacy, modern, sse2024]
+ *       auth: { ... }                 # see packages/auth (API keys, JWT, OAuth resource server, anonymous)
+ *       rateLimits: { tenant: {limit: 1000, windowMs: 60000}, principal: {...}, methods: {"tools/call": {...}}, maxStreamsPerPrincipal: 20 }
+ *       cors: { origins: [https://app.acme.example] }
+ *       allowedHosts: [mcp.acme.example]
+ *       sessionIdleTtlMs: 3600000
+ *       bodyLimitBytes: 4194304
+ *       requestStateKeys: [{ env: ACME_STATE_KEY_2 }, { env: ACME_STATE_KEY_1 }]   # newest first
+ *
+ * `{ env: NAME }` anywhere is replaced by that environment variable (secrets stay out of the file).
+ */
+import { z } from 'zod';
+import { AuthConfigSchema } from '@switchboard/auth';
+
+export const ERAS = ['legacy', 'modern', 'sse2024'] as const;
+export type EraName = (typeof ERAS)[number];
+
+const LimitSchema = z.object({
+  limit: z.number().int().positive(),
+  windowMs: z.number().int().positive(),
+});
+
+const HostName = z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$/, 'a host name, optionally with :port');
+
+export const TenantSchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'lower-case letters, digits and -, at most 32'),
+    hosts: z.array(HostName).default([]),
+    server: z.object({
+      /** A module path (relative to the config file) or package name. */
+      module: z.string().min(1),
+      /** The exported factory; it must return a new server each call. */
+      export: z.string().min(1).default('createServer'),
+    }),
+    eras: z.array(z.enum(ERAS)).min(1).default([...ERAS]),
+    auth: AuthConfigSchema,
+    rateLimits: z
+      .object({
+        tenant: LimitSchema.optional(),
+        principal: LimitSchema.optional(),
+        methods: z.record(z.string().min(1), LimitSchema).default({}),
+        maxStreamsPerPrincipal: z.number().int().positive().optional(),
+      })
+      .strict()
+      .default({ methods: {} }),
+    cors: z.object({ origins: z.array(z.string().url()).default([]) }).strict().default({ origins: [] }),
+    allowedHosts: z.array(HostName).default([]),
+    /** Accept loopback Host/Origin values (local development). */
+    allowLoopback: z.boolean().default(true),
+    sessionIdleTtlMs: z.number().int().min(1000).default(3_600_000),
+    bodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+    requestStateKeys: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+export const ConfigFileSchema = z
+  .object({
+    tenants: z.array(TenantSchema).min(1),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const ids = new Set<string>();
+    const hosts = new Map<string, string>();
+    cfg.tenants.forEach((t, i) => {
+      if (ids.has(t.id)) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'id'], message: `duplicate tenant id "${t.id}"` });
+      ids.add(t.id);
+      t.hosts.forEach((h, j) => {
+        const other = hosts.get(h.toLowerCase());
+        if (other) ctx.addIssue({ code: 'custom', path: ['tenants', i, 'hosts', j], message: `host "${h}" already maps to tenant "${other}"` });
+        hosts.set(h.toLowerCase(), t.id);
+      });
+    });
+  });
+
+export type TenantFileEntry = z.infer<typeof TenantSchema>;
+export type ConfigFile = z.infer<typeof ConfigFileSchema>;
+
+export function formatZodError(err: z.ZodError): string {
+  return err.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+}
