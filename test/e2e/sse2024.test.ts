@@ -29,7 +29,11 @@ describe('2024-11-05 HTTP+SSE across nodes', () => {
       const progress: number[] = [];
       const counted = await client.callTool({ name: 'slow_counter', arguments: { count: 5, delayMs: 10 } }, CallToolResultSchema, { onprogress: (p) => progress.push(p.progress) });
       expect((counted.content as { text: string }[])[0]!.text).toBe('counted to 5');
-      expect(progress).toEqual([1, 2, 3, 4, 5]);
+      // The v1 SDK client runs notification handlers a microtask after response handlers, so when the last
+      // progress and the result arrive in one chunk it drops that progress (protocol.js _onnotification).
+      // The wire order is asserted exactly in the raw test below.
+      expect(progress.slice(0, 4)).toEqual([1, 2, 3, 4]);
+      expect(progress.length).toBeLessThanOrEqual(5);
       const sampled = await client.callTool({ name: 'test_sampling', arguments: { prompt: 'hi' } }, CallToolResultSchema);
       expect(JSON.stringify(sampled.content)).toContain('sampled-2024');
       const elicited = await client.callTool({ name: 'test_elicitation', arguments: { message: 'who' } }, CallToolResultSchema);
@@ -63,6 +67,15 @@ describe('2024-11-05 HTTP+SSE across nodes', () => {
     expect((await postTo(2, { jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
     expect((await postTo(2, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'via node 3' } } })).status).toBe(202);
     expect(JSON.parse((await next()).data)).toMatchObject({ id: 2, result: { content: [{ text: 'via node 3' }] } });
+    // Related messages arrive in the order the server sent them, the result last, whichever node ran the call.
+    expect((await postTo(1, { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'slow_counter', arguments: { count: 4, delayMs: 5 }, _meta: { progressToken: 'p' } } })).status).toBe(202);
+    const order: string[] = [];
+    for (;;) {
+      const m = JSON.parse((await next()).data);
+      order.push(m.method === 'notifications/progress' ? `p${m.params.progress}` : m.method === 'notifications/message' ? 'log' : `result:${m.id}`);
+      if (m.id === 3) break;
+    }
+    expect(order).toEqual(['p1', 'log', 'p2', 'log', 'p3', 'log', 'p4', 'log', 'result:3']);
     // Wrong session id shapes and unknown sessions.
     const unknown = await fetch(`${c.nodes[1]!.url}/messages?sessionId=${'a'.repeat(32)}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
     expect(unknown.status).toBe(404);
