@@ -36,7 +36,8 @@ export const RUNS = {
     pkg: 'conformance-alpha',
     args: (url) => ['server', '--url', url, '--requirements', '2025-11-25', '--timeout', '30000'],
   },
-  // Opt-in (not in DEFAULT_RUNS): the stateless 2026-07-28 requirement set.
+  // Opt-in (not in DEFAULT_RUNS): the stateless 2026-07-28 requirement set. Judge it by `scoredFailed`: the
+  // alpha also runs extension/pending scenarios (tasks, custom headers) that are not scored for 2026-07-28.
   'alpha-2026-07-28': {
     title: 'conformance 0.2.0-alpha.12, server --requirements 2026-07-28',
     pkg: 'conformance-alpha',
@@ -144,6 +145,10 @@ async function runOne(run, { url, label, outDir, timeoutMs, echo }) {
     durationMs: 0,
     failedScenarios: [],
     unscoredFailing: [],
+    /** Failed checks in scenarios the run scores (with --requirements: the revision's frozen set). */
+    scoredFailed: 0,
+    /** Failed checks in scenarios listed under "Not scored for <rev>" (extension, pending, added later). */
+    unscoredFailed: 0,
     scenarioCount: 0,
     error: undefined,
   };
@@ -212,6 +217,8 @@ async function runOne(run, { url, label, outDir, timeoutMs, echo }) {
   result.scenarioCount = parsed.scenarios.length;
   result.failedScenarios = parsed.failedScenarios;
   result.unscoredFailing = parsed.unscored.filter((s) => !s.ok).map((s) => s.name);
+  const unscoredNames = new Set(parsed.unscored.map((s) => s.name));
+  result.unscoredFailed = parsed.scenarios.filter((s) => unscoredNames.has(s.name)).reduce((n, s) => n + s.failed, 0);
 
   if (outcome.spawnError) {
     result.failed = Math.max(1, parsed.totals?.failed ?? 0);
@@ -233,6 +240,8 @@ async function runOne(run, { url, label, outDir, timeoutMs, echo }) {
       result.error = `reported 0 failed checks but exited with ${outcome.code ?? outcome.signal}; see ${logFile}`;
     }
   }
+  // A run that broke (crash, timeout, bad exit) counts as a scored failure whatever it printed.
+  result.scoredFailed = Math.max(result.failed - result.unscoredFailed, result.error ? 1 : 0);
   return result;
 }
 
@@ -250,7 +259,7 @@ async function runOne(run, { url, label, outDir, timeoutMs, echo }) {
  * @param {boolean} [options.echo]   Also copy the CLI output to this process's stdout
  * @returns {Promise<Array<{name:string,passed:number,failed:number,logFile:string,title:string,version?:string,
  *   resultsDir:string,exitCode:number|null,signal:string|null,timedOut:boolean,durationMs:number,
- *   scenarioCount:number,failedScenarios:string[],unscoredFailing:string[],error?:string}>>}
+ *   scenarioCount:number,failedScenarios:string[],unscoredFailing:string[],scoredFailed:number,unscoredFailed:number,error?:string}>>}
  */
 export async function runConformance({
   url,
@@ -272,6 +281,7 @@ export async function runConformance({
 export function formatResult(r) {
   const verdict = r.failed === 0 ? 'PASS' : 'FAIL';
   const parts = [`${verdict} ${r.name}: ${r.passed} passed, ${r.failed} failed`];
+  if (r.unscoredFailed > 0) parts.push(`[${r.scoredFailed} scored, ${r.unscoredFailed} not scored]`);
   parts.push(`(${r.scenarioCount} scenarios, ${(r.durationMs / 1000).toFixed(1)} s)`);
   let line = parts.join(' ');
   if (r.error) line += `\n       ${r.error}`;

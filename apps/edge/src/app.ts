@@ -8,8 +8,9 @@ import express, { type Request, type Response, type NextFunction } from 'express
 import type { Logger } from 'pino';
 import { McpHttpError, catalogErrorBody } from '@switchboard/protocol';
 import type { Store } from '@switchboard/store';
-import type { CallerContext, LegacyEngine, ServerFactory, Sse2024Transport } from '@switchboard/transport';
+import type { CallerContext, LegacyEngine, ModernEngine, ServerFactory, Sse2024Transport } from '@switchboard/transport';
 import { readBody } from './body';
+import { assertSessionOperations, routePost } from './era';
 import { checkHostAndOrigin, type HostOriginPolicy } from './host-origin';
 import { errorHandler } from './error-handler';
 import type { EdgeMetrics } from './metrics';
@@ -19,6 +20,10 @@ export interface TenantConfig {
   createServer: ServerFactory;
   hostOrigin: HostOriginPolicy;
   sessionTtlMs?: number;
+  /** Protocol eras served: `legacy` (2025 sessions), `modern` (2026-07-28), `sse2024` (HTTP+SSE). */
+  eras: ReadonlySet<string>;
+  /** The tenant's 2026-07-28 handler; present when `eras` has `modern`. */
+  modern?: ModernEngine;
 }
 
 export interface AppDeps {
@@ -92,19 +97,31 @@ export function createApp(deps: AppDeps): express.Express {
     }
   };
   mcp.use(guard);
-  mcp.post('/', wrap(async (req, res) => deps.engine.handlePost(caller(), req, res, await readBody(req, deps.bodyLimitBytes))));
-  mcp.get('/', wrap(async (req, res) => deps.engine.handleGet(caller(), req, res)));
-  mcp.delete('/', wrap(async (req, res) => deps.engine.handleDelete(caller(), req, res)));
+  mcp.post(
+    '/',
+    wrap(async (req, res) => {
+      const body = await readBody(req, deps.bodyLimitBytes);
+      const route = routePost(req.headers, body, tenant.eras);
+      res.locals.era = route.era;
+      if (route.reject) throw route.reject;
+      if (route.era === 'modern') return tenant.modern!.handlePost({ principal: caller().principal }, req, res, body);
+      return deps.engine.handlePost(caller(), req, res, body);
+    }),
+  );
+  mcp.get('/', wrap(async (req, res) => (assertSessionOperations(tenant.eras), deps.engine.handleGet(caller(), req, res))));
+  mcp.delete('/', wrap(async (req, res) => (assertSessionOperations(tenant.eras), deps.engine.handleDelete(caller(), req, res))));
   mcp.all('/', (_req, res) => {
     res.status(405).set('Allow', 'GET, POST, DELETE').json(catalogErrorBody('METHOD_NOT_ALLOWED'));
   });
   app.use('/mcp', mcp);
 
   // Deprecated 2024-11-05 HTTP+SSE transport: same guards, same store machinery.
-  app.get('/sse', guard, wrap(async (req, res) => deps.sse2024.handleSse(caller(), req, res, '/messages')));
+  const sse2024Enabled = (_req: Request, _res: Response, next: NextFunction) => next(tenant.eras.has('sse2024') ? undefined : new McpHttpError('NOT_FOUND'));
+  app.get('/sse', guard, sse2024Enabled, wrap(async (req, res) => deps.sse2024.handleSse(caller(), req, res, '/messages')));
   app.post(
     '/messages',
     guard,
+    sse2024Enabled,
     wrap(async (req, res) => {
       const sid = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
       await deps.sse2024.handleMessage(caller(), req, res, await readBody(req, deps.bodyLimitBytes), sid);

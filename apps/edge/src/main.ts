@@ -2,9 +2,11 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { createStore, instrumentStore } from '@switchboard/store';
-import { LegacyEngine, Sse2024Transport } from '@switchboard/transport';
+import { LegacyEngine, parseRequestStateSecrets, Sse2024Transport } from '@switchboard/transport';
 import { createDemoServer } from '@switchboard/demo-server';
 import { loadEnv } from './env';
+import { parseEras } from './era';
+import { startTenantRuntime } from './tenant-runtime';
 import { createApp } from './app';
 import { EdgeMetrics } from './metrics';
 
@@ -34,6 +36,21 @@ async function main(): Promise<void> {
     },
   });
   engine = legacy;
+  const eras = parseEras(env.ERAS);
+  const defaultRuntime = await startTenantRuntime({
+    tenant: 'default',
+    store,
+    factory: (services) => createDemoServer(services),
+    eras,
+    requestStateSecrets: parseRequestStateSecrets(env.REQUEST_STATE_KEYS),
+    requestStateTtlMs: env.REQUEST_STATE_TTL_MS,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    keepAliveMs: env.KEEPALIVE_MS,
+    hooks: metrics.hooks(),
+    onRequestStateRejected: (tenant, reason) => metrics.requestStateRejected.inc({ tenant, reason }),
+    log: (msg, err) => (err ? log.warn({ err: String(err) }, msg) : log.info(msg)),
+    debug: (msg) => log.debug(msg),
+  });
   const app = createApp({
     engine: legacy,
     sse2024: new Sse2024Transport(legacy),
@@ -44,7 +61,9 @@ async function main(): Promise<void> {
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     defaultTenant: {
       id: 'default',
-      createServer: createDemoServer,
+      createServer: defaultRuntime.createServer,
+      eras,
+      modern: defaultRuntime.modern,
       hostOrigin: { allowedHosts: list(env.ALLOWED_HOSTS), allowedOrigins: list(env.ALLOWED_ORIGINS) },
       sessionTtlMs: env.SESSION_TTL_MS,
     },
@@ -75,7 +94,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'draining');
     server.close();
     await new Promise((r) => setTimeout(r, Math.min(env.DRAIN_GRACE_MS, 1000)).unref());
-    await legacy.shutdown();
+    await Promise.all([legacy.shutdown(), defaultRuntime.shutdown()]);
     controller.abort();
     await loops;
     server.closeAllConnections();

@@ -31,6 +31,7 @@ export class EdgeMetrics {
   readonly crossNodeDelivery = new Histogram({ name: 'switchboard_cross_node_delivery_seconds', help: 'Append-to-write latency of events read from the log while live', buckets: LATENCY_BUCKETS, registers: this.r });
   readonly replayFailures = new Counter({ name: 'switchboard_replay_failures_total', help: 'Last-Event-ID resumptions refused', labelNames: ['reason'] as const, registers: this.r });
   readonly cancelled = new Counter({ name: 'switchboard_requests_cancelled_total', help: 'Client requests whose handler was aborted by a cancellation', registers: this.r });
+  readonly requestStateRejected = new Counter({ name: 'switchboard_request_state_rejected_total', help: 'MRTR requestState refused (tampered, expired, foreign or unknown key)', labelNames: ['tenant', 'reason'] as const, registers: this.r });
   readonly redisDuration = new Histogram({ name: 'switchboard_redis_command_duration_seconds', help: 'Store operation latency (one round trip each)', labelNames: ['command'] as const, buckets: LATENCY_BUCKETS, registers: this.r });
   readonly redisErrors = new Counter({ name: 'switchboard_redis_errors_total', help: 'Store operations that failed', registers: this.r });
   readonly storeUnavailable = new Counter({ name: 'switchboard_store_unavailable_total', help: 'Requests answered 503 because the store was unreachable', registers: this.r });

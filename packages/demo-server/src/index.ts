@@ -17,9 +17,13 @@
  * so a Streamable HTTP transport delivers it on the request's own POST stream.
  * `trigger_list_changed` is the one deliberate exception: its notification is
  * unrelated and belongs on the session's standalone GET stream.
+ *
+ * The 2026-07-28 fixtures (MRTR, listen triggers, stateless diagnostics) live in
+ * `modern-fixtures.ts`; they serve 2025 sessions too, through the SDK's legacy shim.
  */
 import {
   completable,
+  createRequestStateCodec,
   fromJsonSchema,
   McpServer,
   ResourceTemplate,
@@ -27,7 +31,11 @@ import {
   type LoggingLevel,
   type ServerContext,
 } from '@modelcontextprotocol/server';
+import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
+import { registerModernFixtures, type ModernFixtureDeps } from './modern-fixtures';
+
+export { MODERN_FIXTURE_TOOL_NAMES, cancellationProbeUri, type ModernFixtureDeps } from './modern-fixtures';
 
 export const DEMO_SERVER_NAME = 'switchboard-demo';
 export const DEMO_SERVER_VERSION = '0.1.0';
@@ -111,6 +119,9 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Sends a `notifications/message` tied to the request being handled. */
 function logToRequest(ctx: ServerContext, level: LoggingLevel, data: unknown): Promise<void> {
+  // 2026-07-28 requests carry their own log level (`_meta` logLevel; absent = no logs, spec C8): the SDK's
+  // log() applies it. 2025 sessions keep the direct notification these fixtures always sent.
+  if (ctx.mcpReq.envelope !== undefined) return ctx.mcpReq.log(level, data, DEMO_SERVER_NAME);
   return ctx.mcpReq.notify({ method: 'notifications/message', params: { level, logger: DEMO_SERVER_NAME, data } });
 }
 
@@ -127,8 +138,23 @@ async function progressToRequest(ctx: ServerContext, progress: number, total: nu
 /** Options that tie a server→client request to the request being handled and to its cancellation. */
 const relatedTo = (ctx: ServerContext) => ({ relatedRequestId: ctx.mcpReq.id, signal: ctx.mcpReq.signal });
 
-/** Creates a new, unconnected demo server. Call once per session. */
-export function createDemoServer(): McpServer {
+/** What a deployment plugs into the demo server; everything is optional for standalone use. */
+export interface DemoServerOptions {
+  /**
+   * Seals MRTR `requestState` and verifies it on re-entry. Absent: the SDK's HMAC codec with a key random to
+   * this process, which is only right when one process serves every round (tests, a single node).
+   */
+  requestState?: ModernFixtureDeps['requestState'];
+  /** The tenant's change-event bus, for the 2026-07-28 listen triggers. Absent: nothing is published. */
+  events?: ModernFixtureDeps['events'];
+}
+
+let processLocalCodec: ModernFixtureDeps['requestState'] | undefined;
+const defaultRequestStateCodec = () => (processLocalCodec ??= createRequestStateCodec({ key: randomBytes(32) }));
+
+/** Creates a new, unconnected demo server. Call once per session (2025 era) or per request (2026-07-28). */
+export function createDemoServer(options: DemoServerOptions = {}): McpServer {
+  const requestState = options.requestState ?? defaultRequestStateCodec();
   const server = new McpServer(
     { name: DEMO_SERVER_NAME, version: DEMO_SERVER_VERSION },
     {
@@ -140,6 +166,8 @@ export function createDemoServer(): McpServer {
         completions: {},
       },
       instructions: 'Switchboard demo server: MCP conformance fixtures plus Switchboard demo tools.',
+      // Runs before any handler sees an echoed requestState; a throw answers -32602 on the wire.
+      requestState: { verify: requestState.verify },
     },
   );
 
@@ -148,6 +176,7 @@ export function createDemoServer(): McpServer {
   registerDemoTools(server, subscribed);
   registerFixtureResources(server, subscribed);
   registerFixturePrompts(server);
+  registerModernFixtures(server, { requestState, events: options.events });
   return server;
 }
 

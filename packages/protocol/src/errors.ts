@@ -13,6 +13,7 @@ export const ERROR_CATALOG = {
   ALREADY_INITIALIZED: { httpStatus: 400, code: -32600, message: 'Invalid Request: session already initialized' },
   NOT_INITIALIZED: { httpStatus: 400, code: -32000, message: 'Bad Request: Mcp-Session-Id header is required' },
   INVALID_PROTOCOL_VERSION: { httpStatus: 400, code: -32000, message: 'Bad Request: Unsupported protocol version' },
+  UNSUPPORTED_PROTOCOL_VERSION: { httpStatus: 400, code: -32022, message: 'Unsupported protocol version' },
   NOT_ACCEPTABLE: { httpStatus: 406, code: -32000, message: 'Not Acceptable: Client must accept both application/json and text/event-stream' },
   NOT_ACCEPTABLE_SSE: { httpStatus: 406, code: -32000, message: 'Not Acceptable: Client must accept text/event-stream' },
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, code: -32000, message: 'Unsupported Media Type: Content-Type must be application/json' },

@@ -42,6 +42,11 @@ function entryFromRaw([id, fields]: [string, string[]]): StreamEntry {
 export interface RedisStoreOptions {
   onError?: (err: Error) => void;
   nodeId?: string;
+  /**
+   * The subscriber (re)connected and re-subscribed its channels. Wake-ups published while it was away are
+   * lost, so holders of streams should re-read their logs (ARCHITECTURE §3.4).
+   */
+  onResubscribed?: () => void;
 }
 
 export class RedisStore implements Store {
@@ -56,6 +61,11 @@ export class RedisStore implements Store {
     this.cmd = createRedisClient(url, { onError: opts.onError, connectionName: name }) as Scripted;
     defineScripts(this.cmd);
     this.sub = createRedisClient(url, { onError: opts.onError, connectionName: `${name}:sub` });
+    let connectedOnce = false;
+    this.sub.on('ready', () => {
+      if (connectedOnce) opts.onResubscribed?.();
+      connectedOnce = true;
+    });
     this.sub.on('message', (channel: string, message: string) => {
       const set = this.handlers.get(channel);
       if (set) for (const h of set) h(channel, message);

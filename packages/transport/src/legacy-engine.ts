@@ -26,7 +26,7 @@ import {
 import type { SessionRecord, SessionRef, Store } from '@switchboard/store';
 import type { MessageExtraInfo } from '@modelcontextprotocol/server';
 import { resolveOptions, type EngineOptions } from './options';
-import { StreamHub } from './stream-hub';
+import { sleep, StreamHub } from './stream-hub';
 import { StreamTail } from './stream-tail';
 import { LocalSession, type ServerFactory } from './local-session';
 import { PostExchange } from './post-exchange';
@@ -69,8 +69,16 @@ export class LegacyEngine {
     return Promise.all([this.hub.run(signal), this.sessions.run(signal)]).then(() => undefined);
   }
 
-  /** Drain: end every SSE connection with a retry hint (clients resume elsewhere with Last-Event-ID). */
-  async shutdown(): Promise<void> {
+  /**
+   * Drain for a rolling deploy: wait (up to `graceMs`) for the requests running here to finish — their
+   * results are logged, so clients get them even if their connection moved — then end every SSE connection
+   * with a retry hint; clients resume on other nodes with Last-Event-ID and lose nothing.
+   */
+  async shutdown(graceMs = 0): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && this.sessions.inFlightCount() > 0) await sleep(50);
+    const left = this.sessions.inFlightCount();
+    if (left > 0) this.ctx.log(`drain grace over with ${left} request(s) still running; their owners' leases will lapse`);
     this.hub.closeAll(true);
     await this.sessions.closeAll();
   }

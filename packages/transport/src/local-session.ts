@@ -155,6 +155,11 @@ export class LocalSession implements ExchangeOwner {
     return this.exchanges.size > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0;
   }
 
+  /** Client requests this node is running for the session. */
+  get inFlightCount(): number {
+    return new Set(this.exchanges.values()).size + this.sseInFlight.size;
+  }
+
   registerExchange(ex: PostExchange): void {
     for (const k of ex.requestKeys) this.exchanges.set(k, ex);
   }

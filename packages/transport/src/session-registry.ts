@@ -118,6 +118,13 @@ export class SessionRegistry {
     }
   }
 
+  /** Client requests running on this node, across sessions (drain waits for zero). */
+  inFlightCount(): number {
+    let n = 0;
+    for (const s of this.live.values()) n += s.inFlightCount;
+    return n;
+  }
+
   async closeAll(): Promise<void> {
     const all = [...this.live.values()];
     this.live.clear();

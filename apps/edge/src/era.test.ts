@@ -1,0 +1,44 @@
+import { assertSessionOperations, parseEras, routePost } from './era';
+
+const ALL = parseEras('legacy,modern,sse2024');
+const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientCapabilities': {} };
+const modernHeaders = { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/list' };
+const body = (o: unknown) => JSON.stringify(o);
+const modernBody = body({ jsonrpc: '2.0', id: 7, method: 'tools/list', params: { _meta: META } });
+
+describe('era routing', () => {
+  test.each([
+    ['a _meta claim', modernHeaders, modernBody, 'modern'],
+    ['a _meta claim next to a session id', { ...modernHeaders, 'mcp-session-id': 'a'.repeat(32) }, modernBody, 'modern'],
+    ['a modern header without a claim (the modern path rejects it)', modernHeaders, body({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), 'modern'],
+    ['initialize', {}, body({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25' } }), 'legacy'],
+    ['a session request', { 'mcp-session-id': 'a'.repeat(32) }, body({ jsonrpc: '2.0', id: 1, method: 'tools/list' }), 'legacy'],
+    ['invalid JSON', {}, '{', 'legacy'],
+    ['an empty body', {}, '', 'legacy'],
+  ])('dual era: %s → %s', (_name, headers, text, era) => {
+    expect(routePost(headers, text, ALL)).toEqual({ era });
+  });
+
+  test('modern-only: every POST goes to the modern handler; GET/DELETE are 405 with Allow: POST', () => {
+    const modernOnly = parseEras('modern');
+    expect(routePost({}, body({ jsonrpc: '2.0', id: 1, method: 'initialize' }), modernOnly)).toEqual({ era: 'modern' });
+    expect(() => assertSessionOperations(modernOnly)).toThrow(expect.objectContaining({ httpStatus: 405, headers: { Allow: 'POST' } }));
+    expect(() => assertSessionOperations(ALL)).not.toThrow();
+  });
+
+  test('legacy-only: a modern claim is refused with -32022 naming the legacy versions and echoing the id', () => {
+    const route = routePost(modernHeaders, modernBody, parseEras('legacy'));
+    expect(route.reject).toMatchObject({ httpStatus: 400, code: -32022, id: 7, data: { supported: ['2025-11-25', '2025-06-18', '2025-03-26'], requested: '2026-07-28' } });
+    expect(routePost({}, body({ jsonrpc: '2.0', id: 1, method: 'initialize' }), parseEras('legacy'))).toEqual({ era: 'legacy' });
+  });
+
+  test('an sse2024-only tenant has no /mcp endpoint', () => {
+    expect(routePost({}, modernBody, parseEras('sse2024')).reject).toMatchObject({ httpStatus: 404 });
+  });
+
+  test('ERAS parsing', () => {
+    expect([...parseEras(' modern , legacy ')]).toEqual(['modern', 'legacy']);
+    expect(() => parseEras('modern,future')).toThrow(/unknown era/);
+    expect(() => parseEras(',')).toThrow(/at least one/);
+  });
+});

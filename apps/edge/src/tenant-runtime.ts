@@ -1,0 +1,95 @@
+/**
+ * The per-tenant services a tenant's MCP server is built with, and the tenant's modern-era handler:
+ *   - the tenant's change-event bus (`StoreEventBus` on `sb:<tenant>:events`), shared by every node;
+ *   - the tenant's requestState codec (sealed with the tenant's key ring, see request-state-keys.ts);
+ *   - one `ModernEngine` (one SDK `createMcpHandler`) when the tenant serves the modern era.
+ * The tenant's factory is called with `{ requestState, events }` for both eras, so an MRTR handler seals
+ * with the same keys whether the SDK's legacy shim or a 2026-07-28 client drives it.
+ */
+import type { McpServer, McpServerFactory, RequestStateCodec, Server, ServerEvent } from '@modelcontextprotocol/server';
+import type { Store } from '@switchboard/store';
+import {
+  createSealedRequestStateCodec,
+  ModernEngine,
+  resolveRequestStateSecrets,
+  StoreEventBus,
+  type EngineHooks,
+  type ServerFactory,
+  type ServerLike,
+} from '@switchboard/transport';
+
+/** What Switchboard hands a tenant's server factory. Factories that ignore it still work. */
+export interface TenantServices {
+  requestState: RequestStateCodec<unknown>;
+  events: { publish(event: ServerEvent): void };
+}
+
+export interface TenantRuntimeOptions {
+  tenant: string;
+  store: Store;
+  factory: (services: TenantServices) => ServerLike;
+  eras: ReadonlySet<string>;
+  /** Configured sealing secrets, newest first; undefined → the shared store secret. */
+  requestStateSecrets: Buffer[] | undefined;
+  requestStateTtlMs: number;
+  bodyLimitBytes: number;
+  keepAliveMs: number;
+  hooks: EngineHooks;
+  onRequestStateRejected?: (tenant: string, reason: string) => void;
+  log: (msg: string, err?: unknown) => void;
+  /** Per-request noise (requests the SDK rejected), for debugging only. */
+  debug: (msg: string) => void;
+}
+
+export interface TenantRuntime {
+  /** For the legacy engine: the tenant factory with the tenant's services bound. */
+  createServer: ServerFactory;
+  /** Present when the tenant serves the 2026-07-28 era. */
+  modern?: ModernEngine;
+  /** Drain: listen streams get their teardown signals, the bus unsubscribes. */
+  shutdown(): Promise<void>;
+}
+
+export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<TenantRuntime> {
+  const bus = new StoreEventBus(o.store, o.tenant, { log: o.log });
+  let secrets: Buffer[];
+  try {
+    await bus.start();
+    secrets = await resolveRequestStateSecrets(o.store, o.tenant, o.requestStateSecrets);
+  } catch (err) {
+    // Every node must hold the same sealing key and hear the same change events: both live in the store.
+    throw new Error(`tenant ${o.tenant}: the store must be reachable at start-up (change-event channel, requestState key): ${(err as Error).message}`);
+  }
+  const requestState = createSealedRequestStateCodec({
+    tenant: o.tenant,
+    secrets,
+    ttlMs: o.requestStateTtlMs,
+    onReject: (reason) => o.onRequestStateRejected?.(o.tenant, reason),
+  });
+  const services: TenantServices = { requestState, events: bus };
+  const createServer: ServerFactory = () => o.factory(services);
+
+  let modern: ModernEngine | undefined;
+  if (o.eras.has('modern')) {
+    // createMcpHandler needs an SDK McpServer or Server; a tenant factory builds exactly that (ServerLike is
+    // only the structural view the legacy engine needs).
+    const factory: McpServerFactory = () => o.factory(services) as McpServer | Server;
+    modern = new ModernEngine({
+      tenant: o.tenant,
+      factory,
+      bus,
+      maxBodyBytes: o.bodyLimitBytes,
+      keepAliveMs: o.keepAliveMs,
+      hooks: { ...o.hooks, onError: (err) => o.debug(`modern request rejected or failed: ${err.message}`) },
+    });
+  }
+
+  return {
+    createServer,
+    modern,
+    async shutdown() {
+      await modern?.shutdown();
+      await bus.stop();
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * The stateless 2026-07-28 ("modern") era on any node: one SDK `createMcpHandler` per tenant, fed from
+ * Node's req/res. Nothing about a modern request is kept between requests; the only cross-node pieces are
+ * the tenant's event bus (listen streams, `StoreEventBus`) and the sealed `requestState`, which travels
+ * with the client.
+ *
+ * The SDK does the protocol work (header/body validation, `_meta` envelope, `server/discover`, the listen
+ * router, MRTR, `resultType` and `serverInfo` stamping); the edge routes only modern traffic here
+ * (`legacy: 'reject'`: a 2025 request reaching this handler gets the spec's -32022 listing 2026-07-28).
+ * What this module adds:
+ *  - cancellation by close (M10): the client closing the response aborts the web `Request`'s signal, which
+ *    closes the SDK's per-request transport, which aborts the handler; nothing more is written;
+ *  - both listen teardown signals: the SDK ends a listen stream it closes (drain) with the completion
+ *    result; this module follows it with `notifications/cancelled` naming the listen request
+ *    (patterns/cancellation.mdx asks for that one, patterns/subscriptions.mdx for the result).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createMcpHandler,
+  SUBSCRIPTION_ID_META_KEY,
+  type AuthInfo,
+  type McpHttpHandler,
+  type McpServerFactory,
+  type ServerEventBus,
+} from '@modelcontextprotocol/server';
+import { formatSseEvent } from '@switchboard/protocol';
+import type { EngineHooks, RequestDone } from './context';
+import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
+import { pipeWebResponse, toWebRequest } from './web-bridge';
+
+/** The engine hooks a modern exchange reports through (shared with the legacy engine), plus SDK errors. */
+export type ModernHooks = Pick<EngineHooks, 'onRequestDone' | 'onRequestCancelled'> & {
+  /** The SDK reported a rejected request or an out-of-band failure. */
+  onError?: (err: Error) => void;
+};
+
+export interface ModernEngineDeps {
+  tenant: string;
+  /** Builds one server instance per request (the SDK calls it with the era and the caller's AuthInfo). */
+  factory: McpServerFactory;
+  /** The tenant's change-event bus, shared across nodes. */
+  bus: ServerEventBus;
+  /** Largest body the SDK accepts (the edge enforces the same limit first). */
+  maxBodyBytes: number;
+  /** SSE comment keep-alive interval. @default 15_000 */
+  keepAliveMs?: number;
+  hooks?: ModernHooks;
+}
+
+/** Who is calling; the edge resolves it (auth comes later: the principal is 'anonymous' for now). */
+export interface ModernCaller {
+  principal: string;
+}
+
+/** The parsed body (handed to the SDK so it does not parse again) and what metrics and teardown need of it. */
+interface RequestShape {
+  parsed?: unknown;
+  method: string;
+  id?: string | number;
+}
+
+function shapeOf(body: string): RequestShape {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return { method: 'invalid' }; // the SDK answers the parse error from the raw body
+  }
+  const m = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { method?: unknown; id?: unknown };
+  const id = typeof m.id === 'string' || typeof m.id === 'number' ? m.id : undefined;
+  return { parsed, method: typeof m.method === 'string' ? m.method.slice(0, 64) : 'invalid', ...(id !== undefined && { id }) };
+}
+
+export class ModernEngine {
+  readonly handler: McpHttpHandler;
+  private readonly open = new Set<AbortController>();
+
+  constructor(private readonly deps: ModernEngineDeps) {
+    this.handler = createMcpHandler(deps.factory, {
+      legacy: 'reject',
+      bus: deps.bus,
+      maxRequestBodySize: deps.maxBodyBytes,
+      keepAliveMs: deps.keepAliveMs ?? 15_000,
+      onerror: (err) => deps.hooks?.onError?.(err),
+    });
+  }
+
+  get tenant(): string {
+    return this.deps.tenant;
+  }
+
+  /** Number of modern exchanges (including listen streams) open on this node. */
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  async handlePost(caller: ModernCaller, req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+    const shape = shapeOf(body);
+    const started = process.hrtime.bigint();
+    const controller = new AbortController();
+    this.open.add(controller);
+    let clientClosed = false;
+    // Closing the response before it ended is the modern era's cancellation (M10).
+    const onEarlyClose = () => {
+      if (res.writableFinished || clientClosed) return;
+      clientClosed = true;
+      controller.abort(new Error('client closed the response stream'));
+      this.deps.hooks?.onRequestCancelled?.();
+    };
+    res.on('close', onEarlyClose);
+    let outcome: RequestDone['outcome'] | undefined;
+    try {
+      const response = await this.handler.fetch(toWebRequest(req, body, controller.signal), {
+        authInfo: this.authInfoFor(caller),
+        ...(shape.parsed !== undefined && { parsedBody: shape.parsed }),
+      });
+      if (clientClosed) {
+        // The handler may still have produced a body (e.g. its SSE stream); release it unread.
+        await response.body?.cancel().catch(() => undefined);
+        return;
+      }
+      // 4xx/5xx are counted by the edge as rejections; only answered exchanges are reported here.
+      const answered = response.status < 400 && shape.id !== undefined;
+      if ((response.headers.get('content-type') ?? '').startsWith('application/json')) {
+        // A JSON answer is complete already: read it to tell a result from a JSON-RPC error.
+        const text = await response.text();
+        if (answered) outcome = text.includes('"error"') && 'error' in (JSON.parse(text) as object) ? 'error' : 'ok';
+        res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type')! }).end(text);
+        return;
+      }
+      const piped = await pipeWebResponse(response, res, {
+        onClientClosed: onEarlyClose,
+        trailer: shape.method === 'subscriptions/listen' && shape.id !== undefined ? () => listenCancelledFrame(shape.id!) : undefined,
+      });
+      if (answered && piped === 'finished') outcome = 'ok';
+    } finally {
+      res.off('close', onEarlyClose);
+      this.open.delete(controller);
+      if (clientClosed) outcome = 'cancelled';
+      if (outcome) {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        this.deps.hooks?.onRequestDone?.({ tenant: this.deps.tenant, era: 'modern', method: shape.method, outcome, seconds });
+      }
+    }
+  }
+
+  /**
+   * Drain: the SDK answers every open listen stream with its completion result (and we add the
+   * cancellation notice), and aborts in-flight requests.
+   */
+  async shutdown(graceMs = 1_000): Promise<void> {
+    await this.handler.close();
+    // Let the bridges flush the final frames the SDK just wrote before the server drops connections.
+    const deadline = Date.now() + graceMs;
+    while (this.open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /**
+   * The SDK passes `authInfo` through to the factory and handlers untouched; the principal rides in
+   * `extra` so the requestState codec can bind to it. The token fields stay empty until auth exists.
+   */
+  private authInfoFor(caller: ModernCaller): AuthInfo {
+    return { token: '', clientId: caller.principal, scopes: [], extra: { [PRINCIPAL_EXTRA_KEY]: caller.principal, tenant: this.deps.tenant } };
+  }
+}
+
+/** `notifications/cancelled` for a listen stream the server ended, sent after the SDK's completion result. */
+function listenCancelledFrame(id: string | number): string {
+  const note = {
+    jsonrpc: '2.0',
+    method: 'notifications/cancelled',
+    params: { requestId: id, reason: 'server closed the subscription', _meta: { [SUBSCRIPTION_ID_META_KEY]: id } },
+  };
+  return formatSseEvent({ event: 'message', data: JSON.stringify(note) });
+}

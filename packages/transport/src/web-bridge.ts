@@ -1,0 +1,101 @@
+/**
+ * Node `req`/`res` ↔ web-standard `Request`/`Response`, for handlers that speak fetch (the SDK's
+ * `createMcpHandler`). The body has already been read (and size-limited) by the edge, so the `Request` is
+ * built from that text. Responses are streamed chunk by chunk as the handler produces them: an SSE
+ * response is never buffered, and Node's backpressure is respected (the next chunk is read only after the
+ * socket drained).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Headers a proxy hop owns; the body is re-sent from text, so its length is recomputed. */
+const SKIPPED_REQUEST_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade']);
+
+const SKIPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
+
+export function toWebRequest(req: IncomingMessage, body: string | undefined, signal: AbortSignal): Request {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || SKIPPED_REQUEST_HEADERS.has(name)) continue;
+    headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  let url: URL;
+  try {
+    url = new URL(path, `http://${req.headers.host ?? 'localhost'}`);
+  } catch {
+    url = new URL(path, 'http://localhost');
+  }
+  const method = req.method ?? 'GET';
+  const hasBody = body !== undefined && method !== 'GET' && method !== 'HEAD';
+  return new Request(url, { method, headers, signal, ...(hasBody && { body }) });
+}
+
+export type PipeOutcome = 'finished' | 'client-closed';
+
+export interface PipeOptions {
+  /** Extra SSE bytes to write after the handler's event stream ended by itself (not when the client left). */
+  trailer?: () => string | undefined;
+  /** Called once if the client closes the connection before the response ended. */
+  onClientClosed?: () => void;
+}
+
+/** Writes `response` to `res`; resolves when it ended or the client went away. */
+export async function pipeWebResponse(response: Response, res: ServerResponse, opts: PipeOptions = {}): Promise<PipeOutcome> {
+  res.statusCode = response.status;
+  response.headers.forEach((value, name) => {
+    // Framing and connection handling belong to Node's server, not to the handler's Response.
+    if (!SKIPPED_RESPONSE_HEADERS.has(name)) res.setHeader(name, value);
+  });
+  if (response.body === null) {
+    res.end();
+    return 'finished';
+  }
+  const streaming = (response.headers.get('content-type') ?? '').startsWith('text/event-stream');
+  if (streaming) {
+    // Proxies (nginx) must not buffer an event stream (spec: SHOULD send X-Accel-Buffering: no).
+    if (!res.hasHeader('x-accel-buffering')) res.setHeader('X-Accel-Buffering', 'no');
+    res.socket?.setNoDelay(true);
+    res.flushHeaders();
+  }
+
+  const reader = response.body.getReader();
+  let clientClosed = false;
+  const onClose = () => {
+    if (res.writableFinished) return;
+    clientClosed = true;
+    opts.onClientClosed?.();
+    void reader.cancel().catch(() => undefined);
+  };
+  res.on('close', onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || clientClosed) break;
+      if (!res.write(value)) await drained(res);
+    }
+    if (clientClosed || res.destroyed) return 'client-closed';
+    const extra = streaming ? opts.trailer?.() : undefined;
+    if (extra) res.write(extra);
+    res.end();
+    return 'finished';
+  } catch (err) {
+    // The handler's stream failed mid-way: nothing sensible can follow a partial body.
+    res.destroy(err instanceof Error ? err : new Error(String(err)));
+    return clientClosed ? 'client-closed' : 'finished';
+  } finally {
+    res.off('close', onClose);
+    reader.releaseLock();
+  }
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
