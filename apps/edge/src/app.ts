@@ -1,42 +1,40 @@
 /**
  * `createApp(deps)`: the edge's Express app, without listening (main.ts does that).
- * Pipeline (ARCHITECTURE §6): probes and metrics first (no tenant, Host or Origin checks), then per MCP
- * request: Host/Origin validation → body limit → transport. Tenants, auth and rate limits come later in
- * the same order.
+ * Pipeline (ARCHITECTURE §6, order matters): request id → probes and metrics (no tenant, auth, Host or
+ * Origin checks) → helmet → tenant resolution → CORS for that tenant → Origin/Host validation (403) → body
+ * limit (413) and JSON validity (400) → authentication (401/403) → rate limits and the stream cap (429) →
+ * the transport of the request's era. Nothing reaches the store before the request has been validated.
  */
-import express, { type Request, type Response, type NextFunction } from 'express';
+import { randomBytes } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
 import type { Logger } from 'pino';
-import { McpHttpError, catalogErrorBody } from '@switchboard/protocol';
+import { catalogErrorBody, exceedsDepth, McpHttpError } from '@switchboard/protocol';
 import type { Store } from '@switchboard/store';
-import type { CallerContext, LegacyEngine, ModernEngine, ServerFactory, Sse2024Transport } from '@switchboard/transport';
+import type { CallerContext, LegacyEngine, Sse2024Transport } from '@switchboard/transport';
 import { readBody } from './body';
 import { assertSessionOperations, routePost } from './era';
-import { checkHostAndOrigin, type HostOriginPolicy } from './host-origin';
+import { checkHostAndOrigin } from './host-origin';
 import { errorHandler } from './error-handler';
 import type { EdgeMetrics } from './metrics';
-
-export interface TenantConfig {
-  id: string;
-  createServer: ServerFactory;
-  hostOrigin: HostOriginPolicy;
-  sessionTtlMs?: number;
-  /** Protocol eras served: `legacy` (2025 sessions), `modern` (2026-07-28), `sse2024` (HTTP+SSE). */
-  eras: ReadonlySet<string>;
-  /** The tenant's 2026-07-28 handler; present when `eras` has `modern`. */
-  modern?: ModernEngine;
-}
+import { applyCors } from './pipeline/cors';
+import type { RateLimits } from './pipeline/rate-limit';
+import type { StreamSlots } from './pipeline/stream-slots';
+import type { ServedTenant, TenantHost } from './tenant-host';
 
 export interface AppDeps {
+  tenants: TenantHost;
   engine: LegacyEngine;
   /** The deprecated 2024-11-05 HTTP+SSE transport (`GET /sse`, `POST /messages`). */
   sse2024: Sse2024Transport;
   store: Store;
   metrics: EdgeMetrics;
+  rateLimits: RateLimits;
+  streamSlots: StreamSlots;
   log: Logger;
   nodeId: string;
-  bodyLimitBytes: number;
-  defaultTenant: TenantConfig;
   isDraining: () => boolean;
+  maxJsonDepth?: number;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -46,6 +44,12 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use((req, res, next) => {
+    const given = req.headers['x-request-id'];
+    res.locals.requestId = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomBytes(8).toString('hex');
+    res.setHeader('X-Request-Id', res.locals.requestId as string);
+    next();
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', node: deps.nodeId });
@@ -74,72 +78,131 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
-  const tenant = deps.defaultTenant;
-  const caller = (): CallerContext => ({
-    tenant: tenant.id,
-    principal: 'anonymous',
-    createServer: tenant.createServer,
-    sessionTtlMs: tenant.sessionTtlMs,
+  // JSON APIs: no CSP needed, but keep helmet's other protections (nosniff, frameguard, HSTS, ...).
+  app.use(helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: false }));
+
+  // RFC 9728 protected resource metadata of OAuth tenants: public, readable from any origin.
+  app.get('/.well-known/oauth-protected-resource/{*rest}', (req, res, next) => {
+    const route = deps.tenants.protectedResourceMetadata(req.path);
+    if (!route) return next();
+    res.set('Access-Control-Allow-Origin', '*').json(route.document);
   });
 
-  const mcp = express.Router();
-  const guard = (req: Request, res: Response, next: NextFunction) => {
-    res.on('finish', () => {
-      deps.metrics.httpRequests.inc({ tenant: tenant.id, method: req.method, status: String(res.statusCode) });
-      if (res.statusCode >= 400) deps.metrics.rejected(tenant.id, eraOfPath(req, res), res.statusCode);
-    });
-    try {
-      checkHostAndOrigin(req, tenant.hostOrigin);
-      if (deps.isDraining()) throw new McpHttpError('DRAINING', { headers: { 'Retry-After': '1', Connection: 'close' } });
-      next();
-    } catch (err) {
-      next(err);
-    }
-  };
-  mcp.use(guard);
-  mcp.post(
-    '/',
-    wrap(async (req, res) => {
-      const body = await readBody(req, deps.bodyLimitBytes);
-      const route = routePost(req.headers, body, tenant.eras);
-      res.locals.era = route.era;
-      if (route.reject) throw route.reject;
-      if (route.era === 'modern') return tenant.modern!.handlePost({ principal: caller().principal }, req, res, body);
-      return deps.engine.handlePost(caller(), req, res, body);
-    }),
-  );
-  mcp.get('/', wrap(async (req, res) => (assertSessionOperations(tenant.eras), deps.engine.handleGet(caller(), req, res))));
-  mcp.delete('/', wrap(async (req, res) => (assertSessionOperations(tenant.eras), deps.engine.handleDelete(caller(), req, res))));
-  mcp.all('/', (_req, res) => {
-    res.status(405).set('Allow', 'GET, POST, DELETE').json(catalogErrorBody('METHOD_NOT_ALLOWED'));
-  });
-  app.use('/mcp', mcp);
-
-  // Deprecated 2024-11-05 HTTP+SSE transport: same guards, same store machinery.
-  const sse2024Enabled = (_req: Request, _res: Response, next: NextFunction) => next(tenant.eras.has('sse2024') ? undefined : new McpHttpError('NOT_FOUND'));
-  app.get('/sse', guard, sse2024Enabled, wrap(async (req, res) => deps.sse2024.handleSse(caller(), req, res, '/messages')));
-  app.post(
-    '/messages',
-    guard,
-    sse2024Enabled,
-    wrap(async (req, res) => {
-      const sid = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
-      await deps.sse2024.handleMessage(caller(), req, res, await readBody(req, deps.bodyLimitBytes), sid);
-    }),
-  );
-
-  app.use((_req, res) => {
-    res.status(404).json(catalogErrorBody('NOT_FOUND'));
-  });
+  app.use(wrap((req, res) => serveMcp(deps, req, res)));
   app.use(errorHandler(deps.log, () => deps.metrics.storeUnavailable.inc()));
   return app;
 }
 
-/** The era a request was classified as (set by the router in `res.locals.era`), else implied by its path. */
-function eraOfPath(req: Request, res: Response): string {
-  if (typeof res.locals.era === 'string') return res.locals.era;
-  return req.originalUrl.startsWith('/sse') || req.originalUrl.startsWith('/messages') ? 'sse2024' : 'legacy';
+async function serveMcp(deps: AppDeps, req: Request, res: Response): Promise<void> {
+  const resolved = deps.tenants.resolve(req.path, req.headers.host);
+  if (!resolved) throw new McpHttpError('NOT_FOUND');
+  const { tenant, endpoint } = resolved;
+  res.locals.tenant = tenant.id;
+  res.on('finish', () => {
+    deps.metrics.httpRequests.inc({ tenant: tenant.id, method: req.method, status: String(res.statusCode) });
+    if (res.statusCode >= 400) deps.metrics.rejected(tenant.id, eraOf(endpoint, res), res.statusCode);
+  });
+  if (applyCors(req, res, tenant)) return;
+  checkHostAndOrigin(req, tenant);
+
+  const verb = req.method;
+  if (endpoint === 'mcp' && verb !== 'POST' && verb !== 'GET' && verb !== 'DELETE') {
+    res.status(405).set('Allow', 'GET, POST, DELETE').json(catalogErrorBody('METHOD_NOT_ALLOWED'));
+    return;
+  }
+  if (endpoint !== 'mcp') {
+    if (!tenant.eras.has('sse2024')) throw new McpHttpError('NOT_FOUND');
+    const expected = endpoint === 'sse' ? 'GET' : 'POST';
+    if (verb !== expected) {
+      res.status(405).set('Allow', expected).json(catalogErrorBody('METHOD_NOT_ALLOWED'));
+      return;
+    }
+  }
+
+  // Body and JSON validity before anything with side effects (auth may fetch a JWKS; limits write counters).
+  let body = '';
+  let parsed: unknown;
+  if (verb === 'POST') {
+    body = await readBody(req, tenant.bodyLimitBytes);
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw new McpHttpError('PARSE_ERROR');
+    }
+    if (exceedsDepth(parsed, deps.maxJsonDepth ?? 64)) throw new McpHttpError('INVALID_REQUEST', { message: 'Invalid Request: JSON nested too deeply' });
+  }
+
+  const auth = await tenant.authenticator.authenticate({ headers: req.headers, url: req.originalUrl });
+  if (!auth.ok) {
+    deps.metrics.authRejections.inc({ tenant: tenant.id, reason: auth.reason });
+    deps.log.warn({ audit: 'auth_failure', tenant: tenant.id, reason: auth.reason, status: auth.status, path: req.path, requestId: res.locals.requestId }, 'authentication failed');
+    res.set(auth.headers);
+    const kind = auth.status === 401 ? 'UNAUTHORIZED' : auth.status === 403 ? 'FORBIDDEN' : 'AUTH_UNAVAILABLE';
+    res.status(auth.status).json(catalogErrorBody(kind, null, { reason: auth.reason }));
+    return;
+  }
+  const principal = auth.principal;
+  res.locals.principal = principal;
+
+  const method = verb === 'POST' ? methodOf(parsed) : undefined;
+  if (!(await deps.rateLimits.check(req, res, tenant.id, principal, method, tenant.rateLimits))) return;
+  const longLived = (endpoint === 'mcp' && verb === 'GET') || endpoint === 'sse' || method === 'subscriptions/listen';
+  const maxStreams = tenant.rateLimits.maxStreamsPerPrincipal;
+  if (longLived && maxStreams !== undefined && !(await deps.streamSlots.acquire(tenant.id, principal, maxStreams, res))) {
+    deps.metrics.rateLimitRejections.inc({ tenant: tenant.id, scope: 'streams' });
+    deps.log.warn({ audit: 'rate_limited', tenant: tenant.id, principal, scope: 'streams', requestId: res.locals.requestId }, 'stream cap reached');
+    res.status(429).set('Retry-After', '5').json(catalogErrorBody('TOO_MANY_STREAMS', null, { max: maxStreams }));
+    return;
+  }
+
+  // A draining node finishes work but starts none; answers and notifications still flow (clients of
+  // requests running here must be able to answer their elicitations).
+  if (deps.isDraining() && startsWork(verb, parsed)) {
+    throw new McpHttpError('DRAINING', { headers: { 'Retry-After': '1', Connection: 'close' } });
+  }
+
+  const caller: CallerContext = {
+    tenant: tenant.id,
+    principal,
+    createServer: tenant.runtime.createServer,
+    sessionTtlMs: tenant.sessionIdleTtlMs,
+    authInfo: auth.authInfo,
+  };
+  if (endpoint === 'sse') return deps.sse2024.handleSse(caller, req, res, `${tenant.basePath}/messages`);
+  if (endpoint === 'messages') {
+    const sid = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
+    return deps.sse2024.handleMessage(caller, req, res, body, sid);
+  }
+  if (verb === 'GET') return (assertSessionOperations(tenant.eras), deps.engine.handleGet(caller, req, res));
+  if (verb === 'DELETE') return (assertSessionOperations(tenant.eras), deps.engine.handleDelete(caller, req, res));
+  const route = routePost(req.headers, body, tenant.eras);
+  res.locals.era = route.era;
+  if (route.reject) throw route.reject;
+  if (route.era === 'modern') return tenant.runtime.modern!.handlePost({ principal }, req, res, body);
+  return deps.engine.handlePost(caller, req, res, body);
 }
+
+/** The JSON-RPC method a POST body names (first message of a batch); undefined for responses. */
+function methodOf(parsed: unknown): string | undefined {
+  const first = Array.isArray(parsed) ? parsed[0] : parsed;
+  const m = typeof first === 'object' && first !== null ? (first as { method?: unknown }).method : undefined;
+  return typeof m === 'string' ? m.slice(0, 128) : undefined;
+}
+
+/** Whether a request would start new work (a JSON-RPC request or a new stream) rather than answer old work. */
+function startsWork(verb: string, parsed: unknown): boolean {
+  if (verb === 'GET') return true;
+  if (verb !== 'POST') return false;
+  const messages = Array.isArray(parsed) ? parsed : [parsed];
+  return messages.some((m) => typeof m === 'object' && m !== null && 'method' in m && 'id' in m);
+}
+
+function eraOf(endpoint: string, res: Response): string {
+  if (typeof res.locals.era === 'string') return res.locals.era;
+  return endpoint === 'mcp' ? 'legacy' : 'sse2024';
+}
+
+export type { ServedTenant };
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -29,6 +29,10 @@ export const EnvSchema = z.object({
   LEASE_MS: intFromEnv(15_000),
   /** A quiet SSE tail re-reads its log and checks for a dead request owner this often. */
   TAIL_RECHECK_MS: intFromEnv(5_000),
+  /** Tenant configuration file (YAML or JSON). Absent: the demo tenant alone, at /mcp. */
+  SWITCHBOARD_CONFIG: z.string().min(1).optional(),
+  /** Public base URL of this deployment (scheme://host[:port]); OAuth tenants derive their resource URI from it. */
+  PUBLIC_BASE_URL: z.string().url().optional(),
   /** How long SIGTERM waits for in-flight requests before closing streams. */
   DRAIN_GRACE_MS: intFromEnv(10_000),
   /** Protocol eras the default tenant serves (comma separated subset of legacy, modern, sse2024). */

@@ -1,30 +1,65 @@
-/** Starts one edge node: config from the environment, store, engine, app; drains on SIGTERM/SIGINT. */
+/**
+ * Starts one edge node: config from the environment, store, tenants, engines, app; reloads the tenant
+ * config on SIGHUP or file change; drains on SIGTERM/SIGINT (unready → finish in-flight work within the
+ * grace → close streams with a retry hint → exit).
+ */
 import { createServer } from 'node:http';
 import pino from 'pino';
-import { createStore, instrumentStore } from '@switchboard/store';
-import { LegacyEngine, parseRequestStateSecrets, Sse2024Transport } from '@switchboard/transport';
+import { createStore, instrumentStore, RedisStore } from '@switchboard/store';
+import { LegacyEngine, Sse2024Transport } from '@switchboard/transport';
 import { createDemoServer } from '@switchboard/demo-server';
 import { loadEnv } from './env';
 import { parseEras } from './era';
-import { startTenantRuntime } from './tenant-runtime';
 import { createApp } from './app';
 import { EdgeMetrics } from './metrics';
+import { demoTenant, loadTenants, TenantRegistry, type Tenant } from './config/tenant-registry';
+import { TenantHost } from './tenant-host';
+import { RateLimits } from './pipeline/rate-limit';
+import { StreamSlots } from './pipeline/stream-slots';
+import type { ServerFactory } from '@switchboard/transport';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 async function main(): Promise<void> {
   const env = loadEnv();
   const log = pino({ level: env.LOG_LEVEL, base: { node: env.NODE_ID } });
-  let engine: LegacyEngine | undefined;
-  const metrics = new EdgeMetrics(env.NODE_ID, { streams: () => engine?.hub.tailCount ?? 0, sessions: () => engine?.sessions.size ?? 0 });
-  const rawStore = createStore(env.REDIS_URL, { nodeId: env.NODE_ID, onError: (err) => log.warn({ err: err.message }, 'redis error') });
+  const logFn = (msg: string, err?: unknown) => (err ? log.warn({ err: String(err) }, msg) : log.info(msg));
+  // A bad tenant file stops start-up here, before anything listens.
+  const configured: Tenant[] = env.SWITCHBOARD_CONFIG
+    ? loadTenants(env.SWITCHBOARD_CONFIG)
+    : [
+        {
+          ...demoTenant(createDemoServer as unknown as ServerFactory, {
+            allowedHosts: list(env.ALLOWED_HOSTS),
+            allowedOrigins: list(env.ALLOWED_ORIGINS),
+            sessionIdleTtlMs: env.SESSION_TTL_MS,
+            bodyLimitBytes: env.BODY_LIMIT_BYTES,
+            eras: [...parseEras(env.ERAS)],
+          }),
+          requestStateKeys: list(env.REQUEST_STATE_KEYS ?? ''),
+        },
+      ];
+
+  let legacy: LegacyEngine | undefined;
+  const metrics = new EdgeMetrics(env.NODE_ID, { streams: () => legacy?.hub.tailCount ?? 0, sessions: () => legacy?.sessions.size ?? 0 });
+  const rawStore = createStore(env.REDIS_URL, {
+    nodeId: env.NODE_ID,
+    onError: (err) => log.warn({ err: err.message }, 'redis error'),
+    // Wake-ups published while the subscriber was away are lost: every held stream re-reads its log.
+    onResubscribed: () => setTimeout(() => legacy?.hub.wakeAll(), 100),
+  });
   const store = instrumentStore(rawStore, metrics.storeObserver());
-  let draining = false;
-  const legacy = new LegacyEngine({
+  const hooks = {
+    ...metrics.hooks(),
+    onIsolationDenied: (tenant: string, principal: string, what: string) => {
+      log.warn({ audit: 'isolation_denied', tenant, principal, what }, 'a principal presented another principal\'s session');
+    },
+  };
+  legacy = new LegacyEngine({
     store,
     nodeId: env.NODE_ID,
-    hooks: metrics.hooks(),
-    log: (msg, err) => (err ? log.warn({ err: String(err) }, msg) : log.info(msg)),
+    hooks,
+    log: logFn,
     options: {
       sessionTtlMs: env.SESSION_TTL_MS,
       sseUpgradeAfterMs: env.SSE_UPGRADE_AFTER_MS,
@@ -35,43 +70,45 @@ async function main(): Promise<void> {
       tailRecheckMs: env.TAIL_RECHECK_MS,
     },
   });
-  engine = legacy;
-  const eras = parseEras(env.ERAS);
-  const defaultRuntime = await startTenantRuntime({
-    tenant: 'default',
+  const engine = legacy;
+  const tenants = new TenantHost({
     store,
-    factory: (services) => createDemoServer(services),
-    eras,
-    requestStateSecrets: parseRequestStateSecrets(env.REQUEST_STATE_KEYS),
+    hooks,
+    publicBaseUrl: env.PUBLIC_BASE_URL,
     requestStateTtlMs: env.REQUEST_STATE_TTL_MS,
-    bodyLimitBytes: env.BODY_LIMIT_BYTES,
     keepAliveMs: env.KEEPALIVE_MS,
-    hooks: metrics.hooks(),
     onRequestStateRejected: (tenant, reason) => metrics.requestStateRejected.inc({ tenant, reason }),
-    log: (msg, err) => (err ? log.warn({ err: String(err) }, msg) : log.info(msg)),
+    log: logFn,
     debug: (msg) => log.debug(msg),
   });
+  await tenants.apply(configured);
+
+  let draining = false;
+  const controller = new AbortController();
+  if (env.SWITCHBOARD_CONFIG) {
+    new TenantRegistry([]).watchFile(env.SWITCHBOARD_CONFIG, controller.signal, logFn, process.env, (next) => tenants.apply(next));
+  }
+  const streamSlots = new StreamSlots(store);
   const app = createApp({
-    engine: legacy,
-    sse2024: new Sse2024Transport(legacy),
+    tenants,
+    engine,
+    sse2024: new Sse2024Transport(engine),
     store,
     metrics,
+    rateLimits: new RateLimits({
+      redis: rawStore instanceof RedisStore ? rawStore.client : undefined,
+      onLimited: (tenant, principal, scope, method) => {
+        metrics.rateLimitRejections.inc({ tenant, scope });
+        log.warn({ audit: 'rate_limited', tenant, principal, scope, method }, 'rate limit hit');
+      },
+    }),
+    streamSlots,
     log,
     nodeId: env.NODE_ID,
-    bodyLimitBytes: env.BODY_LIMIT_BYTES,
-    defaultTenant: {
-      id: 'default',
-      createServer: defaultRuntime.createServer,
-      eras,
-      modern: defaultRuntime.modern,
-      hostOrigin: { allowedHosts: list(env.ALLOWED_HOSTS), allowedOrigins: list(env.ALLOWED_ORIGINS) },
-      sessionTtlMs: env.SESSION_TTL_MS,
-    },
     isDraining: () => draining,
   });
 
-  const controller = new AbortController();
-  const loops = legacy.start(controller.signal).catch((err) => log.error({ err }, 'engine loop failed'));
+  const loops = Promise.all([engine.start(controller.signal), streamSlots.run(controller.signal)]).catch((err) => log.error({ err }, 'background loop failed'));
   const server = createServer(app);
   // SSE streams are long-lived: Node's default 5-minute request timeout would cut them.
   server.requestTimeout = 0;
@@ -83,7 +120,7 @@ async function main(): Promise<void> {
   });
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : env.PORT;
-  log.info({ port, host: env.HOST, store: store.kind }, `listening on http://${env.HOST}:${port}/mcp`);
+  log.info({ port, host: env.HOST, store: store.kind, tenants: tenants.tenants.map((t) => t.id) }, `listening on http://${env.HOST}:${port}`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -91,10 +128,9 @@ async function main(): Promise<void> {
     stopping = true;
     draining = true;
     metrics.draining.set(1);
-    log.info({ signal }, 'draining');
+    log.info({ signal, graceMs: env.DRAIN_GRACE_MS }, 'draining');
     server.close();
-    await new Promise((r) => setTimeout(r, Math.min(env.DRAIN_GRACE_MS, 1000)).unref());
-    await Promise.all([legacy.shutdown(), defaultRuntime.shutdown()]);
+    await Promise.all([engine.shutdown(env.DRAIN_GRACE_MS), tenants.shutdown()]);
     controller.abort();
     await loops;
     server.closeAllConnections();

@@ -15,6 +15,7 @@
  * | sb:<t>:{sid}:pending:<srvReqId>      | string | node waiting for the client's answer                | server request timeout     |
  * | sb:<t>:{sid}:answer:<srvReqId>       | string | the client's answer, until the owner takes it       | answer TTL                 |
  * | sb:<t>:{sid}:listener                | string | connection id holding the standalone GET stream     | heartbeat                  |
+ * | sb:<t>:slots:<principalHash>       | zset   | a principal's open long-lived streams (conn → expiry)| slot TTL, refreshed        |
  * | channel sb:<t>:{sid}:wake            | pubsub | "stream X has new entries" / "session deleted"      | —                          |
  * | channel sb:node:<nodeId>             | pubsub | per-node inbox: answers and cancellations           | —                          |
  * | sb:<t>:secret:<name>                 | string | a tenant secret generated once (SET NX), base64     | none (see below)           |
@@ -23,6 +24,8 @@
  * Tenant secrets (e.g. the requestState sealing key when none is configured) have no TTL on purpose: every
  * node reads the same value at start-up, and an expiry would let a later node mint a different one.
  */
+import { createHash } from 'node:crypto';
+
 export interface SessionRef {
   tenant: string;
   sid: string;
@@ -40,6 +43,8 @@ export const keys = {
   answer: (r: SessionRef, serverRequestId: string) => `${base(r)}:answer:${serverRequestId}`,
   listener: (r: SessionRef) => `${base(r)}:listener`,
   secret: (tenant: string, name: string) => `sb:${tenant}:secret:${name}`,
+  /** The principal is hashed: it is client-influenced text (a JWT `sub`) and must not shape the key. */
+  streamSlots: (tenant: string, principal: string) => `sb:${tenant}:slots:${createHash('sha256').update(principal).digest('hex').slice(0, 32)}`,
 };
 
 export const channels = {

@@ -253,6 +253,31 @@ export class MemoryStore implements Store {
     if (this.str(k) === connectionId) this.data.delete(k);
   }
 
+  async acquireStreamSlot(tenant: string, principal: string, connectionId: string, max: number, ttlMs: number): Promise<boolean> {
+    const k = keys.streamSlots(tenant, principal);
+    const now = Date.now();
+    const slot = this.get(k);
+    // Stored as a set of "expiresAt connectionId" strings: the memory twin of the Redis sorted set.
+    const live = new Map<string, number>();
+    if (slot?.value.kind === 'set') {
+      for (const e of slot.value.v) {
+        const [exp, id] = [Number(e.slice(0, e.indexOf(' '))), e.slice(e.indexOf(' ') + 1)];
+        if (exp > now) live.set(id, exp);
+      }
+    }
+    if (!live.has(connectionId) && live.size >= max) return false;
+    live.set(connectionId, now + ttlMs);
+    this.set(k, { kind: 'set', v: new Set([...live].map(([id, exp]) => `${exp} ${id}`)) }, ttlMs);
+    return true;
+  }
+
+  async releaseStreamSlot(tenant: string, principal: string, connectionId: string): Promise<void> {
+    const k = keys.streamSlots(tenant, principal);
+    const slot = this.get(k);
+    if (slot?.value.kind !== 'set') return;
+    for (const e of slot.value.v) if (e.slice(e.indexOf(' ') + 1) === connectionId) slot.value.v.delete(e);
+  }
+
   private emit(channel: string, message: string): void {
     const set = this.handlers.get(channel);
     if (!set || set.size === 0) return;

@@ -214,6 +214,14 @@ export class RedisStore implements Store {
     return stored;
   }
 
+  async acquireStreamSlot(tenant: string, principal: string, connectionId: string, max: number, ttlMs: number): Promise<boolean> {
+    return (await this.cmd.acquireStreamSlot(keys.streamSlots(tenant, principal), Date.now(), ttlMs, connectionId, max)) === 1;
+  }
+
+  async releaseStreamSlot(tenant: string, principal: string, connectionId: string): Promise<void> {
+    await this.cmd.zrem(keys.streamSlots(tenant, principal), connectionId);
+  }
+
   async publish(channel: string, message: string): Promise<void> {
     await this.cmd.publish(channel, message);
   }

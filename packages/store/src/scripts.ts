@@ -40,5 +40,6 @@ export interface ScriptCommands {
   refreshListener(key: string, connectionId: string, ttlMs: number): Promise<number>;
   releaseListener(key: string, connectionId: string): Promise<number>;
   updateSubscriptions(key: string, uri: string, add: '1' | '0'): Promise<number>;
+  acquireStreamSlot(key: string, nowMs: number, ttlMs: number, connectionId: string, max: number): Promise<number>;
   deleteSession(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }

@@ -183,6 +183,20 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(await store.claimListener(ref, 'c2', 5000)).toBe(true);
   });
 
+  test('concurrent-stream slots: at most max live holders per principal; released and expired slots free up', async () => {
+    const tenant = `t-${randomBytes(4).toString('hex')}`;
+    expect(await store.acquireStreamSlot(tenant, 'bob', 'c1', 2, 60_000)).toBe(true);
+    expect(await store.acquireStreamSlot(tenant, 'bob', 'c2', 2, 60_000)).toBe(true);
+    expect(await store.acquireStreamSlot(tenant, 'bob', 'c3', 2, 60_000)).toBe(false);
+    expect(await store.acquireStreamSlot(tenant, 'bob', 'c1', 2, 60_000)).toBe(true); // refresh of a held slot
+    expect(await store.acquireStreamSlot(tenant, 'carol', 'c1', 2, 60_000)).toBe(true); // other principal
+    await store.releaseStreamSlot(tenant, 'bob', 'c2');
+    expect(await store.acquireStreamSlot(tenant, 'bob', 'c3', 2, 60_000)).toBe(true);
+    expect(await store.acquireStreamSlot(tenant, 'dave', 'd1', 1, 100)).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await store.acquireStreamSlot(tenant, 'dave', 'd2', 1, 100)).toBe(true);
+  });
+
   test('ping proves a pub/sub round trip', async () => {
     await expect(store.ping()).resolves.toBeUndefined();
   });

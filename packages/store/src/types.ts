@@ -117,6 +117,13 @@ export interface Store {
    */
   getOrCreateSecret(tenant: string, name: string, candidate: string): Promise<string>;
 
+  /**
+   * Takes one of a principal's `max` concurrent long-lived stream slots for `connectionId` (refreshing it when
+   * already held); false when all are taken by live holders. Slots of dead holders expire after `ttlMs`.
+   */
+  acquireStreamSlot(tenant: string, principal: string, connectionId: string, max: number, ttlMs: number): Promise<boolean>;
+  releaseStreamSlot(tenant: string, principal: string, connectionId: string): Promise<void>;
+
   publish(channel: string, message: string): Promise<void>;
   subscribe(channel: string, handler: MessageHandler): Promise<void>;
   unsubscribe(channel: string, handler: MessageHandler): Promise<void>;

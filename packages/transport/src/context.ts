@@ -31,6 +31,8 @@ export interface EngineHooks {
   /** Events written while catching up a resumed stream. */
   onEventsReplayed?: (count: number) => void;
   onReplayRefused?: (reason: 'malformed' | 'unknown' | 'trimmed') => void;
+  /** A principal presented another principal's session (answered exactly like an unknown one). */
+  onIsolationDenied?: (tenant: string, principal: string, what: 'session' | 'event-id') => void;
 }
 
 export interface EngineContext {

@@ -24,7 +24,7 @@ import {
   type JsonRpcResponse,
 } from '@switchboard/protocol';
 import type { SessionRecord, SessionRef, Store } from '@switchboard/store';
-import type { MessageExtraInfo } from '@modelcontextprotocol/server';
+import type { AuthInfo, MessageExtraInfo } from '@modelcontextprotocol/server';
 import { resolveOptions, type EngineOptions } from './options';
 import { sleep, StreamHub } from './stream-hub';
 import { StreamTail } from './stream-tail';
@@ -41,6 +41,8 @@ export interface CallerContext {
   createServer: ServerFactory;
   /** Idle TTL for new sessions of this tenant (defaults to the engine's). */
   sessionTtlMs?: number;
+  /** What the SDK hands handlers as `ctx.http.authInfo` (no raw token: see packages/auth). */
+  authInfo?: AuthInfo;
 }
 
 export interface LegacyEngineDeps {
@@ -88,6 +90,7 @@ export class LegacyEngine {
     const record = await this.ctx.store.touchSession(ref, caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs);
     // Another principal's session answers exactly like a missing one (ARCHITECTURE §3.7); so does a
     // session of the other wire (a 2024 HTTP+SSE session is not addressable on the Streamable endpoint).
+    if (record && record.principal !== caller.principal) this.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
     if (!record || record.principal !== caller.principal || record.transport !== 'streamable') throw new McpHttpError('SESSION_NOT_FOUND');
     return { ref, record };
   }
@@ -128,6 +131,7 @@ export class LegacyEngine {
     session.registerExchange(exchange);
     exchange.begin();
     const extra: MessageExtraInfo = supportsPriming(version) ? { closeSSEStream: () => exchange.closeConnection() } : {};
+    if (caller.authInfo) extra.authInfo = caller.authInfo;
     for (const r of requests) session.deliver(r, extra);
   }
 
@@ -151,7 +155,7 @@ export class LegacyEngine {
     const ref = { tenant: caller.tenant, sid };
     const requested = typeof init.params?.protocolVersion === 'string' ? init.params.protocolVersion : '';
     const session = await LocalSession.create(this.ctx, ref, caller.principal, caller.createServer, requested);
-    const response = await session.initialize(init);
+    const response = await session.initialize(init, caller.authInfo);
     if ('error' in response) {
       session.reportDone('initialize', 'error', startedMs);
       await session.close();

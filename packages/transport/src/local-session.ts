@@ -112,8 +112,8 @@ export class LocalSession implements ExchangeOwner {
   }
 
   /** Feeds the client's real initialize; resolves with the server's response. */
-  initialize(request: JsonRpcRequest): Promise<JsonRpcResponse> {
-    return this.internalRequest('initialize', request.params ?? {}, request.id);
+  initialize(request: JsonRpcRequest, authInfo?: MessageExtraInfo['authInfo']): Promise<JsonRpcResponse> {
+    return this.internalRequest('initialize', request.params ?? {}, request.id, authInfo);
   }
 
   /**
@@ -138,11 +138,11 @@ export class LocalSession implements ExchangeOwner {
     }
   }
 
-  private internalRequest(method: string, params: Record<string, unknown>, echoId?: RequestId): Promise<JsonRpcResponse> {
+  private internalRequest(method: string, params: Record<string, unknown>, echoId?: RequestId, authInfo?: MessageExtraInfo['authInfo']): Promise<JsonRpcResponse> {
     const id = `${INTERNAL_PREFIX}${++this.internalSeq}`;
     return new Promise((resolve) => {
       this.internal.set(id, (m) => resolve(echoId === undefined ? m : ({ ...m, id: echoId } as JsonRpcResponse)));
-      this.deliver({ jsonrpc: '2.0', id, method, params });
+      this.deliver({ jsonrpc: '2.0', id, method, params }, authInfo ? { authInfo } : undefined);
     });
   }
 
@@ -169,9 +169,9 @@ export class LocalSession implements ExchangeOwner {
   }
 
   /** 2024-11-05: a client request handed to the server; its messages all go to the session's SSE stream. */
-  deliverSseRequest(request: JsonRpcRequest): void {
+  deliverSseRequest(request: JsonRpcRequest, extra?: MessageExtraInfo): void {
     this.sseInFlight.set(requestIdKey(request.id), { id: request.id, method: request.method, startedMs: Date.now() });
-    this.deliver(request);
+    this.deliver(request, extra);
   }
 
   exchangeDone(ex: PostExchange): void {

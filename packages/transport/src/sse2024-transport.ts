@@ -83,14 +83,15 @@ export class Sse2024Transport {
     const { messages } = parseBody(body, { maxBatchLength: opts.maxBatchLength, maxDepth: opts.maxJsonDepth });
     const ref = { tenant: caller.tenant, sid: sessionId };
     const record = await store.touchSession(ref, caller.sessionTtlMs ?? opts.sessionTtlMs);
+    if (record && record.principal !== caller.principal) this.engine.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
     if (!record || record.principal !== caller.principal || record.transport !== 'sse2024') throw new McpHttpError('SESSION_NOT_FOUND');
     const session = await this.engine.sessions.obtain(ref, record, caller.createServer);
     await session.syncState(record);
     for (const m of messages) {
-      if (isRequest(m) && m.method === 'initialize') await this.initialize(session, m);
+      if (isRequest(m) && m.method === 'initialize') await this.initialize(session, m, caller);
       else if (isRequest(m)) {
         if (session.hasInFlight(requestIdKey(m.id))) throw new McpHttpError('INVALID_REQUEST', { id: m.id, message: 'Invalid Request: a request with this id is already in flight' });
-        session.deliverSseRequest(m);
+        session.deliverSseRequest(m, caller.authInfo ? { authInfo: caller.authInfo } : undefined);
       } else if (isResponse(m)) await this.engine.routeAnswer(session, m);
       else await this.engine.routeNotification(session, m);
     }
@@ -98,9 +99,9 @@ export class Sse2024Transport {
   }
 
   /** The handshake arrives over POST: its params become the session record other nodes rehydrate from. */
-  private async initialize(session: LocalSession, init: JsonRpcRequest): Promise<void> {
+  private async initialize(session: LocalSession, init: JsonRpcRequest, caller: CallerContext): Promise<void> {
     const startedMs = Date.now();
-    const response = await session.initialize(init);
+    const response = await session.initialize(init, caller.authInfo);
     session.reportDone('initialize', 'error' in response ? 'error' : 'ok', startedMs, 'sse2024');
     if (!('error' in response)) {
       const negotiated = String((response.result as { protocolVersion?: unknown }).protocolVersion ?? DEPRECATED_SSE_PROTOCOL_VERSION);

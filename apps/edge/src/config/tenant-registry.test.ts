@@ -87,9 +87,11 @@ describe('tenant config', () => {
     try {
       writeFileSync(file, good.replace('id: beta', 'id: gamma'));
       process.emit('SIGHUP', 'SIGHUP');
+      await new Promise((r) => setTimeout(r, 50));
       expect(reg.get('gamma')).toBeDefined();
       writeFileSync(file, 'tenants: []');
       process.emit('SIGHUP', 'SIGHUP');
+      await new Promise((r) => setTimeout(r, 50));
       expect(reg.get('gamma')).toBeDefined();
       expect(logs.some((l) => l.includes('refused'))).toBe(true);
     } finally {

@@ -125,7 +125,7 @@ export class TenantRegistry {
     return this.byId.get(id);
   }
 
-  private replace(tenants: Tenant[]): void {
+  replace(tenants: Tenant[]): void {
     const byId = new Map(tenants.map((t) => [t.id, t]));
     const byHost = new Map<string, Tenant>();
     for (const t of tenants) for (const h of t.hosts) byHost.set(h, t);
@@ -152,15 +152,26 @@ export class TenantRegistry {
    * Reload on SIGHUP and when the file changes. A bad file is refused (logged) and the old table stays.
    * Stops when `signal` aborts.
    */
-  watchFile(file: string, signal: AbortSignal, log: (msg: string, err?: unknown) => void, env: NodeJS.ProcessEnv = process.env): void {
+  watchFile(
+    file: string,
+    signal: AbortSignal,
+    log: (msg: string, err?: unknown) => void,
+    env: NodeJS.ProcessEnv = process.env,
+    apply: (tenants: Tenant[]) => Promise<void> | void = (t) => this.replace(t),
+  ): void {
     let timer: NodeJS.Timeout | undefined;
+    let chain: Promise<void> = Promise.resolve();
     const reload = (why: string) => {
-      try {
-        this.replace(loadTenants(file, env));
-        log(`tenant config reloaded (${why}): ${this.all.map((t) => t.id).join(', ')}`);
-      } catch (err) {
-        log(`tenant config reload refused (${why}); keeping the previous one`, err);
-      }
+      chain = chain.then(async () => {
+        try {
+          const tenants = loadTenants(file, env);
+          await apply(tenants);
+          log(`tenant config reloaded (${why}): ${tenants.map((t) => t.id).join(', ')}`);
+        } catch (err) {
+          log(`tenant config reload refused (${why}); keeping the previous one`, err);
+        }
+      });
+      return chain;
     };
     const debounced = (why: string) => {
       if (timer) clearTimeout(timer);

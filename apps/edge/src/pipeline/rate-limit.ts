@@ -1,0 +1,99 @@
+/**
+ * Rate limits per tenant, per principal and per MCP method (express-rate-limit; a shared Redis store when
+ * the node runs on Redis, so a limit of L per window admits about L in total across nodes — the counter is
+ * one atomic Redis script). 429 answers carry `Retry-After`, the standard `RateLimit` headers and a JSON-RPC
+ * error body. Limiters are built lazily per (tenant, scope, method, limit, window), so a config reload that
+ * changes a limit simply starts using a new one.
+ */
+import type { Request, Response } from 'express';
+import { rateLimit, type RateLimitRequestHandler, type Store as RateLimitStore } from 'express-rate-limit';
+import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
+import type { RedisLike } from '@switchboard/store';
+import { catalogErrorBody } from '@switchboard/protocol';
+
+export type LimitScope = 'tenant' | 'principal' | 'method';
+export interface Limit { limit: number; windowMs: number }
+export interface TenantLimits {
+  tenant?: Limit;
+  principal?: Limit;
+  methods: Record<string, Limit>;
+}
+
+export interface RateLimitDeps {
+  /** The command client of the Redis store; absent → per-node memory counters (single-node mode). */
+  redis?: RedisLike;
+  onLimited: (tenant: string, principal: string, scope: LimitScope, method: string) => void;
+}
+
+const KEY = 'sbRateKey';
+
+export class RateLimits {
+  private readonly limiters = new Map<string, RateLimitRequestHandler>();
+
+  constructor(private readonly deps: RateLimitDeps) {}
+
+  private limiter(tenant: string, scope: LimitScope, method: string, l: Limit): RateLimitRequestHandler {
+    const id = `${tenant}|${scope}|${method}|${l.limit}|${l.windowMs}`;
+    let limiter = this.limiters.get(id);
+    if (limiter) return limiter;
+    const prefix = `sb:${tenant}:rl:${scope}:${l.limit}:${l.windowMs}:`;
+    let store: RateLimitStore | undefined;
+    const redis = this.deps.redis;
+    if (redis) {
+      store = new RateLimitRedisStore({
+        prefix,
+        sendCommand: (...args: string[]) => redis.call(args[0]!, ...args.slice(1)) as Promise<number>,
+      });
+    }
+    limiter = rateLimit({
+      windowMs: l.windowMs,
+      limit: l.limit,
+      standardHeaders: 'draft-8',
+      legacyHeaders: false,
+      store,
+      keyGenerator: (_req, res) => String((res as Response).locals[KEY]),
+      // Counters must not silently vanish when Redis is down; the error surfaces as a 503 instead.
+      passOnStoreError: false,
+      validate: false,
+      handler: (req, res) => {
+        const r = req as Request;
+        const resp = res as Response;
+        this.deps.onLimited(tenant, String(resp.locals.principal ?? ''), scope, method);
+        if (!resp.getHeader('Retry-After')) resp.setHeader('Retry-After', String(Math.ceil(l.windowMs / 1000)));
+        resp.status(429).json(catalogErrorBody('RATE_LIMITED', null, { scope, ...(scope === 'method' ? { method } : {}), path: r.path }));
+      },
+    });
+    this.limiters.set(id, limiter);
+    return limiter;
+  }
+
+  /** Runs the tenant's limits for this request; false when a 429 was written. */
+  async check(req: Request, res: Response, tenant: string, principal: string, method: string | undefined, limits: TenantLimits): Promise<boolean> {
+    const steps: [LimitScope, Limit | undefined, string][] = [
+      ['tenant', limits.tenant, tenant],
+      ['principal', limits.principal, principal],
+      ['method', method ? limits.methods[method] : undefined, `${principal}\u0000${method ?? ''}`],
+    ];
+    for (const [scope, limit, key] of steps) {
+      if (!limit) continue;
+      res.locals[KEY] = key;
+      if (!(await run(this.limiter(tenant, scope, method ?? '', limit), req, res))) return false;
+    }
+    return true;
+  }
+}
+
+function run(limiter: RateLimitRequestHandler, req: Request, res: Response): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    let passed = false;
+    Promise.resolve(
+      limiter(req, res, (err?: unknown) => {
+        passed = true;
+        if (err) reject(err);
+        else resolve(true);
+      }),
+    ).then(() => {
+      if (!passed) resolve(false);
+    }, reject);
+  });
+}

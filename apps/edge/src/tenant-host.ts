@@ -1,0 +1,111 @@
+/**
+ * Every tenant this node serves, ready to take requests: its config, its runtime (server factory with
+ * services, modern handler, event bus, requestState keys) and its compiled authenticator. A reload builds the
+ * new table first and swaps it in one step; a tenant whose server, eras and keys did not change keeps its
+ * runtime (open listen streams continue), a changed one gets a new runtime and the old one is retired after
+ * `retireAfterMs` (its listen streams then end with their teardown signals; clients re-listen).
+ */
+import { createAuthenticator, type TenantAuthenticator } from '@switchboard/auth';
+import type { ProtectedResourceMetadataRoute } from '@switchboard/auth';
+import type { Store } from '@switchboard/store';
+import { parseRequestStateSecrets, type EngineHooks } from '@switchboard/transport';
+import { TenantRegistry, type Endpoint, type Tenant } from './config/tenant-registry';
+import { startTenantRuntime, type TenantRuntime, type TenantServices } from './tenant-runtime';
+
+export interface ServedTenant extends Tenant {
+  runtime: TenantRuntime;
+  authenticator: TenantAuthenticator;
+}
+
+export interface TenantHostDeps {
+  store: Store;
+  hooks: EngineHooks;
+  /** Public base URL (scheme://host[:port]) for OAuth canonical resource URIs; never derived from requests. */
+  publicBaseUrl?: string;
+  requestStateTtlMs: number;
+  keepAliveMs: number;
+  onRequestStateRejected?: (tenant: string, reason: string) => void;
+  log: (msg: string, err?: unknown) => void;
+  debug: (msg: string) => void;
+  retireAfterMs?: number;
+}
+
+/** What a runtime is built from: a reload keeps the runtime while all of it is unchanged. */
+const runtimeInputs = (t: Tenant) => JSON.stringify([[...t.eras].sort(), t.requestStateKeys, t.bodyLimitBytes]);
+
+export class TenantHost {
+  private registry = new TenantRegistry([]);
+  private served = new Map<string, ServedTenant>();
+  private metadata = new Map<string, ProtectedResourceMetadataRoute>();
+
+  constructor(private readonly deps: TenantHostDeps) {}
+
+  get tenants(): ServedTenant[] {
+    return [...this.served.values()];
+  }
+
+  /** The tenant's public MCP URL (OAuth resource), when a public base URL is configured. */
+  resourceUrl(t: Tenant): string | undefined {
+    return this.deps.publicBaseUrl ? `${this.deps.publicBaseUrl.replace(/\/$/, '')}${t.basePath}/mcp` : undefined;
+  }
+
+  /** Builds runtimes and authenticators for `tenants`, then swaps the table in. Throws on a bad tenant. */
+  async apply(tenants: Tenant[]): Promise<void> {
+    const next = new Map<string, ServedTenant>();
+    const created: TenantRuntime[] = [];
+    try {
+      for (const t of tenants) {
+        const previous = this.served.get(t.id);
+        const authenticator = createAuthenticator({ id: t.id, auth: t.auth, resourceUrl: this.resourceUrl(t) });
+        // The module cache hands a reload the same factory function when the server module did not change.
+        const reusable = previous && previous.createServer === t.createServer && runtimeInputs(previous) === runtimeInputs(t);
+        let runtime = reusable ? previous.runtime : undefined;
+        if (!runtime) {
+          const factory = t.createServer as unknown as (services: TenantServices) => ReturnType<Tenant['createServer']>;
+          runtime = await startTenantRuntime({
+            tenant: t.id,
+            store: this.deps.store,
+            factory,
+            eras: t.eras,
+            requestStateSecrets: parseRequestStateSecrets(t.requestStateKeys.join(',')),
+            requestStateTtlMs: this.deps.requestStateTtlMs,
+            bodyLimitBytes: t.bodyLimitBytes,
+            keepAliveMs: this.deps.keepAliveMs,
+            hooks: this.deps.hooks,
+            onRequestStateRejected: this.deps.onRequestStateRejected,
+            log: this.deps.log,
+            debug: this.deps.debug,
+          });
+          created.push(runtime);
+        }
+        next.set(t.id, { ...t, runtime, authenticator });
+      }
+    } catch (err) {
+      await Promise.allSettled(created.map((r) => r.shutdown()));
+      throw err;
+    }
+    const retired = [...this.served.values()].filter((old) => next.get(old.id)?.runtime !== old.runtime).map((old) => old.runtime);
+    const metadata = new Map<string, ProtectedResourceMetadataRoute>();
+    for (const t of next.values()) if (t.authenticator.metadata) metadata.set(t.authenticator.metadata.path, t.authenticator.metadata);
+    this.served = next;
+    this.metadata = metadata;
+    this.registry.replace([...next.values()]);
+    if (retired.length > 0) {
+      setTimeout(() => void Promise.allSettled(retired.map((r) => r.shutdown())), this.deps.retireAfterMs ?? 30_000).unref();
+    }
+  }
+
+  resolve(path: string, host: string | undefined): { tenant: ServedTenant; endpoint: Endpoint } | null {
+    const r = this.registry.resolve(path, host);
+    return r ? { tenant: r.tenant as ServedTenant, endpoint: r.endpoint } : null;
+  }
+
+  /** The RFC 9728 document served at `path`, if a tenant's OAuth metadata lives there. */
+  protectedResourceMetadata(path: string): ProtectedResourceMetadataRoute | undefined {
+    return this.metadata.get(path);
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.allSettled(this.tenants.map((t) => t.runtime.shutdown()));
+  }
+}
