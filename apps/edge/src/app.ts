@@ -11,7 +11,8 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import { catalogErrorBody, exceedsDepth, McpHttpError } from '@switchboard/protocol';
 import type { Store } from '@switchboard/store';
-import type { CallerContext, LegacyEngine, Sse2024Transport } from '@switchboard/transport';
+import { PRINCIPAL_EXTRA_KEY, type CallerContext, type LegacyEngine, type Sse2024Transport } from '@switchboard/transport';
+import type { AuthInfo } from '@modelcontextprotocol/server';
 import { readBody } from './body';
 import { assertSessionOperations, routePost } from './era';
 import { checkHostAndOrigin } from './host-origin';
@@ -144,8 +145,9 @@ async function serveMcp(deps: AppDeps, req: Request, res: Response): Promise<voi
   const principal = auth.principal;
   res.locals.principal = principal;
 
-  const method = verb === 'POST' ? methodOf(parsed) : undefined;
-  if (!(await deps.rateLimits.check(req, res, tenant.id, principal, method, tenant.rateLimits))) return;
+  const methods = verb === 'POST' ? methodsOf(parsed) : [];
+  const method = methods[0];
+  if (!(await deps.rateLimits.check(req, res, tenant.id, principal, methods, tenant.rateLimits))) return;
   const longLived = (endpoint === 'mcp' && verb === 'GET') || endpoint === 'sse' || method === 'subscriptions/listen';
   const maxStreams = tenant.rateLimits.maxStreamsPerPrincipal;
   if (longLived && maxStreams !== undefined && !(await deps.streamSlots.acquire(tenant.id, principal, maxStreams, res))) {
@@ -161,12 +163,18 @@ async function serveMcp(deps: AppDeps, req: Request, res: Response): Promise<voi
     throw new McpHttpError('DRAINING', { headers: { 'Retry-After': '1', Connection: 'close' } });
   }
 
+  // One AuthInfo for handlers of every era: scopes, client id and expiry from auth (never the raw token),
+  // and the principal in `extra`, which the requestState codec binds to.
+  const authInfo: AuthInfo = {
+    ...(auth.authInfo ?? { token: '', clientId: principal, scopes: auth.scopes }),
+    extra: { ...auth.authInfo?.extra, [PRINCIPAL_EXTRA_KEY]: principal, tenant: tenant.id },
+  };
   const caller: CallerContext = {
     tenant: tenant.id,
     principal,
     createServer: tenant.runtime.createServer,
     sessionTtlMs: tenant.sessionIdleTtlMs,
-    authInfo: auth.authInfo,
+    authInfo,
   };
   if (endpoint === 'sse') return deps.sse2024.handleSse(caller, req, res, `${tenant.basePath}/messages`);
   if (endpoint === 'messages') {
@@ -178,15 +186,20 @@ async function serveMcp(deps: AppDeps, req: Request, res: Response): Promise<voi
   const route = routePost(req.headers, body, tenant.eras);
   res.locals.era = route.era;
   if (route.reject) throw route.reject;
-  if (route.era === 'modern') return tenant.runtime.modern!.handlePost({ principal }, req, res, body);
+  if (route.era === 'modern') return tenant.runtime.modern!.handlePost({ principal, authInfo }, req, res, body);
   return deps.engine.handlePost(caller, req, res, body);
 }
 
-/** The JSON-RPC method a POST body names (first message of a batch); undefined for responses. */
-function methodOf(parsed: unknown): string | undefined {
-  const first = Array.isArray(parsed) ? parsed[0] : parsed;
-  const m = typeof first === 'object' && first !== null ? (first as { method?: unknown }).method : undefined;
-  return typeof m === 'string' ? m.slice(0, 128) : undefined;
+/**
+ * The JSON-RPC method of every message of a POST body, in order (a batch has several; responses have none).
+ * Only the first 100 messages count: longer batches are refused by the transport anyway.
+ */
+function methodsOf(parsed: unknown): string[] {
+  const messages = Array.isArray(parsed) ? parsed.slice(0, 100) : [parsed];
+  return messages.flatMap((msg) => {
+    const m = typeof msg === 'object' && msg !== null ? (msg as { method?: unknown }).method : undefined;
+    return typeof m === 'string' ? [m.slice(0, 128)] : [];
+  });
 }
 
 /** Whether a request would start new work (a JSON-RPC request or a new stream) rather than answer old work. */

@@ -10,7 +10,7 @@ function isStoreUnavailable(err: unknown): boolean {
   const msg = err.message;
   return (
     name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|enableOfflineQueue|CLUSTERDOWN|TRYAGAIN|Failed to refresh slots cache|None of startup nodes is available|LOADING/i.test(msg)
+    /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|enableOfflineQueue|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available|LOADING/i.test(msg)
   );
 }
 

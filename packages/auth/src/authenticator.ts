@@ -68,6 +68,13 @@ export class TenantAuthenticator {
   private readonly oauth?: JwtMode;
   private readonly jwt?: JwtMode;
   private readonly challenge: ChallengeContext;
+  /**
+   * Token principals are `<iss>#<sub>` when the tenant has more than one source of principals (several trusted
+   * issuers, or API keys next to tokens): `sub` is only unique per issuer (RFC 7519 §4.1.2), and an issuer must
+   * not be able to mint a principal another issuer (or an API key) already owns. A tenant with one issuer and
+   * no API keys keeps the bare `sub`. `#` cannot occur in an issuer identifier (RFC 8414 §2: no fragment).
+   */
+  private readonly qualifyTokenPrincipals: boolean;
 
   constructor(tenant: TenantAuthContext) {
     const { auth } = tenant;
@@ -97,6 +104,8 @@ export class TenantAuthenticator {
     } catch (err) {
       throw new AuthConfigError(tenant.id, (err as Error).message);
     }
+    const issuers = new Set([...(this.jwt?.verifier.issuers ?? []), ...(this.oauth?.verifier.issuers ?? [])]);
+    this.qualifyTokenPrincipals = issuers.size > 1 || (issuers.size > 0 && this.apiKeys !== undefined);
     this.challenge = {
       realm: tenant.id,
       resourceMetadataUrl: this.metadata?.url,
@@ -144,6 +153,7 @@ export class TenantAuthenticator {
     if (!v.ok) return v.reason === 'unavailable' ? unavailable() : unauthorized(v.reason, this.challenge);
     const missing = missingScopes(v.scopes, mode.requiredScopes);
     if (missing.length > 0) return insufficientScope(v.scopes, missing, { ...this.challenge, requiredScopes: mode.requiredScopes });
+    const principal = this.qualifyTokenPrincipals ? `${v.issuer}#${v.principal}` : v.principal;
     const authInfo: AuthInfo = {
       // The SDK types `token` as the raw token; handlers get only the redacted form, so no handler can pass
       // the client's token through to another service (A11), and nothing persisted from AuthInfo leaks it.
@@ -151,13 +161,13 @@ export class TenantAuthenticator {
       clientId: v.clientId,
       scopes: v.scopes,
       expiresAt: v.expiresAt,
-      extra: { method: mode.method, issuer: v.issuer, principal: v.principal },
+      extra: { method: mode.method, issuer: v.issuer, principal, subject: v.principal },
     };
     if (mode.method === 'oauth' && this.resource !== undefined) {
       authInfo.resource = new URL(this.resource);
       authInfo.resourceMetadataUrl = this.metadata?.url;
     }
-    return { ok: true, principal: v.principal, scopes: v.scopes, method: mode.method, authInfo };
+    return { ok: true, principal, scopes: v.scopes, method: mode.method, authInfo };
   }
 }
 

@@ -188,11 +188,22 @@ describe('several methods on one tenant', () => {
     const t = createAuthenticator({ id: 'acme', auth });
     const oauthToken = await mint(asKey, { issuer: AS, audience: resource, subject: 'u1' });
     const jwtToken = await mint(idpKey, { issuer: 'https://idp.example.com', audience: 'internal', subject: 'u2' });
-    expect(await t.authenticate({ headers: { authorization: `Bearer ${oauthToken}` } })).toMatchObject({ ok: true, method: 'oauth', principal: 'u1' });
-    expect(await t.authenticate({ headers: { authorization: `Bearer ${jwtToken}` } })).toMatchObject({ ok: true, method: 'jwt', principal: 'u2' });
+    // Several principal sources: token principals carry their issuer (see the next test).
+    expect(await t.authenticate({ headers: { authorization: `Bearer ${oauthToken}` } })).toMatchObject({ ok: true, method: 'oauth', principal: `${AS}#u1` });
+    expect(await t.authenticate({ headers: { authorization: `Bearer ${jwtToken}` } })).toMatchObject({ ok: true, method: 'jwt', principal: 'https://idp.example.com#u2' });
     expect(await t.authenticate({ headers: { 'x-api-key': 'k-123' } })).toMatchObject({ ok: true, method: 'apikey', principal: 'svc' });
     // An IdP token claiming the AS issuer is checked against the AS keys and fails.
     const confused = await mint(idpKey, { issuer: AS, audience: resource });
     expect(await t.authenticate({ headers: { authorization: `Bearer ${confused}` } })).toMatchObject({ ok: false, reason: 'invalid_token' });
+  });
+
+  test('the same sub from two issuers (or an API key principal as a sub) is never the same principal', async () => {
+    const t = createAuthenticator({ id: 'acme', auth });
+    const fromAs = await t.authenticate({ headers: { authorization: `Bearer ${await mint(asKey, { issuer: AS, audience: resource, subject: 'svc' })}` } });
+    const fromIdp = await t.authenticate({ headers: { authorization: `Bearer ${await mint(idpKey, { issuer: 'https://idp.example.com', audience: 'internal', subject: 'svc' })}` } });
+    const byKey = await t.authenticate({ headers: { 'x-api-key': 'k-123' } });
+    const principals = [fromAs, fromIdp, byKey].map((r) => (r.ok ? r.principal : r.reason));
+    expect(principals).toEqual([`${AS}#svc`, 'https://idp.example.com#svc', 'svc']);
+    expect(fromIdp.ok && fromIdp.authInfo?.extra).toMatchObject({ principal: 'https://idp.example.com#svc', subject: 'svc' });
   });
 });

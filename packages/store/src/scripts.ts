@@ -28,7 +28,7 @@ export function defineScripts(client: Redis | Cluster): void {
 
 /** Typed view of the commands `defineScripts` adds. Variable-key scripts take the key count first. */
 export interface ScriptCommands {
-  touchSession(key: string, ttlMs: number): Promise<string[]>;
+  touchSession(key: string, ttlMs: number, principal: string, transport: string): Promise<string[]>;
   updateSession(key: string, ...fieldValues: string[]): Promise<number>;
   beginStream(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[string, ...number[]]>;
   appendEvents(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[string | null, ...string[]]>;

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 
 const limits = { maxLen: 50, ttlMs: 60_000 };
 const record = (tenant: string) => ({ tenant, transport: 'streamable' as const, principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}', logLevel: '', subscriptions: [] as string[], createdAtMs: 1 });
+const owner = { principal: 'alice' };
 const newRef = (tenant = 't1'): SessionRef => ({ tenant, sid: randomBytes(16).toString('hex') });
 const nextMessage = (store: Store, channel: string, timeoutMs = 2000) =>
   new Promise<string>((resolve, reject) => {
@@ -54,14 +55,14 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
 
   test('sessions: create, touch, update, and isolation by tenant', async () => {
     const ref = newRef();
-    expect(await store.touchSession(ref, 1000)).toBeNull();
+    expect(await store.touchSession(ref, 1000, owner)).toBeNull();
     await store.createSession(ref, record('t1'), 60_000);
-    expect(await store.touchSession(ref, 60_000)).toMatchObject({ principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}' });
-    expect(await store.touchSession({ tenant: 't2', sid: ref.sid }, 60_000)).toBeNull();
+    expect(await store.touchSession(ref, 60_000, owner)).toMatchObject({ principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}' });
+    expect(await store.touchSession({ tenant: 't2', sid: ref.sid }, 60_000, owner)).toBeNull();
     expect(await store.updateSession(ref, { logLevel: 'debug' })).toBe(true);
-    expect((await store.touchSession(ref, 60_000))?.logLevel).toBe('debug');
+    expect((await store.touchSession(ref, 60_000, owner))?.logLevel).toBe('debug');
     expect(await store.updateSession(ref, { initParams: '{"b":2}', protocolVersion: '2025-06-18' })).toBe(true);
-    expect(await store.touchSession(ref, 60_000)).toMatchObject({ transport: 'streamable', initParams: '{"b":2}', protocolVersion: '2025-06-18', logLevel: 'debug' });
+    expect(await store.touchSession(ref, 60_000, owner)).toMatchObject({ transport: 'streamable', initParams: '{"b":2}', protocolVersion: '2025-06-18', logLevel: 'debug' });
     expect(await store.updateSession(newRef(), { logLevel: 'debug' })).toBe(false);
   });
 
@@ -72,17 +73,27 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(await store.updateSubscription(ref, 'test://a', true)).toBe(true);
     await store.updateSubscription(ref, 'test://b', true);
     await store.updateSubscription(ref, 'test://a', true);
-    expect((await store.touchSession(ref, 60_000))?.subscriptions.sort()).toEqual(['test://a', 'test://b']);
+    expect((await store.touchSession(ref, 60_000, owner))?.subscriptions.sort()).toEqual(['test://a', 'test://b']);
     await store.updateSubscription(ref, 'test://a', false);
     await store.updateSubscription(ref, 'test://b', false);
-    expect((await store.touchSession(ref, 60_000))?.subscriptions).toEqual([]);
+    expect((await store.touchSession(ref, 60_000, owner))?.subscriptions).toEqual([]);
+  });
+
+  test('only the owner refreshes the idle TTL: a refused principal or wire leaves it running down', async () => {
+    const ref = newRef();
+    await store.createSession(ref, record('t1'), 400);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await store.touchSession(ref, 400, { principal: 'mallory' })).not.toBeNull();
+    expect(await store.touchSession(ref, 400, { principal: 'alice', transport: 'sse2024' })).not.toBeNull();
+    await new Promise((r) => setTimeout(r, 250));
+    expect(await store.touchSession(ref, 400, owner)).toBeNull();
   });
 
   test('sessions expire after their idle TTL', async () => {
     const ref = newRef();
     await store.createSession(ref, record('t1'), 150);
     await new Promise((r) => setTimeout(r, 300));
-    expect(await store.touchSession(ref, 1000)).toBeNull();
+    expect(await store.touchSession(ref, 1000, owner)).toBeNull();
   });
 
   test('streams: ordered append, read after a cursor, gap detection ids, completion marker', async () => {
@@ -132,7 +143,7 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     await new Promise((r) => setTimeout(r, 50));
     expect(await store.deleteSession(ref)).toBe(true);
     expect(await woke).toBe('!deleted');
-    expect(await store.touchSession(ref, 1000)).toBeNull();
+    expect(await store.touchSession(ref, 1000, owner)).toBeNull();
     expect(await store.readEvents(ref, 's1', '0-0', 10)).toEqual([]);
     expect(await store.deleteSession(ref)).toBe(false);
   });

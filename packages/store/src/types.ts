@@ -57,8 +57,11 @@ export interface Store {
   readonly kind: 'memory' | 'redis' | 'redis-cluster';
 
   createSession(ref: SessionRef, record: SessionRecord, ttlMs: number): Promise<void>;
-  /** Loads the session and refreshes its idle TTL; null when unknown, expired or deleted. */
-  touchSession(ref: SessionRef, ttlMs: number): Promise<SessionRecord | null>;
+  /**
+   * Loads the session; null when unknown, expired or deleted. Its idle TTL is refreshed only when `owner`
+   * matches (the principal, and the transport when given), so a refused request never keeps it alive.
+   */
+  touchSession(ref: SessionRef, ttlMs: number, owner: { principal: string; transport?: SessionTransport }): Promise<SessionRecord | null>;
   /** Updates fields of an existing session; false when it does not exist. */
   updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel' | 'initParams' | 'protocolVersion'>>): Promise<boolean>;
   /** Adds (or removes) one resource subscription of an existing session; false when it does not exist. */

@@ -28,6 +28,32 @@ const LimitSchema = z.object({
   windowMs: z.number().int().positive(),
 });
 
+/**
+ * A CORS origin exactly as browsers send it: `scheme://host[:port]`, stored normalized (lower-case, default
+ * port dropped) because requests are matched by string equality; a path (even a trailing `/`) is dropped by
+ * normalization, anything more (a real path, query, fragment, credentials) is refused rather than silently
+ * never matching.
+ */
+const Origin = z
+  .string()
+  .url()
+  .superRefine((v, ctx) => {
+    const u = new URL(v);
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username !== '' || u.password !== '' || u.pathname !== '/' || u.search !== '' || u.hash !== '') {
+      ctx.addIssue({ code: 'custom', message: 'an origin: http(s)://host[:port] with no path, query or fragment' });
+    }
+  })
+  .transform((v) => new URL(v).origin);
+
+/** Minimum decoded length of a requestState sealing secret (the transport's MIN_SECRET_BYTES). */
+const MIN_STATE_KEY_BYTES = 32;
+/** A requestState sealing secret: base64 or base64url of at least 32 bytes (checked here, so the error names the field). */
+const StateKey = z
+  .string()
+  .trim()
+  .regex(/^[A-Za-z0-9+/_-]+={0,2}$/, 'base64 (or base64url)')
+  .refine((v) => Buffer.from(v, /[-_]/.test(v) ? 'base64url' : 'base64').length >= MIN_STATE_KEY_BYTES, `must decode to at least ${MIN_STATE_KEY_BYTES} bytes`);
+
 const HostName = z.string().min(1).max(253).regex(/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:]+\](:\d{1,5})?$/, 'a host name, optionally with :port');
 
 export const TenantSchema = z
@@ -51,13 +77,13 @@ export const TenantSchema = z
       })
       .strict()
       .default({ methods: {} }),
-    cors: z.object({ origins: z.array(z.string().url()).default([]) }).strict().default({ origins: [] }),
+    cors: z.object({ origins: z.array(Origin).default([]) }).strict().default({ origins: [] }),
     allowedHosts: z.array(HostName).default([]),
     /** Accept loopback Host/Origin values (local development). */
     allowLoopback: z.boolean().default(true),
     sessionIdleTtlMs: z.number().int().min(1000).default(3_600_000),
     bodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
-    requestStateKeys: z.array(z.string().min(1)).default([]),
+    requestStateKeys: z.array(StateKey).default([]),
   })
   .strict();
 

@@ -62,10 +62,21 @@ describe('tenant config', () => {
     ['a missing module is refused', good.replace('./server.js }\n    eras', './nope.js }\n    eras'), env, /tenants\.beta\.server\.module: cannot load/],
     ['an export that is not a factory is refused', good.replace('./server.js }\n    eras', './server.js, export: notAFactory }\n    eras'), env, /is not a function/],
     ['invalid YAML is refused', 'tenants: [', env, /not valid YAML/],
+    ['a CORS origin with a path is refused (it could never match)', good.replace('https://app.acme.example]', 'https://app.acme.example/app]'), env, /tenants\.0\.cors\.origins\.0: an origin/],
+    ['a short requestState key names the field', good.replace('eras: [modern]', 'eras: [modern]\n    requestStateKeys: [c2hvcnQ=]'), env, /tenants\.1\.requestStateKeys\.0: must decode to at least 32 bytes/],
+    ['a requestState key that is not base64 names the field', good.replace('eras: [modern]', 'eras: [modern]\n    requestStateKeys: ["not base64!"]'), env, /tenants\.1\.requestStateKeys\.0: base64/],
   ])('%s', (_name, text, e, pattern) => {
     const file = write(text);
     expect(() => loadTenants(file, e)).toThrow(ConfigError);
     expect(() => loadTenants(file, e)).toThrow(pattern);
+  });
+
+  test('CORS origins are stored as browsers send them (a trailing slash, upper case or a default port still match)', () => {
+    const [acme] = loadTenants(write(good.replace('https://app.acme.example]', 'HTTPS://App.Acme.Example:443/, http://localhost:8080]')), env);
+    expect(acme!.corsOrigins).toEqual(['https://app.acme.example', 'http://localhost:8080']);
+    const key = Buffer.alloc(32, 7).toString('base64');
+    const [, beta] = loadTenants(write(good.replace('eras: [modern]', `eras: [modern]\n    requestStateKeys: ["${key}"]`)), env);
+    expect(beta!.requestStateKeys).toEqual([key]);
   });
 
   test('requests resolve by path, then by Host mapping for /mcp', () => {

@@ -2,8 +2,10 @@
  * Rate limits per tenant, per principal and per MCP method (express-rate-limit; a shared Redis store when
  * the node runs on Redis, so a limit of L per window admits about L in total across nodes — the counter is
  * one atomic Redis script). 429 answers carry `Retry-After`, the standard `RateLimit` headers and a JSON-RPC
- * error body. Limiters are built lazily per (tenant, scope, method, limit, window), so a config reload that
- * changes a limit simply starts using a new one.
+ * error body. Limiters are built lazily per (tenant, scope, limit, window) — plus the method for per-method
+ * limits, whose names come from the config only — so a config reload that changes a limit simply starts using
+ * a new one, and the set of limiters stays bounded whatever method names clients send: a client-chosen method
+ * must never get a fresh limiter (in memory mode that would be a fresh budget, and in any mode unbounded growth).
  */
 import type { Request, Response } from 'express';
 import { rateLimit, type RateLimitRequestHandler, type Store as RateLimitStore } from 'express-rate-limit';
@@ -26,12 +28,15 @@ export interface RateLimitDeps {
 }
 
 const KEY = 'sbRateKey';
+/** The request's JSON-RPC method, for the audit line and the 429 body (a limiter serves every method of its scope). */
+const METHOD = 'sbRateMethod';
 
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimitRequestHandler>();
 
   constructor(private readonly deps: RateLimitDeps) {}
 
+  /** `method` only for scope `method` (a configured method name); '' otherwise. */
   private limiter(tenant: string, scope: LimitScope, method: string, l: Limit): RateLimitRequestHandler {
     const id = `${tenant}|${scope}|${method}|${l.limit}|${l.windowMs}`;
     let limiter = this.limiters.get(id);
@@ -58,7 +63,7 @@ export class RateLimits {
       handler: (req, res) => {
         const r = req as Request;
         const resp = res as Response;
-        this.deps.onLimited(tenant, String(resp.locals.principal ?? ''), scope, method);
+        this.deps.onLimited(tenant, String(resp.locals.principal ?? ''), scope, String(resp.locals[METHOD] ?? ''));
         if (!resp.getHeader('Retry-After')) resp.setHeader('Retry-After', String(Math.ceil(l.windowMs / 1000)));
         resp.status(429).json(catalogErrorBody('RATE_LIMITED', null, { scope, ...(scope === 'method' ? { method } : {}), path: r.path }));
       },
@@ -67,17 +72,24 @@ export class RateLimits {
     return limiter;
   }
 
-  /** Runs the tenant's limits for this request; false when a 429 was written. */
-  async check(req: Request, res: Response, tenant: string, principal: string, method: string | undefined, limits: TenantLimits): Promise<boolean> {
-    const steps: [LimitScope, Limit | undefined, string][] = [
-      ['tenant', limits.tenant, tenant],
-      ['principal', limits.principal, principal],
-      ['method', method ? limits.methods[method] : undefined, `${principal}\u0000${method ?? ''}`],
-    ];
-    for (const [scope, limit, key] of steps) {
-      if (!limit) continue;
+  /**
+   * Runs the tenant's limits for this request; false when a 429 was written. The tenant and principal limits
+   * count HTTP requests; a per-method limit counts calls: `methods` lists the JSON-RPC method of every message
+   * of the body, so a batch (2025-03-26) spends the budget of each method once per message carrying it.
+   */
+  async check(req: Request, res: Response, tenant: string, principal: string, methods: string[], limits: TenantLimits): Promise<boolean> {
+    const steps: [LimitScope, Limit, string, string][] = [];
+    if (limits.tenant) steps.push(['tenant', limits.tenant, tenant, '']);
+    if (limits.principal) steps.push(['principal', limits.principal, principal, '']);
+    for (const method of methods) {
+      // Own properties only: a client's method named `constructor` or `__proto__` is not a configured limit.
+      if (Object.hasOwn(limits.methods, method)) steps.push(['method', limits.methods[method]!, `${principal}\u0000${method}`, method]);
+    }
+    res.locals[METHOD] = methods[0] ?? '';
+    for (const [scope, limit, key, method] of steps) {
       res.locals[KEY] = key;
-      if (!(await run(this.limiter(tenant, scope, method ?? '', limit), req, res))) return false;
+      if (scope === 'method') res.locals[METHOD] = method;
+      if (!(await run(this.limiter(tenant, scope, method, limit), req, res))) return false;
     }
     return true;
   }

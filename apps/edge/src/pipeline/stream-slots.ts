@@ -28,7 +28,11 @@ export class StreamSlots {
 
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
-      await new Promise((r) => setTimeout(r, Math.floor(this.slotTtlMs / 3)).unref());
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.floor(this.slotTtlMs / 3));
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+      if (signal.aborted) break;
       for (const s of [...this.held]) await this.store.acquireStreamSlot(s.tenant, s.principal, s.id, s.max, this.slotTtlMs).catch(() => {});
     }
   }
