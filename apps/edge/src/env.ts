@@ -29,6 +29,8 @@ export const EnvSchema = z.object({
   LEASE_MS: intFromEnv(15_000),
   /** A quiet SSE tail re-reads its log and checks for a dead request owner this often. */
   TAIL_RECHECK_MS: intFromEnv(5_000),
+  /** Bytes an SSE connection may hold unsent on this node (slow or stopped reader); past it the connection is closed and the client resumes from the log. */
+  SSE_MAX_BUFFERED_BYTES: intFromEnv(4 * 1024 * 1024),
   /** Tenant configuration file (YAML or JSON). Absent: the demo tenant alone, at /mcp. */
   SWITCHBOARD_CONFIG: z.string().min(1).optional(),
   /** Public base URL of this deployment (scheme://host[:port]); OAuth tenants derive their resource URI from it. */

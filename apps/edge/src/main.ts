@@ -3,7 +3,7 @@
  * config on SIGHUP or file change; drains on SIGTERM/SIGINT (unready → finish in-flight work within the
  * grace → close streams with a retry hint → exit).
  */
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import pino from 'pino';
 import { createStore, instrumentStore, RedisStore } from '@switchboard/store';
 import { LegacyEngine, Sse2024Transport } from '@switchboard/transport';
@@ -54,6 +54,9 @@ async function main(): Promise<void> {
     onIsolationDenied: (tenant: string, principal: string, what: string) => {
       log.warn({ audit: 'isolation_denied', tenant, principal, what }, 'a principal presented another principal\'s session');
     },
+    onSlowReaderCut: (reason: 'bound' | 'stall', bufferedBytes: number) => {
+      log.warn({ reason, bufferedBytes }, 'SSE connection cut: its reader fell behind (it resumes from the log)');
+    },
   };
   legacy = new LegacyEngine({
     store,
@@ -68,6 +71,7 @@ async function main(): Promise<void> {
       streamMaxLen: env.STREAM_MAX_LEN,
       leaseMs: env.LEASE_MS,
       tailRecheckMs: env.TAIL_RECHECK_MS,
+      maxSseBufferedBytes: env.SSE_MAX_BUFFERED_BYTES,
     },
   });
   const engine = legacy;
@@ -108,7 +112,9 @@ async function main(): Promise<void> {
     isDraining: () => draining,
   });
 
-  const loops = Promise.all([engine.start(controller.signal), streamSlots.run(controller.signal)]).catch((err) => log.error({ err }, 'background loop failed'));
+  const loops = engine.start(controller.signal).catch((err) => log.error({ err }, 'background loop failed'));
+  // Not awaited on shutdown: its sleep does not observe the signal (it would hold the drain for up to 10 s).
+  void streamSlots.run(controller.signal).catch((err) => log.error({ err }, 'background loop failed'));
   const server = createServer(app);
   // SSE streams are long-lived: Node's default 5-minute request timeout would cut them.
   server.requestTimeout = 0;
@@ -123,6 +129,8 @@ async function main(): Promise<void> {
   log.info({ port, host: env.HOST, store: store.kind, tenants: tenants.tenants.map((t) => t.id) }, `listening on http://${env.HOST}:${port}`);
 
   let stopping = false;
+  /** Modern (2026-07-28) requests running here; listen streams are not work that ends by itself. */
+  const modernInFlight = () => tenants.tenants.reduce((n, t) => n + (t.runtime.modern?.inFlightCount ?? 0), 0);
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -130,16 +138,34 @@ async function main(): Promise<void> {
     metrics.draining.set(1);
     log.info({ signal, graceMs: env.DRAIN_GRACE_MS }, 'draining');
     server.close();
-    await Promise.all([engine.shutdown(env.DRAIN_GRACE_MS), tenants.shutdown()]);
+    // Finish the work running here, both eras, within the grace (closing the modern handler would abort its
+    // requests, so it closes only after); then end every stream with its teardown signal.
+    await engine.shutdown(env.DRAIN_GRACE_MS, modernInFlight);
+    await tenants.shutdown();
     controller.abort();
     await loops;
-    server.closeAllConnections();
+    await closeConnections(server, 2_000);
     await store.close();
     log.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/**
+ * Lets the last bytes written (final responses, `retry:` hints, stream ends) reach the clients: idle
+ * keep-alive connections are closed as they go idle, and whatever is still open after `capMs` is cut.
+ */
+async function closeConnections(server: Server, capMs: number): Promise<void> {
+  const deadline = Date.now() + capMs;
+  for (;;) {
+    server.closeIdleConnections();
+    const open = await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
+    if (open === 0 || Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  server.closeAllConnections();
 }
 
 main().catch((err) => {

@@ -10,13 +10,14 @@
  *    JSON-Schema-2020-12 tool and the SSE-polling `test_reconnection` tool).
  * 2. Switchboard's own demo tools used by the multi-node e2e tests and the
  *    benchmarks (`slow_counter`, `list_roots`, `trigger_list_changed`,
- *    `wait_for_cancel`, `echo`).
+ *    `wait_for_cancel`, `echo`, `emit_sequence`).
  *
  * Every message a tool sends *because of* a request (progress, logs,
  * elicitation, sampling, roots) is tied to that request (`relatedRequestId`),
  * so a Streamable HTTP transport delivers it on the request's own POST stream.
- * `trigger_list_changed` is the one deliberate exception: its notification is
- * unrelated and belongs on the session's standalone GET stream.
+ * `trigger_list_changed` and `emit_sequence` (unless asked for `related`) are the
+ * deliberate exceptions: their notifications are unrelated and belong on the
+ * session's standalone GET stream.
  *
  * The 2026-07-28 fixtures (MRTR, listen triggers, stateless diagnostics) live in
  * `modern-fixtures.ts`; they serve 2025 sessions too, through the SDK's legacy shim.
@@ -65,7 +66,7 @@ export const FIXTURE_TOOL_NAMES = [
 ] as const;
 
 /** Names of the Switchboard demo tools. */
-export const DEMO_TOOL_NAMES = ['slow_counter', 'list_roots', 'trigger_list_changed', 'wait_for_cancel', 'echo', 'log_at', 'session_state'] as const;
+export const DEMO_TOOL_NAMES = ['slow_counter', 'list_roots', 'trigger_list_changed', 'wait_for_cancel', 'echo', 'log_at', 'session_state', 'emit_sequence'] as const;
 
 /**
  * The JSON Schema 2020-12 input schema advertised verbatim for `json_schema_2020_12_tool`:
@@ -443,6 +444,33 @@ function registerDemoTools(server: McpServer, subscribed: ReadonlySet<string>): 
     () => {
       server.sendToolListChanged();
       return text('sent');
+    },
+  );
+
+  server.registerTool(
+    'emit_sequence',
+    {
+      description:
+        'Sends `count` notifications/message with data {tag, seq[, pad]} (seq = from, from+1, ...) and returns ' +
+        '"sent <count>". Unrelated to this request (the session\'s standalone GET stream) unless `related`. ' +
+        'For counting delivery exactly, and for producing volume (`pad` characters per message).',
+      inputSchema: z.object({
+        tag: z.string().max(64).describe('Label copied into every notification'),
+        from: z.number().int().min(0).describe('Sequence number of the first notification'),
+        count: z.number().int().min(1).max(100_000).default(1).describe('How many notifications to send'),
+        pad: z.number().int().min(0).max(65_536).default(0).describe('Filler characters added to each notification'),
+        related: z.boolean().default(false).describe('Send them on this request\'s own stream instead'),
+      }),
+    },
+    async ({ tag, from, count, pad, related }, ctx) => {
+      const filler = pad > 0 ? { pad: 'x'.repeat(pad) } : {};
+      for (let i = 0; i < count; i++) {
+        const params = { level: 'info' as const, logger: 'emit_sequence', data: { tag, seq: from + i, ...filler } };
+        // Unrelated: server.notification (no relatedRequestId, no log-level filter), so every one is sent.
+        if (related) await ctx.mcpReq.notify({ method: 'notifications/message', params });
+        else await server.server.notification({ method: 'notifications/message', params });
+      }
+      return text(`sent ${count}`);
     },
   );
 

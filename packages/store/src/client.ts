@@ -3,7 +3,8 @@
  *   redis://[:password@]host:port[/db]            single Redis (rediss:// for TLS)
  *   redis-cluster://host:port,host:port[,...]     Redis Cluster (seed nodes; the rest are discovered)
  * Every client gets an `error` listener (an unhandled one crashes the process) and bounded retries, so a
- * command fails fast with an error the edge maps to 503 instead of queueing forever while Redis is down.
+ * command fails fast with an error the edge maps to 503 instead of queueing forever while Redis is down; a
+ * single-Redis connection that stops answering is dropped by a liveness PING and re-established.
  */
 import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis';
 
@@ -13,13 +14,19 @@ export interface RedisClientOptions {
   onError?: (err: Error) => void;
   /** Name shown in CLIENT LIST, for operators. */
   connectionName?: string;
+  /**
+   * A connection that leaves a PING unanswered this long is dropped and re-established (single Redis): a hung
+   * server or a half-open TCP connection then fails pending commands ("Connection is closed", a 503 at the
+   * edge) instead of holding requests until TCP gives up. 0 disables. @default 2000
+   */
+  livenessTimeoutMs?: number;
 }
 
 const COMMON: RedisOptions = {
-  // A command waits through at most this many reconnect attempts before failing (then: 503 at the edge).
+  // Commands sent just before a connection broke wait through at most this many reconnect attempts (then: 503).
   maxRetriesPerRequest: 2,
   // Reconnect forever with capped backoff: the edge must recover by itself when Redis returns.
-  retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 2000),
+  retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
   enableReadyCheck: true,
   connectTimeout: 5000,
 };
@@ -55,5 +62,48 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
           slotsRefreshTimeout: 2000,
         });
   client.on('error', (err: Error) => opts.onError?.(err));
+  if (client instanceof Redis) {
+    failFastOnceConnected(client);
+    const timeoutMs = opts.livenessTimeoutMs ?? 2000;
+    if (timeoutMs > 0) watchLiveness(client, timeoutMs, opts.onError);
+  }
   return client;
+}
+
+/**
+ * Start-up commands wait in the offline queue for the first connection; after that, a command issued while
+ * the connection is down fails at once ("Stream isn't writeable…", a 503 at the edge) instead of waiting
+ * behind the reconnect backoff for seconds: Redis being away is answered fast, never buffered in memory.
+ */
+function failFastOnceConnected(client: Redis): void {
+  client.once('ready', () => {
+    client.options.enableOfflineQueue = false;
+  });
+}
+
+/** PINGs a ready connection every `timeoutMs / 2`; no answer within `timeoutMs` → disconnect and reconnect. */
+function watchLiveness(client: Redis, timeoutMs: number, onError?: (err: Error) => void): void {
+  let waiting = false;
+  const timer = setInterval(() => {
+    if (waiting || client.status !== 'ready') return;
+    waiting = true;
+    const deadline = setTimeout(() => {
+      if (!waiting || client.status !== 'ready') return;
+      const err = new Error(`Connection is closed: redis did not answer PING within ${timeoutMs} ms (reconnecting)`);
+      onError?.(err);
+      client.disconnect(true);
+      // ioredis would re-send the unanswered commands after reconnecting, so their callers would keep waiting
+      // on the hung server: fail them now (their effect is unknown, as with any timeout).
+      (client as unknown as { flushQueue(e: Error): void }).flushQueue(err);
+    }, timeoutMs);
+    client
+      .ping()
+      .catch(() => undefined)
+      .finally(() => {
+        waiting = false;
+        clearTimeout(deadline);
+      });
+  }, Math.max(50, Math.floor(timeoutMs / 2)));
+  timer.unref();
+  client.once('end', () => clearInterval(timer));
 }

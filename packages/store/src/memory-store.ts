@@ -4,7 +4,7 @@
  * `<ms>-<seq>` ids and exact MAXLEN trimming, pub/sub delivered asynchronously like Redis's.
  */
 import { channels, keys, type SessionRef } from './keys';
-import type { AppendResult, CursorCheck, MessageHandler, SessionRecord, Store, StreamEntry, StreamLimits } from './types';
+import type { AppendResult, CursorCheck, MessageHandler, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits } from './types';
 import { compareEntryIds } from '@switchboard/protocol';
 
 interface Stream { entries: StreamEntry[]; lastMs: number; lastSeq: number }
@@ -87,10 +87,11 @@ export class MemoryStore implements Store {
     this.set(keys.session(ref), { kind: 'session', v: { ...record, subscriptions: [...record.subscriptions] } }, ttlMs);
   }
 
-  async touchSession(ref: SessionRef, ttlMs: number): Promise<SessionRecord | null> {
+  async touchSession(ref: SessionRef, ttlMs: number, owner: { principal: string; transport?: SessionTransport }): Promise<SessionRecord | null> {
     const s = this.get(keys.session(ref));
     if (s?.value.kind !== 'session') return null;
-    s.expiresAt = Date.now() + ttlMs;
+    const r = s.value.v;
+    if (r.principal === owner.principal && (owner.transport === undefined || r.transport === owner.transport)) s.expiresAt = Date.now() + ttlMs;
     return { ...s.value.v, subscriptions: [...s.value.v.subscriptions] };
   }
 

@@ -6,7 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { channels, keys, type SessionRef } from './keys';
 import { createRedisClient, parseRedisUrl, type RedisLike } from './client';
 import { defineScripts, type ScriptCommands } from './scripts';
-import type { AppendResult, CursorCheck, MessageHandler, SessionRecord, Store, StreamEntry, StreamLimits } from './types';
+import type { AppendResult, CursorCheck, MessageHandler, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits } from './types';
 import { compareEntryIds } from '@switchboard/protocol';
 
 type Scripted = RedisLike & ScriptCommands;
@@ -89,8 +89,8 @@ export class RedisStore implements Store {
       .exec();
   }
 
-  async touchSession(ref: SessionRef, ttlMs: number): Promise<SessionRecord | null> {
-    return recordFromHash(await this.cmd.touchSession(keys.session(ref), ttlMs));
+  async touchSession(ref: SessionRef, ttlMs: number, owner: { principal: string; transport?: SessionTransport }): Promise<SessionRecord | null> {
+    return recordFromHash(await this.cmd.touchSession(keys.session(ref), ttlMs, owner.principal, owner.transport ?? ''));
   }
 
   async updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel' | 'initParams' | 'protocolVersion'>>): Promise<boolean> {
@@ -251,18 +251,21 @@ export class RedisStore implements Store {
   async ping(): Promise<void> {
     // A round trip through pub/sub proves the subscriber is alive, not just the command connection.
     const channel = `sb:ping:${Math.random().toString(36).slice(2)}`;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        void this.unsubscribe(channel, onMessage);
-        reject(new Error('pub/sub round trip timed out'));
-      }, 2000);
-      const onMessage = () => {
-        clearTimeout(timer);
-        void this.unsubscribe(channel, onMessage);
-        resolve();
-      };
-      this.subscribe(channel, onMessage).then(() => this.cmd.publish(channel, 'ping'), reject).catch(reject);
-    });
+    let timer: NodeJS.Timeout | undefined;
+    let onMessage: MessageHandler = () => {};
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onMessage = () => resolve();
+        timer = setTimeout(() => reject(new Error('pub/sub round trip timed out')), 2000);
+        this.subscribe(channel, onMessage)
+          .then(() => this.cmd.publish(channel, 'ping'))
+          .catch(reject);
+      });
+    } finally {
+      clearTimeout(timer);
+      // Not awaited, and never an unhandled rejection (that would end the process) when the connection is down.
+      this.unsubscribe(channel, onMessage).catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,11 @@ export interface EngineHooks {
   /** Events written while catching up a resumed stream. */
   onEventsReplayed?: (count: number) => void;
   onReplayRefused?: (reason: 'malformed' | 'unknown' | 'trimmed') => void;
+  /**
+   * An SSE connection was cut because its reader fell behind: `bound` = its unsent bytes passed the buffer
+   * bound, `stall` = it took nothing for the stall timeout while log entries waited. It resumes from the log.
+   */
+  onSlowReaderCut?: (reason: 'bound' | 'stall', bufferedBytes: number) => void;
   /** A principal presented another principal's session (answered exactly like an unknown one). */
   onIsolationDenied?: (tenant: string, principal: string, what: 'session' | 'event-id') => void;
 }

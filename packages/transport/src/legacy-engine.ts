@@ -72,22 +72,31 @@ export class LegacyEngine {
   }
 
   /**
-   * Drain for a rolling deploy: wait (up to `graceMs`) for the requests running here to finish — their
-   * results are logged, so clients get them even if their connection moved — then end every SSE connection
-   * with a retry hint; clients resume on other nodes with Last-Event-ID and lose nothing.
+   * Drain for a rolling deploy: wait (up to `graceMs`) for the requests running here — and whatever else
+   * `alsoBusy` counts (the edge passes its modern requests) — to finish and their answers to be logged, so
+   * clients get them even if their connection moved. Requests still running then are answered with an
+   * error at once (their leases released). Last, every SSE connection ends with a retry hint; clients resume
+   * on other nodes with Last-Event-ID and lose nothing.
    */
-  async shutdown(graceMs = 0): Promise<void> {
+  async shutdown(graceMs = 0, alsoBusy: () => number = () => 0): Promise<void> {
     const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && this.sessions.inFlightCount() > 0) await sleep(50);
+    while (Date.now() < deadline && this.sessions.inFlightCount() + alsoBusy() > 0) await sleep(25);
     const left = this.sessions.inFlightCount();
-    if (left > 0) this.ctx.log(`drain grace over with ${left} request(s) still running; their owners' leases will lapse`);
+    if (left > 0) {
+      this.ctx.log(`drain grace over with ${left} request(s) still running: answering them with an error`);
+      this.sessions.abandonAll();
+      const settleBy = Date.now() + 2_000;
+      while (Date.now() < settleBy && this.sessions.unsettledCount() > 0) await sleep(10);
+    }
+    // An answer is settled once logged; a tail may still be reading it from the log: let it write it first.
+    await this.hub.catchUp(1_000);
     this.hub.closeAll(true);
     await this.sessions.closeAll();
   }
 
   private async loadSession(caller: CallerContext, sid: string): Promise<{ ref: SessionRef; record: SessionRecord }> {
     const ref = { tenant: caller.tenant, sid };
-    const record = await this.ctx.store.touchSession(ref, caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs);
+    const record = await this.ctx.store.touchSession(ref, caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
     // Another principal's session answers exactly like a missing one (ARCHITECTURE §3.7); so does a
     // session of the other wire (a 2024 HTTP+SSE session is not addressable on the Streamable endpoint).
     if (record && record.principal !== caller.principal) this.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
@@ -215,6 +224,7 @@ export class LegacyEngine {
       retryMs: this.ctx.opts.retryMs,
       replayBatchSize: this.ctx.opts.replayBatchSize,
       maxBufferedBytes: this.ctx.opts.maxSseBufferedBytes,
+      stallTimeoutMs: this.ctx.opts.keepAliveMs,
       hooks: this.ctx.hooks,
     };
     if (typeof lastEventId === 'string' && lastEventId !== '') {

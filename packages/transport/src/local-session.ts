@@ -68,6 +68,8 @@ export class LocalSession implements ExchangeOwner {
   readonly appliedSubscriptions = new Set<string>();
   protocolVersion: string;
   private readonly exchanges = new Map<string, PostExchange>();
+  /** Exchanges whose final message is not yet in the log (or on the socket): the drain waits for these. */
+  private readonly unsettled = new Set<PostExchange>();
   private readonly internal = new Map<string, (m: JsonRpcResponse) => void>();
   private readonly serverRequests = new Map<string, ServerRequestEntry>();
   private internalSeq = 0;
@@ -152,16 +154,31 @@ export class LocalSession implements ExchangeOwner {
   }
 
   get busy(): boolean {
-    return this.exchanges.size > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0;
+    return this.exchanges.size > 0 || this.unsettled.size > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0;
   }
 
-  /** Client requests this node is running for the session. */
+  /** Client requests this node is running for the session (a POST counts until its answer is logged). */
   get inFlightCount(): number {
-    return new Set(this.exchanges.values()).size + this.sseInFlight.size;
+    return this.unsettled.size + this.sseInFlight.size;
+  }
+
+  /** POST exchanges whose answers are not yet logged. */
+  get unsettledCount(): number {
+    return this.unsettled.size;
   }
 
   registerExchange(ex: PostExchange): void {
     for (const k of ex.requestKeys) this.exchanges.set(k, ex);
+    this.unsettled.add(ex);
+  }
+
+  exchangeSettled(ex: PostExchange): void {
+    this.unsettled.delete(ex);
+  }
+
+  /** Drain is out of time: every request still running here is answered with an error (see PostExchange.abandon). */
+  abandonExchanges(): void {
+    for (const ex of new Set(this.exchanges.values())) ex.abandon();
   }
 
   hasInFlight(reqKey: string): boolean {

@@ -23,7 +23,7 @@ import {
   type McpServerFactory,
   type ServerEventBus,
 } from '@modelcontextprotocol/server';
-import { formatSseEvent } from '@switchboard/protocol';
+import { catalogErrorBody, formatSseEvent } from '@switchboard/protocol';
 import type { EngineHooks, RequestDone } from './context';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
 import { pipeWebResponse, toWebRequest } from './web-bridge';
@@ -44,12 +44,20 @@ export interface ModernEngineDeps {
   maxBodyBytes: number;
   /** SSE comment keep-alive interval. @default 15_000 */
   keepAliveMs?: number;
+  /**
+   * A response stream whose reader takes nothing for this long (while the handler has more for it) is cut,
+   * which cancels the request (2026-07-28 streams are not resumable); until then the handler's stream holds
+   * the backlog. @default keepAliveMs
+   */
+  stallTimeoutMs?: number;
   hooks?: ModernHooks;
 }
 
 /** Who is calling; the edge resolves it (auth comes later: the principal is 'anonymous' for now). */
 export interface ModernCaller {
   principal: string;
+  /** From the edge's authentication (scopes, client id, expiry; never the raw token). */
+  authInfo?: AuthInfo;
 }
 
 /** The parsed body (handed to the SDK so it does not parse again) and what metrics and teardown need of it. */
@@ -73,7 +81,8 @@ function shapeOf(body: string): RequestShape {
 
 export class ModernEngine {
   readonly handler: McpHttpHandler;
-  private readonly open = new Set<AbortController>();
+  /** Every open exchange: its JSON-RPC method, and whether the drain closed the handler under it. */
+  private readonly open = new Map<AbortController, { method: string; abandoned: boolean }>();
 
   constructor(private readonly deps: ModernEngineDeps) {
     this.handler = createMcpHandler(deps.factory, {
@@ -94,11 +103,20 @@ export class ModernEngine {
     return this.open.size;
   }
 
+  /** Requests running on this node that will end by themselves (every open exchange but listen streams): drain waits for them. */
+  get inFlightCount(): number {
+    let n = 0;
+    for (const x of this.open.values()) if (x.method !== 'subscriptions/listen') n++;
+    return n;
+  }
+
   async handlePost(caller: ModernCaller, req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
     const shape = shapeOf(body);
     const started = process.hrtime.bigint();
     const controller = new AbortController();
-    this.open.add(controller);
+    const exchange = { method: shape.method, abandoned: false };
+    this.open.set(controller, exchange);
+    const isListen = shape.method === 'subscriptions/listen';
     let clientClosed = false;
     // Closing the response before it ended is the modern era's cancellation (M10).
     const onEarlyClose = () => {
@@ -110,10 +128,19 @@ export class ModernEngine {
     res.on('close', onEarlyClose);
     let outcome: RequestDone['outcome'] | undefined;
     try {
-      const response = await this.handler.fetch(toWebRequest(req, body, controller.signal), {
-        authInfo: this.authInfoFor(caller),
-        ...(shape.parsed !== undefined && { parsedBody: shape.parsed }),
-      });
+      let response: Response;
+      try {
+        response = await this.handler.fetch(toWebRequest(req, body, controller.signal), {
+          authInfo: this.authInfoFor(caller),
+          ...(shape.parsed !== undefined && { parsedBody: shape.parsed }),
+        });
+      } catch (err) {
+        // The drain closed the handler before this request produced a response: answer it (not a bare 500).
+        if (!exchange.abandoned || shape.id === undefined || clientClosed || res.headersSent) throw err;
+        outcome = 'error';
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(catalogErrorBody('REQUEST_OWNER_LOST', shape.id)));
+        return;
+      }
       if (clientClosed) {
         // The handler may still have produced a body (e.g. its SSE stream); release it unread.
         await response.body?.cancel().catch(() => undefined);
@@ -128,11 +155,23 @@ export class ModernEngine {
         res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type')! }).end(text);
         return;
       }
+      // A request stream the drain ended before its response gets an error response as its last event, so
+      // the client is not left waiting (2026-07-28 streams cannot be resumed).
+      let responded = false;
+      let ownerLost = false;
+      const id = shape.id;
       const piped = await pipeWebResponse(response, res, {
         onClientClosed: onEarlyClose,
-        trailer: shape.method === 'subscriptions/listen' && shape.id !== undefined ? () => listenCancelledFrame(shape.id!) : undefined,
+        stallTimeoutMs: this.deps.stallTimeoutMs ?? this.deps.keepAliveMs ?? 15_000,
+        ...(id !== undefined && !isListen && { onEventData: (data: string) => (responded ||= isResponseTo(data, id)) }),
+        trailer:
+          id === undefined
+            ? undefined
+            : isListen
+              ? () => listenCancelledFrame(id)
+              : () => (exchange.abandoned && !responded ? ((ownerLost = true), ownerLostFrame(id)) : undefined),
       });
-      if (answered && piped === 'finished') outcome = 'ok';
+      if (answered && piped === 'finished') outcome = ownerLost ? 'error' : 'ok';
     } finally {
       res.off('close', onEarlyClose);
       this.open.delete(controller);
@@ -146,9 +185,11 @@ export class ModernEngine {
 
   /**
    * Drain: the SDK answers every open listen stream with its completion result (and we add the
-   * cancellation notice), and aborts in-flight requests.
+   * cancellation notice), and aborts the requests still in flight — so wait for those first (the edge's
+   * drain does, within its grace: `inFlightCount`). `graceMs` bounds the flush of the final frames.
    */
   async shutdown(graceMs = 1_000): Promise<void> {
+    for (const x of this.open.values()) x.abandoned = true;
     await this.handler.close();
     // Let the bridges flush the final frames the SDK just wrote before the server drops connections.
     const deadline = Date.now() + graceMs;
@@ -157,11 +198,28 @@ export class ModernEngine {
 
   /**
    * The SDK passes `authInfo` through to the factory and handlers untouched; the principal rides in
-   * `extra` so the requestState codec can bind to it. The token fields stay empty until auth exists.
+   * `extra` so the requestState codec can bind to it.
    */
   private authInfoFor(caller: ModernCaller): AuthInfo {
-    return { token: '', clientId: caller.principal, scopes: [], extra: { [PRINCIPAL_EXTRA_KEY]: caller.principal, tenant: this.deps.tenant } };
+    const base = caller.authInfo ?? { token: '', clientId: caller.principal, scopes: [] };
+    return { ...base, extra: { ...base.extra, [PRINCIPAL_EXTRA_KEY]: caller.principal, tenant: this.deps.tenant } };
   }
+}
+
+/** Whether an SSE event's data is the JSON-RPC response (result or error) to request `id`. */
+function isResponseTo(data: string, id: string | number): boolean {
+  if (!data.includes('"result"') && !data.includes('"error"')) return false;
+  try {
+    const m = JSON.parse(data) as Record<string, unknown>;
+    return m.id === id && !('method' in m) && ('result' in m || 'error' in m);
+  } catch {
+    return false;
+  }
+}
+
+/** The error response for a request the drain aborted before it answered (same catalog entry as a dead owner). */
+function ownerLostFrame(id: string | number): string {
+  return formatSseEvent({ event: 'message', data: JSON.stringify(catalogErrorBody('REQUEST_OWNER_LOST', id)) });
 }
 
 /** `notifications/cancelled` for a listen stream the server ended, sent after the SDK's completion result. */

@@ -17,6 +17,8 @@ export interface ExchangeOwner {
   readonly ref: { tenant: string; sid: string };
   readonly protocolVersion: string;
   exchangeDone(exchange: PostExchange): void;
+  /** Everything the exchange will ever write is in the log (SSE) or on the socket (JSON): drain may end its stream. */
+  exchangeSettled(exchange: PostExchange): void;
   /** Abort a request's handler (the client cancelled it before this node leased it). */
   abortLocal(reqKey: string, reason?: string): void;
 }
@@ -86,7 +88,21 @@ export class PostExchange {
       if (!this.res.headersSent) this.res.writeHead(200, SSE_HEADERS);
       this.res.end();
       this.owner.exchangeDone(this);
+      this.owner.exchangeSettled(this);
     } else if (this.mode === 'sse') this.append([], true, [reqKey]);
+  }
+
+  /**
+   * Drain ran out of time with these requests still running: answer each with REQUEST_OWNER_LOST now (logged
+   * like any response, so a client that resumes elsewhere gets it too) and release their leases, instead of
+   * leaving clients to wait for the leases to lapse. A late result from the handler is then dropped.
+   */
+  abandon(): void {
+    if (this.mode === 'done') return;
+    for (const k of [...this.open]) {
+      const id = this.requestIds[this.requestKeys.indexOf(k)]!;
+      this.respond(k, JSON.stringify(catalogErrorBody('REQUEST_OWNER_LOST', id)), true);
+    }
   }
 
   /** SEP-1699 polling: end the connection (not the stream); the client resumes with Last-Event-ID. */
@@ -110,6 +126,7 @@ export class PostExchange {
       this.res.end(body);
     }
     this.owner.exchangeDone(this);
+    this.owner.exchangeSettled(this);
   }
 
   private clearTimer(): void {
@@ -144,6 +161,7 @@ export class PostExchange {
           retryMs: ctx.opts.retryMs,
           replayBatchSize: ctx.opts.replayBatchSize,
           maxBufferedBytes: ctx.opts.maxSseBufferedBytes,
+          stallTimeoutMs: ctx.opts.keepAliveMs,
           hooks: ctx.hooks,
           onClose: (t) => ctx.hub.unregister(t),
         });
@@ -192,5 +210,6 @@ export class PostExchange {
         ctx.log(`append to stream ${this.streamId} failed`, err);
         this.tail?.close();
       });
+    if (end) this.chain = this.chain.finally(() => this.owner.exchangeSettled(this));
   }
 }

@@ -17,6 +17,8 @@ export interface ListenerClaim {
   onLost: () => void;
   /** Keep the session alive while this connection is open (2024 HTTP+SSE: the connection is the session). */
   sessionTtlMs?: number;
+  /** The session's owner (refreshing the TTL requires it). */
+  principal?: string;
 }
 
 export class SessionRegistry {
@@ -108,7 +110,7 @@ export class SessionRegistry {
     for (const claim of [...this.listeners]) {
       const held = await store.refreshListener(claim.ref, claim.connectionId, opts.listenerTtlMs);
       if (!held) claim.onLost();
-      else if (claim.sessionTtlMs !== undefined && !(await store.touchSession(claim.ref, claim.sessionTtlMs))) claim.onLost();
+      else if (claim.sessionTtlMs !== undefined && !(await store.touchSession(claim.ref, claim.sessionTtlMs, { principal: claim.principal ?? '' }))) claim.onLost();
     }
     for (const [key, s] of this.live) {
       if (!s.busy && now - s.lastUsedMs > opts.instanceIdleMs) {
@@ -123,6 +125,18 @@ export class SessionRegistry {
     let n = 0;
     for (const s of this.live.values()) n += s.inFlightCount;
     return n;
+  }
+
+  /** POST exchanges on this node whose answers are not yet logged. */
+  unsettledCount(): number {
+    let n = 0;
+    for (const s of this.live.values()) n += s.unsettledCount;
+    return n;
+  }
+
+  /** Answers every request still running here with an error (drain out of time). */
+  abandonAll(): void {
+    for (const s of this.live.values()) s.abandonExchanges();
   }
 
   async closeAll(): Promise<void> {

@@ -43,7 +43,7 @@ export class Sse2024Transport {
     this.engine.ctx.hooks.onSessionCreated?.(caller.tenant, 'sse2024');
     const connectionId = randomBytes(9).toString('base64url');
     await store.claimListener(ref, connectionId, opts.listenerTtlMs);
-    const claim = { ref, connectionId, sessionTtlMs: ttlMs, onLost: () => res.destroy() };
+    const claim = { ref, connectionId, sessionTtlMs: ttlMs, principal: caller.principal, onLost: () => res.destroy() };
     this.engine.sessions.listeners.add(claim);
     const tail = new StreamTail(store, ref, SSE2024_STREAM_ID, res, {
       cursor: '0-0',
@@ -52,6 +52,7 @@ export class Sse2024Transport {
       retryMs: opts.retryMs,
       replayBatchSize: opts.replayBatchSize,
       maxBufferedBytes: opts.maxSseBufferedBytes,
+      stallTimeoutMs: opts.keepAliveMs,
       hooks: this.engine.ctx.hooks,
       onClose: (t) => {
         this.engine.hub.unregister(t);
@@ -82,7 +83,7 @@ export class Sse2024Transport {
     const { store, opts } = this.engine.ctx;
     const { messages } = parseBody(body, { maxBatchLength: opts.maxBatchLength, maxDepth: opts.maxJsonDepth });
     const ref = { tenant: caller.tenant, sid: sessionId };
-    const record = await store.touchSession(ref, caller.sessionTtlMs ?? opts.sessionTtlMs);
+    const record = await store.touchSession(ref, caller.sessionTtlMs ?? opts.sessionTtlMs, { principal: caller.principal, transport: 'sse2024' });
     if (record && record.principal !== caller.principal) this.engine.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
     if (!record || record.principal !== caller.principal || record.transport !== 'sse2024') throw new McpHttpError('SESSION_NOT_FOUND');
     const session = await this.engine.sessions.obtain(ref, record, caller.createServer);

@@ -70,13 +70,30 @@ export class StreamHub {
       for (const tail of [...set]) tail.close();
       return;
     }
-    const streamId = message.slice(0, message.indexOf(' '));
-    for (const tail of set) if (tail.streamId === streamId) tail.wake();
+    const space = message.indexOf(' ');
+    const streamId = message.slice(0, space);
+    const entryId = message.slice(space + 1);
+    // Appends made on this node wake it too. One turn later the append's own offer has usually written the
+    // entry: a tail that is already there skips the log read (which would also take it off the direct path).
+    setImmediate(() => {
+      for (const tail of set) if (tail.streamId === streamId && !tail.hasWritten(entryId)) tail.wake();
+    });
   }
 
   /** After a store reconnect: every tail re-reads its log. */
   wakeAll(): void {
     for (const set of this.bySession.values()) for (const tail of set) tail.wake();
+  }
+
+  /**
+   * Drain: every tail reads its log once more and writes what it has not yet written (bounded by `capMs`), so
+   * what was logged before the drain reaches the connections now instead of after a resume.
+   */
+  async catchUp(capMs: number): Promise<void> {
+    const deadline = Date.now() + capMs;
+    for (const set of this.bySession.values()) for (const tail of set) tail.wake();
+    const busy = () => [...this.bySession.values()].some((set) => [...set].some((t) => t.isFetching && !t.isClosed));
+    while (Date.now() < deadline && busy()) await sleep(10);
   }
 
   closeAll(forReconnect: boolean): void {

@@ -5,9 +5,17 @@
  * node (written at once when they follow the last written entry), or read from the log after a wake-up,
  * a gap, or a quiet interval. Reading is always "after the last written id", so nothing is skipped and
  * nothing repeats. The completion marker ends the HTTP response.
+ *
+ * A reader that stops reading costs bounded memory (ARCHITECTURE §3.6, §7): entries offered live are
+ * written at once, and once the bytes this node holds unsent for the connection pass `maxBufferedBytes` the
+ * next entry cuts the connection (destroyed: the unsent bytes are dropped, not kept to be flushed; at most the
+ * bound plus one entry is ever held); reads from the log are
+ * paced by the socket (the next entry is written after 'drain'), so a long replay to a healthy reader never
+ * piles up, and a reader that takes nothing for `stallTimeoutMs` while entries wait is cut. Either way the
+ * client resumes from the last event it received, with Last-Event-ID, and gets every event once.
  */
 import type { ServerResponse } from 'node:http';
-import { encodeEventId, formatSseEvent, SSE_HEADERS, SSE_KEEPALIVE } from '@switchboard/protocol';
+import { compareEntryIds, encodeEventId, formatSseEvent, SSE_HEADERS, SSE_KEEPALIVE } from '@switchboard/protocol';
 import type { SessionRef, Store, StreamEntry } from '@switchboard/store';
 import type { EngineHooks } from './context';
 
@@ -19,6 +27,8 @@ export interface StreamTailOptions {
   retryMs: number;
   replayBatchSize: number;
   maxBufferedBytes: number;
+  /** A reader that drains nothing this long while log entries wait for it is cut. @default 15_000 */
+  stallTimeoutMs?: number;
   /** 2024-11-05 HTTP+SSE framing: `event: message`, no event ids (that transport has no resumption). */
   legacySseFraming?: boolean;
   hooks?: EngineHooks;
@@ -34,6 +44,7 @@ export class StreamTail {
   private ended = false;
   /** False until the first log read completed: reads before that are a resume's catch-up (replay). */
   private live = false;
+  private cutReason: 'bound' | 'stall' | undefined;
 
   constructor(
     private readonly store: Store,
@@ -48,6 +59,20 @@ export class StreamTail {
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** A log read is under way (the tail is catching up). */
+  get isFetching(): boolean {
+    return this.fetching;
+  }
+
+  /** Whether the entry `entryId` (or a later one) has been written; false when unsure (a malformed id). */
+  hasWritten(entryId: string): boolean {
+    try {
+      return compareEntryIds(entryId, this.lastId) <= 0;
+    } catch {
+      return false;
+    }
   }
 
   /** Sends the SSE response head. */
@@ -90,7 +115,11 @@ export class StreamTail {
         for (;;) {
           const batch = await this.store.readEvents(this.ref, this.streamId, this.lastId, this.opts.replayBatchSize);
           this.report(batch);
-          for (const e of batch) if (!this.write(e)) return;
+          for (const e of batch) {
+            if (!this.write(e)) return;
+            // Fed from the log at the reader's pace: nothing piles up here however long the replay.
+            if (this.res.writableNeedDrain && !(await this.drained())) return;
+          }
           if (batch.length < this.opts.replayBatchSize || this.closed) break;
         }
         this.live = true;
@@ -101,6 +130,27 @@ export class StreamTail {
     } finally {
       this.fetching = false;
     }
+  }
+
+  /** Resolves true once the socket drained; false (after cutting the connection) when the reader stalled or left. */
+  private drained(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.res.off('drain', onDrain);
+        this.res.off('close', onClose);
+        if (!ok) this.cut();
+        resolve(ok && !this.closed);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      const timer = setTimeout(() => {
+        this.cutReason = 'stall';
+        done(false);
+      }, this.opts.stallTimeoutMs ?? 15_000);
+      this.res.on('drain', onDrain);
+      this.res.on('close', onClose);
+    });
   }
 
   private report(batch: StreamEntry[]): void {
@@ -136,10 +186,16 @@ export class StreamTail {
   }
 
   private send(chunk: string): void {
+    // A reader that stopped reading costs bounded memory: past the bound, drop it; it resumes from the log.
+    // What is already queued is measured, not the chunk being written, so one entry larger than the bound
+    // still goes through (else its reader would be cut on it at every resume).
+    if (this.res.writableLength > this.opts.maxBufferedBytes) {
+      this.cutReason = 'bound';
+      this.cut();
+      return;
+    }
     this.lastWriteMs = Date.now();
     this.res.write(chunk);
-    // A reader that stopped reading costs bounded memory: drop it; it resumes from the log.
-    if (this.res.writableLength > this.opts.maxBufferedBytes) this.close();
   }
 
   /** Writes a frame that is not part of the stream log (the 2024 transport's `endpoint` event). */
@@ -161,6 +217,17 @@ export class StreamTail {
   close(): void {
     if (this.closed) return;
     this.res.end();
+    this.markClosed();
+  }
+
+  /**
+   * Drops the connection at once, unsent bytes included (a graceful end would keep them queued until a
+   * reader that stopped reading takes them, which may be never). The client resumes with Last-Event-ID.
+   */
+  private cut(): void {
+    if (this.closed) return;
+    if (this.cutReason) this.opts.hooks?.onSlowReaderCut?.(this.cutReason, this.res.writableLength);
+    this.res.destroy();
     this.markClosed();
   }
 

@@ -3,7 +3,7 @@
  * `createMcpHandler`). The body has already been read (and size-limited) by the edge, so the `Request` is
  * built from that text. Responses are streamed chunk by chunk as the handler produces them: an SSE
  * response is never buffered, and Node's backpressure is respected (the next chunk is read only after the
- * socket drained).
+ * socket drained; a reader that stalls for `stallTimeoutMs` is cut).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -37,6 +37,34 @@ export interface PipeOptions {
   trailer?: () => string | undefined;
   /** Called once if the client closes the connection before the response ended. */
   onClientClosed?: () => void;
+  /** Sees the `data` of every complete event of an SSE response, as written. */
+  onEventData?: (data: string) => void;
+  /**
+   * A reader that takes nothing for this long while a chunk waits is cut (the client closing = cancellation):
+   * the next chunk is read only after the socket drained, so the backlog of a slow reader stays in the
+   * handler's stream, and this bounds for how long. Without it, the wait is unbounded.
+   */
+  stallTimeoutMs?: number;
+}
+
+/** Splits an SSE byte stream into events and hands each event's data to `onData` (comments and ids ignored). */
+function sseDataWatcher(onData: (data: string) => void): (chunk: Uint8Array) => void {
+  const decoder = new TextDecoder();
+  let buf = '';
+  return (chunk) => {
+    buf += decoder.decode(chunk, { stream: true });
+    for (;;) {
+      const m = /\r\n\r\n|\n\n|\r\r/.exec(buf);
+      if (!m) return;
+      const block = buf.slice(0, m.index);
+      buf = buf.slice(m.index + m[0].length);
+      const data = block
+        .split(/\r\n|\n|\r/)
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(l.startsWith('data: ') ? 6 : 5));
+      if (data.length > 0) onData(data.join('\n'));
+    }
+  };
 }
 
 /** Writes `response` to `res`; resolves when it ended or the client went away. */
@@ -59,6 +87,7 @@ export async function pipeWebResponse(response: Response, res: ServerResponse, o
   }
 
   const reader = response.body.getReader();
+  const watch = streaming && opts.onEventData ? sseDataWatcher(opts.onEventData) : undefined;
   let clientClosed = false;
   const onClose = () => {
     if (res.writableFinished) return;
@@ -71,7 +100,15 @@ export async function pipeWebResponse(response: Response, res: ServerResponse, o
     for (;;) {
       const { done, value } = await reader.read();
       if (done || clientClosed) break;
-      if (!res.write(value)) await drained(res);
+      watch?.(value);
+      if (!res.write(value) && !(await drained(res, opts.stallTimeoutMs))) {
+        if (!clientClosed && !res.destroyed) {
+          // Stalled: cut, and count the reader as gone ('close' would come after this loop).
+          res.destroy();
+          onClose();
+        }
+        break;
+      }
     }
     if (clientClosed || res.destroyed) return 'client-closed';
     const extra = streaming ? opts.trailer?.() : undefined;
@@ -88,14 +125,19 @@ export async function pipeWebResponse(response: Response, res: ServerResponse, o
   }
 }
 
-function drained(res: ServerResponse): Promise<void> {
+/** Resolves true once `res` drained; false when it closed first or `timeoutMs` passed. */
+function drained(res: ServerResponse, timeoutMs?: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
     };
-    res.on('drain', done);
-    res.on('close', done);
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => done(false), timeoutMs);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
   });
 }

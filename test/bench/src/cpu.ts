@@ -63,3 +63,19 @@ export function machineBusySeconds(): number {
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) / clockTicks();
 }
+
+/**
+ * Waits (at most `maxWaitMs`) until the machine is quiet: busy CPU over a 500 ms window below
+ * `busyPct` (% of one core). Call it when none of the bench's own servers are running, so whatever is
+ * busy is someone else. Returns the last measured busy %.
+ */
+export async function waitForQuiet(busyPct = 30, maxWaitMs = 10_000): Promise<number> {
+  const deadline = Date.now() + maxWaitMs;
+  for (;;) {
+    const b0 = machineBusySeconds();
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 500));
+    const pct = ((machineBusySeconds() - b0) / ((Date.now() - t0) / 1000)) * 100;
+    if (pct < busyPct || Date.now() >= deadline) return Math.round(pct);
+  }
+}

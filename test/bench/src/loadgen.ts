@@ -70,7 +70,7 @@ function percentile(sorted: Float64Array, q: number): number {
   return sorted[idx]!;
 }
 
-function summarize(latencies: number[]): LatencySummary {
+export function summarize(latencies: number[]): LatencySummary {
   const sorted = Float64Array.from(latencies).sort();
   const round = (x: number) => Math.round(x * 1000) / 1000;
   const sum = latencies.reduce((a, b) => a + b, 0);

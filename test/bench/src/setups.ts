@@ -1,26 +1,71 @@
 /**
- * The setups measured side by side. Each entry knows how to start its processes, how to open an
- * MCP session on them, and how to tear them down. To benchmark another server (e.g. the official
- * SDK's stateful Streamable HTTP transport) add an entry here: start it on a free 127.0.0.1 port
- * (helpers: `freePort`, `spawnManaged`, `waitForPort`), return its `/mcp` URL, a `createSession`
- * (the default `createMcpSession` works for any spec-following server) and a `stop`.
+ * The setups measured side by side: ours (edges on Redis or the in-memory store) and the peers (the
+ * official SDK v1 stateful and stateless transports, the SDK v2 handler, and two bare JSON echoes that
+ * mark the machine's limit). Each entry knows how to start its processes, open an MCP session on them
+ * and tear them down. To add a peer: write its server in `peers/` (plain ESM run by `node`, like the
+ * edge's compiled JS), and add an entry here that starts it with `startPeer`.
+ *
+ * Every single-process server runs with `probe/mem-probe.cjs` preloaded (see memprobe.ts), so each
+ * setup offers the same GC'd `memory()` sample.
  */
+import path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
-import { startCluster, startEdge, startRedis, type EdgeCluster, type Edge, type RedisServer } from '@switchboard/test-helpers';
-import { createMcpSession, type BenchSession } from './mcp';
+import {
+  freePort,
+  makeTempDir,
+  removeTempDir,
+  spawnManaged,
+  startCluster,
+  startEdge,
+  startRedis,
+  waitForPort,
+  type Edge,
+  type EdgeCluster,
+  type ManagedProcess,
+  type RedisServer,
+} from '@switchboard/test-helpers';
+import { createMcpSession, modernSession, MODERN_META, type BenchSession } from './mcp';
+import { MEM_PROBE_ARGS, memSampler, type MemSampler } from './memprobe';
 
-export interface SetupOptions {
-  /** LOG_LEVEL for the servers. */
+export type Mode = 'json' | 'sse';
+export type Kind = 'ours' | 'peer' | 'reference';
+
+/** What the load generator sends, per response mode. The SSE workload makes every server stream its answer. */
+export const WORKLOADS: Record<Mode, { method: string; params: Record<string, unknown> }> = {
+  json: { method: 'tools/call', params: { name: 'echo', arguments: { text: 'hi' } } },
+  // progress (the request carries a progressToken) + an info log + the result: forces SSE on every server.
+  sse: { method: 'tools/call', params: { name: 'slow_counter', arguments: { count: 1, delayMs: 0 }, _meta: { progressToken: 'bench' } } },
+};
+
+export interface StartOptions {
+  /** LOG_LEVEL for our edges. */
   logLevel: string;
+  mode: Mode;
+  /** Extra env for our edges (e.g. STREAM_MAX_LEN). */
+  env?: Record<string, string | undefined>;
+  /** Extra node flags for the server process(es), e.g. `--cpu-prof`. */
+  nodeArgs?: string[];
+  /** SDK v1 stateful peer: add the SDK's example InMemoryEventStore (resumability). */
+  eventStore?: boolean;
 }
 
 export interface RunningSetup {
-  /** The MCP endpoint the load generator targets (127.0.0.1 only). */
+  /** The MCP endpoint (127.0.0.1 only). */
   readonly mcpUrl: string;
-  /** Opens one MCP session (initialize + notifications/initialized) and returns its headers. */
+  /** Opens one MCP session (or, for stateless servers, just the headers every request carries). */
   createSession(): Promise<BenchSession>;
-  /** Process ids to sample for CPU use, by role (e.g. `edge`, `redis`, `nginx`); children are included. */
+  /** The workload for this setup, if it differs from WORKLOADS[mode] (e.g. 2026-07-28 envelopes). */
+  workload?: { method: string; params: Record<string, unknown> };
+  /** Process ids to sample for CPU use, by role (`server`, `redis`, `nginx`); children are included. */
   pids(): Record<string, number[]>;
+  /** GC'd memory of the (single) MCP server process. */
+  memory?: MemSampler;
+  /** pid of the MCP server process (single-process setups). */
+  serverPid?: () => number;
+  /** Our edges' Prometheus endpoint. */
+  metricsUrl?: string;
+  /** The Redis behind our edges, if any. */
+  redis?: RedisServer;
   /** Stops every process the setup started. Idempotent. */
   stop(): Promise<void>;
   /** Log tails, for failure messages. */
@@ -28,11 +73,85 @@ export interface RunningSetup {
 }
 
 export interface BenchSetup {
-  /** Stable id, used in JSON and in BENCH_SETUPS. */
+  /** Stable id, used in JSON output and BENCH_SETUPS. */
   id: string;
-  /** Row label in the printed table. */
   label: string;
-  start(opts: SetupOptions): Promise<RunningSetup>;
+  kind: Kind;
+  /** Response modes this setup is measured in (throughput/memory suites). */
+  modes: Mode[];
+  start(opts: StartOptions): Promise<RunningSetup>;
+}
+
+const BENCH_DIR = path.resolve(__dirname, '..');
+const PEERS_DIR = path.join(BENCH_DIR, 'peers');
+
+/** Env for our edges in a response mode: in SSE mode every unanswered request upgrades at once. */
+function edgeEnv(opts: StartOptions, memFile: string, extra: Record<string, string | undefined>): Record<string, string | undefined> {
+  return {
+    LOG_LEVEL: opts.logLevel,
+    DRAIN_GRACE_MS: '0',
+    ...(opts.mode === 'sse' && { SSE_UPGRADE_AFTER_MS: '0' }),
+    BENCH_MEM_FILE: memFile,
+    ...extra,
+    ...opts.env,
+  };
+}
+
+/** One edge with the memory probe; `redis` absent = in-memory store. */
+export async function startProbedEdge(nodeId: string, opts: StartOptions, redis?: RedisServer): Promise<{ edge: Edge; memory: MemSampler; dir: string }> {
+  const dir = makeTempDir('bench-edge');
+  const memFile = path.join(dir, 'mem.json');
+  try {
+    const edge = await startEdge({
+      nodeId,
+      env: edgeEnv(opts, memFile, { REDIS_URL: redis?.url }),
+      nodeArgs: [...MEM_PROBE_ARGS, ...(opts.nodeArgs ?? [])],
+    });
+    return { edge, memory: memSampler(memFile, () => edge.pid), dir };
+  } catch (err) {
+    removeTempDir(dir);
+    throw err;
+  }
+}
+
+const edgeLogs = (edges: Edge[]) => edges.map((e) => `--- ${e.nodeId} (${e.url})\n${e.logs()}`).join('\n');
+
+/** Starts a peer server script from peers/ on a free port with the memory probe. */
+export async function startPeer(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  opts: StartOptions,
+): Promise<{ url: string; proc: ManagedProcess; memory: MemSampler; stop: () => Promise<void> }> {
+  const dir = makeTempDir('bench-peer');
+  const memFile = path.join(dir, 'mem.json');
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const proc = spawnManaged({
+      name,
+      command: process.execPath,
+      args: [...MEM_PROBE_ARGS, ...(opts.nodeArgs ?? []), path.join(PEERS_DIR, script)],
+      cwd: BENCH_DIR,
+      env: { ...process.env, ...env, PORT: String(port), BENCH_MEM_FILE: memFile },
+    });
+    try {
+      await waitForPort(port, { timeoutMs: 15_000, isAlive: () => proc.exitInfo() === null });
+      return {
+        url: `http://127.0.0.1:${port}`,
+        proc,
+        memory: memSampler(memFile, () => proc.pid),
+        stop: async () => {
+          await proc.stop(3_000);
+          removeTempDir(dir);
+        },
+      };
+    } catch (err) {
+      await proc.kill().catch(() => undefined);
+      if (attempt < 3 && /EADDRINUSE/.test(proc.log.tail())) continue;
+      removeTempDir(dir);
+      throw new Error(`${name}: ${(err as Error).message}\n${proc.log.tail(30)}`);
+    }
+  }
 }
 
 /** Finds the nginx master of a helper-started nginx (its command line names the prefix dir). */
@@ -49,57 +168,112 @@ function nginxMasterPid(prefixDir: string): number[] {
   return [];
 }
 
-const edgeLogs = (edges: Edge[]) => edges.map((e) => `--- ${e.nodeId} (${e.url})\n${e.logs()}`).join('\n');
-
-export const SETUPS: BenchSetup[] = [
-  {
-    id: 'edge-memory',
-    label: '1 edge, in-memory store',
-    async start({ logLevel }) {
-      const edge = await startEdge({ nodeId: 'bench-mem-1', env: { LOG_LEVEL: logLevel, REDIS_URL: undefined } });
+function peerSetup(id: string, label: string, kind: Kind, modes: Mode[], script: string, env: (opts: StartOptions) => Record<string, string>, session: 'stateful' | 'stateless' | 'modern' = 'stateful'): BenchSetup {
+  return {
+    id,
+    label,
+    kind,
+    modes,
+    async start(opts) {
+      const peer = await startPeer(id, script, env(opts), opts);
+      const mcpUrl = `${peer.url}/mcp`;
+      const workload = session === 'modern' ? WORKLOADS[opts.mode] : undefined;
       return {
-        mcpUrl: edge.mcpUrl,
-        createSession: () => createMcpSession(edge.mcpUrl),
-        pids: () => ({ edge: [edge.pid] }),
-        stop: () => edge.stop(),
-        logs: () => edgeLogs([edge]),
+        mcpUrl,
+        createSession: () =>
+          session === 'modern' ? Promise.resolve(modernSession(String(workload!.params.name))) : createMcpSession(mcpUrl, { requireSessionId: session === 'stateful' }),
+        workload: workload && {
+          method: workload.method,
+          params: { ...workload.params, _meta: { ...MODERN_META, ...((workload.params._meta as object | undefined) ?? {}) } },
+        },
+        pids: () => ({ server: [peer.proc.pid] }),
+        memory: peer.memory,
+        serverPid: () => peer.proc.pid,
+        stop: peer.stop,
+        logs: () => peer.proc.log.tail(),
       };
     },
-  },
+  };
+}
+
+/** Id of the baseline every ratio is computed against (per response mode). */
+export const BASELINE_ID = 'sdk-v1-stateful';
+
+export const SETUPS: BenchSetup[] = [
+  peerSetup(BASELINE_ID, 'SDK v1 stateful (sessions)', 'peer', ['json', 'sse'], 'sdk-v1.mjs', (o) => ({
+    PEER_MODE: o.mode === 'json' ? 'stateful-json' : 'stateful-sse',
+    ...(o.eventStore && { PEER_EVENT_STORE: '1' }),
+  })),
   {
     id: 'edge-redis',
-    label: '1 edge, single Redis',
-    async start({ logLevel }) {
-      const redis: RedisServer = await startRedis();
-      let edge: Edge;
+    label: 'edge, 1 node + Redis',
+    kind: 'ours',
+    modes: ['json', 'sse'],
+    async start(opts) {
+      const redis = await startRedis();
+      let started: Awaited<ReturnType<typeof startProbedEdge>>;
       try {
-        edge = await startEdge({ nodeId: 'bench-redis-1', env: { LOG_LEVEL: logLevel, REDIS_URL: redis.url } });
+        started = await startProbedEdge('bench-redis-1', opts, redis);
       } catch (err) {
         await redis.stop();
         throw err;
       }
+      const { edge, memory, dir } = started;
       return {
         mcpUrl: edge.mcpUrl,
         createSession: () => createMcpSession(edge.mcpUrl),
-        pids: () => ({ edge: [edge.pid], redis: [redis.pid()] }),
+        pids: () => ({ server: [edge.pid], redis: [redis.pid()] }),
+        memory,
+        serverPid: () => edge.pid,
+        metricsUrl: `${edge.url}/metrics`,
+        redis,
         stop: async () => {
           await edge.stop();
           await redis.stop();
+          removeTempDir(dir);
         },
         logs: () => `${edgeLogs([edge])}\n--- redis\n${redis.logs()}`,
       };
     },
   },
   {
+    id: 'edge-memory',
+    label: 'edge, 1 node, in-memory store',
+    kind: 'ours',
+    modes: ['json', 'sse'],
+    async start(opts) {
+      const { edge, memory, dir } = await startProbedEdge('bench-mem-1', opts);
+      return {
+        mcpUrl: edge.mcpUrl,
+        createSession: () => createMcpSession(edge.mcpUrl),
+        pids: () => ({ server: [edge.pid] }),
+        memory,
+        serverPid: () => edge.pid,
+        metricsUrl: `${edge.url}/metrics`,
+        stop: async () => {
+          await edge.stop();
+          removeTempDir(dir);
+        },
+        logs: () => edgeLogs([edge]),
+      };
+    },
+  },
+  {
     id: 'cluster3-redis-nginx',
-    label: '3 edges, Redis, nginx RR',
-    async start({ logLevel }) {
-      const cluster: EdgeCluster = await startCluster({ nodes: 3, redis: 'single', env: { LOG_LEVEL: logLevel } });
+    label: 'edge, 3 nodes + Redis + nginx RR',
+    kind: 'ours',
+    modes: ['json'],
+    async start({ logLevel, mode, env }) {
+      const cluster: EdgeCluster = await startCluster({
+        nodes: 3,
+        redis: 'single',
+        env: { LOG_LEVEL: logLevel, DRAIN_GRACE_MS: '0', ...(mode === 'sse' && { SSE_UPGRADE_AFTER_MS: '0' }), ...env },
+      });
       return {
         mcpUrl: cluster.lbMcpUrl,
         createSession: () => createMcpSession(cluster.lbMcpUrl),
         pids: () => ({
-          edge: cluster.nodes.map((n) => n.pid),
+          server: cluster.nodes.map((n) => n.pid),
           redis: [(cluster.redis as RedisServer).pid()],
           nginx: nginxMasterPid(cluster.nginx.dir),
         }),
@@ -108,4 +282,17 @@ export const SETUPS: BenchSetup[] = [
       };
     },
   },
+  peerSetup('sdk-v1-stateless', 'SDK v1 stateless (JSON)', 'peer', ['json'], 'sdk-v1.mjs', () => ({ PEER_MODE: 'stateless-json' }), 'stateless'),
+  // 2025-era requests reach the v2 handler's stateless legacy leg, which always answers with SSE...
+  peerSetup('sdk-v2-handler', 'SDK v2 createMcpHandler (2025-11-25, stateless)', 'peer', ['sse'], 'sdk-v2.mjs', () => ({}), 'stateless'),
+  // ...its JSON answers (responseMode 'auto') are for 2026-07-28 requests, which carry everything per request.
+  peerSetup('sdk-v2-handler-modern', 'SDK v2 createMcpHandler (2026-07-28)', 'peer', ['json'], 'sdk-v2.mjs', () => ({}), 'modern'),
+  peerSetup('bare-node-http', 'bare node:http JSON echo (no MCP)', 'reference', ['json'], 'bare.mjs', () => ({ PEER_MODE: 'http' }), 'stateless'),
+  peerSetup('bare-express', 'bare Express 5 JSON echo (no MCP)', 'reference', ['json'], 'bare.mjs', () => ({ PEER_MODE: 'express' }), 'stateless'),
 ];
+
+export function setupById(id: string): BenchSetup {
+  const s = SETUPS.find((x) => x.id === id);
+  if (!s) throw new Error(`unknown setup ${id}`);
+  return s;
+}

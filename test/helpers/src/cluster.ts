@@ -3,18 +3,22 @@
  * processes sharing it (NODE_ID node-1 … node-N) and a real nginx round-robin balancer in front.
  */
 import { startEdge, type Edge } from './edge';
-import { startNginx, type Nginx } from './nginx';
-import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisServer } from './redis';
+import { startNginx, type Nginx, type StartNginxOptions } from './nginx';
+import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisServer, type StartRedisClusterOptions } from './redis';
 
 export interface StartClusterOptions {
   /** Number of edge processes. @default 3 */
   nodes?: number;
   /** `'single'`: one redis-server; `'cluster'`: a 3-master Redis Cluster. @default 'single' */
   redis?: 'single' | 'cluster';
+  /** With `redis: 'cluster'`: options for `startRedisCluster` (e.g. `{ replicas: 1 }`). @default { masters: 3 } */
+  redisCluster?: StartRedisClusterOptions;
   /** Extra env for every edge (REDIS_URL is set by the helper unless given here). */
   env?: Record<string, string | undefined>;
   /** Edge script override, see `StartEdgeOptions.entry`. */
   entry?: string;
+  /** Extra nginx options (the upstreams are the edges). */
+  nginx?: Omit<StartNginxOptions, 'upstreams'>;
 }
 
 export interface EdgeCluster {
@@ -58,7 +62,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Edge
       .join('\n');
 
   try {
-    redis = opts.redis === 'cluster' ? await startRedisCluster({ masters: 3 }) : await startRedis();
+    redis = opts.redis === 'cluster' ? await startRedisCluster({ masters: 3, ...opts.redisCluster }) : await startRedis();
     const redisUrl = redis.url;
     const started = await Promise.allSettled(
       Array.from({ length: count }, (_, i) =>
@@ -69,7 +73,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Edge
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     nodes.sort((a, b) => a.nodeId.localeCompare(b.nodeId, undefined, { numeric: true }));
-    nginx = await startNginx({ upstreams: nodes.map((n) => n.port) });
+    nginx = await startNginx({ ...opts.nginx, upstreams: nodes.map((n) => n.port) });
     return {
       lbUrl: nginx.url,
       lbMcpUrl: `${nginx.url}/mcp`,

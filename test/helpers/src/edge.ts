@@ -7,7 +7,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { REPO_ROOT } from './paths';
 import { freePort } from './ports';
-import { describeExit, LogBuffer, spawnManaged, type ManagedProcess } from './process';
+import { describeExit, LogBuffer, spawnManaged, type ExitInfo, type ManagedProcess } from './process';
 import { sleep } from './wait';
 
 const HOST = '127.0.0.1';
@@ -39,8 +39,10 @@ export interface Edge {
   readonly nodeId: string;
   /** pid of the current process (changes on `restart()`). */
   readonly pid: number;
-  /** SIGTERM (graceful drain), SIGKILL after 5 s. Idempotent. */
-  stop(): Promise<void>;
+  /** SIGTERM (graceful drain), SIGKILL after `graceMs` (5 s by default). Idempotent. */
+  stop(graceMs?: number): Promise<void>;
+  /** How the current process ended (null while it runs): `code: 0` after a clean drain, `signal` when killed. */
+  exitInfo(): ExitInfo | null;
   /** SIGKILL (simulates a crash). Idempotent. */
   kill(): Promise<void>;
   /** Stops the process if it is running and starts it again on the same port with the same env. */
@@ -137,9 +139,10 @@ export async function startEdge(opts: StartEdgeOptions): Promise<Edge> {
     get pid() {
       return proc?.pid ?? -1;
     },
-    stop: async () => {
-      await proc?.stop(5_000);
+    stop: async (graceMs = 5_000) => {
+      await proc?.stop(graceMs);
     },
+    exitInfo: () => proc?.exitInfo() ?? null,
     kill: async () => {
       await proc?.kill();
     },

@@ -19,6 +19,7 @@ export {
   type RedisClusterHandle,
   type StartRedisOptions,
   type StartRedisClusterOptions,
+  type ClusterNodeInfo,
 } from './redis';
 export { startEdge, EDGE_ENTRY, type Edge, type StartEdgeOptions } from './edge';
 export { startNginx, renderNginxConfig, NGINX_TEMPLATE, type Nginx, type StartNginxOptions } from './nginx';

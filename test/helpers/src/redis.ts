@@ -35,18 +35,42 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Stops the server (if running) and starts a new one on the same port; all data is lost. */
   restart(): Promise<void>;
+  /**
+   * SIGSTOPs the server: connections stay open and data survives, but nothing is answered until
+   * `resume()` (simulates a hung Redis or a network stall). `stop()`/`kill()` resume it first.
+   */
+  pause(): void;
+  /** SIGCONT after `pause()`. Idempotent. */
+  resume(): void;
   /** A new ioredis client for this server, disconnected by `stop()`. */
   client(options?: RedisOptions): Redis;
   /** Last lines of redis-server output. */
   logs(): string;
 }
 
+export interface ClusterNodeInfo {
+  port: number;
+  id: string;
+  role: 'master' | 'replica';
+  /** For a replica: the port of its master. */
+  masterPort?: number;
+  /** Node flags as CLUSTER NODES prints them (e.g. `master`, `slave`, `fail`, `fail?`, `myself`). */
+  flags: string[];
+  /** Slot ranges served by a master, e.g. `['0-5460']`. */
+  slots: string[];
+}
+
 export interface RedisClusterHandle {
   /** `redis-cluster://127.0.0.1:P1,127.0.0.1:P2,...` (the documented REDIS_URL form for Cluster). */
   readonly url: string;
   readonly ports: number[];
-  /** One `RedisServer` per master; `nodes[i].client()` talks to that node only. */
+  /**
+   * Every node: the masters first, then the replicas (`replicas` option), in creation order. Roles change
+   * on failover: ask `topology()`. `nodes[i].client()` talks to that node only.
+   */
   readonly nodes: RedisServer[];
+  /** The cluster's view (CLUSTER NODES) as seen from the first node that answers, optionally skipping some ports. */
+  topology(opts?: { skipPorts?: number[] }): Promise<ClusterNodeInfo[]>;
   /** Disconnects every client and stops every node. Idempotent. */
   stop(): Promise<void>;
   /** A new ioredis `Cluster` client, disconnected by `stop()`. */
@@ -163,6 +187,18 @@ async function startServer(spec: ServerSpec): Promise<RedisServer> {
 
   const clients = new Set<Redis>();
   let stopping: Promise<void> | undefined;
+  let paused = false;
+  const resume = () => {
+    if (!paused) return;
+    paused = false;
+    if (proc && !proc.exitInfo()) {
+      try {
+        process.kill(proc.pid, 'SIGCONT');
+      } catch {
+        /* already gone */
+      }
+    }
+  };
 
   const server: RedisServer = {
     url: `redis://${HOST}:${port}`,
@@ -178,10 +214,18 @@ async function startServer(spec: ServerSpec): Promise<RedisServer> {
       client.once('end', () => clients.delete(client));
       return client;
     },
+    pause() {
+      if (paused || !proc || proc.exitInfo()) return;
+      process.kill(proc.pid, 'SIGSTOP');
+      paused = true;
+    },
+    resume,
     async kill() {
+      resume();
       await proc?.kill();
     },
     async restart() {
+      resume();
       await proc?.stop();
       stopping = undefined;
       if (!existsSync(dir)) resetTempDir(dir); // stop() removed it
@@ -200,6 +244,7 @@ async function startServer(spec: ServerSpec): Promise<RedisServer> {
       stopping ??= (async () => {
         for (const c of clients) c.disconnect();
         clients.clear();
+        resume();
         await proc?.stop();
         removeTempDir(dir);
       })();
@@ -217,10 +262,36 @@ export function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
 export interface StartRedisClusterOptions {
   /** @default 3 */
   masters?: number;
+  /**
+   * Replicas per master (`--cluster-replicas`): with 1, a 3-master cluster runs 6 processes and a killed
+   * master is replaced by its replica (automatic failover after `nodeTimeoutMs`). @default 0
+   */
+  replicas?: number;
+  /** `--cluster-node-timeout`: how long a node may be unreachable before it is failed over. @default 5_000 */
+  nodeTimeoutMs?: number;
   /** Extra `redis-server` arguments for every node. */
   args?: string[];
   /** Per-step timeout (node start, `--cluster create`, `cluster_state:ok`). @default 30_000 */
   startTimeoutMs?: number;
+}
+
+/** Parses CLUSTER NODES output. */
+function parseClusterNodes(text: string): ClusterNodeInfo[] {
+  const rows = text.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(' '));
+  const portOf = new Map<string, number>();
+  for (const r of rows) portOf.set(r[0]!, Number(/:(\d+)/.exec(r[1]!)?.[1] ?? 0));
+  return rows.map((r) => {
+    const flags = r[2]!.split(',');
+    const isMaster = flags.includes('master');
+    return {
+      port: portOf.get(r[0]!)!,
+      id: r[0]!,
+      role: isMaster ? 'master' : 'replica',
+      ...(!isMaster && r[3] !== '-' && { masterPort: portOf.get(r[3]!) }),
+      flags,
+      slots: isMaster ? r.slice(8).filter((x) => !x.startsWith('[')) : [],
+    } satisfies ClusterNodeInfo;
+  });
 }
 
 /**
@@ -230,6 +301,7 @@ export interface StartRedisClusterOptions {
  */
 export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Promise<RedisClusterHandle> {
   const masters = opts.masters ?? 3;
+  const replicas = opts.replicas ?? 0;
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
   if (masters < 3) throw new Error('startRedisCluster: redis-cli --cluster create needs at least 3 masters');
 
@@ -247,14 +319,15 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
 
   try {
     const started = await Promise.allSettled(
-      Array.from({ length: masters }, () =>
+      Array.from({ length: masters * (1 + replicas) }, () =>
         startServer({
           startTimeoutMs: timeoutMs,
           extraArgs: async (port, dir) => [
             '--cluster-enabled', 'yes',
             '--cluster-config-file', path.join(dir, 'nodes.conf'),
             '--cluster-port', String(await freePort()),
-            '--cluster-node-timeout', '5000',
+            '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 5000),
+            ...(opts.args ?? []),
           ],
         }),
       ),
@@ -266,7 +339,7 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
     const create = spawnManaged({
       name: 'redis-cli --cluster create',
       command: 'redis-cli',
-      args: ['--cluster', 'create', ...nodes.map((n) => `${HOST}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+      args: ['--cluster', 'create', ...nodes.map((n) => `${HOST}:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
     });
     const createdInTime = await withTimeout(create.exited, timeoutMs, 'redis-cli --cluster create').then(
       () => true,
@@ -285,6 +358,17 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
       },
       { timeoutMs, intervalMs: 100, message: 'not every node reported cluster_state:ok' },
     );
+    if (replicas > 0) {
+      // A replica can take over only once it has synced with its master.
+      await waitFor(
+        async () => {
+          const infos = await Promise.all(nodes.map((n) => redisCommand(n.port, ['INFO', 'replication'])));
+          const synced = infos.filter((i) => /role:slave/.test(i) && /master_link_status:up/.test(i)).length;
+          return synced === masters * replicas;
+        },
+        { timeoutMs, intervalMs: 100, message: 'not every replica reported master_link_status:up' },
+      );
+    }
   } catch (err) {
     await stop();
     throw err;
@@ -297,6 +381,18 @@ export async function startRedisCluster(opts: StartRedisClusterOptions = {}): Pr
     nodes,
     stop,
     logs: () => nodes.map((n) => `--- redis :${n.port}\n${n.logs()}`).join('\n'),
+    async topology(o = {}) {
+      let lastError: unknown;
+      for (const n of nodes) {
+        if (o.skipPorts?.includes(n.port)) continue;
+        try {
+          return parseClusterNodes(await redisCommand(n.port, ['CLUSTER', 'NODES'], 1_000));
+        } catch (err) {
+          lastError = err;
+        }
+      }
+      throw new Error(`no cluster node answered CLUSTER NODES: ${String(lastError)}`);
+    },
     client(options) {
       const client = new Cluster(
         ports.map((port) => ({ host: HOST, port })),

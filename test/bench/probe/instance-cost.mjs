@@ -1,0 +1,52 @@
+/**
+ * Diagnosis for the idle-session memory target: the retained heap of one MCP server *instance*, the
+ * thing a node keeps per session (our edge: one demo-server McpServer per session it serves, kept until
+ * it has been idle `instanceIdleMs`; the SDK v1 stateful peer: one McpServer + transport per session).
+ * Run as `node --expose-gc probe/instance-cost.mjs [count]`; prints one JSON line:
+ * `{ name: { perInstanceBytes, tools } }` for each factory.
+ */
+import { createDemoServer } from '@switchboard/demo-server';
+import { McpServer as McpServerV2 } from '@modelcontextprotocol/server';
+import { McpServer as McpServerV1 } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { createV1Server } from '../peers/tools-v1.mjs';
+import * as z from 'zod';
+
+if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
+const COUNT = Number(process.argv[2] ?? 300);
+
+function minimalV2() {
+  const server = new McpServerV2({ name: 'min-v2', version: '1.0.0' }, { capabilities: { logging: {} } });
+  server.registerTool('echo', { description: 'echo', inputSchema: z.object({ text: z.string() }) }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+  return server;
+}
+function emptyV2() {
+  return new McpServerV2({ name: 'empty-v2', version: '1.0.0' }, { capabilities: {} });
+}
+function emptyV1() {
+  return new McpServerV1({ name: 'empty-v1', version: '1.0.0' }, { capabilities: {} });
+}
+
+const toolCount = (s) => Object.keys(s._registeredTools ?? {}).length;
+
+function measure(factory) {
+  // one throwaway instance first: module-level caches (compiled schemas etc.) are not per-session cost
+  const first = factory();
+  const keep = [];
+  gc();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < COUNT; i++) keep.push(factory());
+  gc();
+  gc();
+  const after = process.memoryUsage().heapUsed;
+  return { perInstanceBytes: Math.round((after - before) / COUNT), tools: toolCount(first), kept: keep.length };
+}
+
+const out = {
+  'demo-server createDemoServer() (what the edge holds per session)': measure(() => createDemoServer()),
+  'SDK v2 McpServer, 1 tool': measure(minimalV2),
+  'SDK v2 McpServer, no tools': measure(emptyV2),
+  'SDK v1 McpServer, the 3 bench tools (peer)': measure(createV1Server),
+  'SDK v1 McpServer, no tools': measure(emptyV1),
+};
+process.stdout.write(JSON.stringify(out) + '\n');

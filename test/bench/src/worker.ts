@@ -1,0 +1,34 @@
+/** Forks a worker module (run by tsx, like the load generator) with `{ type: 'run', config }` and collects its result. */
+import { fork } from 'node:child_process';
+import path from 'node:path';
+
+export function runWorker<C, R>(
+  file: string,
+  cfg: C,
+  limitMs: number,
+  onPhase: (phase: string) => void = () => undefined,
+  onStart: (pid: number) => void = () => undefined,
+): Promise<R> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, file), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    if (child.pid) onStart(child.pid);
+    let settled = false;
+    const finish = (err: Error | null, value?: R) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    const timer = setTimeout(() => finish(new Error(`${file} did not finish within ${limitMs} ms`)), limitMs);
+    child.on('message', (msg: { type: string; phase?: string; result?: R; message?: string }) => {
+      if (msg.type === 'phase') onPhase(msg.phase!);
+      else if (msg.type === 'result') finish(null, msg.result);
+      else if (msg.type === 'error') finish(new Error(`${file} failed: ${msg.message}`));
+    });
+    child.on('error', (err) => finish(err));
+    child.on('exit', (code, signal) => finish(new Error(`${file} exited (${signal ?? code}) without a result`)));
+    child.send({ type: 'run', config: cfg });
+  });
+}
