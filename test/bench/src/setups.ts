@@ -196,6 +196,40 @@ function peerSetup(id: string, label: string, kind: Kind, modes: Mode[], script:
   };
 }
 
+/** Three edges on one Redis behind nginx round robin, driven with 2025-era sessions or 2026-07-28 requests. */
+function clusterSetup(id: string, label: string, era: 'legacy' | 'modern'): BenchSetup {
+  return {
+    id,
+    label,
+    kind: 'ours',
+    modes: ['json'],
+    async start({ logLevel, mode, env }) {
+      const cluster: EdgeCluster = await startCluster({
+        nodes: 3,
+        redis: 'single',
+        env: { LOG_LEVEL: logLevel, DRAIN_GRACE_MS: '0', ...(mode === 'sse' && { SSE_UPGRADE_AFTER_MS: '0' }), ...env },
+      });
+      const workload = era === 'modern' ? WORKLOADS[mode] : undefined;
+      return {
+        mcpUrl: cluster.lbMcpUrl,
+        createSession: () =>
+          era === 'modern' ? Promise.resolve(modernSession(String(workload!.params.name))) : createMcpSession(cluster.lbMcpUrl),
+        workload: workload && {
+          method: workload.method,
+          params: { ...workload.params, _meta: { ...MODERN_META, ...((workload.params._meta as object | undefined) ?? {}) } },
+        },
+        pids: () => ({
+          server: cluster.nodes.map((n) => n.pid),
+          redis: [(cluster.redis as RedisServer).pid()],
+          nginx: nginxMasterPid(cluster.nginx.dir),
+        }),
+        stop: () => cluster.stop(),
+        logs: () => cluster.logs(),
+      };
+    },
+  };
+}
+
 /** Id of the baseline every ratio is computed against (per response mode). */
 export const BASELINE_ID = 'sdk-v1-stateful';
 
@@ -258,30 +292,9 @@ export const SETUPS: BenchSetup[] = [
       };
     },
   },
-  {
-    id: 'cluster3-redis-nginx',
-    label: 'edge, 3 nodes + Redis + nginx RR',
-    kind: 'ours',
-    modes: ['json'],
-    async start({ logLevel, mode, env }) {
-      const cluster: EdgeCluster = await startCluster({
-        nodes: 3,
-        redis: 'single',
-        env: { LOG_LEVEL: logLevel, DRAIN_GRACE_MS: '0', ...(mode === 'sse' && { SSE_UPGRADE_AFTER_MS: '0' }), ...env },
-      });
-      return {
-        mcpUrl: cluster.lbMcpUrl,
-        createSession: () => createMcpSession(cluster.lbMcpUrl),
-        pids: () => ({
-          server: cluster.nodes.map((n) => n.pid),
-          redis: [(cluster.redis as RedisServer).pid()],
-          nginx: nginxMasterPid(cluster.nginx.dir),
-        }),
-        stop: () => cluster.stop(),
-        logs: () => cluster.logs(),
-      };
-    },
-  },
+  clusterSetup('cluster3-redis-nginx', 'edge, 3 nodes + Redis + nginx RR (2025-11-25 sessions)', 'legacy'),
+  // Same cluster, stateless 2026-07-28 requests: the era comparison of issue #3 (same run, same tool).
+  clusterSetup('cluster3-redis-nginx-modern', 'edge, 3 nodes + Redis + nginx RR (2026-07-28)', 'modern'),
   peerSetup('sdk-v1-stateless', 'SDK v1 stateless (JSON)', 'peer', ['json'], 'sdk-v1.mjs', () => ({ PEER_MODE: 'stateless-json' }), 'stateless'),
   // 2025-era requests reach the v2 handler's stateless legacy leg, which always answers with SSE...
   peerSetup('sdk-v2-handler', 'SDK v2 createMcpHandler (2025-11-25, stateless)', 'peer', ['sse'], 'sdk-v2.mjs', () => ({}), 'stateless'),
