@@ -45,9 +45,12 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Request ids: a per-process random prefix plus a counter (randomBytes per request showed in profiles).
+  const idPrefix = randomBytes(4).toString('hex');
+  let idCounter = 0;
   app.use((req, res, next) => {
     const given = req.headers['x-request-id'];
-    res.locals.requestId = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomBytes(8).toString('hex');
+    res.locals.requestId = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : `${idPrefix}-${(++idCounter).toString(36)}`;
     res.setHeader('X-Request-Id', res.locals.requestId as string);
     next();
   });

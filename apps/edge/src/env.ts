@@ -26,6 +26,8 @@ export const EnvSchema = z.object({
   SSE_RETRY_MS: intFromEnv(1000),
   KEEPALIVE_MS: intFromEnv(15_000),
   STREAM_MAX_LEN: intFromEnv(10_000),
+  /** How long a finished POST stream stays resumable. */
+  ENDED_STREAM_TTL_MS: intFromEnv(300_000),
   LEASE_MS: intFromEnv(15_000),
   /** A quiet SSE tail re-reads its log and checks for a dead request owner this often. */
   TAIL_RECHECK_MS: intFromEnv(5_000),

@@ -69,6 +69,7 @@ async function main(): Promise<void> {
       retryMs: env.SSE_RETRY_MS,
       keepAliveMs: env.KEEPALIVE_MS,
       streamMaxLen: env.STREAM_MAX_LEN,
+      endedStreamTtlMs: env.ENDED_STREAM_TTL_MS,
       leaseMs: env.LEASE_MS,
       tailRecheckMs: env.TAIL_RECHECK_MS,
       maxSseBufferedBytes: env.SSE_MAX_BUFFERED_BYTES,

@@ -20,6 +20,11 @@ export interface RedisClientOptions {
    * edge) instead of holding requests until TCP gives up. 0 disables. @default 2000
    */
   livenessTimeoutMs?: number;
+  /**
+   * Send the commands issued in one tick as one pipeline (one socket write): profiles showed one write
+   * syscall per command. For command clients, not subscribers. @default false
+   */
+  autoPipelining?: boolean;
 }
 
 const COMMON: RedisOptions = {
@@ -53,9 +58,10 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
   const parsed = parseRedisUrl(url);
   const client: RedisLike =
     parsed.kind === 'redis'
-      ? new Redis(parsed.url, { ...COMMON, connectionName: opts.connectionName })
+      ? new Redis(parsed.url, { ...COMMON, connectionName: opts.connectionName, enableAutoPipelining: opts.autoPipelining ?? false })
       : new Cluster(parsed.nodes, {
           redisOptions: { ...COMMON, connectionName: opts.connectionName },
+          enableAutoPipelining: opts.autoPipelining ?? false,
           clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
           // Fail fast while the cluster is unreachable instead of buffering commands without bound.
           enableOfflineQueue: true,

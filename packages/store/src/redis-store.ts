@@ -58,7 +58,7 @@ export class RedisStore implements Store {
   constructor(url: string, opts: RedisStoreOptions = {}) {
     this.kind = parseRedisUrl(url).kind;
     const name = opts.nodeId ? `switchboard:${opts.nodeId}` : 'switchboard';
-    this.cmd = createRedisClient(url, { onError: opts.onError, connectionName: name }) as Scripted;
+    this.cmd = createRedisClient(url, { onError: opts.onError, connectionName: name, autoPipelining: true }) as Scripted;
     defineScripts(this.cmd);
     this.sub = createRedisClient(url, { onError: opts.onError, connectionName: `${name}:sub` });
     let connectedOnce = false;

@@ -12,6 +12,11 @@ export interface EngineOptions {
   streamMaxLen: number;
   /** Stream log TTL, refreshed on each append. @default 3_600_000 */
   streamTtlMs: number;
+  /**
+   * TTL of a POST stream once its completion marker is logged: long enough for a client to resume and read
+   * the result, short enough that finished calls do not pile up in Redis. @default 300_000
+   */
+  endedStreamTtlMs: number;
   /** In-flight lease; refreshed every third of it by the running node. @default 15_000 */
   leaseMs: number;
   /** How long a cancellation tombstone is kept for a request not yet leased. @default 60_000 */
@@ -41,6 +46,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   keepAliveMs: 15_000,
   streamMaxLen: 10_000,
   streamTtlMs: 3_600_000,
+  endedStreamTtlMs: 300_000,
   leaseMs: 15_000,
   cancelTombstoneMs: 60_000,
   serverRequestTimeoutMs: 300_000,

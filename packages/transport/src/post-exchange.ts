@@ -197,7 +197,7 @@ export class PostExchange {
         const streamId = this.streamId!;
         const r = await ctx.store.appendEvents(ref, streamId, messages, {
           maxLen: ctx.opts.streamMaxLen,
-          ttlMs: ctx.opts.streamTtlMs,
+          ttlMs: end ? ctx.opts.endedStreamTtlMs : ctx.opts.streamTtlMs,
           end,
           releaseRequestKeys: release,
         });
