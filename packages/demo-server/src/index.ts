@@ -35,17 +35,19 @@ import {
 import { randomBytes } from 'node:crypto';
 import * as z from 'zod';
 import { registerModernFixtures, type ModernFixtureDeps } from './modern-fixtures';
+import { registerDemoTools } from './demo-tools';
+import { registerFixturePrompts, registerFixtureResources } from './fixture-content';
+import { RED_PIXEL_PNG_BASE64, SILENT_WAV_BASE64 } from './assets';
+
+export { RED_PIXEL_PNG_BASE64, SILENT_WAV_BASE64 } from './assets';
+import { logToRequest, pause, progressToRequest, relatedTo, text } from './tool-helpers';
+import { DEMO_SERVER_NAME, DEMO_SERVER_VERSION } from './names';
+
+export { DEMO_SERVER_NAME, DEMO_SERVER_VERSION } from './names';
 
 export { MODERN_FIXTURE_TOOL_NAMES, cancellationProbeUri, type ModernFixtureDeps } from './modern-fixtures';
 
-export const DEMO_SERVER_NAME = 'switchboard-demo';
-export const DEMO_SERVER_VERSION = '0.1.0';
 
-/** 1x1 red PNG, generated for this package. */
-export const RED_PIXEL_PNG_BASE64 =
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC';
-/** 8 samples of 8 kHz mono 8-bit silence as a RIFF/WAVE file, generated for this package. */
-export const SILENT_WAV_BASE64 = 'UklGRiwAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQgAAACAgICAgICAgA==';
 
 /** Names of every conformance fixture tool this server exposes. */
 export const FIXTURE_TOOL_NAMES = [
@@ -102,42 +104,6 @@ export const JSON_SCHEMA_2020_12_INPUT: Record<string, unknown> = {
   additionalProperties: false,
 };
 
-const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
-
-/** Resolves after `ms`, or early (without throwing) once `signal` aborts. */
-function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.max(0, ms));
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** Sends a `notifications/message` tied to the request being handled. */
-function logToRequest(ctx: ServerContext, level: LoggingLevel, data: unknown): Promise<void> {
-  // 2026-07-28 requests carry their own log level (`_meta` logLevel; absent = no logs, spec C8): the SDK's
-  // log() applies it. 2025 sessions keep the direct notification these fixtures always sent.
-  if (ctx.mcpReq.envelope !== undefined) return ctx.mcpReq.log(level, data, DEMO_SERVER_NAME);
-  return ctx.mcpReq.notify({ method: 'notifications/message', params: { level, logger: DEMO_SERVER_NAME, data } });
-}
-
-/** Sends a `notifications/progress` tied to the request, if the request asked for progress. */
-async function progressToRequest(ctx: ServerContext, progress: number, total: number, message?: string): Promise<void> {
-  const progressToken = ctx.mcpReq._meta?.progressToken;
-  if (progressToken === undefined) return;
-  await ctx.mcpReq.notify({
-    method: 'notifications/progress',
-    params: { progressToken, progress, total, ...(message !== undefined && { message }) },
-  });
-}
-
-/** Options that tie a server→client request to the request being handled and to its cancellation. */
-const relatedTo = (ctx: ServerContext) => ({ relatedRequestId: ctx.mcpReq.id, signal: ctx.mcpReq.signal });
 
 /** What a deployment plugs into the demo server; everything is optional for standalone use. */
 export interface DemoServerOptions {
@@ -404,218 +370,3 @@ function registerFixtureTools(server: McpServer): void {
   );
 }
 
-function registerDemoTools(server: McpServer, subscribed: ReadonlySet<string>): void {
-  server.registerTool(
-    'slow_counter',
-    {
-      description: 'Counts from 1 to count, waiting delayMs before each step and reporting progress and an info log per step',
-      inputSchema: z.object({
-        count: z.number().int().min(0).describe('How many steps to count'),
-        delayMs: z.number().int().min(0).describe('Delay before each step, in milliseconds'),
-      }),
-    },
-    async ({ count, delayMs }, ctx) => {
-      const { signal } = ctx.mcpReq;
-      let reached = 0;
-      for (let i = 1; i <= count; i++) {
-        await pause(delayMs, signal);
-        if (signal.aborted) break;
-        reached = i;
-        await progressToRequest(ctx, i, count, `tick ${i}`);
-        await logToRequest(ctx, 'info', `tick ${i}`);
-      }
-      if (signal.aborted) return text(`cancelled at ${reached}`);
-      return text(`counted to ${count}`);
-    },
-  );
-
-  server.registerTool(
-    'list_roots',
-    { description: "Asks the client for its roots (roots/list) and returns them as JSON" },
-    async (ctx) => {
-      const result = await ctx.mcpReq.send({ method: 'roots/list' }, { signal: ctx.mcpReq.signal });
-      return text(JSON.stringify(result.roots));
-    },
-  );
-
-  server.registerTool(
-    'trigger_list_changed',
-    { description: 'Sends an unrelated notifications/tools/list_changed (standalone stream) and returns "sent"' },
-    () => {
-      server.sendToolListChanged();
-      return text('sent');
-    },
-  );
-
-  server.registerTool(
-    'emit_sequence',
-    {
-      description:
-        'Sends `count` notifications/message with data {tag, seq[, pad]} (seq = from, from+1, ...) and returns ' +
-        '"sent <count>". Unrelated to this request (the session\'s standalone GET stream) unless `related`. ' +
-        'For counting delivery exactly, and for producing volume (`pad` characters per message).',
-      inputSchema: z.object({
-        tag: z.string().max(64).describe('Label copied into every notification'),
-        from: z.number().int().min(0).describe('Sequence number of the first notification'),
-        count: z.number().int().min(1).max(100_000).default(1).describe('How many notifications to send'),
-        pad: z.number().int().min(0).max(65_536).default(0).describe('Filler characters added to each notification'),
-        related: z.boolean().default(false).describe('Send them on this request\'s own stream instead'),
-      }),
-    },
-    async ({ tag, from, count, pad, related }, ctx) => {
-      const filler = pad > 0 ? { pad: 'x'.repeat(pad) } : {};
-      for (let i = 0; i < count; i++) {
-        const params = { level: 'info' as const, logger: 'emit_sequence', data: { tag, seq: from + i, ...filler } };
-        // Unrelated: server.notification (no relatedRequestId, no log-level filter), so every one is sent.
-        if (related) await ctx.mcpReq.notify({ method: 'notifications/message', params });
-        else await server.server.notification({ method: 'notifications/message', params });
-      }
-      return text(`sent ${count}`);
-    },
-  );
-
-  server.registerTool(
-    'wait_for_cancel',
-    {
-      description: 'Waits until the request is cancelled or timeoutMs passes; returns "timeout" if never cancelled',
-      inputSchema: z.object({ timeoutMs: z.number().int().min(0).describe('How long to wait, in milliseconds') }),
-    },
-    async ({ timeoutMs }, ctx) => {
-      await pause(timeoutMs, ctx.mcpReq.signal);
-      // A cancelled request gets no response from the SDK; the value is discarded.
-      return text(ctx.mcpReq.signal.aborted ? 'cancelled' : 'timeout');
-    },
-  );
-
-  server.registerTool(
-    'echo',
-    {
-      description: 'Returns the given text unchanged',
-      inputSchema: z.object({ text: z.string().describe('Text to echo back') }),
-    },
-    (args) => text(args.text),
-  );
-
-  server.registerTool(
-    'log_at',
-    {
-      description: 'Sends one log message at the given level through the level filter set by logging/setLevel',
-      inputSchema: z.object({
-        level: z.enum(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']),
-        message: z.string(),
-      }),
-    },
-    async ({ level, message }, ctx) => {
-      await ctx.mcpReq.log(level, message);
-      return text('logged');
-    },
-  );
-
-  server.registerTool(
-    'session_state',
-    { description: "Reports this server instance's view of session-scoped state (resource subscriptions)" },
-    () => text(JSON.stringify({ subscriptions: [...subscribed].sort() })),
-  );
-}
-
-function registerFixtureResources(server: McpServer, subscribed: Set<string>): void {
-  server.registerResource(
-    'static-text',
-    'test://static-text',
-    { title: 'Static text', description: 'Conformance fixture: a static text resource', mimeType: 'text/plain' },
-    (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'This is the content of the static text resource.' }] }),
-  );
-
-  server.registerResource(
-    'static-binary',
-    'test://static-binary',
-    { title: 'Static binary', description: 'Conformance fixture: a static binary (PNG) resource', mimeType: 'image/png' },
-    (uri) => ({ contents: [{ uri: uri.href, mimeType: 'image/png', blob: RED_PIXEL_PNG_BASE64 }] }),
-  );
-
-  server.registerResource(
-    'watched-resource',
-    'test://watched-resource',
-    { title: 'Watched resource', description: 'Conformance fixture: a resource clients may subscribe to', mimeType: 'text/plain' },
-    (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: 'Watched resource content' }] }),
-  );
-
-  server.registerResource(
-    'template-data',
-    new ResourceTemplate('test://template/{id}/data', { list: undefined }),
-    { title: 'Template data', description: 'Conformance fixture: per-id data from a URI template', mimeType: 'application/json' },
-    (uri, variables) => {
-      const raw = variables['id'];
-      const id = Array.isArray(raw) ? raw.join(',') : String(raw ?? '');
-      return {
-        contents: [
-          {
-            uri: uri.href,
-            mimeType: 'application/json',
-            text: JSON.stringify({ id, templateTest: true, data: `Data for ID: ${id}` }),
-          },
-        ],
-      };
-    },
-  );
-
-  // McpServer routes no subscription verbs; the per-session bookkeeping is ours.
-  server.server.setRequestHandler('resources/subscribe', (request) => {
-    subscribed.add(request.params.uri);
-    return {};
-  });
-  server.server.setRequestHandler('resources/unsubscribe', (request) => {
-    subscribed.delete(request.params.uri);
-    return {};
-  });
-}
-
-function registerFixturePrompts(server: McpServer): void {
-  server.registerPrompt(
-    'test_simple_prompt',
-    { description: 'Conformance fixture: a prompt without arguments' },
-    () => ({ messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt for testing.' } }] }),
-  );
-
-  const suggest = (candidates: string[]) => (value: string) => candidates.filter((c) => c.startsWith(value));
-  server.registerPrompt(
-    'test_prompt_with_arguments',
-    {
-      description: 'Conformance fixture: a prompt with two required arguments',
-      argsSchema: z.object({
-        arg1: completable(z.string().describe('First test argument'), suggest(['paris', 'park', 'party', 'test', 'testValue1'])),
-        arg2: completable(z.string().describe('Second test argument'), suggest(['world', 'testValue2'])),
-      }),
-    },
-    ({ arg1, arg2 }) => ({
-      messages: [{ role: 'user', content: { type: 'text', text: `Prompt with arguments: arg1='${arg1}', arg2='${arg2}'` } }],
-    }),
-  );
-
-  server.registerPrompt(
-    'test_prompt_with_embedded_resource',
-    {
-      description: 'Conformance fixture: a prompt embedding the resource named by resourceUri',
-      argsSchema: z.object({ resourceUri: z.string().describe('URI of the resource to embed') }),
-    },
-    ({ resourceUri }) => ({
-      messages: [
-        {
-          role: 'user',
-          content: {
-            type: 'resource',
-            resource: { uri: resourceUri, mimeType: 'text/plain', text: 'Embedded resource content for testing.' },
-          },
-        },
-        { role: 'user', content: { type: 'text', text: 'Please process the embedded resource above.' } },
-      ],
-    }),
-  );
-
-  server.registerPrompt('test_prompt_with_image', { description: 'Conformance fixture: a prompt carrying an image' }, () => ({
-    messages: [
-      { role: 'user', content: { type: 'image', data: RED_PIXEL_PNG_BASE64, mimeType: 'image/png' } },
-      { role: 'user', content: { type: 'text', text: 'Please analyze the image above.' } },
-    ],
-  }));
-}
