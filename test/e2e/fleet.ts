@@ -9,7 +9,7 @@ import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike } from 'jose';
-import { initializeRequest, MESSAGES, readSse, startCluster, waitFor, type EdgeCluster, type SseEvent, type StartClusterOptions } from '@switchboard/test-helpers';
+import { initializeRequest, MESSAGES, readSse, recordSse, startCluster, waitFor, type EdgeCluster, type SseEvent, type StartClusterOptions } from '@switchboard/test-helpers';
 import { post, type Session } from './mcp-http';
 
 export const DEMO_SERVER = { module: '@switchboard/demo-server', export: 'createDemoServer' };
@@ -248,43 +248,16 @@ export interface OpenStream {
 }
 
 export function backgroundSse(res: Response, controller: AbortController): OpenStream {
-  const events: SseEvent[] = [];
-  const waiters = new Set<() => void>();
-  const ended = (async () => {
-    try {
-      for await (const e of readSse(res, { signal: controller.signal })) {
-        events.push(e);
-        for (const w of [...waiters]) w();
-      }
-    } catch {
-      // aborted
-    }
-  })();
-  const waitForEvent = (pred: (e: SseEvent) => boolean, timeoutMs = 5_000) =>
-    new Promise<SseEvent>((resolve, reject) => {
-      const check = () => {
-        const hit = events.find(pred);
-        if (!hit) return false;
-        waiters.delete(check);
-        clearTimeout(timer);
-        resolve(hit);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`no matching SSE event in ${timeoutMs} ms; got ${JSON.stringify(events)}`));
-      }, timeoutMs);
-      if (!check()) waiters.add(check);
-    });
+  const rec = recordSse(res, (e) => e, { signal: controller.signal });
   const messages = () =>
-    events.flatMap((e) => {
+    rec.items.flatMap((e) => {
       try {
         return e.data === '' ? [] : [JSON.parse(e.data) as Record<string, any>];
       } catch {
         return [];
       }
     });
-  return { status: res.status, events, messages, waitFor: waitForEvent, ended, close: () => controller.abort() };
+  return { status: res.status, events: rec.items, messages, waitFor: rec.waitFor, ended: rec.ended, close: () => controller.abort() };
 }
 
 /** A 2024-11-05 `GET /sse` stream, open once its `endpoint` event arrived; `endpoint` is the messages path. */

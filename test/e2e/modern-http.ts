@@ -1,5 +1,5 @@
 /** Raw 2026-07-28 ("modern") wire helpers for the e2e suites: per-request `_meta`, standard headers, SSE or JSON answers. */
-import { collectSse, readSse, type SseEvent } from '@switchboard/test-helpers';
+import { collectSse, readSse, recordSse, type SseEvent } from '@switchboard/test-helpers';
 
 export const MODERN = '2026-07-28';
 export const ALL_CAPS = { elicitation: {}, sampling: {}, roots: {} };
@@ -95,35 +95,8 @@ export async function listen(url: string, filter: Record<string, unknown>, id: s
   const controller = new AbortController();
   const res = await modernPost(url, 'subscriptions/listen', { notifications: filter }, { id, signal: controller.signal });
   if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) throw new Error(`listen got ${res.status} ${await res.text()}`);
-  const messages: Record<string, any>[] = [];
-  const waiters = new Set<() => void>();
-  const ended = (async () => {
-    try {
-      for await (const e of readSse(res, { signal: controller.signal }) as AsyncGenerator<SseEvent>) {
-        if (e.data === '') continue;
-        messages.push(JSON.parse(e.data) as Record<string, any>);
-        for (const w of [...waiters]) w();
-      }
-    } catch {
-      // aborted by close()
-    }
-  })();
-  const waitFor = (pred: (m: Record<string, any>) => boolean, timeoutMs = 5_000) =>
-    new Promise<Record<string, any>>((resolve, reject) => {
-      const check = () => {
-        const hit = messages.find(pred);
-        if (!hit) return false;
-        waiters.delete(check);
-        clearTimeout(timer);
-        resolve(hit);
-        return true;
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(check);
-        reject(new Error(`listen ${id}: no matching message in ${timeoutMs} ms; got ${JSON.stringify(messages)}`));
-      }, timeoutMs);
-      if (!check()) waiters.add(check);
-    });
+  const rec = recordSse(res, (e) => (e.data === '' ? undefined : (JSON.parse(e.data) as Record<string, any>)), { signal: controller.signal, label: `listen ${id}` });
+  const { items: messages, waitFor, ended } = rec;
   await waitFor((m) => m.method === 'notifications/subscriptions/acknowledged');
   return { id, messages, waitFor, ended, close: () => controller.abort() };
 }

@@ -24,7 +24,7 @@ export {
 export { startEdge, EDGE_ENTRY, type Edge, type StartEdgeOptions } from './edge';
 export { startNginx, renderNginxConfig, NGINX_TEMPLATE, type Nginx, type StartNginxOptions } from './nginx';
 export { startCluster, type EdgeCluster, type StartClusterOptions } from './cluster';
-export { readSse, collectSse, SseTimeoutError, type SseEvent, type ReadSseOptions, type CollectSseOptions } from './sse';
+export { readSse, collectSse, recordSse, SseTimeoutError, type SseEvent, type SseRecorder, type ReadSseOptions, type CollectSseOptions } from './sse';
 export {
   MESSAGES,
   PROTOCOL_VERSIONS,

@@ -157,3 +157,50 @@ export async function collectSse(response: Response, { until, timeoutMs = 5_000 
   }
   return events;
 }
+
+export interface SseRecorder<T> {
+  /** Everything recorded so far, in arrival order. */
+  readonly items: T[];
+  /** Resolves with the first recorded item matching `pred` (already recorded or still to come). */
+  waitFor(pred: (item: T) => boolean, timeoutMs?: number): Promise<T>;
+  /** Resolves when the stream ends (server closed it, or `signal` aborted). */
+  readonly ended: Promise<void>;
+}
+
+/**
+ * Reads a stream in the background, recording `map(event)` for every event it does not map to undefined,
+ * so a test can wait for an event while it does other things.
+ */
+export function recordSse<T>(response: Response, map: (event: SseEvent) => T | undefined, { signal, label = 'SSE stream' }: ReadSseOptions & { label?: string } = {}): SseRecorder<T> {
+  const items: T[] = [];
+  const waiters = new Set<() => void>();
+  const ended = (async () => {
+    try {
+      for await (const e of readSse(response, { signal })) {
+        const item = map(e);
+        if (item === undefined) continue;
+        items.push(item);
+        for (const w of [...waiters]) w();
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  const waitFor = (pred: (item: T) => boolean, timeoutMs = 5_000) =>
+    new Promise<T>((resolve, reject) => {
+      const check = () => {
+        const hit = items.find(pred);
+        if (hit === undefined) return false;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(hit);
+        return true;
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(check);
+        reject(new Error(`${label}: nothing matching in ${timeoutMs} ms; got ${JSON.stringify(items)}`));
+      }, timeoutMs);
+      if (!check()) waiters.add(check);
+    });
+  return { items, waitFor, ended };
+}

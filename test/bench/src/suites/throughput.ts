@@ -5,13 +5,12 @@
  * sample ("before"), the 10-second run (BENCH_WARMUP_S + BENCH_DURATION_S; req/s and latency come from
  * the measured window), a short settle, GC'd memory sample ("after"), stop.
  */
-import { fork } from 'node:child_process';
-import path from 'node:path';
+import { runWorker } from '../worker';
 import { performance } from 'node:perf_hooks';
 import { sleep, withTimeout } from '@switchboard/test-helpers';
 import { config, log } from '../config';
 import { cpuSeconds, machineBusySeconds, waitForQuiet } from '../cpu';
-import type { LoadConfig, LoadResult, Phase } from '../loadgen';
+import type { LoadConfig, LoadResult } from '../loadgen';
 import type { MemSample } from '../memprobe';
 import { fetchMetrics, parseByLabel } from '../prom';
 import { WORKLOADS, type BenchSetup, type Kind, type Mode, type RunningSetup, type StartOptions } from '../setups';
@@ -62,46 +61,30 @@ export async function redisUsedMemory(r: RunningSetup): Promise<number | undefin
   }
 }
 
-/** Forks the load generator, hands it the config, and samples server CPU over the measured window. */
-export function runLoadgen(cfg: LoadConfig, running: Pick<RunningSetup, 'pids'>): Promise<{ load: LoadResult; cpuPct: Record<string, number> }> {
-  return new Promise((resolve, reject) => {
-    // fork() reuses process.execArgv, i.e. tsx's loader, so the child runs the .ts file directly.
-    const child = fork(path.join(__dirname, '../loadgen.ts'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const limitMs = cfg.warmupMs + cfg.durationMs + cfg.requestTimeoutMs + 15_000;
-    let settled = false;
-    const finish = (err: Error | null, value?: { load: LoadResult; cpuPct: Record<string, number> }) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      if (err) reject(err);
-      else resolve(value!);
-    };
-    const timer = setTimeout(() => finish(new Error(`load generator did not finish within ${limitMs} ms`)), limitMs);
-
-    let before: { at: number; cpu: Record<string, number> } | undefined;
-    let cpuPct: Record<string, number> = {};
-    const sample = () => {
-      const at = performance.now();
-      const cpu = cpuSeconds({ ...running.pids(), loadgen: child.pid ? [child.pid] : [] });
-      const ours = Object.values(cpu).reduce((a, b) => a + b, 0);
-      return { at, cpu: { ...cpu, other: machineBusySeconds() - ours } as Record<string, number> };
-    };
-    child.on('message', (msg: { type: string; phase?: Phase; result?: LoadResult; message?: string }) => {
-      if (msg.type === 'phase' && msg.phase === 'measure') before = sample();
-      else if (msg.type === 'phase' && msg.phase === 'drain' && before) {
-        const after = sample();
-        const seconds = (after.at - before.at) / 1000;
-        cpuPct = Object.fromEntries(
-          Object.keys(after.cpu).map((role) => [role, Math.max(0, Math.round(((after.cpu[role]! - (before!.cpu[role] ?? 0)) / seconds) * 1000) / 10)]),
-        );
-      } else if (msg.type === 'result') finish(null, { load: msg.result!, cpuPct });
-      else if (msg.type === 'error') finish(new Error(`load generator failed: ${msg.message}`));
-    });
-    child.on('error', (err) => finish(err));
-    child.on('exit', (code, signal) => finish(new Error(`load generator exited (${signal ?? code}) without a result`)));
-    child.send({ type: 'run', config: cfg });
-  });
+/** Forks the load generator (a `runWorker` module), hands it the config, and samples server CPU over the measured window. */
+export async function runLoadgen(cfg: LoadConfig, running: Pick<RunningSetup, 'pids'>): Promise<{ load: LoadResult; cpuPct: Record<string, number> }> {
+  let loadgenPid: number | undefined;
+  let before: { at: number; cpu: Record<string, number> } | undefined;
+  let cpuPct: Record<string, number> = {};
+  const sample = () => {
+    const at = performance.now();
+    const cpu = cpuSeconds({ ...running.pids(), loadgen: loadgenPid ? [loadgenPid] : [] });
+    const ours = Object.values(cpu).reduce((a, b) => a + b, 0);
+    return { at, cpu: { ...cpu, other: machineBusySeconds() - ours } as Record<string, number> };
+  };
+  const onPhase = (phase: string) => {
+    if (phase === 'measure') before = sample();
+    else if (phase === 'drain' && before) {
+      const after = sample();
+      const seconds = (after.at - before.at) / 1000;
+      cpuPct = Object.fromEntries(
+        Object.keys(after.cpu).map((role) => [role, Math.max(0, Math.round(((after.cpu[role]! - (before!.cpu[role] ?? 0)) / seconds) * 1000) / 10)]),
+      );
+    }
+  };
+  const limitMs = cfg.warmupMs + cfg.durationMs + cfg.requestTimeoutMs + 15_000;
+  const load = await runWorker<LoadConfig, LoadResult>('loadgen.ts', cfg, limitMs, onPhase, (pid) => (loadgenPid = pid));
+  return { load, cpuPct };
 }
 
 function failures(load: LoadResult): { total: number; failed: number } {
