@@ -182,15 +182,15 @@ async function serveMcp(deps: AppDeps, req: Request, res: Response): Promise<voi
   if (endpoint === 'sse') return deps.sse2024.handleSse(caller, req, res, `${tenant.basePath}/messages`);
   if (endpoint === 'messages') {
     const sid = typeof req.query.sessionId === 'string' ? req.query.sessionId : undefined;
-    return deps.sse2024.handleMessage(caller, req, res, body, sid);
+    return deps.sse2024.handleMessage(caller, req, res, body, sid, parsed);
   }
   if (verb === 'GET') return (assertSessionOperations(tenant.eras), deps.engine.handleGet(caller, req, res));
   if (verb === 'DELETE') return (assertSessionOperations(tenant.eras), deps.engine.handleDelete(caller, req, res));
-  const route = routePost(req.headers, body, tenant.eras);
+  const route = routePost(req.headers, body, tenant.eras, parsed);
   res.locals.era = route.era;
   if (route.reject) throw route.reject;
-  if (route.era === 'modern') return tenant.runtime.modern!.handlePost({ principal, authInfo }, req, res, body);
-  return deps.engine.handlePost(caller, req, res, body);
+  if (route.era === 'modern') return tenant.runtime.modern!.handlePost({ principal, authInfo }, req, res, body, parsed);
+  return deps.engine.handlePost(caller, req, res, body, parsed);
 }
 
 /**

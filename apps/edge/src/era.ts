@@ -41,12 +41,14 @@ interface Claim {
 }
 
 /** The SDK's body-first classification of one POST body. Unparseable JSON carries no claim: legacy. */
-function classify(headers: IncomingHttpHeaders, body: string): Claim {
-  let parsed: unknown;
-  try {
-    parsed = body === '' ? undefined : JSON.parse(body);
-  } catch {
-    return { era: 'legacy', id: null };
+function classify(headers: IncomingHttpHeaders, body: string, given?: unknown): Claim {
+  let parsed: unknown = given;
+  if (parsed === undefined) {
+    try {
+      parsed = body === '' ? undefined : JSON.parse(body);
+    } catch {
+      return { era: 'legacy', id: null };
+    }
   }
   if (parsed === undefined) return { era: 'legacy', id: null };
   const outcome = classifyInboundRequest({
@@ -66,12 +68,12 @@ function classify(headers: IncomingHttpHeaders, body: string): Claim {
 }
 
 /** Where a POST to the MCP endpoint goes, given the tenant's eras (`reject` set: answer it with that error). */
-export function routePost(headers: IncomingHttpHeaders, body: string, eras: ReadonlySet<string>): PostRoute {
+export function routePost(headers: IncomingHttpHeaders, body: string, eras: ReadonlySet<string>, parsed?: unknown): PostRoute {
   const legacy = eras.has('legacy');
   const modern = eras.has('modern');
   if (!legacy && !modern) return { era: 'legacy', reject: new McpHttpError('NOT_FOUND') };
   if (!legacy) return { era: 'modern' };
-  const claim = classify(headers, body);
+  const claim = classify(headers, body, parsed);
   if (claim.era === 'legacy' || modern) return { era: claim.era };
   const requested = claim.requested ?? 'unknown';
   return {

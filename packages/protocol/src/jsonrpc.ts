@@ -75,6 +75,11 @@ export function parseBody(text: string, opts: { maxBatchLength: number; maxDepth
   } catch {
     throw new McpHttpError('PARSE_ERROR');
   }
+  return parseMessages(value, opts);
+}
+
+/** Validates an already parsed body (the edge parses each body once). */
+export function parseMessages(value: unknown, opts: { maxBatchLength: number; maxDepth: number }): { messages: JsonRpcMessage[]; batch: boolean } {
   if (exceedsDepth(value, opts.maxDepth)) throw new McpHttpError('INVALID_REQUEST', { message: 'Invalid Request: JSON nested too deeply' });
   if (Array.isArray(value)) {
     if (value.length === 0) throw new McpHttpError('EMPTY_BATCH');

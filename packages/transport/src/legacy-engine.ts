@@ -17,6 +17,7 @@ import {
   McpHttpError,
   newSessionId,
   parseBody,
+  parseMessages,
   requestIdKey,
   supportsPriming,
   type JsonRpcMessage,
@@ -104,10 +105,12 @@ export class LegacyEngine {
     return { ref, record };
   }
 
-  async handlePost(caller: CallerContext, req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
+  /** `parsed`: the body already parsed by the caller (saves a second JSON.parse); else `body` is parsed here. */
+  async handlePost(caller: CallerContext, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown): Promise<void> {
     assertPostAccept(req);
     assertJsonContentType(req);
-    const { messages, batch } = parseBody(body, { maxBatchLength: this.ctx.opts.maxBatchLength, maxDepth: this.ctx.opts.maxJsonDepth });
+    const limits = { maxBatchLength: this.ctx.opts.maxBatchLength, maxDepth: this.ctx.opts.maxJsonDepth };
+    const { messages, batch } = parsed === undefined ? parseBody(body, limits) : parseMessages(parsed, limits);
     const init = messages.find((m) => isRequest(m) && m.method === 'initialize') as JsonRpcRequest | undefined;
     if (init) {
       if (batch) throw new McpHttpError('INITIALIZE_IN_BATCH', { id: init.id });

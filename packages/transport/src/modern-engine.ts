@@ -67,12 +67,14 @@ interface RequestShape {
   id?: string | number;
 }
 
-function shapeOf(body: string): RequestShape {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return { method: 'invalid' }; // the SDK answers the parse error from the raw body
+function shapeOf(body: string, given?: unknown): RequestShape {
+  let parsed: unknown = given;
+  if (parsed === undefined) {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return { method: 'invalid' }; // the SDK answers the parse error from the raw body
+    }
   }
   const m = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { method?: unknown; id?: unknown };
   const id = typeof m.id === 'string' || typeof m.id === 'number' ? m.id : undefined;
@@ -110,8 +112,8 @@ export class ModernEngine {
     return n;
   }
 
-  async handlePost(caller: ModernCaller, req: IncomingMessage, res: ServerResponse, body: string): Promise<void> {
-    const shape = shapeOf(body);
+  async handlePost(caller: ModernCaller, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown): Promise<void> {
+    const shape = shapeOf(body, parsed);
     const started = process.hrtime.bigint();
     const controller = new AbortController();
     const exchange = { method: shape.method, abandoned: false };

@@ -16,6 +16,7 @@ import {
   McpHttpError,
   newSessionId,
   parseBody,
+  parseMessages,
   requestIdKey,
   type JsonRpcRequest,
 } from '@switchboard/protocol';
@@ -76,12 +77,13 @@ export class Sse2024Transport {
   }
 
   /** `POST /messages?sessionId=`: any node; answered 202, the server's replies travel on the SSE stream. */
-  async handleMessage(caller: CallerContext, req: IncomingMessage, res: ServerResponse, body: string, sessionId: string | undefined): Promise<void> {
+  async handleMessage(caller: CallerContext, req: IncomingMessage, res: ServerResponse, body: string, sessionId: string | undefined, parsed?: unknown): Promise<void> {
     assertJsonContentType(req);
     if (!sessionId) throw new McpHttpError('NOT_INITIALIZED', { message: 'Bad Request: sessionId query parameter is required' });
     if (!isValidSessionId(sessionId)) throw new McpHttpError('SESSION_NOT_FOUND');
     const { store, opts } = this.engine.ctx;
-    const { messages } = parseBody(body, { maxBatchLength: opts.maxBatchLength, maxDepth: opts.maxJsonDepth });
+    const limits = { maxBatchLength: opts.maxBatchLength, maxDepth: opts.maxJsonDepth };
+    const { messages } = parsed === undefined ? parseBody(body, limits) : parseMessages(parsed, limits);
     const ref = { tenant: caller.tenant, sid: sessionId };
     const record = await store.touchSession(ref, caller.sessionTtlMs ?? opts.sessionTtlMs, { principal: caller.principal, transport: 'sse2024' });
     if (record && record.principal !== caller.principal) this.engine.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
