@@ -7,6 +7,9 @@
  * answers in-band and retries; on a 2025-era session the SDK's legacy shim turns each embedded request into
  * a real server→client request on the session (which Switchboard routes across nodes). A handler keeps
  * nothing between rounds: what a later round must know travels in the sealed `requestState`.
+ *
+ * Schemas, metadata and handlers are built once per (codec, event bus) — once per tenant — and shared by
+ * every instance; only the two list-change triggers (which notify their own session) are per instance.
  */
 import {
   acceptedContent,
@@ -22,6 +25,7 @@ import {
   type RequestStateCodec,
   type ServerContext,
   type ServerEvent,
+  type ToolCallback,
 } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 
@@ -92,11 +96,40 @@ function rootUris(ctx: ServerContext, key: string): string[] | undefined {
 /** A 2025-era request carries no per-request envelope; a 2026-07-28 one always does. */
 const isLegacyRequest = (ctx: ServerContext): boolean => ctx.mcpReq.envelope === undefined;
 
-export function registerModernFixtures(server: McpServer, deps: ModernFixtureDeps): void {
+const stateOf = (ctx: ServerContext) => ctx.mcpReq.requestState<Record<string, unknown>>();
+
+interface NoArgsTool {
+  name: string;
+  config: { description: string; inputSchema: typeof noArgs };
+  handler: ToolCallback<typeof noArgs>;
+}
+const CANCELLATION_PROBE = {
+  description: `Waits up to timeoutMs; if the request is cancelled first, publishes resources/updated for ${cancellationProbeUri('<token>')}`,
+  inputSchema: z.object({ token: z.string().min(1).max(128), timeoutMs: z.number().int().min(0).max(600_000) }),
+};
+/** What one tenant's instances share: every fixture whose handler needs only the tenant's codec and bus. */
+interface SharedFixtures {
+  tools: NoArgsTool[];
+  cancellationProbe: ToolCallback<typeof CANCELLATION_PROBE.inputSchema>;
+}
+
+/** Weak both ways: a caller that makes a codec or bus per server does not pile up fixture sets. */
+const sharedByCodec = new WeakMap<RequestStateCodec<unknown>, { noBus?: SharedFixtures; byBus: WeakMap<object, SharedFixtures> }>();
+
+function sharedFixtures(deps: ModernFixtureDeps): SharedFixtures {
+  let slot = sharedByCodec.get(deps.requestState);
+  if (!slot) sharedByCodec.set(deps.requestState, (slot = { byBus: new WeakMap() }));
+  if (!deps.events) return (slot.noBus ??= buildSharedFixtures(deps));
+  let shared = slot.byBus.get(deps.events);
+  if (!shared) slot.byBus.set(deps.events, (shared = buildSharedFixtures(deps)));
+  return shared;
+}
+
+function buildSharedFixtures(deps: ModernFixtureDeps): SharedFixtures {
   const seal = (payload: Record<string, unknown>, ctx: ServerContext) => deps.requestState.mint(payload, ctx);
-  const stateOf = (ctx: ServerContext) => ctx.mcpReq.requestState<Record<string, unknown>>();
+  const tools: NoArgsTool[] = [];
   const tool = (name: string, description: string, run: (ctx: ServerContext) => Promise<ToolResult> | ToolResult) =>
-    server.registerTool(name, { description, inputSchema: noArgs }, (_args, ctx) => run(ctx));
+    tools.push({ name, config: { description, inputSchema: noArgs }, handler: (_args, ctx) => run(ctx) });
 
   tool('test_input_required_result_elicitation', 'MRTR fixture: asks for a name in-band, then greets', (ctx) => {
     const name = answer(ctx, 'user_name', 'name');
@@ -213,56 +246,54 @@ export function registerModernFixtures(server: McpServer, deps: ModernFixtureDep
     return say('logged (if the request asked for logs)');
   });
 
-  const trigger = (name: string, kind: 'tools_list_changed' | 'prompts_list_changed', legacyNotify: () => void) =>
-    tool(name, `Diagnostic: publishes ${kind} to every listen stream of the tenant`, (ctx) => {
-      deps.events?.publish({ kind });
-      // A 2025-era session has no listen stream: it learns of the change the 2025 way, on its own session.
-      if (isLegacyRequest(ctx)) legacyNotify();
-      return say(`${kind} published`);
+  const cancellationProbe: SharedFixtures['cancellationProbe'] = async ({ token, timeoutMs }, ctx) => {
+    const signal = ctx.mcpReq.signal;
+    const cancelled = await new Promise<boolean>((resolve) => {
+      if (signal.aborted) return resolve(true);
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      signal.addEventListener('abort', () => (clearTimeout(timer), resolve(true)), { once: true });
     });
-  trigger('test_trigger_tool_change', 'tools_list_changed', () => server.sendToolListChanged());
-  trigger('test_trigger_prompt_change', 'prompts_list_changed', () => server.sendPromptListChanged());
+    // The side effect proves the handler itself saw the abort, on whichever node it ran.
+    if (cancelled) deps.events?.publish({ kind: 'resource_updated', uri: cancellationProbeUri(token) });
+    return say(cancelled ? 'cancelled' : 'timeout');
+  };
+  return { tools, cancellationProbe };
+}
 
-  server.registerTool(
-    'cancellation_probe',
-    {
-      description: `Waits up to timeoutMs; if the request is cancelled first, publishes resources/updated for ${cancellationProbeUri('<token>')}`,
-      inputSchema: z.object({ token: z.string().min(1).max(128), timeoutMs: z.number().int().min(0).max(600_000) }),
-    },
-    async ({ token, timeoutMs }, ctx) => {
-      const signal = ctx.mcpReq.signal;
-      const cancelled = await new Promise<boolean>((resolve) => {
-        if (signal.aborted) return resolve(true);
-        const timer = setTimeout(() => resolve(false), timeoutMs);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve(true)), { once: true });
-      });
-      // The side effect proves the handler itself saw the abort, on whichever node it ran.
-      if (cancelled) deps.events?.publish({ kind: 'resource_updated', uri: cancellationProbeUri(token) });
-      return say(cancelled ? 'cancelled' : 'timeout');
-    },
-  );
+// SEP-2243: `region` is mirrored into the `Mcp-Param-Region` header so a load balancer can route on it;
+// the SDK rejects a request whose header is missing, malformed or disagrees with the body (-32020).
+// The schema is raw JSON so the `x-mcp-header` annotation reaches tools/list unchanged.
+const ROUTE_BY_REGION = {
+  description: 'Echoes the region it was routed by (region is mirrored into the Mcp-Param-Region header)',
+  inputSchema: fromJsonSchema<{ region: string; note?: string }>(ROUTE_BY_REGION_INPUT),
+};
+const routeByRegion: ToolCallback<typeof ROUTE_BY_REGION.inputSchema> = ({ region, note }) => say(`routed by region ${region}${note ? ` (${note})` : ''}`);
 
-  // SEP-2243: `region` is mirrored into the `Mcp-Param-Region` header so a load balancer can route on it;
-  // the SDK rejects a request whose header is missing, malformed or disagrees with the body (-32020).
-  // The schema is raw JSON so the `x-mcp-header` annotation reaches tools/list unchanged.
-  server.registerTool(
-    'route_by_region',
-    {
-      description: 'Echoes the region it was routed by (region is mirrored into the Mcp-Param-Region header)',
-      inputSchema: fromJsonSchema<{ region: string; note?: string }>(ROUTE_BY_REGION_INPUT),
-    },
-    ({ region, note }) => say(`routed by region ${region}${note ? ` (${note})` : ''}`),
-  );
+const CONTEXT_PROMPT = { description: 'MRTR fixture: a prompt that first asks the user for context' };
+const contextPrompt = async (ctx: ServerContext): Promise<InputRequiredResult | { messages: { role: 'user'; content: { type: 'text'; text: string } }[] }> => {
+  const context = answer(ctx, 'user_context', 'context');
+  if (context === undefined) {
+    return inputRequired({ inputRequests: { user_context: askFor('What context should the prompt use?', 'context', 'string') } });
+  }
+  return { messages: [{ role: 'user', content: { type: 'text', text: `Using the context: ${context}` } }] };
+};
 
-  server.registerPrompt(
-    'test_input_required_result_prompt',
-    { description: 'MRTR fixture: a prompt that first asks the user for context' },
-    async (ctx): Promise<InputRequiredResult | { messages: { role: 'user'; content: { type: 'text'; text: string } }[] }> => {
-      const context = answer(ctx, 'user_context', 'context');
-      if (context === undefined) {
-        return inputRequired({ inputRequests: { user_context: askFor('What context should the prompt use?', 'context', 'string') } });
-      }
-      return { messages: [{ role: 'user', content: { type: 'text', text: `Using the context: ${context}` } }] };
-    },
-  );
+type ListKind = 'tools_list_changed' | 'prompts_list_changed';
+const TRIGGER_TOOL = { description: 'Diagnostic: publishes tools_list_changed to every listen stream of the tenant', inputSchema: noArgs };
+const TRIGGER_PROMPT = { description: 'Diagnostic: publishes prompts_list_changed to every listen stream of the tenant', inputSchema: noArgs };
+
+export function registerModernFixtures(server: McpServer, deps: ModernFixtureDeps): void {
+  const shared = sharedFixtures(deps);
+  for (const t of shared.tools) server.registerTool(t.name, t.config, t.handler);
+  const trigger = (kind: ListKind, ctx: ServerContext, legacyNotify: () => void) => {
+    deps.events?.publish({ kind });
+    // A 2025-era session has no listen stream: it learns of the change the 2025 way, on its own session.
+    if (isLegacyRequest(ctx)) legacyNotify();
+    return say(`${kind} published`);
+  };
+  server.registerTool('test_trigger_tool_change', TRIGGER_TOOL, (_args, ctx) => trigger('tools_list_changed', ctx, () => server.sendToolListChanged()));
+  server.registerTool('test_trigger_prompt_change', TRIGGER_PROMPT, (_args, ctx) => trigger('prompts_list_changed', ctx, () => server.sendPromptListChanged()));
+  server.registerTool('cancellation_probe', CANCELLATION_PROBE, shared.cancellationProbe);
+  server.registerTool('route_by_region', ROUTE_BY_REGION, routeByRegion);
+  server.registerPrompt('test_input_required_result_prompt', CONTEXT_PROMPT, contextPrompt);
 }

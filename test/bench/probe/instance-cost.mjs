@@ -3,7 +3,10 @@
  * thing a node keeps per session (our edge: one demo-server McpServer per session it serves, kept until
  * it has been idle `instanceIdleMs`; the SDK v1 stateful peer: one McpServer + transport per session).
  * Run as `node --expose-gc probe/instance-cost.mjs [count]`; prints one JSON line:
- * `{ name: { perInstanceBytes, tools } }` for each factory.
+ * `{ name: { perInstanceBytes, buildCpuUs, tools } }` for each factory. `perInstanceBytes`: GC'd heap
+ * delta over `count` kept instances / count; `buildCpuUs`: process CPU (user + system) to build one,
+ * median of 5 rounds of `count` builds after a warm-up (what a rehydration, or a 2026-07-28 request,
+ * pays before the server sees a message).
  */
 import { createDemoServer } from '@switchboard/demo-server';
 import { McpServer as McpServerV2 } from '@modelcontextprotocol/server';
@@ -39,7 +42,18 @@ function measure(factory) {
   gc();
   gc();
   const after = process.memoryUsage().heapUsed;
-  return { perInstanceBytes: Math.round((after - before) / COUNT), tools: toolCount(first), kept: keep.length };
+  const bytes = Math.round((after - before) / COUNT);
+  keep.length = 0;
+  for (let i = 0; i < COUNT; i++) factory(); // warm-up (JIT), not measured
+  const rounds = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < COUNT; i++) factory();
+    const d = process.cpuUsage(t0);
+    rounds.push((d.user + d.system) / COUNT);
+  }
+  rounds.sort((a, b) => a - b);
+  return { perInstanceBytes: bytes, buildCpuUs: Math.round(rounds[2] * 10) / 10, tools: toolCount(first), kept: COUNT };
 }
 
 const out = {
