@@ -33,6 +33,10 @@ export const EnvSchema = z.object({
   TAIL_RECHECK_MS: intFromEnv(5_000),
   /** Bytes an SSE connection may hold unsent on this node (slow or stopped reader); past it the connection is closed and the client resumes from the log. */
   SSE_MAX_BUFFERED_BYTES: intFromEnv(4 * 1024 * 1024),
+  /** A session's server instance not busy for this long is released (rebuilt from the store on its next request). */
+  INSTANCE_IDLE_MS: intFromEnv(5_000),
+  /** Most server instances a node keeps warm; past it the least recently used idle ones are released. */
+  MAX_WARM_INSTANCES: z.coerce.number().int().positive().default(1_000),
   /** Tenant configuration file (YAML or JSON). Absent: the demo tenant alone, at /mcp. */
   SWITCHBOARD_CONFIG: z.string().min(1).optional(),
   /** Public base URL of this deployment (scheme://host[:port]); OAuth tenants derive their resource URI from it. */

@@ -41,7 +41,11 @@ async function main(): Promise<void> {
       ];
 
   let legacy: LegacyEngine | undefined;
-  const metrics = new EdgeMetrics(env.NODE_ID, { streams: () => legacy?.hub.tailCount ?? 0, sessions: () => legacy?.sessions.size ?? 0 });
+  const metrics = new EdgeMetrics(env.NODE_ID, {
+    streams: () => legacy?.hub.tailCount ?? 0,
+    sessions: () => legacy?.sessions.size ?? 0,
+    busySessions: () => legacy?.sessions.busyCount() ?? 0,
+  });
   const rawStore = createStore(env.REDIS_URL, {
     nodeId: env.NODE_ID,
     onError: (err) => log.warn({ err: err.message }, 'redis error'),
@@ -73,6 +77,8 @@ async function main(): Promise<void> {
       leaseMs: env.LEASE_MS,
       tailRecheckMs: env.TAIL_RECHECK_MS,
       maxSseBufferedBytes: env.SSE_MAX_BUFFERED_BYTES,
+      instanceIdleMs: env.INSTANCE_IDLE_MS,
+      maxWarmInstances: env.MAX_WARM_INSTANCES,
     },
   });
   const engine = legacy;

@@ -25,6 +25,7 @@ export class EdgeMetrics {
   readonly httpRequests = new Counter({ name: 'switchboard_http_requests_total', help: 'HTTP requests on MCP endpoints by verb and status', labelNames: ['tenant', 'method', 'status'] as const, registers: this.r });
   readonly sessionsCreated = new Counter({ name: 'switchboard_sessions_created_total', help: 'Sessions created', labelNames: ['tenant', 'era'] as const, registers: this.r });
   readonly rehydrated = new Counter({ name: 'switchboard_sessions_rehydrated_total', help: 'Server instances rebuilt from a stored session on this node', registers: this.r });
+  readonly released = new Counter({ name: 'switchboard_instances_released_total', help: 'Session server instances released by this node (idle, or least recently used past the cap)', labelNames: ['reason'] as const, registers: this.r });
   readonly eventsAppended = new Counter({ name: 'switchboard_events_appended_total', help: 'Events appended to stream logs by this node', registers: this.r });
   readonly eventsReplayed = new Counter({ name: 'switchboard_events_replayed_total', help: 'Events written while catching up a resumed stream', registers: this.r });
   readonly eventsDelivered = new Counter({ name: 'switchboard_events_delivered_total', help: 'Events written to SSE clients, by path (local append or log read)', labelNames: ['path'] as const, registers: this.r });
@@ -41,18 +42,23 @@ export class EdgeMetrics {
   readonly ready = new Gauge({ name: 'switchboard_ready', help: '1 when the last readiness check passed', registers: this.r });
   readonly openStreams: Gauge;
   readonly localSessions: Gauge;
+  readonly busySessions: Gauge;
 
-  constructor(nodeId: string, sample: { streams: () => number; sessions: () => number }) {
+  constructor(nodeId: string, sample: { streams: () => number; sessions: () => number; busySessions?: () => number }) {
     this.register.setDefaultLabels({ node: nodeId });
     collectDefaultMetrics({ register: this.register });
     this.openStreams = new Gauge({ name: 'switchboard_sse_streams_open', help: 'SSE connections open on this node', registers: this.r, collect() { this.set(sample.streams()); } });
-    this.localSessions = new Gauge({ name: 'switchboard_local_sessions', help: 'Session server instances held by this node', registers: this.r, collect() { this.set(sample.sessions()); } });
+    this.localSessions = new Gauge({ name: 'switchboard_local_sessions', help: 'Session server instances held (warm) by this node', registers: this.r, collect() { this.set(sample.sessions()); } });
+    this.busySessions = new Gauge({ name: 'switchboard_local_sessions_busy', help: 'Held session server instances running something (never released)', registers: this.r, collect() { this.set(sample.busySessions?.() ?? 0); } });
+    // Both reasons exported from the start, so a rate() over them never misses the first release.
+    for (const reason of ['idle', 'cap']) this.released.inc({ reason }, 0);
   }
 
   hooks(): EngineHooks {
     return {
       onRequestCancelled: () => this.cancelled.inc(),
       onRehydrate: () => this.rehydrated.inc(),
+      onInstanceReleased: (reason) => this.released.inc({ reason }),
       onSessionCreated: (tenant, era) => this.sessionsCreated.inc({ tenant, era }),
       onRequestDone: ({ tenant, era, method, outcome, seconds }) => {
         const m = methodLabel(method);

@@ -18,8 +18,13 @@ export interface RequestDone {
 export interface EngineHooks {
   /** A client request's handler was aborted by a cancellation (local or routed from another node). */
   onRequestCancelled?: () => void;
-  /** A server instance was built for a session this node had not served (or had evicted). */
+  /** A server instance was built for a session this node had not served (or had released). */
   onRehydrate?: () => void;
+  /**
+   * A session's server instance was released (the session lives on in the store): `idle` = not busy for
+   * `instanceIdleMs`, `cap` = least recently used idle instance past `maxWarmInstances`.
+   */
+  onInstanceReleased?: (reason: 'idle' | 'cap') => void;
   onSessionCreated?: (tenant: string, era: Era) => void;
   onRequestDone?: (info: RequestDone) => void;
   onEventsAppended?: (count: number) => void;

@@ -64,6 +64,8 @@ interface ServerRequestEntry {
 export class LocalSession implements ExchangeOwner {
   readonly transport: EdgeTransport;
   lastUsedMs = Date.now();
+  /** Released (or deleted): its server is closed and a new instance serves the session's next request. */
+  closed = false;
   appliedLogLevel = '';
   readonly appliedSubscriptions = new Set<string>();
   protocolVersion: string;
@@ -150,9 +152,25 @@ export class LocalSession implements ExchangeOwner {
 
   deliver(message: JsonRpcMessage, extra?: MessageExtraInfo): void {
     this.lastUsedMs = Date.now();
+    if (this.closed) return this.refuse(message);
     this.transport.onmessage?.(message as JSONRPCMessage, extra);
   }
 
+  /**
+   * A request reached this instance after it was released (only if the store stalled longer than
+   * `instanceIdleMs` between obtaining it and delivering): answered with an error at once, never left hanging.
+   */
+  private refuse(message: JsonRpcMessage): void {
+    if (!isRequest(message)) return;
+    this.ctx.log(`request ${String(message.method)} reached a released instance of session ${this.ref.sid}: answered with an error`);
+    this.route({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: 'Internal error: the session\'s server instance was released; retry the request' } } as JsonRpcResponse, undefined);
+  }
+
+  /**
+   * Running something that needs this very instance: a client request (POST exchange or 2024 request), an
+   * answer not yet logged, a server→client request awaiting the client's answer, or a replayed handshake /
+   * state sync. A busy instance is never released.
+   */
   get busy(): boolean {
     return this.exchanges.size > 0 || this.unsettled.size > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0;
   }
@@ -328,6 +346,7 @@ export class LocalSession implements ExchangeOwner {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.server.close().catch(() => {});
   }
 }

@@ -31,8 +31,19 @@ export interface EngineOptions {
   replayBatchSize: number;
   /** Bytes buffered for a slow SSE reader before its connection is closed (it resumes from the log). @default 4_194_304 */
   maxSseBufferedBytes: number;
-  /** Local server instances idle this long are dropped (they rehydrate on demand). @default 300_000 */
+  /**
+   * A server instance not busy (no request running, no server→client request awaiting an answer) for this
+   * long is released; the session's next request rebuilds it from the store on whichever node gets it
+   * (rehydration: ~0.2 ms CPU for the demo server, no extra store round trip). Short, so an idle session
+   * holds nothing on a node, long enough to keep the instance through a burst of calls. @default 5_000
+   */
   instanceIdleMs: number;
+  /**
+   * Most server instances a node keeps warm; past it the least recently used idle ones are released at once
+   * (busy ones never are: only running work takes a node past it), so a storm of sessions cannot exhaust a
+   * node's memory. A demo-server instance is ~67 KB; a tenant's own may be larger. @default 1_000
+   */
+  maxWarmInstances: number;
   /** Most JSON-RPC messages in one 2025-03-26 batch. @default 100 */
   maxBatchLength: number;
   /** Deepest JSON nesting accepted in a body. @default 64 */
@@ -54,7 +65,8 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   tailRecheckMs: 5_000,
   replayBatchSize: 500,
   maxSseBufferedBytes: 4 * 1024 * 1024,
-  instanceIdleMs: 300_000,
+  instanceIdleMs: 5_000,
+  maxWarmInstances: 1_000,
   maxBatchLength: 100,
   maxJsonDepth: 64,
 };

@@ -1,8 +1,15 @@
 /**
  * This node's server instances, keyed by (tenant, session), plus the loops that keep their work alive:
  * in-flight lease refresh (which also picks up cancellation tombstones), answer polling (fallback for a
- * lost inbox message), listener heartbeats and idle eviction. The per-node inbox channel delivers
+ * lost inbox message), listener heartbeats and instance release. The per-node inbox channel delivers
  * answers and cancellations routed here from other nodes.
+ *
+ * Instances are a cache, not state: the session lives in the store and any node rebuilds an instance from
+ * it (rehydration). So an instance that is not busy (`LocalSession.busy`) is released once it has been idle
+ * `instanceIdleMs` (a sweep every quarter of that, at most 1 s apart), and at most `maxWarmInstances` idle
+ * ones are kept: past that the least recently used idle instance is released at once. A busy instance
+ * (request running, server→client request awaiting its answer, stream append in flight) is never
+ * released. Released, a session holds nothing on this node.
  */
 import { channels, type InboxMessage, type SessionRecord, type SessionRef } from '@switchboard/store';
 import type { EngineContext } from './context';
@@ -21,15 +28,26 @@ export interface ListenerClaim {
   principal?: string;
 }
 
+export type ReleaseReason = 'idle' | 'cap';
+
 export class SessionRegistry {
   private readonly pending = new Map<string, Promise<LocalSession>>();
+  /** Insertion order = least recently obtained first (an instance is moved to the end on every use). */
   private readonly live = new Map<string, LocalSession>();
   readonly listeners = new Set<ListenerClaim>();
 
   constructor(private readonly ctx: EngineContext) {}
 
+  /** Server instances held (warm) on this node, busy or not. */
   get size(): number {
     return this.live.size;
+  }
+
+  /** Instances running something (never released). */
+  busyCount(): number {
+    let n = 0;
+    for (const s of this.live.values()) if (s.busy) n++;
+    return n;
   }
 
   find(ref: SessionRef): LocalSession | undefined {
@@ -40,7 +58,10 @@ export class SessionRegistry {
   async obtain(ref: SessionRef, record: SessionRecord, factory: ServerFactory): Promise<LocalSession> {
     const key = refKey(ref);
     const found = this.live.get(key);
-    if (found) return found;
+    if (found) {
+      this.touch(key, found);
+      return found;
+    }
     let p = this.pending.get(key);
     if (!p) {
       p = (async () => {
@@ -50,13 +71,13 @@ export class SessionRegistry {
         return s;
       })();
       this.pending.set(key, p);
-      p.then((s) => this.live.set(key, s), () => {}).finally(() => this.pending.delete(key));
+      p.then((s) => this.admit(key, s), () => {}).finally(() => this.pending.delete(key));
     }
     return p;
   }
 
   adopt(s: LocalSession): void {
-    this.live.set(refKey(s.ref), s);
+    this.admit(refKey(s.ref), s);
   }
 
   async drop(ref: SessionRef): Promise<void> {
@@ -64,6 +85,44 @@ export class SessionRegistry {
     const s = this.live.get(key);
     this.live.delete(key);
     await s?.close();
+  }
+
+  /** Most recently used last; `lastUsedMs` now, so the request about to run is not released as idle. */
+  private touch(key: string, s: LocalSession): void {
+    s.lastUsedMs = Date.now();
+    this.live.delete(key);
+    this.live.set(key, s);
+  }
+
+  private admit(key: string, s: LocalSession): void {
+    this.touch(key, s);
+    this.trimToCap(key);
+  }
+
+  /**
+   * Past the cap: releases idle instances, least recently used first; never a busy one, nor `keep` (its
+   * request has yet to register). If every other instance is busy the node holds more until they finish.
+   */
+  private trimToCap(keep?: string): void {
+    const cap = this.ctx.opts.maxWarmInstances;
+    if (this.live.size <= cap) return;
+    for (const [k, other] of this.live) {
+      if (this.live.size <= cap) break;
+      if (k !== keep && !other.busy) this.release(k, other, 'cap');
+    }
+  }
+
+  private release(key: string, s: LocalSession, reason: ReleaseReason): void {
+    this.live.delete(key);
+    this.ctx.hooks.onInstanceReleased?.(reason);
+    void s.close();
+  }
+
+  /** Releases instances idle (not busy, unused) for `instanceIdleMs`, and any left past the cap once busy ones finished. */
+  sweepIdle(now = Date.now()): void {
+    const idleMs = this.ctx.opts.instanceIdleMs;
+    for (const [key, s] of this.live) if (!s.busy && now - s.lastUsedMs >= idleMs) this.release(key, s, 'idle');
+    this.trimToCap();
   }
 
   async onInbox(message: string): Promise<void> {
@@ -85,6 +144,10 @@ export class SessionRegistry {
     const handler = (_: string, message: string) => void this.onInbox(message).catch((err) => this.ctx.log('inbox handling failed', err));
     await this.ctx.store.subscribe(inbox, handler);
     const tickMs = Math.max(100, Math.floor(Math.min(this.ctx.opts.leaseMs, this.ctx.opts.listenerTtlMs) / 3));
+    // Local only (no store call), so it can run far more often than the store maintenance tick.
+    const sweepMs = Math.min(1_000, Math.max(50, Math.floor(this.ctx.opts.instanceIdleMs / 4)));
+    const sweeper = setInterval(() => this.sweepIdle(), sweepMs);
+    sweeper.unref();
     try {
       while (!signal.aborted) {
         await sleep(tickMs, signal);
@@ -92,6 +155,7 @@ export class SessionRegistry {
         await this.tick().catch((err) => this.ctx.log('session maintenance failed', err));
       }
     } finally {
+      clearInterval(sweeper);
       await this.ctx.store.unsubscribe(inbox, handler).catch(() => {});
     }
   }
@@ -99,7 +163,7 @@ export class SessionRegistry {
   private async tick(): Promise<void> {
     const now = Date.now();
     const { store, nodeId, opts } = this.ctx;
-    for (const s of this.live.values()) {
+    for (const s of [...this.live.values()]) {
       const leased = s.leasedKeys();
       if (leased.length > 0) {
         const cancelled = await store.refreshLeases(s.ref, nodeId, leased, opts.leaseMs);
@@ -111,12 +175,6 @@ export class SessionRegistry {
       const held = await store.refreshListener(claim.ref, claim.connectionId, opts.listenerTtlMs);
       if (!held) claim.onLost();
       else if (claim.sessionTtlMs !== undefined && !(await store.touchSession(claim.ref, claim.sessionTtlMs, { principal: claim.principal ?? '' }))) claim.onLost();
-    }
-    for (const [key, s] of this.live) {
-      if (!s.busy && now - s.lastUsedMs > opts.instanceIdleMs) {
-        this.live.delete(key);
-        void s.close();
-      }
     }
   }
 

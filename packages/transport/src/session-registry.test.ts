@@ -1,0 +1,181 @@
+/**
+ * Instance release: two engines ("nodes") on one store, each behind a node:http server, driven with plain
+ * HTTP like a client. An idle session's instance is released, and the next request on it — on the same node
+ * or the other — is served by a rehydrated instance that has the session's state (log level, subscriptions).
+ * The warm-instance cap releases least recently used idle instances, never a busy one.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MemoryStore } from '@switchboard/store';
+import { createDemoServer } from '@switchboard/demo-server';
+import { LegacyEngine, type CallerContext } from './legacy-engine';
+import type { EngineOptions } from './options';
+import type { ServerFactory } from './local-session';
+
+const caller: CallerContext = { tenant: 't1', principal: 'p1', createServer: (() => createDemoServer()) as unknown as ServerFactory };
+
+interface Node {
+  engine: LegacyEngine;
+  url: string;
+  released: string[];
+  rehydrated: number;
+  stop: () => Promise<void>;
+}
+
+async function startNode(store: MemoryStore, nodeId: string, options: Partial<EngineOptions>): Promise<Node> {
+  const released: string[] = [];
+  const node = { released, rehydrated: 0 } as Node;
+  const engine = new LegacyEngine({
+    store,
+    nodeId,
+    options: { sseUpgradeAfterMs: 5_000, ...options },
+    hooks: { onInstanceReleased: (r) => void released.push(r), onRehydrate: () => void node.rehydrated++ },
+  });
+  const controller = new AbortController();
+  const loops = engine.start(controller.signal);
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      engine.handlePost(caller, req, res, body).catch((err: Error) => {
+        if (!res.headersSent) res.writeHead(500).end(err.message);
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  node.engine = engine;
+  node.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+  node.stop = async () => {
+    await engine.shutdown(0);
+    controller.abort();
+    await loops;
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  };
+  return node;
+}
+
+let nextId = 1;
+async function rpc(url: string, sid: string | undefined, method: string, params: Record<string, unknown> = {}, notification = false) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      ...(sid ? { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-11-25' } : {}),
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', method, params, ...(notification ? {} : { id: nextId++ }) }),
+  });
+  const text = await res.text();
+  const type = res.headers.get('content-type') ?? '';
+  // An SSE answer: the last `data:` line is the response; the others are what the server sent before it.
+  const frames = type.startsWith('text/event-stream') ? text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6).map((l) => l.slice(6)) : [text];
+  const last = frames[frames.length - 1];
+  return {
+    status: res.status,
+    sid: res.headers.get('mcp-session-id') ?? sid,
+    type,
+    sent: frames.slice(0, -1).map((f) => JSON.parse(f) as { method?: string; params?: any }),
+    body: last ? (JSON.parse(last) as { result?: any; error?: any }) : undefined,
+  };
+}
+
+async function openSession(url: string): Promise<string> {
+  const init = await rpc(url, undefined, 'initialize', { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '0' } });
+  expect(init.status).toBe(200);
+  await rpc(url, init.sid!, 'notifications/initialized', {}, true);
+  return init.sid!;
+}
+
+const callText = async (url: string, sid: string, name: string, args: Record<string, unknown> = {}) => {
+  const r = await rpc(url, sid, 'tools/call', { name, arguments: args });
+  return (r.body?.result?.content?.[0]?.text as string | undefined) ?? JSON.stringify(r.body);
+};
+
+const waitFor = async (cond: () => boolean, ms = 3_000) => {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+describe('session instance release', () => {
+  let store: MemoryStore;
+  let a: Node;
+  let b: Node;
+  afterEach(async () => {
+    await a?.stop();
+    await b?.stop();
+    await store?.close();
+  });
+
+  it('releases an idle instance; the next request on either node rehydrates it with the session state', async () => {
+    store = new MemoryStore();
+    a = await startNode(store, 'node-a', { instanceIdleMs: 200 });
+    b = await startNode(store, 'node-b', { instanceIdleMs: 200 });
+    const sid = await openSession(a.url);
+    expect((await rpc(a.url, sid, 'logging/setLevel', { level: 'error' })).status).toBe(200);
+    expect((await rpc(a.url, sid, 'resources/subscribe', { uri: 'test://watched-resource' })).status).toBe(200);
+    expect(a.engine.sessions.size).toBe(1);
+
+    await waitFor(() => a.engine.sessions.size === 0);
+    expect(a.released).toEqual(['idle']);
+
+    // Same node: rebuilt from the store, with the subscription re-applied.
+    expect(JSON.parse(await callText(a.url, sid, 'session_state'))).toEqual({ subscriptions: ['test://watched-resource'] });
+    expect(a.rehydrated).toBe(1);
+    // Other node: the same, and the log level holds: an info log is filtered out (plain JSON answer), an
+    // error log is sent (the answer becomes an SSE stream carrying it first).
+    expect(JSON.parse(await callText(b.url, sid, 'session_state'))).toEqual({ subscriptions: ['test://watched-resource'] });
+    const info = await rpc(b.url, sid, 'tools/call', { name: 'log_at', arguments: { level: 'info', message: 'quiet' } });
+    expect(info.type).toMatch(/^application\/json/);
+    expect(info.body?.result?.content?.[0]?.text).toBe('logged');
+    const error = await rpc(b.url, sid, 'tools/call', { name: 'log_at', arguments: { level: 'error', message: 'loud' } });
+    expect(error.sent.map((m) => [m.method, m.params?.data])).toEqual([['notifications/message', 'loud']]);
+    expect(error.body?.result?.content?.[0]?.text).toBe('logged');
+    expect(b.rehydrated).toBe(1);
+    await waitFor(() => a.engine.sessions.size === 0 && b.engine.sessions.size === 0);
+  });
+
+  it('keeps a busy instance (request running) past the idle time', async () => {
+    store = new MemoryStore();
+    a = await startNode(store, 'node-a', { instanceIdleMs: 100 });
+    const sid = await openSession(a.url);
+    const slow = callText(a.url, sid, 'wait_for_cancel', { timeoutMs: 600 });
+    await new Promise((r) => setTimeout(r, 400));
+    expect(a.engine.sessions.size).toBe(1);
+    expect(a.engine.sessions.busyCount()).toBe(1);
+    expect(await slow).toBe('timeout');
+    await waitFor(() => a.engine.sessions.size === 0);
+    expect(a.rehydrated).toBe(0);
+  });
+
+  it('caps warm instances: the least recently used idle ones go first, a busy one never', async () => {
+    store = new MemoryStore();
+    a = await startNode(store, 'node-a', { instanceIdleMs: 60_000, maxWarmInstances: 2 });
+    const s1 = await openSession(a.url);
+    const busy = callText(a.url, s1, 'wait_for_cancel', { timeoutMs: 800 }); // s1 stays busy throughout
+    await waitFor(() => a.engine.sessions.busyCount() === 1);
+    const s2 = await openSession(a.url);
+    const s3 = await openSession(a.url);
+    // s1 is the least recently used but busy: s2 (the next least recently used idle one) went instead.
+    expect(a.released).toEqual(['cap']);
+    expect(a.engine.sessions.find({ tenant: 't1', sid: s1 })).toBeDefined();
+    expect(a.engine.sessions.find({ tenant: 't1', sid: s2 })).toBeUndefined();
+    expect(a.engine.sessions.find({ tenant: 't1', sid: s3 })).toBeDefined();
+
+    // s2 is served again (rehydrated); s3 is now the least recently used idle instance and goes.
+    expect(await callText(a.url, s2, 'echo', { text: 'two' })).toBe('two');
+    expect(a.released).toEqual(['cap', 'cap']);
+    expect(a.engine.sessions.find({ tenant: 't1', sid: s3 })).toBeUndefined();
+    expect(a.engine.sessions.size).toBe(2);
+
+    expect(await busy).toBe('timeout');
+    expect(await callText(a.url, s3, 'echo', { text: 'three' })).toBe('three');
+    // s1 finished: it is the least recently used idle instance now.
+    expect(a.engine.sessions.find({ tenant: 't1', sid: s1 })).toBeUndefined();
+    expect(a.engine.sessions.size).toBe(2);
+  });
+});
