@@ -34,8 +34,9 @@ export interface EngineOptions {
   /**
    * A server instance not busy (no request running, no server→client request awaiting an answer) for this
    * long is released; the session's next request rebuilds it from the store on whichever node gets it
-   * (rehydration: ~0.2 ms CPU for the demo server, no extra store round trip). Short, so an idle session
-   * holds nothing on a node, long enough to keep the instance through a burst of calls. @default 5_000
+   * (rehydration: ~0.3 ms CPU for the demo server, build + replayed initialize, no extra store round trip).
+   * Short, so an idle session holds nothing on a node; long enough to keep the instance through a burst of
+   * calls. @default 5_000
    */
   instanceIdleMs: number;
   /**

@@ -6,7 +6,9 @@
  * `{ name: { perInstanceBytes, buildCpuUs, tools } }` for each factory. `perInstanceBytes`: GC'd heap
  * delta over `count` kept instances / count; `buildCpuUs`: process CPU (user + system) to build one,
  * median of 5 rounds of `count` builds after a warm-up (what a rehydration, or a 2026-07-28 request,
- * pays before the server sees a message).
+ * pays before the server sees a message). For the demo server also `rehydrateCpuUs`: build + connect +
+ * the replayed `initialize` / `notifications/initialized` a node runs to rebuild a released session's
+ * instance (LocalSession.rehydrate, minus the store read the request makes anyway).
  */
 import { createDemoServer } from '@switchboard/demo-server';
 import { McpServer as McpServerV2 } from '@modelcontextprotocol/server';
@@ -56,8 +58,46 @@ function measure(factory) {
   return { perInstanceBytes: bytes, buildCpuUs: Math.round(rounds[2] * 10) / 10, tools: toolCount(first), kept: COUNT };
 }
 
+/** A transport that answers in-process, like the edge's EdgeTransport minus the routing. */
+function replayTransport() {
+  let answer;
+  const t = {
+    start: async () => {},
+    close: async () => t.onclose?.(),
+    send: async (m) => answer?.(m),
+    next: () => new Promise((resolve) => (answer = resolve)),
+  };
+  return t;
+}
+const INIT = { protocolVersion: '2025-11-25', capabilities: { roots: { listChanged: true } }, clientInfo: { name: 'probe', version: '0' } };
+
+async function rehydrateOnce(factory) {
+  const server = factory();
+  const t = replayTransport();
+  await server.connect(t);
+  const answered = t.next();
+  t.onmessage({ jsonrpc: '2.0', id: 'sb-internal-1', method: 'initialize', params: INIT });
+  const res = await answered;
+  if (!res.result) throw new Error('initialize failed');
+  t.onmessage({ jsonrpc: '2.0', method: 'notifications/initialized' });
+  return server;
+}
+
+async function rehydrateCpuUs(factory) {
+  for (let i = 0; i < COUNT; i++) await (await rehydrateOnce(factory)).close(); // warm-up
+  const rounds = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = process.cpuUsage();
+    for (let i = 0; i < COUNT; i++) await (await rehydrateOnce(factory)).close();
+    const d = process.cpuUsage(t0);
+    rounds.push((d.user + d.system) / COUNT);
+  }
+  rounds.sort((a, b) => a - b);
+  return Math.round(rounds[2] * 10) / 10;
+}
+
 const out = {
-  'demo-server createDemoServer() (what the edge holds per session)': measure(() => createDemoServer()),
+  'demo-server createDemoServer() (what the edge holds per session)': { ...measure(() => createDemoServer()), rehydrateCpuUs: await rehydrateCpuUs(() => createDemoServer()) },
   'SDK v2 McpServer, 1 tool': measure(minimalV2),
   'SDK v2 McpServer, no tools': measure(emptyV2),
   'SDK v1 McpServer, the 3 bench tools (peer)': measure(createV1Server),
