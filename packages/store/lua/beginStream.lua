@@ -1,19 +1,32 @@
---[[ Open a stream for requests running on one node.
-  KEYS[1]        stream
-  KEYS[2]        session's set of stream ids
-  KEYS[3..2+n]   in-flight lease per request
-  KEYS[3+n..]    cancellation tombstone per request (same order)
+--[[ Open a stream for requests running on one node, optionally with its first batch of messages.
+  KEYS[1]          stream
+  KEYS[2]          session's set of stream ids
+  KEYS[3..2+n]     in-flight lease per request still running
+  KEYS[3+n..2+2n]  cancellation tombstone per request (same order)
+  KEYS[3+2n..]     in-flight leases to release (requests answered in this first batch)
   ARGV[1] maxLen  ARGV[2] stream ttl ms  ARGV[3] lease ms  ARGV[4] lease value "<nodeId> <streamId>"
-  ARGV[5] prime data  ARGV[6] stream id  ARGV[7] n  ARGV[8] session idle ttl ms
-  Returns {primeEntryId, cancelledIndex...} (1-based request indexes that were already cancelled). ]]
+  ARGV[5] prime data  ARGV[6] stream id  ARGV[7] n  ARGV[8] session idle ttl ms  ARGV[9] end (0/1)
+  ARGV[10..] first batch's message data
+  Returns {cancelledCount, cancelledIndex..., primeId, messageId..., endId?} (1-based request indexes
+  that were already cancelled). No wake: nobody can tail a stream whose first event is not yet written. ]]
 local n = tonumber(ARGV[7])
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'prime', 'd', ARGV[5])
+local ids = {redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'prime', 'd', ARGV[5])}
+for i = 10, #ARGV do
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'msg', 'd', ARGV[i])
+end
+if ARGV[9] == '1' then
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'end', 'd', '')
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[8])
-local out = {id}
+local cancelled = {}
 for i = 1, n do
   redis.call('SET', KEYS[2 + i], ARGV[4], 'PX', ARGV[3])
-  if redis.call('EXISTS', KEYS[2 + n + i]) == 1 then out[#out + 1] = i end
+  if redis.call('EXISTS', KEYS[2 + n + i]) == 1 then cancelled[#cancelled + 1] = i end
 end
+for i = 3 + 2 * n, #KEYS do redis.call('DEL', KEYS[i]) end
+local out = {#cancelled}
+for _, v in ipairs(cancelled) do out[#out + 1] = v end
+for _, v in ipairs(ids) do out[#out + 1] = v end
 return out

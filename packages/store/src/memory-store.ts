@@ -122,10 +122,22 @@ export class MemoryStore implements Store {
   async beginStream(
     ref: SessionRef,
     streamId: string,
-    o: StreamLimits & { nodeId: string; requestKeys: string[]; primeData: string; leaseMs: number; sessionTtlMs: number },
+    o: StreamLimits & {
+      nodeId: string;
+      requestKeys: string[];
+      primeData: string;
+      leaseMs: number;
+      sessionTtlMs: number;
+      messages?: string[];
+      end?: boolean;
+      releaseRequestKeys?: string[];
+    },
   ): Promise<{ append: AppendResult; cancelled: string[] }> {
-    const id = this.xadd(keys.stream(ref, streamId), 'prime', o.primeData, o);
-    this.expire(keys.stream(ref, streamId), o.ttlMs);
+    const key = keys.stream(ref, streamId);
+    const ids = [this.xadd(key, 'prime', o.primeData, o)];
+    for (const m of o.messages ?? []) ids.push(this.xadd(key, 'msg', m, o));
+    if (o.end) ids.push(this.xadd(key, 'end', '', o));
+    this.expire(key, o.ttlMs);
     const setKey = keys.streams(ref);
     const set = this.get(setKey);
     if (set?.value.kind === 'set') set.value.v.add(streamId);
@@ -136,7 +148,8 @@ export class MemoryStore implements Store {
       this.set(keys.inflight(ref, r), { kind: 'string', v: `${o.nodeId} ${streamId}` }, o.leaseMs);
       if (this.get(keys.cancelled(ref, r))) cancelled.push(r);
     }
-    return { append: { prevId: null, ids: [id] }, cancelled };
+    for (const r of o.releaseRequestKeys ?? []) this.data.delete(keys.inflight(ref, r));
+    return { append: { prevId: null, ids }, cancelled };
   }
 
   async appendEvents(

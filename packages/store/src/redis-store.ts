@@ -115,7 +115,16 @@ export class RedisStore implements Store {
   async beginStream(
     ref: SessionRef,
     streamId: string,
-    o: StreamLimits & { nodeId: string; requestKeys: string[]; primeData: string; leaseMs: number; sessionTtlMs: number },
+    o: StreamLimits & {
+      nodeId: string;
+      requestKeys: string[];
+      primeData: string;
+      leaseMs: number;
+      sessionTtlMs: number;
+      messages?: string[];
+      end?: boolean;
+      releaseRequestKeys?: string[];
+    },
   ): Promise<{ append: AppendResult; cancelled: string[] }> {
     const n = o.requestKeys.length;
     const ks = [
@@ -123,11 +132,15 @@ export class RedisStore implements Store {
       keys.streams(ref),
       ...o.requestKeys.map((r) => keys.inflight(ref, r)),
       ...o.requestKeys.map((r) => keys.cancelled(ref, r)),
+      ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r)),
     ];
-    const [id, ...cancelledIdx] = await this.cmd.beginStream(
+    const out = await this.cmd.beginStream(
       ks.length, ...ks, o.maxLen, o.ttlMs, o.leaseMs, `${o.nodeId} ${streamId}`, o.primeData, streamId, n, o.sessionTtlMs,
+      o.end ? '1' : '0', ...(o.messages ?? []),
     );
-    return { append: { prevId: null, ids: [id] }, cancelled: cancelledIdx.map((i) => o.requestKeys[i - 1]!) };
+    const cancelledCount = Number(out[0]);
+    const cancelled = out.slice(1, 1 + cancelledCount).map((i) => o.requestKeys[Number(i) - 1]!);
+    return { append: { prevId: null, ids: out.slice(1 + cancelledCount).map(String) }, cancelled };
   }
 
   async appendEvents(

@@ -30,7 +30,7 @@ export function defineScripts(client: Redis | Cluster): void {
 export interface ScriptCommands {
   touchSession(key: string, ttlMs: number, principal: string, transport: string): Promise<string[]>;
   updateSession(key: string, ...fieldValues: string[]): Promise<number>;
-  beginStream(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[string, ...number[]]>;
+  beginStream(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<(number | string)[]>;
   appendEvents(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[string | null, ...string[]]>;
   checkCursor(key: string, entryId: string): Promise<[number, string | null]>;
   failOrphanedStream(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;

@@ -115,6 +115,30 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect((await store.lastEvent(ref, 's1'))?.kind).toBe('end');
   });
 
+  test('streams: beginStream logs a first batch in the same step (leases the running, releases the answered)', async () => {
+    const ref = newRef();
+    await store.routeCancel(ref, 'r3', 'early', 10_000);
+    const begun = await store.beginStream(ref, 'sb', {
+      ...limits, nodeId: 'n1', requestKeys: ['r1', 'r3'], primeData: '{"reqs":[]}', leaseMs: 5000, sessionTtlMs: 60_000,
+      messages: ['p1', 'answer-r2'], releaseRequestKeys: ['r2'],
+    });
+    expect(begun.cancelled).toEqual(['r3']);
+    expect(begun.append.prevId).toBeNull();
+    expect(begun.append.ids).toHaveLength(3);
+    const all = await store.readEvents(ref, 'sb', '0-0', 10);
+    expect(all.map((e) => [e.id, e.kind, e.kind === 'prime' ? '' : e.data])).toEqual([
+      [begun.append.ids[0], 'prime', ''], [begun.append.ids[1], 'msg', 'p1'], [begun.append.ids[2], 'msg', 'answer-r2'],
+    ]);
+    // r1 is leased (not orphaned); r2 was answered in the batch and holds no lease.
+    expect(await store.failOrphanedStream(ref, 'sb', ['r1'], ['err'], limits)).toBe(false);
+    const ended = await store.beginStream(ref, 'sc', {
+      ...limits, nodeId: 'n1', requestKeys: [], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000, messages: ['only'], end: true, releaseRequestKeys: ['r9'],
+    });
+    expect(ended.append.ids).toHaveLength(3);
+    expect((await store.readEvents(ref, 'sc', '0-0', 10)).map((e) => e.kind)).toEqual(['prime', 'msg', 'end']);
+    expect((await store.lastEvent(ref, 'sc'))?.id).toBe(ended.append.ids[2]);
+  });
+
   test('cursors: retained, unknown (other session or stream), and trimmed', async () => {
     const ref = newRef();
     const first = await store.appendEvents(ref, GET_STREAM_ID, ['x'], { maxLen: 5, ttlMs: 60_000 });

@@ -71,12 +71,24 @@ export interface Store {
 
   /**
    * Opens a stream for client requests run on `nodeId`: appends the prime entry (its data lists the request
-   * keys), takes an in-flight lease per request and reports which of them were already cancelled.
+   * keys), takes an in-flight lease per request in `requestKeys` and reports which of them were already
+   * cancelled. In the same step it may append a first batch: `messages`, the completion marker with `end`,
+   * and release the leases of `releaseRequestKeys` (requests answered in that batch), so a short call is
+   * logged in one round trip. `append.ids` = the prime entry's id, then one per message, then the marker's.
    */
   beginStream(
     ref: SessionRef,
     streamId: string,
-    opts: StreamLimits & { nodeId: string; requestKeys: string[]; primeData: string; leaseMs: number; sessionTtlMs: number },
+    opts: StreamLimits & {
+      nodeId: string;
+      requestKeys: string[];
+      primeData: string;
+      leaseMs: number;
+      sessionTtlMs: number;
+      messages?: string[];
+      end?: boolean;
+      releaseRequestKeys?: string[];
+    },
   ): Promise<{ append: AppendResult; cancelled: string[] }>;
   /**
    * Appends messages (kind msg, or prime for a GET stream's priming entry) and, with `end`, the completion

@@ -31,7 +31,12 @@ export class PostExchange {
   private readonly early: string[] = [];
   private streamId: string | undefined;
   private tail: StreamTail | undefined;
-  private chain: Promise<void> = Promise.resolve();
+  /** What waits to be logged (SSE mode). */
+  private queued: LogBatch = emptyBatch();
+  /** A store write is under way (or the opening is scheduled): new messages queue behind it. */
+  private flushing = false;
+  private begun = false;
+  private closeRequested = false;
   private timer: NodeJS.Timeout | undefined;
   private broken = false;
   private readonly startedMs = Date.now();
@@ -64,15 +69,14 @@ export class PostExchange {
       if (this.open.size === 0) this.finishJson();
       return;
     }
-    if (this.mode === 'sse') this.append([message], this.open.size === 0, [reqKey]);
+    if (this.mode === 'sse') this.enqueue([message], this.open.size === 0, [reqKey]);
   }
 
   /** A notification or server→client request related to one of this POST's requests. False when finished. */
   emit(message: string, before?: () => Promise<void>): boolean {
     if (this.mode === 'done') return false;
     if (this.mode === 'undecided') this.upgrade();
-    if (before) this.chain = this.chain.then(before).catch((err) => this.owner.ctx.log('pre-append step failed', err));
-    this.append([message], false, []);
+    this.enqueue([message], false, [], before);
     return true;
   }
 
@@ -89,7 +93,7 @@ export class PostExchange {
       this.res.end();
       this.owner.exchangeDone(this);
       this.owner.exchangeSettled(this);
-    } else if (this.mode === 'sse') this.append([], true, [reqKey]);
+    } else if (this.mode === 'sse') this.enqueue([], true, [reqKey]);
   }
 
   /**
@@ -105,11 +109,12 @@ export class PostExchange {
     }
   }
 
-  /** SEP-1699 polling: end the connection (not the stream); the client resumes with Last-Event-ID. */
+  /** SEP-1699 polling: end the connection (not the stream) once what is queued is logged; the client resumes with Last-Event-ID. */
   closeConnection(): void {
     if (this.mode === 'done') return;
     if (this.mode === 'undecided') this.upgrade();
-    this.chain = this.chain.then(() => this.tail?.closeForReconnect());
+    this.closeRequested = true;
+    this.kick();
   }
 
   private report(reqKey: string, outcome: 'ok' | 'error' | 'cancelled'): void {
@@ -138,21 +143,73 @@ export class PostExchange {
     if (this.mode !== 'undecided') return;
     this.clearTimer();
     this.mode = 'sse';
-    const { ctx, ref } = this.owner;
-    const streamId = (this.streamId = newStreamId());
+    this.streamId = newStreamId();
     const early = this.early.splice(0);
-    const openAtUpgrade = [...this.open];
     const answeredEarly = this.requestKeys.filter((k) => !this.open.has(k));
-    this.chain = this.chain.then(async () => {
+    // The opening waits one turn: whatever the handlers send in this turn is logged with it.
+    this.flushing = true;
+    setImmediate(() => void this.drainQueue());
+    if (early.length > 0) this.enqueue(early, this.open.size === 0, answeredEarly);
+  }
+
+  private enqueue(messages: string[], end: boolean, release: string[], before?: () => Promise<void>): void {
+    if (messages.length === 0 && !end) return;
+    if (end) {
+      this.mode = 'done';
+      this.owner.exchangeDone(this);
+    }
+    const q = this.queued;
+    q.messages.push(...messages);
+    q.release.push(...release);
+    if (before) q.before.push(before);
+    if (end) q.end = true;
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    void this.drainQueue();
+  }
+
+  /** Logs queued batches one store call at a time (the first opens the stream), then honours a close request. */
+  private async drainQueue(): Promise<void> {
+    try {
+      while (!this.begun || hasWork(this.queued)) {
+        const batch = this.queued;
+        this.queued = emptyBatch();
+        for (const step of batch.before) await step().catch((err) => this.owner.ctx.log('pre-append step failed', err));
+        if (!this.begun) await this.openStream(batch);
+        else await this.appendBatch(batch);
+        if (batch.end) this.owner.exchangeSettled(this);
+      }
+      if (this.closeRequested) {
+        this.closeRequested = false;
+        this.tail?.closeForReconnect();
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async openStream(batch: LogBatch): Promise<void> {
+    this.begun = true;
+    const { ctx, ref } = this.owner;
+    const streamId = this.streamId!;
+    try {
       const prime: PrimeData = { reqs: this.requests.map((r) => ({ k: requestIdKey(r.id), id: r.id })) };
       const { append, cancelled } = await ctx.store.beginStream(ref, streamId, {
         maxLen: ctx.opts.streamMaxLen,
-        ttlMs: ctx.opts.streamTtlMs,
+        ttlMs: batch.end ? ctx.opts.endedStreamTtlMs : ctx.opts.streamTtlMs,
         nodeId: ctx.nodeId,
-        requestKeys: openAtUpgrade,
+        // Requests answered in this batch are released in the same step; the others are leased.
+        requestKeys: [...this.open],
         primeData: JSON.stringify(prime),
         leaseMs: ctx.opts.leaseMs,
         sessionTtlMs: ctx.opts.sessionTtlMs,
+        messages: batch.messages,
+        end: batch.end,
+        releaseRequestKeys: batch.release,
       });
       if (!this.res.destroyed && !this.res.writableEnded) {
         const tail = new StreamTail(ctx.store, ref, streamId, this.res, {
@@ -166,12 +223,14 @@ export class PostExchange {
           onClose: (t) => ctx.hub.unregister(t),
         });
         this.tail = tail;
-        await ctx.hub.register(tail);
+        // Every entry of this stream is appended here and offered to this tail: no wake-ups needed.
+        await ctx.hub.register(tail, { wakes: false });
         tail.open();
       }
-      ctx.hub.offer(ref, streamId, append, [{ id: append.ids[0]!, kind: 'prime', data: '' }]);
+      ctx.hooks.onEventsAppended?.(1 + batch.messages.length);
+      ctx.hub.offer(ref, streamId, append, entriesOf(append.ids, batch));
       for (const k of cancelled) this.owner.abortLocal(k, 'cancelled before the stream opened');
-    }).catch((err) => {
+    } catch (err) {
       // The store refused the stream: answer what we can and stop logging for this exchange.
       ctx.log(`opening stream ${streamId} failed`, err);
       this.broken = true;
@@ -179,37 +238,47 @@ export class PostExchange {
         this.res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '1' });
         this.res.end(JSON.stringify(catalogErrorBody('STORE_UNAVAILABLE')));
       } else this.res.destroy();
-    });
-    ctx.hooks.onEventsAppended?.(1);
-    if (early.length > 0) this.append(early, this.open.size === 0, answeredEarly);
+    }
   }
 
-  private append(messages: string[], end: boolean, release: string[]): void {
-    if (messages.length === 0 && !end) return;
-    if (end) {
-      this.mode = 'done';
-      this.owner.exchangeDone(this);
-    }
+  private async appendBatch(batch: LogBatch): Promise<void> {
+    if (this.broken || (batch.messages.length === 0 && !batch.end)) return;
     const { ctx, ref } = this.owner;
-    this.chain = this.chain
-      .then(async () => {
-        if (this.broken) return;
-        const streamId = this.streamId!;
-        const r = await ctx.store.appendEvents(ref, streamId, messages, {
-          maxLen: ctx.opts.streamMaxLen,
-          ttlMs: end ? ctx.opts.endedStreamTtlMs : ctx.opts.streamTtlMs,
-          end,
-          releaseRequestKeys: release,
-        });
-        const entries: StreamEntry[] = messages.map((data, i) => ({ id: r.ids[i]!, kind: 'msg', data }));
-        if (end) entries.push({ id: r.ids[r.ids.length - 1]!, kind: 'end', data: '' });
-        ctx.hooks.onEventsAppended?.(messages.length);
-        ctx.hub.offer(ref, streamId, r, entries);
-      })
-      .catch((err) => {
-        ctx.log(`append to stream ${this.streamId} failed`, err);
-        this.tail?.close();
+    const streamId = this.streamId!;
+    try {
+      const r = await ctx.store.appendEvents(ref, streamId, batch.messages, {
+        maxLen: ctx.opts.streamMaxLen,
+        ttlMs: batch.end ? ctx.opts.endedStreamTtlMs : ctx.opts.streamTtlMs,
+        end: batch.end,
+        releaseRequestKeys: batch.release,
       });
-    if (end) this.chain = this.chain.finally(() => this.owner.exchangeSettled(this));
+      ctx.hooks.onEventsAppended?.(batch.messages.length);
+      ctx.hub.offer(ref, streamId, r, entriesOf(r.ids, batch, false));
+    } catch (err) {
+      ctx.log(`append to stream ${streamId} failed`, err);
+      this.tail?.close();
+    }
   }
+}
+
+/** Messages (and a completion) waiting to be logged together. */
+interface LogBatch {
+  messages: string[];
+  release: string[];
+  end: boolean;
+  /** Steps that must complete before the batch is visible (e.g. recording a server→client request). */
+  before: (() => Promise<void>)[];
+}
+
+const emptyBatch = (): LogBatch => ({ messages: [], release: [], end: false, before: [] });
+const hasWork = (b: LogBatch) => b.messages.length > 0 || b.end || b.before.length > 0;
+
+/** The entries a store write created, for direct delivery: [prime], messages, [end], in id order. */
+function entriesOf(ids: string[], batch: LogBatch, withPrime = true): StreamEntry[] {
+  const out: StreamEntry[] = [];
+  let i = 0;
+  if (withPrime) out.push({ id: ids[i++]!, kind: 'prime', data: '' });
+  for (const data of batch.messages) out.push({ id: ids[i++]!, kind: 'msg', data });
+  if (batch.end) out.push({ id: ids[i]!, kind: 'end', data: '' });
+  return out;
 }

@@ -17,6 +17,10 @@ export interface PrimeData {
 
 export class StreamHub {
   private readonly bySession = new Map<string, Set<StreamTail>>();
+  /** Tails that need wake-ups, and how many of them each session channel has (subscribed while > 0). */
+  private readonly wakeTails = new WeakSet<StreamTail>();
+  private readonly wakeCount = new Map<string, number>();
+  private readonly subscribing = new Map<string, Promise<void>>();
   private readonly wakeHandler = (channel: string, message: string) => this.onWake(channel, message);
 
   constructor(
@@ -31,29 +35,46 @@ export class StreamHub {
     return n;
   }
 
-  /** Registers a tail; resolves once its wake channel is subscribed (subscribe before reading the log). */
-  async register(tail: StreamTail): Promise<void> {
+  /**
+   * Registers a tail; resolves once its wake channel is subscribed (subscribe before reading the log). A tail
+   * fed only by this node's own appends (`wakes: false`: a POST stream on the node running its requests)
+   * needs no subscription; the maintenance loop's quiet re-read still covers it.
+   */
+  async register(tail: StreamTail, opts: { wakes?: boolean } = {}): Promise<void> {
     const channel = channels.wake(tail.ref);
     let set = this.bySession.get(channel);
     if (!set) {
       set = new Set();
       this.bySession.set(channel, set);
-      set.add(tail);
-      await this.store.subscribe(channel, this.wakeHandler);
-      return;
     }
     set.add(tail);
+    if (opts.wakes === false) return;
+    this.wakeTails.add(tail);
+    const n = (this.wakeCount.get(channel) ?? 0) + 1;
+    this.wakeCount.set(channel, n);
+    let subscribing = this.subscribing.get(channel);
+    if (n === 1) {
+      subscribing = this.store.subscribe(channel, this.wakeHandler);
+      this.subscribing.set(channel, subscribing);
+      subscribing.finally(() => {
+        if (this.subscribing.get(channel) === subscribing) this.subscribing.delete(channel);
+      }).catch(() => {});
+    }
+    if (subscribing) await subscribing;
   }
 
   unregister(tail: StreamTail): void {
     const channel = channels.wake(tail.ref);
     const set = this.bySession.get(channel);
-    if (!set) return;
-    set.delete(tail);
-    if (set.size === 0) {
-      this.bySession.delete(channel);
-      this.store.unsubscribe(channel, this.wakeHandler).catch((err) => this.log('unsubscribe failed', err));
+    if (set?.delete(tail) && set.size === 0) this.bySession.delete(channel);
+    if (!this.wakeTails.delete(tail)) return;
+    const n = (this.wakeCount.get(channel) ?? 1) - 1;
+    if (n > 0) {
+      this.wakeCount.set(channel, n);
+      return;
     }
+    this.wakeCount.delete(channel);
+    this.store.unsubscribe(channel, this.wakeHandler).catch((err) => this.log('unsubscribe failed', err));
   }
 
   /** Entries this node just appended: local tails get them without a log read. */

@@ -7,7 +7,7 @@
  * nothing repeats. The completion marker ends the HTTP response.
  *
  * A reader that stops reading costs bounded memory (ARCHITECTURE §3.6, §7): entries offered live are
- * written at once, and once the bytes this node holds unsent for the connection pass `maxBufferedBytes` the
+ * written at once (the rest of a large batch is read from the log once the socket backs up), and once the bytes this node holds unsent for the connection pass `maxBufferedBytes` the
  * next entry cuts the connection (destroyed: the unsent bytes are dropped, not kept to be flushed; at most the
  * bound plus one entry is ever held); reads from the log are
  * paced by the socket (the next entry is written after 'drain'), so a long replay to a healthy reader never
@@ -87,9 +87,16 @@ export class StreamTail {
     if (this.closed) return;
     if (!this.fetching && (prevId ?? '0-0') === this.lastId) {
       let n = 0;
-      for (const e of entries) {
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!;
         if (e.kind === 'msg') n++;
         if (!this.write(e)) break;
+        // A large batch (many entries logged in one step) must not pile up here: once the socket is backed
+        // up, the rest is read from the log at the reader's pace.
+        if (this.res.writableNeedDrain && i < entries.length - 1) {
+          this.wake();
+          break;
+        }
       }
       if (n > 0) this.opts.hooks?.onEventsDelivered?.('local', n);
       return;
