@@ -74,8 +74,9 @@ describe('edge runtime as shipped (pruned install + k8s environment)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'switchboard-deploy-'));
-    // The Dockerfile's deploy step, with the store the workspace install filled.
-    const r = pnpm(['--filter', '@switchboard/edge', 'deploy', '--prod', '--legacy', '--offline', path.join(dir, 'app')]);
+    // The Dockerfile's deploy step, with the store the workspace install filled. Prefer-offline, not offline:
+    // an install that found every package in the store leaves no registry metadata behind, which --offline needs.
+    const r = pnpm(['--filter', '@switchboard/edge', 'deploy', '--prod', '--legacy', '--prefer-offline', path.join(dir, 'app')]);
     if (r.status !== 0) throw new Error(`pnpm deploy failed:\n${r.stdout}\n${r.stderr}`);
     redis = await startRedis();
   }, 180_000);
