@@ -8,6 +8,8 @@
  * router, MRTR, `resultType` and `serverInfo` stamping); the edge routes only modern traffic here
  * (`legacy: 'reject'`: a 2025 request reaching this handler gets the spec's -32022 listing 2026-07-28).
  * What this module adds:
+ *  - reuse of the tenant's server instances across requests (modern-instance-pool.ts): the handler's factory
+ *    is backed by a pool, so a request no longer builds the tenant's server;
  *  - cancellation by close (M10): the client closing the response aborts the web `Request`'s signal, which
  *    closes the SDK's per-request transport, which aborts the handler; nothing more is written;
  *  - both listen teardown signals: the SDK ends a listen stream it closes (drain) with the completion
@@ -16,6 +18,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  CLIENT_INFO_META_KEY,
   createMcpHandler,
   SUBSCRIPTION_ID_META_KEY,
   type AuthInfo,
@@ -25,6 +28,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { catalogErrorBody, formatSseEvent } from '@switchboard/protocol';
 import type { EngineHooks, RequestDone } from './context';
+import { ModernInstancePool } from './modern-instance-pool';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
 import { pipeWebResponse, toWebRequest } from './web-bridge';
 
@@ -36,8 +40,14 @@ export type ModernHooks = Pick<EngineHooks, 'onRequestDone' | 'onRequestCancelle
 
 export interface ModernEngineDeps {
   tenant: string;
-  /** Builds one server instance per request (the SDK calls it with the era and the caller's AuthInfo). */
+  /**
+   * Builds a server instance (the SDK calls it with the era and the caller's AuthInfo). Instances are reused
+   * across requests (one exchange at a time, see modern-instance-pool.ts), so the factory must not bake the
+   * caller into the instance.
+   */
   factory: McpServerFactory;
+  /** Idle server instances kept for reuse; 0 builds one per request (the SDK's default). @default 32 */
+  maxIdleInstances?: number;
   /** The tenant's change-event bus, shared across nodes. */
   bus: ServerEventBus;
   /** Largest body the SDK accepts (the edge enforces the same limit first). */
@@ -65,6 +75,8 @@ interface RequestShape {
   parsed?: unknown;
   method: string;
   id?: string | number;
+  /** A request whose `_meta` envelope names no client (see modern-instance-pool.ts). */
+  noClientInfo: boolean;
 }
 
 function shapeOf(body: string, given?: unknown): RequestShape {
@@ -73,21 +85,30 @@ function shapeOf(body: string, given?: unknown): RequestShape {
     try {
       parsed = JSON.parse(body);
     } catch {
-      return { method: 'invalid' }; // the SDK answers the parse error from the raw body
+      return { method: 'invalid', noClientInfo: true }; // the SDK answers the parse error from the raw body
     }
   }
-  const m = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { method?: unknown; id?: unknown };
+  const m = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as { method?: unknown; id?: unknown; params?: unknown };
   const id = typeof m.id === 'string' || typeof m.id === 'number' ? m.id : undefined;
-  return { parsed, method: typeof m.method === 'string' ? m.method.slice(0, 64) : 'invalid', ...(id !== undefined && { id }) };
+  const meta = (m.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
+  return {
+    parsed,
+    method: typeof m.method === 'string' ? m.method.slice(0, 64) : 'invalid',
+    ...(id !== undefined && { id }),
+    noClientInfo: id !== undefined && (typeof meta !== 'object' || meta === null || meta[CLIENT_INFO_META_KEY] === undefined),
+  };
 }
 
 export class ModernEngine {
   readonly handler: McpHttpHandler;
+  private readonly pool?: ModernInstancePool;
   /** Every open exchange: its JSON-RPC method, and whether the drain closed the handler under it. */
   private readonly open = new Map<AbortController, { method: string; abandoned: boolean }>();
 
   constructor(private readonly deps: ModernEngineDeps) {
-    this.handler = createMcpHandler(deps.factory, {
+    const maxIdle = deps.maxIdleInstances ?? 32;
+    if (maxIdle > 0) this.pool = new ModernInstancePool(deps.factory, maxIdle);
+    this.handler = createMcpHandler(this.pool?.factory ?? deps.factory, {
       legacy: 'reject',
       bus: deps.bus,
       maxRequestBodySize: deps.maxBodyBytes,
@@ -129,13 +150,20 @@ export class ModernEngine {
     };
     res.on('close', onEarlyClose);
     let outcome: RequestDone['outcome'] | undefined;
+    // Whether the exchange ended cleanly, so its server instance may serve another request.
+    let reusable = false;
+    // The SDK takes the parsed body as given and never reads the Request's own: a body-less Request skips
+    // building a body stream per request. Unparseable bodies still go as text (the SDK answers them).
+    const request = toWebRequest(req, shape.parsed === undefined ? body : undefined, controller.signal);
+    this.pool?.expect(request, { needsPristine: shape.noClientInfo });
     try {
       let response: Response;
       try {
-        response = await this.handler.fetch(toWebRequest(req, body, controller.signal), {
+        response = await this.handler.fetch(request, {
           authInfo: this.authInfoFor(caller),
           ...(shape.parsed !== undefined && { parsedBody: shape.parsed }),
         });
+        this.pool?.fetched(request);
       } catch (err) {
         // The drain closed the handler before this request produced a response: answer it (not a bare 500).
         if (!exchange.abandoned || shape.id === undefined || clientClosed || res.headersSent) throw err;
@@ -152,9 +180,11 @@ export class ModernEngine {
       const answered = response.status < 400 && shape.id !== undefined;
       if ((response.headers.get('content-type') ?? '').startsWith('application/json')) {
         // A JSON answer is complete already: read it to tell a result from a JSON-RPC error.
-        const text = await response.text();
-        if (answered) outcome = text.includes('"error"') && 'error' in (JSON.parse(text) as object) ? 'error' : 'ok';
-        res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type')! }).end(text);
+        // As bytes: written as they came (no decode and re-encode); decoded only to tell an error apart.
+        const bytes = Buffer.from(await response.arrayBuffer());
+        if (answered) outcome = bytes.includes('"error"') && 'error' in (JSON.parse(bytes.toString('utf8')) as object) ? 'error' : 'ok';
+        res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type')! }).end(bytes);
+        reusable = !exchange.abandoned && response.status < 500;
         return;
       }
       // A request stream the drain ended before its response gets an error response as its last event, so
@@ -174,7 +204,9 @@ export class ModernEngine {
               : () => (exchange.abandoned && !responded ? ((ownerLost = true), ownerLostFrame(id)) : undefined),
       });
       if (answered && piped === 'finished') outcome = ownerLost ? 'error' : 'ok';
+      reusable = piped === 'finished' && !exchange.abandoned && (isListen || id === undefined || responded);
     } finally {
+      this.pool?.settle(request, reusable && !clientClosed);
       res.off('close', onEarlyClose);
       this.open.delete(controller);
       if (clientClosed) outcome = 'cancelled';
@@ -193,6 +225,7 @@ export class ModernEngine {
   async shutdown(graceMs = 1_000): Promise<void> {
     for (const x of this.open.values()) x.abandoned = true;
     await this.handler.close();
+    this.pool?.close();
     // Let the bridges flush the final frames the SDK just wrote before the server drops connections.
     const deadline = Date.now() + graceMs;
     while (this.open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
