@@ -14,20 +14,22 @@ const SKIPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-
 
 export function toWebRequest(req: IncomingMessage, body: string | undefined, signal: AbortSignal): Request {
   const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
+  const given = req.headers;
+  for (const name in given) {
+    const value = given[name];
     if (value === undefined || SKIPPED_REQUEST_HEADERS.has(name)) continue;
-    headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    headers.append(name, Array.isArray(value) ? value.join(', ') : value);
   }
   const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-  let url: URL;
-  try {
-    url = new URL(path, `http://${req.headers.host ?? 'localhost'}`);
-  } catch {
-    url = new URL(path, 'http://localhost');
-  }
   const method = req.method ?? 'GET';
   const hasBody = body !== undefined && method !== 'GET' && method !== 'HEAD';
-  return new Request(url, { method, headers, signal, ...(hasBody && { body }) });
+  const init: RequestInit = { method, headers, signal, ...(hasBody && { body }) };
+  // The path is appended as is (a request target like `//x` stays a path); the Request parses the URL once.
+  try {
+    return new Request(`http://${req.headers.host ?? 'localhost'}${path.startsWith('/') ? path : `/${path}`}`, init);
+  } catch {
+    return new Request(new URL(path, 'http://localhost'), init);
+  }
 }
 
 export type PipeOutcome = 'finished' | 'client-closed';
