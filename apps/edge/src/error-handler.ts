@@ -1,7 +1,9 @@
 /** The edge's only writer of JSON-RPC error bodies: catalog errors, store outages (503) and the rest (500). */
-import type { ErrorRequestHandler, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorRequestHandler } from 'express';
 import { catalogErrorBody, errorBodyFor, McpHttpError } from '@switchboard/protocol';
 import type { Logger } from 'pino';
+import { pathOf, sendJson } from './http/plain';
 
 /** ioredis failures that mean "the store is unreachable right now", not a bug. */
 function isStoreUnavailable(err: unknown): boolean {
@@ -14,13 +16,15 @@ function isStoreUnavailable(err: unknown): boolean {
   );
 }
 
-export function sendError(res: Response, err: McpHttpError): void {
-  if (err.headers) res.set(err.headers);
-  res.status(err.httpStatus).json(errorBodyFor(err));
+export function sendError(res: ServerResponse, err: McpHttpError): void {
+  sendJson(res, err.httpStatus, errorBodyFor(err), err.headers);
 }
 
-export function errorHandler(log: Logger, onStoreUnavailable: () => void = () => {}): ErrorRequestHandler {
-  return (err, req, res, _next) => {
+/** Answers a failed request (or cuts it when its response already started). */
+export type ErrorResponder = (err: unknown, req: IncomingMessage, res: ServerResponse) => void;
+
+export function errorResponder(log: Logger, onStoreUnavailable: () => void = () => {}): ErrorResponder {
+  return (err, req, res) => {
     if (res.headersSent) {
       res.destroy();
       return;
@@ -28,11 +32,16 @@ export function errorHandler(log: Logger, onStoreUnavailable: () => void = () =>
     if (err instanceof McpHttpError) return sendError(res, err);
     if (isStoreUnavailable(err)) {
       onStoreUnavailable();
-      log.warn({ err: String(err), path: req.path }, 'store unavailable');
-      res.status(503).set('Retry-After', '2').json(catalogErrorBody('STORE_UNAVAILABLE'));
+      log.warn({ err: String(err), path: pathOf(req) }, 'store unavailable');
+      sendJson(res, 503, catalogErrorBody('STORE_UNAVAILABLE'), { 'Retry-After': '2' });
       return;
     }
-    log.error({ err, path: req.path }, 'unhandled error');
-    res.status(500).json(catalogErrorBody('INTERNAL_ERROR'));
+    log.error({ err, path: pathOf(req) }, 'unhandled error');
+    sendJson(res, 500, catalogErrorBody('INTERNAL_ERROR'));
   };
+}
+
+/** The same, as Express error middleware. */
+export function errorHandler(respond: ErrorResponder): ErrorRequestHandler {
+  return (err, req, res, _next) => respond(err, req, res);
 }

@@ -7,11 +7,13 @@
  * a new one, and the set of limiters stays bounded whatever method names clients send: a client-chosen method
  * must never get a fresh limiter (in memory mode that would be a fresh budget, and in any mode unbounded growth).
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { rateLimit, type RateLimitRequestHandler, type Store as RateLimitStore } from 'express-rate-limit';
 import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
 import type { RedisLike } from '@switchboard/store';
 import { catalogErrorBody } from '@switchboard/protocol';
+import { factsOf, pathOf, sendJson } from '../http/plain';
 
 export type LimitScope = 'tenant' | 'principal' | 'method';
 export interface Limit { limit: number; windowMs: number }
@@ -27,9 +29,11 @@ export interface RateLimitDeps {
   onLimited: (tenant: string, principal: string, scope: LimitScope, method: string) => void;
 }
 
-const KEY = 'sbRateKey';
-/** The request's JSON-RPC method, for the audit line and the 429 body (a limiter serves every method of its scope). */
-const METHOD = 'sbRateMethod';
+/**
+ * The key the running limiter counts, and the request's JSON-RPC method (for the audit line and the 429 body:
+ * a limiter serves every method of its scope), per response.
+ */
+const current = new WeakMap<ServerResponse, { key: string; method: string }>();
 
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimitRequestHandler>();
@@ -56,16 +60,16 @@ export class RateLimits {
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       store,
-      keyGenerator: (_req, res) => String((res as Response).locals[KEY]),
+      keyGenerator: (_req, res) => current.get(res as unknown as ServerResponse)?.key ?? '',
       // Counters must not silently vanish when Redis is down; the error surfaces as a 503 instead.
       passOnStoreError: false,
       validate: false,
       handler: (req, res) => {
-        const r = req as Request;
-        const resp = res as Response;
-        this.deps.onLimited(tenant, String(resp.locals.principal ?? ''), scope, String(resp.locals[METHOD] ?? ''));
+        const resp = res as unknown as ServerResponse;
+        this.deps.onLimited(tenant, factsOf(resp).principal ?? '', scope, current.get(resp)?.method ?? '');
         if (!resp.getHeader('Retry-After')) resp.setHeader('Retry-After', String(Math.ceil(l.windowMs / 1000)));
-        resp.status(429).json(catalogErrorBody('RATE_LIMITED', null, { scope, ...(scope === 'method' ? { method } : {}), path: r.path }));
+        const path = pathOf(req as unknown as IncomingMessage);
+        sendJson(resp, 429, catalogErrorBody('RATE_LIMITED', null, { scope, ...(scope === 'method' ? { method } : {}), path }));
       },
     });
     this.limiters.set(id, limiter);
@@ -77,7 +81,7 @@ export class RateLimits {
    * count HTTP requests; a per-method limit counts calls: `methods` lists the JSON-RPC method of every message
    * of the body, so a batch (2025-03-26) spends the budget of each method once per message carrying it.
    */
-  async check(req: Request, res: Response, tenant: string, principal: string, methods: string[], limits: TenantLimits): Promise<boolean> {
+  async check(req: IncomingMessage, res: ServerResponse, tenant: string, principal: string, methods: string[], limits: TenantLimits): Promise<boolean> {
     const steps: [LimitScope, Limit, string, string][] = [];
     if (limits.tenant) steps.push(['tenant', limits.tenant, tenant, '']);
     if (limits.principal) steps.push(['principal', limits.principal, principal, '']);
@@ -85,14 +89,23 @@ export class RateLimits {
       // Own properties only: a client's method named `constructor` or `__proto__` is not a configured limit.
       if (Object.hasOwn(limits.methods, method)) steps.push(['method', limits.methods[method]!, `${principal}\u0000${method}`, method]);
     }
-    res.locals[METHOD] = methods[0] ?? '';
+    if (steps.length === 0) return true;
+    const state = { key: '', method: methods[0] ?? '' };
+    current.set(res, state);
+    withAppend(res);
     for (const [scope, limit, key, method] of steps) {
-      res.locals[KEY] = key;
-      if (scope === 'method') res.locals[METHOD] = method;
-      if (!(await run(this.limiter(tenant, scope, method, limit), req, res))) return false;
+      state.key = key;
+      if (scope === 'method') state.method = method;
+      if (!(await run(this.limiter(tenant, scope, method, limit), req as Request, res as Response))) return false;
     }
     return true;
   }
+}
+
+/** express-rate-limit writes its `RateLimit` headers with Express's `res.append`: the plain equivalent. */
+function withAppend(res: ServerResponse): void {
+  const r = res as ServerResponse & { append?: (name: string, value: string) => unknown };
+  if (typeof r.append !== 'function') r.append = (name: string, value: string) => res.appendHeader(name, value);
 }
 
 function run(limiter: RateLimitRequestHandler, req: Request, res: Response): Promise<boolean> {

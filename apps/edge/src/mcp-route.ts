@@ -1,0 +1,133 @@
+/**
+ * The MCP endpoints of every tenant — `/mcp` (2025 and 2026 eras) and the 2024 `/sse` + `/messages` — on
+ * plain `node:http` objects. Pipeline (ARCHITECTURE §6, order matters): tenant resolution → CORS for that
+ * tenant → Origin/Host validation (403) → body limit (413) and JSON validity (400) → authentication
+ * (401/403) → rate limits and the stream cap (429) → the transport of the request's era. Nothing reaches the
+ * store before the request has been validated. Errors are thrown and answered by the caller's error responder.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { catalogErrorBody, exceedsDepth, McpHttpError } from '@switchboard/protocol';
+import { PRINCIPAL_EXTRA_KEY, type CallerContext } from '@switchboard/transport';
+import type { AuthInfo } from '@modelcontextprotocol/server';
+import type { AppDeps } from './app';
+import { readBody } from './body';
+import { assertSessionOperations, routePost } from './era';
+import { checkHostAndOrigin } from './host-origin';
+import { factsOf, pathOf, queryParam, sendJson } from './http/plain';
+import { applyCors } from './pipeline/cors';
+
+export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerResponse, path = pathOf(req)): Promise<void> {
+  const facts = factsOf(res);
+  const resolved = deps.tenants.resolve(path, req.headers.host);
+  if (!resolved) throw new McpHttpError('NOT_FOUND');
+  const { tenant, endpoint } = resolved;
+  facts.tenant = tenant.id;
+  res.on('finish', () => {
+    deps.metrics.httpRequests.inc({ tenant: tenant.id, method: req.method ?? '', status: String(res.statusCode) });
+    if (res.statusCode >= 400) deps.metrics.rejected(tenant.id, facts.era ?? (endpoint === 'mcp' ? 'legacy' : 'sse2024'), res.statusCode);
+  });
+  if (applyCors(req, res, tenant)) return;
+  checkHostAndOrigin(req, tenant);
+
+  const verb = req.method ?? '';
+  if (endpoint === 'mcp' && verb !== 'POST' && verb !== 'GET' && verb !== 'DELETE') {
+    sendJson(res, 405, catalogErrorBody('METHOD_NOT_ALLOWED'), { Allow: 'GET, POST, DELETE' });
+    return;
+  }
+  if (endpoint !== 'mcp') {
+    if (!tenant.eras.has('sse2024')) throw new McpHttpError('NOT_FOUND');
+    const expected = endpoint === 'sse' ? 'GET' : 'POST';
+    if (verb !== expected) {
+      sendJson(res, 405, catalogErrorBody('METHOD_NOT_ALLOWED'), { Allow: expected });
+      return;
+    }
+  }
+
+  // Body and JSON validity before anything with side effects (auth may fetch a JWKS; limits write counters).
+  let body = '';
+  let parsed: unknown;
+  if (verb === 'POST') {
+    body = await readBody(req, tenant.bodyLimitBytes);
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw new McpHttpError('PARSE_ERROR');
+    }
+    if (exceedsDepth(parsed, deps.maxJsonDepth ?? 64)) throw new McpHttpError('INVALID_REQUEST', { message: 'Invalid Request: JSON nested too deeply' });
+  }
+
+  const auth = await tenant.authenticator.authenticate({ headers: req.headers, url: req.url ?? '/' });
+  if (!auth.ok) {
+    deps.metrics.authRejections.inc({ tenant: tenant.id, reason: auth.reason });
+    deps.log.warn({ audit: 'auth_failure', tenant: tenant.id, reason: auth.reason, status: auth.status, path, requestId: facts.requestId }, 'authentication failed');
+    const kind = auth.status === 401 ? 'UNAUTHORIZED' : auth.status === 403 ? 'FORBIDDEN' : 'AUTH_UNAVAILABLE';
+    sendJson(res, auth.status, catalogErrorBody(kind, null, { reason: auth.reason }), auth.headers);
+    return;
+  }
+  const principal = auth.principal;
+  facts.principal = principal;
+
+  const methods = verb === 'POST' ? methodsOf(parsed) : [];
+  const method = methods[0];
+  if (!(await deps.rateLimits.check(req, res, tenant.id, principal, methods, tenant.rateLimits))) return;
+  const longLived = (endpoint === 'mcp' && verb === 'GET') || endpoint === 'sse' || method === 'subscriptions/listen';
+  const maxStreams = tenant.rateLimits.maxStreamsPerPrincipal;
+  if (longLived && maxStreams !== undefined && !(await deps.streamSlots.acquire(tenant.id, principal, maxStreams, res))) {
+    deps.metrics.rateLimitRejections.inc({ tenant: tenant.id, scope: 'streams' });
+    deps.log.warn({ audit: 'rate_limited', tenant: tenant.id, principal, scope: 'streams', requestId: facts.requestId }, 'stream cap reached');
+    sendJson(res, 429, catalogErrorBody('TOO_MANY_STREAMS', null, { max: maxStreams }), { 'Retry-After': '5' });
+    return;
+  }
+
+  // A draining node finishes work but starts none; answers and notifications still flow (clients of
+  // requests running here must be able to answer their elicitations).
+  if (deps.isDraining() && startsWork(verb, parsed)) {
+    throw new McpHttpError('DRAINING', { headers: { 'Retry-After': '1', Connection: 'close' } });
+  }
+
+  // One AuthInfo for handlers of every era: scopes, client id and expiry from auth (never the raw token),
+  // and the principal in `extra`, which the requestState codec binds to.
+  const authInfo: AuthInfo = {
+    ...(auth.authInfo ?? { token: '', clientId: principal, scopes: auth.scopes }),
+    extra: { ...auth.authInfo?.extra, [PRINCIPAL_EXTRA_KEY]: principal, tenant: tenant.id },
+  };
+  const caller: CallerContext = {
+    tenant: tenant.id,
+    principal,
+    createServer: tenant.runtime.createServer,
+    sessionTtlMs: tenant.sessionIdleTtlMs,
+    authInfo,
+  };
+  if (endpoint === 'sse') return deps.sse2024.handleSse(caller, req, res, `${tenant.basePath}/messages`);
+  if (endpoint === 'messages') {
+    const sid = queryParam(req, 'sessionId');
+    return deps.sse2024.handleMessage(caller, req, res, body, sid, parsed);
+  }
+  if (verb === 'GET') return (assertSessionOperations(tenant.eras), deps.engine.handleGet(caller, req, res));
+  if (verb === 'DELETE') return (assertSessionOperations(tenant.eras), deps.engine.handleDelete(caller, req, res));
+  const route = routePost(req.headers, body, tenant.eras, parsed);
+  facts.era = route.era;
+  if (route.reject) throw route.reject;
+  if (route.era === 'modern') return tenant.runtime.modern!.handlePost({ principal, authInfo }, req, res, body, parsed);
+  return deps.engine.handlePost(caller, req, res, body, parsed);
+}
+
+/**
+ * The JSON-RPC method of every message of a POST body, in order (a batch has several; responses have none).
+ * Only the first 100 messages count: longer batches are refused by the transport anyway.
+ */
+function methodsOf(parsed: unknown): string[] {
+  const messages = Array.isArray(parsed) ? parsed.slice(0, 100) : [parsed];
+  return messages.flatMap((msg) => {
+    const m = typeof msg === 'object' && msg !== null ? (msg as { method?: unknown }).method : undefined;
+    return typeof m === 'string' ? [m.slice(0, 128)] : [];
+  });
+}
+
+/** Whether a request would start new work (a JSON-RPC request or a new stream) rather than answer old work. */
+function startsWork(verb: string, parsed: unknown): boolean {
+  if (verb === 'GET') return true;
+  if (verb !== 'POST') return false;
+  const messages = Array.isArray(parsed) ? parsed : [parsed];
+  return messages.some((m) => typeof m === 'object' && m !== null && 'method' in m && 'id' in m);
+}
