@@ -211,10 +211,12 @@ export class PostExchange {
         end: batch.end,
         releaseRequestKeys: batch.release,
       });
+      const showPrime = supportsPriming(this.owner.protocolVersion);
+      const entries = entriesOf(append.ids, batch);
       if (!this.res.destroyed && !this.res.writableEnded) {
         const tail = new StreamTail(ctx.store, ref, streamId, this.res, {
           cursor: '0-0',
-          showPrime: supportsPriming(this.owner.protocolVersion),
+          showPrime,
           retryMs: ctx.opts.retryMs,
           replayBatchSize: ctx.opts.replayBatchSize,
           maxBufferedBytes: ctx.opts.maxSseBufferedBytes,
@@ -225,10 +227,11 @@ export class PostExchange {
         this.tail = tail;
         // Every entry of this stream is appended here and offered to this tail: no wake-ups needed.
         await ctx.hub.register(tail, { wakes: false });
-        tail.open();
+        // When entries follow at once (just below), the head leaves with them in one socket write.
+        tail.open({}, !entries.some((e) => e.kind !== 'prime' || showPrime));
       }
       ctx.hooks.onEventsAppended?.(1 + batch.messages.length);
-      ctx.hub.offer(ref, streamId, append, entriesOf(append.ids, batch));
+      ctx.hub.offer(ref, streamId, append, entries);
       for (const k of cancelled) this.owner.abortLocal(k, 'cancelled before the stream opened');
     } catch (err) {
       // The store refused the stream: answer what we can and stop logging for this exchange.

@@ -24,6 +24,8 @@ class FakeResponse extends EventEmitter {
     return this;
   }
   flushHeaders(): void {}
+  cork(): void {}
+  uncork(): void {}
   write(chunk: string): boolean {
     this.written.push(chunk);
     this.unsent += Buffer.byteLength(chunk);

@@ -75,11 +75,14 @@ export class StreamTail {
     }
   }
 
-  /** Sends the SSE response head. */
-  open(extraHeaders: Record<string, string> = {}): void {
+  /**
+   * Sends the SSE response head. `flush: false` when entries follow at once: the head then leaves with them
+   * in one socket write.
+   */
+  open(extraHeaders: Record<string, string> = {}, flush = true): void {
     if (this.res.headersSent) return;
     this.res.writeHead(200, { ...SSE_HEADERS, ...extraHeaders });
-    this.res.flushHeaders();
+    if (flush) this.res.flushHeaders();
   }
 
   /** Entries appended on this node; written directly when they follow what was written, else read from the log. */
@@ -87,6 +90,23 @@ export class StreamTail {
     if (this.closed) return;
     if (!this.fetching && (prevId ?? '0-0') === this.lastId) {
       let n = 0;
+      // One socket write for the whole batch (and the response head, if still pending): each write is a syscall.
+      this.res.cork();
+      try {
+        n = this.writeOffered(entries);
+      } finally {
+        this.res.uncork();
+      }
+      if (n > 0) this.opts.hooks?.onEventsDelivered?.('local', n);
+      return;
+    }
+    this.wake();
+  }
+
+  /** Writes offered entries in order; returns how many messages it wrote. */
+  private writeOffered(entries: StreamEntry[]): number {
+    let n = 0;
+    {
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i]!;
         if (e.kind === 'msg') n++;
@@ -98,10 +118,8 @@ export class StreamTail {
           break;
         }
       }
-      if (n > 0) this.opts.hooks?.onEventsDelivered?.('local', n);
-      return;
     }
-    this.wake();
+    return n;
   }
 
   /** New entries may exist in the log. */
