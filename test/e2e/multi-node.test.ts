@@ -5,7 +5,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { collectSse, readSse, startCluster, waitFor, type EdgeCluster, type SseEvent } from '@switchboard/test-helpers';
+import { collectSse, readSse, sleep, startCluster, waitFor, type EdgeCluster, type SseEvent } from '@switchboard/test-helpers';
 import { callTool, initSession, messagesOf, metricValue, openGet, post, readAll } from './mcp-http';
 
 const REDIS_MODES = (process.env.E2E_REDIS_MODES ?? 'single,cluster').split(',') as ('single' | 'cluster')[];
@@ -167,6 +167,21 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
       expect((await r.json()).error.code).toBe(-32001);
       expect((await openGet(node(i), s)).status).toBe(404);
     }
+  });
+
+  test('f2. DELETE on one node closes a long-running call\'s stream on the node running it', async () => {
+    const s = await initSession(c.lbMcpUrl);
+    const res = await callTool(node(0), s, 'wait_for_cancel', { timeoutMs: 20_000 }, 'long-del');
+    const events: SseEvent[] = [];
+    const reading = (async () => {
+      for await (const e of readSse(res)) events.push(e);
+    })();
+    await waitFor(() => events.length >= 1, { timeoutMs: 5000 });
+    // A POST stream subscribes to its session's wake-ups after its first maintenance tick (see StreamHub).
+    await sleep(2_500);
+    const del = await fetch(node(1), { method: 'DELETE', headers: { 'mcp-session-id': s.sid, 'mcp-protocol-version': s.version } });
+    expect(del.status).toBe(200);
+    await Promise.race([reading.catch(() => undefined), new Promise((_, reject) => setTimeout(() => reject(new Error('stream stayed open after DELETE')), 5000))]);
   });
 
   test('g. a node that never saw a session serves it by rehydrating from the session record', async () => {

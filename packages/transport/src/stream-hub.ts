@@ -37,8 +37,9 @@ export class StreamHub {
 
   /**
    * Registers a tail; resolves once its wake channel is subscribed (subscribe before reading the log). A tail
-   * fed only by this node's own appends (`wakes: false`: a POST stream on the node running its requests)
-   * needs no subscription; the maintenance loop's quiet re-read still covers it.
+   * fed by this node's own appends (`wakes: false`: a POST stream on the node running its requests) starts
+   * without a subscription — a short call never needs one — and gets one from the maintenance loop once it
+   * has lived a tick, so a long call's stream still closes when its session is deleted on another node.
    */
   async register(tail: StreamTail, opts: { wakes?: boolean } = {}): Promise<void> {
     const channel = channels.wake(tail.ref);
@@ -49,18 +50,23 @@ export class StreamHub {
     }
     set.add(tail);
     if (opts.wakes === false) return;
+    await this.subscribeFor(tail, channel);
+  }
+
+  private subscribeFor(tail: StreamTail, channel: string): Promise<void> | undefined {
     this.wakeTails.add(tail);
     const n = (this.wakeCount.get(channel) ?? 0) + 1;
     this.wakeCount.set(channel, n);
     let subscribing = this.subscribing.get(channel);
     if (n === 1) {
-      subscribing = this.store.subscribe(channel, this.wakeHandler);
-      this.subscribing.set(channel, subscribing);
-      subscribing.finally(() => {
-        if (this.subscribing.get(channel) === subscribing) this.subscribing.delete(channel);
+      const p = this.store.subscribe(channel, this.wakeHandler);
+      subscribing = p;
+      this.subscribing.set(channel, p);
+      p.finally(() => {
+        if (this.subscribing.get(channel) === p) this.subscribing.delete(channel);
       }).catch(() => {});
     }
-    if (subscribing) await subscribing;
+    return subscribing;
   }
 
   unregister(tail: StreamTail): void {
@@ -128,8 +134,12 @@ export class StreamHub {
     while (!signal.aborted) {
       await sleep(tickMs, signal);
       const now = Date.now();
-      for (const set of this.bySession.values()) {
+      for (const [channel, set] of this.bySession) {
         for (const tail of set) {
+          if (!this.wakeTails.has(tail) && !tail.isClosed) {
+            if (!lastCheck.has(tail)) lastCheck.set(tail, now); // seen for the first time: wait a tick
+            else this.subscribeFor(tail, channel)?.catch((err) => this.log('subscribe failed', err));
+          }
           if (now - tail.lastWriteMs >= this.opts.keepAliveMs) tail.keepAlive();
           const checked = lastCheck.get(tail) ?? now;
           if (!lastCheck.has(tail)) lastCheck.set(tail, now);
