@@ -18,6 +18,7 @@ import { factsOf, pathOf } from './http/plain';
 import { serveMcp } from './mcp-route';
 import type { EdgeMetrics } from './metrics';
 import type { RateLimits } from './pipeline/rate-limit';
+import { precomputeSecureHeaders } from './pipeline/secure-headers';
 import type { StreamSlots } from './pipeline/stream-slots';
 import type { ServedTenant, TenantHost } from './tenant-host';
 
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps): RequestListener {
   };
   // JSON APIs: no CSP needed, but keep helmet's other protections (nosniff, frameguard, HSTS, ...).
   const secureHeaders = helmet({ contentSecurityPolicy: false, crossOriginResourcePolicy: false });
+  const applySecureHeaders = precomputeSecureHeaders(secureHeaders);
   const respondError = errorResponder(deps.log, () => deps.metrics.storeUnavailable.inc());
   const framework = createFrameworkApp(deps, secureHeaders, respondError);
 
@@ -61,7 +63,7 @@ export function createApp(deps: AppDeps): RequestListener {
     stampRequestId(req, res);
     const path = pathOf(req);
     if (isFrameworkPath(path)) return void framework(req, res);
-    secureHeaders(req, res, (err?: unknown) => {
+    applySecureHeaders(req, res, (err?: unknown) => {
       if (err) return respondError(err, req, res);
       serveMcp(deps, req, res, path).catch((e: unknown) => respondError(e, req, res));
     });

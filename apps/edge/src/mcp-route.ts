@@ -23,7 +23,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   const { tenant, endpoint } = resolved;
   facts.tenant = tenant.id;
   res.on('finish', () => {
-    deps.metrics.httpRequests.inc({ tenant: tenant.id, method: req.method ?? '', status: String(res.statusCode) });
+    deps.metrics.httpRequestDone(tenant.id, req.method ?? '', res.statusCode);
     if (res.statusCode >= 400) deps.metrics.rejected(tenant.id, facts.era ?? (endpoint === 'mcp' ? 'legacy' : 'sse2024'), res.statusCode);
   });
   if (applyCors(req, res, tenant)) return;

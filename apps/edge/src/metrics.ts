@@ -22,6 +22,7 @@ export class EdgeMetrics {
   private readonly r = [this.register];
   readonly requests = new Counter({ name: 'switchboard_requests_total', help: 'MCP requests by tenant, era, method and outcome', labelNames: ['tenant', 'era', 'method', 'outcome'] as const, registers: this.r });
   readonly requestDuration = new Histogram({ name: 'switchboard_request_duration_seconds', help: 'Time from request arrival to its final response', labelNames: ['tenant', 'era', 'method'] as const, buckets: LATENCY_BUCKETS, registers: this.r });
+  private readonly requestChildren = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
   readonly httpRequests = new Counter({ name: 'switchboard_http_requests_total', help: 'HTTP requests on MCP endpoints by verb and status', labelNames: ['tenant', 'method', 'status'] as const, registers: this.r });
   readonly sessionsCreated = new Counter({ name: 'switchboard_sessions_created_total', help: 'Sessions created', labelNames: ['tenant', 'era'] as const, registers: this.r });
   readonly rehydrated = new Counter({ name: 'switchboard_sessions_rehydrated_total', help: 'Server instances rebuilt from a stored session on this node', registers: this.r });
@@ -61,9 +62,18 @@ export class EdgeMetrics {
       onInstanceReleased: (reason) => this.released.inc({ reason }),
       onSessionCreated: (tenant, era) => this.sessionsCreated.inc({ tenant, era }),
       onRequestDone: ({ tenant, era, method, outcome, seconds }) => {
-        const m = methodLabel(method);
-        this.requests.inc({ tenant, era, method: m, outcome });
-        this.requestDuration.observe({ tenant, era, method: m }, seconds);
+        // Label children are looked up once per label set (prom-client hashes the labels on every call).
+        const key = `${tenant}\u0000${era}\u0000${method}\u0000${outcome}`;
+        let c = this.requestChildren.get(key);
+        if (!c) {
+          const m = methodLabel(method);
+          c = { count: this.requests.labels({ tenant, era, method: m, outcome }), duration: this.requestDuration.labels({ tenant, era, method: m }) };
+          // Bounded like the labels themselves (methodLabel folds unknown methods); a reload may add tenants.
+          if (this.requestChildren.size >= 10_000) this.requestChildren.clear();
+          this.requestChildren.set(key, c);
+        }
+        c.count.inc();
+        c.duration.observe(seconds);
       },
       onEventsAppended: (n) => this.eventsAppended.inc(n),
       onEventsDelivered: (path, n, lagMs) => {
@@ -85,6 +95,20 @@ export class EdgeMetrics {
         if (!ok) this.redisErrors.inc();
       },
     };
+  }
+
+  private readonly httpChildren = new Map<string, { inc(): void }>();
+
+  /** One HTTP request on an MCP endpoint finished (label children cached as in onRequestDone). */
+  httpRequestDone(tenant: string, verb: string, status: number): void {
+    const key = `${tenant}\u0000${verb}\u0000${status}`;
+    let c = this.httpChildren.get(key);
+    if (!c) {
+      c = this.httpRequests.labels({ tenant, method: verb, status: String(status) });
+      if (this.httpChildren.size >= 10_000) this.httpChildren.clear();
+      this.httpChildren.set(key, c);
+    }
+    c.inc();
   }
 
   /** A request refused before reaching an MCP handler (4xx) or failed by the platform (5xx). */

@@ -9,13 +9,24 @@ import {
   McpHttpError,
 } from '@switchboard/protocol';
 
+/** Clients send the same few Accept values over and over: remember the verdicts (bounded). */
+const acceptVerdicts = new Map<string, boolean>();
+
 function accepts(req: IncomingMessage, type: string): boolean {
   const accept = req.headers.accept ?? '';
-  const [major] = type.split('/');
-  return accept.split(',').some((part) => {
+  const key = `${type}\u0000${accept}`;
+  let ok = acceptVerdicts.get(key);
+  if (ok !== undefined) return ok;
+  const major = type.slice(0, type.indexOf('/'));
+  ok = accept.split(',').some((part) => {
     const t = part.split(';')[0]!.trim().toLowerCase();
     return t === type || t === '*/*' || t === `${major}/*`;
   });
+  if (accept.length <= 256) {
+    if (acceptVerdicts.size >= 256) acceptVerdicts.clear();
+    acceptVerdicts.set(key, ok);
+  }
+  return ok;
 }
 
 export function assertPostAccept(req: IncomingMessage): void {
