@@ -15,7 +15,18 @@ export const newSessionId = (): string => randomBytes(16).toString('hex');
 export const isValidSessionId = (v: string): boolean => SESSION_ID.test(v);
 
 export const GET_STREAM_ID = 'get';
-export const newStreamId = (): string => randomBytes(9).toString('base64url').replace(/[-_]/g, 'x');
+/** Random bytes drawn in blocks: one `randomBytes` call per POST stream showed in the streamed-call profile. */
+const pool = { buf: Buffer.alloc(0), at: 0 };
+function takeRandom(n: number): Buffer {
+  if (pool.at + n > pool.buf.length) {
+    pool.buf = randomBytes(4096);
+    pool.at = 0;
+  }
+  const out = pool.buf.subarray(pool.at, pool.at + n);
+  pool.at += n;
+  return out;
+}
+export const newStreamId = (): string => takeRandom(9).toString('base64url').replace(/[-_]/g, 'x');
 export const isValidStreamId = (v: string): boolean => STREAM_ID.test(v);
 
 export const newNodeId = (): string => `n${randomBytes(6).toString('hex')}`;
