@@ -258,7 +258,7 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
     controller.abort();
     const text = await (await fetch(`${c.nodes[1]!.url}/metrics`)).text();
     expect(text).toMatch(/switchboard_cross_node_delivery_seconds_count\{[^}]*\} [1-9]/);
-    expect(text).toMatch(/switchboard_events_delivered_total\{[^}]*path="log"[^}]*\} [1-9]/);
+    expect(text).toMatch(/switchboard_events_delivered_total\{[^}]*path="(log|wake)"[^}]*\} [1-9]/);
     expect(text).toMatch(/switchboard_redis_command_duration_seconds_count\{[^}]*command="touchSession"[^}]*\} [1-9]/);
     const a = await (await fetch(`${c.nodes[0]!.url}/metrics`)).text();
     expect(a).toMatch(/switchboard_requests_total\{[^}]*tenant="default"[^}]*era="legacy"[^}]*method="tools\/call"[^}]*outcome="ok"[^}]*\} [1-9]/);

@@ -1,5 +1,6 @@
 export * from './types';
 export { keys, channels } from './keys';
+export { parseWake, type Wake } from './wake';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store';
 export { RedisStore, type RedisStoreOptions } from './redis-store';
 export { createRedisClient, parseRedisUrl, type RedisLike } from './client';

@@ -16,7 +16,7 @@
  * | sb:<t>:{sid}:answer:<srvReqId>       | string | the client's answer, until the owner takes it       | answer TTL                 |
  * | sb:<t>:{sid}:listener                | string | connection id holding the standalone GET stream     | heartbeat                  |
  * | sb:<t>:slots:<principalHash>       | zset   | a principal's open long-lived streams (conn → expiry)| slot TTL, refreshed        |
- * | channel sb:<t>:{sid}:wake            | pubsub | "stream X has new entries" / "session deleted"      | —                          |
+ * | channel sb:<t>:{sid}:wake            | pubsub | "stream X has new entries" (+ the entries when small) / "session deleted" | — |
  * | channel sb:node:<nodeId>             | pubsub | per-node inbox: answers and cancellations           | —                          |
  * | sb:<t>:secret:<name>                 | string | a tenant secret generated once (SET NX), base64     | none (see below)           |
  * | channel sb:<t>:events                | pubsub | 2026-07-28 change events for subscriptions/listen   | —                          |

@@ -49,6 +49,9 @@ export interface RedisStoreOptions {
   onResubscribed?: () => void;
 }
 
+/** Appends whose data totals at most this many bytes carry it in their wake (see wake.ts); larger entries are read from the log, paced by the reader. */
+const WAKE_DATA_MAX_BYTES = 8 * 1024;
+
 export class RedisStore implements Store {
   readonly kind: 'redis' | 'redis-cluster';
   private readonly cmd: Scripted;
@@ -151,7 +154,7 @@ export class RedisStore implements Store {
   ): Promise<AppendResult> {
     const ks = [keys.stream(ref, streamId), ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r))];
     const [prev, ...ids] = await this.cmd.appendEvents(
-      ks.length, ...ks, o.maxLen, o.ttlMs, channels.wake(ref), streamId, o.end ? '1' : '0', o.kind ?? 'msg', ...messages,
+      ks.length, ...ks, o.maxLen, o.ttlMs, channels.wake(ref), streamId, o.end ? '1' : '0', o.kind ?? 'msg', WAKE_DATA_MAX_BYTES, ...messages,
     );
     return { prevId: prev ?? null, ids };
   }

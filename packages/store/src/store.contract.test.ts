@@ -8,6 +8,7 @@ import { MemoryStore } from './memory-store';
 import { RedisStore } from './redis-store';
 import type { SessionRef, Store } from './types';
 import { channels } from './keys';
+import { parseWake } from './wake';
 import { randomBytes } from 'node:crypto';
 
 const limits = { maxLen: 50, ttlMs: 60_000 };
@@ -156,7 +157,11 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     const woke = nextMessage(store, channels.wake(ref));
     await new Promise((r) => setTimeout(r, 50));
     const r = await store.appendEvents(ref, GET_STREAM_ID, ['hello'], limits);
-    expect(await woke).toBe(`${GET_STREAM_ID} ${r.ids[0]}`);
+    const wake = parseWake(await woke);
+    expect(wake).toMatchObject({ deleted: false, streamId: GET_STREAM_ID, lastId: r.ids[0] });
+    // Carrying the entries is optional; when carried they are exactly what was appended.
+    if (wake && !wake.deleted && wake.carried) expect(wake.carried).toEqual({ prevId: r.prevId, entries: [{ id: r.ids[0], kind: 'msg', data: 'hello' }] });
+    if (store.kind !== 'memory') expect(wake && !wake.deleted && wake.carried).toBeTruthy();
   });
 
   test('deleting a session removes it and wakes its streams', async () => {

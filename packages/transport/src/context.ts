@@ -32,7 +32,7 @@ export interface EngineHooks {
    * Events written to an SSE client. `local`: offered by an append on this node; `log`: read from the log.
    * `liveLagMs` (log reads after the initial catch-up only): append-to-write latency per event.
    */
-  onEventsDelivered?: (path: 'local' | 'log', count: number, liveLagMs?: number[]) => void;
+  onEventsDelivered?: (path: 'local' | 'wake' | 'log', count: number, liveLagMs?: number[]) => void;
   /** Events written while catching up a resumed stream. */
   onEventsReplayed?: (count: number) => void;
   onReplayRefused?: (reason: 'malformed' | 'unknown' | 'trimmed') => void;

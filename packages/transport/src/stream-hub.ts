@@ -6,7 +6,7 @@
  * comments, re-reads quiet tails (a lost wake-up delays, never loses) and answers requests whose owner died.
  */
 import { catalogErrorBody, GET_STREAM_ID } from '@switchboard/protocol';
-import { channels, type AppendResult, type SessionRef, type Store, type StreamEntry } from '@switchboard/store';
+import { channels, parseWake, type AppendResult, type SessionRef, type Store, type StreamEntry } from '@switchboard/store';
 import type { StreamTail } from './stream-tail';
 import type { EngineOptions } from './options';
 
@@ -93,17 +93,25 @@ export class StreamHub {
   private onWake(channel: string, message: string): void {
     const set = this.bySession.get(channel);
     if (!set) return;
-    if (message === '!deleted') {
+    const wake = parseWake(message);
+    if (!wake) return;
+    if (wake.deleted) {
       for (const tail of [...set]) tail.close();
       return;
     }
-    const space = message.indexOf(' ');
-    const streamId = message.slice(0, space);
-    const entryId = message.slice(space + 1);
+    const { streamId, lastId, carried } = wake;
+    const behind: StreamTail[] = [];
+    for (const tail of set) {
+      if (tail.streamId !== streamId) continue;
+      // Carried entries that follow what the tail wrote are written at once: no log read (one round trip less).
+      if (carried && tail.offerCarried(carried.prevId, carried.entries)) continue;
+      behind.push(tail);
+    }
+    if (behind.length === 0) return;
     // Appends made on this node wake it too. One turn later the append's own offer has usually written the
     // entry: a tail that is already there skips the log read (which would also take it off the direct path).
     setImmediate(() => {
-      for (const tail of set) if (tail.streamId === streamId && !tail.hasWritten(entryId)) tail.wake();
+      for (const tail of behind) if (!tail.hasWritten(lastId)) tail.wake();
     });
   }
 

@@ -87,20 +87,45 @@ export class StreamTail {
 
   /** Entries appended on this node; written directly when they follow what was written, else read from the log. */
   offer(prevId: string | null, entries: StreamEntry[]): void {
-    if (this.closed) return;
+    if (this.closed || this.wroteAll(entries)) return;
     if (!this.fetching && (prevId ?? '0-0') === this.lastId) {
-      let n = 0;
-      // One socket write for the whole batch (and the response head, if still pending): each write is a syscall.
-      this.res.cork();
-      try {
-        n = this.writeOffered(entries);
-      } finally {
-        this.res.uncork();
-      }
+      const n = this.writeCorked(entries);
       if (n > 0) this.opts.hooks?.onEventsDelivered?.('local', n);
       return;
     }
     this.wake();
+  }
+
+  /**
+   * Entries carried by a wake from another node's append (see parseWake): written at once when they follow
+   * what this tail wrote. False when they do not (the caller has the tail read the log instead).
+   */
+  offerCarried(prevId: string | null, entries: StreamEntry[]): boolean {
+    if (this.closed || this.wroteAll(entries)) return true;
+    if (this.fetching || (prevId ?? '0-0') !== this.lastId) return false;
+    const now = Date.now();
+    const n = this.writeCorked(entries);
+    if (n > 0) {
+      const lag = entries.filter((e) => e.kind === 'msg').slice(0, n).map((e) => now - Number(e.id.slice(0, e.id.indexOf('-'))));
+      this.opts.hooks?.onEventsDelivered?.('wake', n, lag);
+    }
+    return true;
+  }
+
+  /** Whether every one of these entries was already written (an append's own offer and its wake both arrive). */
+  private wroteAll(entries: StreamEntry[]): boolean {
+    const last = entries[entries.length - 1];
+    return last !== undefined && this.hasWritten(last.id);
+  }
+
+  private writeCorked(entries: StreamEntry[]): number {
+    // One socket write for the whole batch (and the response head, if still pending): each write is a syscall.
+    this.res.cork();
+    try {
+      return this.writeOffered(entries);
+    } finally {
+      this.res.uncork();
+    }
   }
 
   /** Writes offered entries in order; returns how many messages it wrote. */
