@@ -4,7 +4,8 @@
  */
 import { startEdge, type Edge } from './edge';
 import { startNginx, type Nginx, type StartNginxOptions } from './nginx';
-import { startRedis, startRedisCluster, type RedisClusterHandle, type RedisServer, type StartRedisClusterOptions } from './redis';
+import { startRedis, type RedisServer } from './redis';
+import { startRedisCluster, type RedisClusterHandle, type StartRedisClusterOptions } from './redis-cluster';
 
 export interface StartClusterOptions {
   /** Number of edge processes. @default 3 */

@@ -11,16 +11,8 @@ export {
   type SpawnOptions,
   type ExitInfo,
 } from './process';
-export {
-  startRedis,
-  startRedisCluster,
-  redisCommand,
-  type RedisServer,
-  type RedisClusterHandle,
-  type StartRedisOptions,
-  type StartRedisClusterOptions,
-  type ClusterNodeInfo,
-} from './redis';
+export { startRedis, redisCommand, type RedisServer, type StartRedisOptions } from './redis';
+export { startRedisCluster, type RedisClusterHandle, type StartRedisClusterOptions, type ClusterNodeInfo } from './redis-cluster';
 export { startEdge, EDGE_ENTRY, type Edge, type StartEdgeOptions } from './edge';
 export { startNginx, renderNginxConfig, NGINX_TEMPLATE, type Nginx, type StartNginxOptions } from './nginx';
 export { startCluster, type EdgeCluster, type StartClusterOptions } from './cluster';
