@@ -4,7 +4,7 @@
  * `<ms>-<seq>` ids and exact MAXLEN trimming, pub/sub delivered asynchronously like Redis's.
  */
 import { channels, keys, type SessionRef } from './keys';
-import type { AppendResult, CursorCheck, MessageHandler, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits } from './types';
+import type { AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits } from './types';
 import { compareEntryIds } from '@switchboard/protocol';
 
 interface Stream { entries: StreamEntry[]; lastMs: number; lastSeq: number }
@@ -122,16 +122,7 @@ export class MemoryStore implements Store {
   async beginStream(
     ref: SessionRef,
     streamId: string,
-    o: StreamLimits & {
-      nodeId: string;
-      requestKeys: string[];
-      primeData: string;
-      leaseMs: number;
-      sessionTtlMs: number;
-      messages?: string[];
-      end?: boolean;
-      releaseRequestKeys?: string[];
-    },
+    o: BeginStreamOptions,
   ): Promise<{ append: AppendResult; cancelled: string[] }> {
     const key = keys.stream(ref, streamId);
     const ids = [this.xadd(key, 'prime', o.primeData, o)];

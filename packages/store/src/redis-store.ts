@@ -6,7 +6,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { channels, keys, type SessionRef } from './keys';
 import { createRedisClient, parseRedisUrl, type RedisLike } from './client';
 import { defineScripts, type ScriptCommands } from './scripts';
-import type { AppendResult, CursorCheck, MessageHandler, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits } from './types';
+import type { AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits } from './types';
 import { compareEntryIds } from '@switchboard/protocol';
 
 type Scripted = RedisLike & ScriptCommands;
@@ -118,16 +118,7 @@ export class RedisStore implements Store {
   async beginStream(
     ref: SessionRef,
     streamId: string,
-    o: StreamLimits & {
-      nodeId: string;
-      requestKeys: string[];
-      primeData: string;
-      leaseMs: number;
-      sessionTtlMs: number;
-      messages?: string[];
-      end?: boolean;
-      releaseRequestKeys?: string[];
-    },
+    o: BeginStreamOptions,
   ): Promise<{ append: AppendResult; cancelled: string[] }> {
     const n = o.requestKeys.length;
     const ks = [

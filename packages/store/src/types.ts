@@ -44,6 +44,18 @@ export interface AppendResult {
   ids: string[];
 }
 
+/** `Store.beginStream`: where the requests run, what the prime entry says, and an optional first batch. */
+export interface BeginStreamOptions extends StreamLimits {
+  nodeId: string;
+  requestKeys: string[];
+  primeData: string;
+  leaseMs: number;
+  sessionTtlMs: number;
+  messages?: string[];
+  end?: boolean;
+  releaseRequestKeys?: string[];
+}
+
 export type CursorCheck = 'ok' | 'trimmed' | 'unknown';
 
 /** Envelope on the per-node inbox. */
@@ -79,16 +91,7 @@ export interface Store {
   beginStream(
     ref: SessionRef,
     streamId: string,
-    opts: StreamLimits & {
-      nodeId: string;
-      requestKeys: string[];
-      primeData: string;
-      leaseMs: number;
-      sessionTtlMs: number;
-      messages?: string[];
-      end?: boolean;
-      releaseRequestKeys?: string[];
-    },
+    opts: BeginStreamOptions,
   ): Promise<{ append: AppendResult; cancelled: string[] }>;
   /**
    * Appends messages (kind msg, or prime for a GET stream's priming entry) and, with `end`, the completion
