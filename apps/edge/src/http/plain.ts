@@ -15,9 +15,16 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** The path of the request URL (no query string). */
+/** The path of the request URL (no query string); absolute-form request targets (RFC 9112 §3.2.2) too. */
 export function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
+  if (url[0] !== '/') {
+    try {
+      return new URL(url).pathname;
+    } catch {
+      return url;
+    }
+  }
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
 }
