@@ -6,12 +6,15 @@
   KEYS[3+2n..]     in-flight leases to release (requests answered in this first batch)
   ARGV[1] maxLen  ARGV[2] stream ttl ms  ARGV[3] lease ms  ARGV[4] lease value "<nodeId> <streamId>"
   ARGV[5] prime data  ARGV[6] stream id  ARGV[7] n  ARGV[8] session idle ttl ms  ARGV[9] end (0/1)
-  ARGV[10..] first batch's message data
+  ARGV[10] prune threshold  ARGV[11] stream key prefix (the key of stream X is prefix .. X)
+  ARGV[12..] first batch's message data
+  The session's set of stream ids would otherwise keep the ids of streams long expired (a long session makes
+  many): past the threshold, every 64th new stream drops the ids whose stream key is gone (same hash tag).
   Returns {cancelledCount, cancelledIndex..., primeId, messageId..., endId?} (1-based request indexes
   that were already cancelled). No wake: nobody can tail a stream whose first event is not yet written. ]]
 local n = tonumber(ARGV[7])
 local ids = {redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'prime', 'd', ARGV[5])}
-for i = 10, #ARGV do
+for i = 12, #ARGV do
   ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'msg', 'd', ARGV[i])
 end
 if ARGV[9] == '1' then
@@ -20,6 +23,12 @@ end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[8])
+local size = redis.call('SCARD', KEYS[2])
+if size > tonumber(ARGV[10]) and size % 64 == 0 then
+  for _, sid in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+    if redis.call('EXISTS', ARGV[11] .. sid) == 0 then redis.call('SREM', KEYS[2], sid) end
+  end
+end
 local cancelled = {}
 for i = 1, n do
   redis.call('SET', KEYS[2 + i], ARGV[4], 'PX', ARGV[3])

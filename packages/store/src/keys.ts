@@ -8,7 +8,7 @@
  * | key                                  | type   | holds                                              | TTL                        |
  * |--------------------------------------|--------|----------------------------------------------------|----------------------------|
  * | sb:<t>:{sid}:session                 | hash   | SessionRecord fields                                | idle TTL, refreshed on use |
- * | sb:<t>:{sid}:streams                 | set    | stream ids of the session (for DELETE)              | idle TTL                   |
+ * | sb:<t>:{sid}:streams                 | set    | stream ids of the session (for DELETE); ids of expired streams pruned past STREAM_SET_PRUNE_AFTER | idle TTL |
  * | sb:<t>:{sid}:stream:<streamId>       | stream | SSE events: fields k (prime/msg/end) and d (data)   | MAXLEN ~, stream TTL       |
  * | sb:<t>:{sid}:inflight:<reqKey>       | string | `<nodeId> <streamId>` running a client request      | lease, refreshed           |
  * | sb:<t>:{sid}:cancelled:<reqKey>      | string | tombstone: client cancelled this request            | tombstone TTL              |
@@ -32,6 +32,9 @@ export interface SessionRef {
 }
 
 const base = (r: SessionRef): string => `sb:${r.tenant}:{${r.sid}}`;
+
+/** Past this many ids, a session's stream-id set drops those of expired streams (on every 64th new stream). */
+export const STREAM_SET_PRUNE_AFTER = 128;
 
 export const keys = {
   session: (r: SessionRef) => `${base(r)}:session`,

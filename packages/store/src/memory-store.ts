@@ -3,7 +3,7 @@
  * Mirrors the Redis data model: keys from `keys.ts`, per-key expiry, streams with monotonic
  * `<ms>-<seq>` ids and exact MAXLEN trimming, pub/sub delivered asynchronously like Redis's.
  */
-import { channels, keys, type SessionRef } from './keys';
+import { channels, keys, STREAM_SET_PRUNE_AFTER, type SessionRef } from './keys';
 import type { AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits } from './types';
 import { compareEntryIds } from '@switchboard/protocol';
 
@@ -131,8 +131,12 @@ export class MemoryStore implements Store {
     this.expire(key, o.ttlMs);
     const setKey = keys.streams(ref);
     const set = this.get(setKey);
-    if (set?.value.kind === 'set') set.value.v.add(streamId);
-    else this.set(setKey, { kind: 'set', v: new Set([streamId]) }, o.sessionTtlMs);
+    if (set?.value.kind === 'set') {
+      const ids = set.value.v;
+      ids.add(streamId);
+      // Drop the ids of expired streams now and then (see beginStream.lua).
+      if (ids.size > STREAM_SET_PRUNE_AFTER && ids.size % 64 === 0) for (const id of ids) if (!this.get(keys.stream(ref, id))) ids.delete(id);
+    } else this.set(setKey, { kind: 'set', v: new Set([streamId]) }, o.sessionTtlMs);
     this.expire(setKey, o.sessionTtlMs);
     const cancelled: string[] = [];
     for (const r of o.requestKeys) {

@@ -3,7 +3,7 @@
  * scripts of `../lua`, each touching only keys of one session (one slot).
  */
 import type { Cluster, Redis } from 'ioredis';
-import { channels, keys, type SessionRef } from './keys';
+import { channels, keys, STREAM_SET_PRUNE_AFTER, type SessionRef } from './keys';
 import { createRedisClient, parseRedisUrl, type RedisLike } from './client';
 import { defineScripts, type ScriptCommands } from './scripts';
 import type { AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits } from './types';
@@ -130,7 +130,7 @@ export class RedisStore implements Store {
     ];
     const out = await this.cmd.beginStream(
       ks.length, ...ks, o.maxLen, o.ttlMs, o.leaseMs, `${o.nodeId} ${streamId}`, o.primeData, streamId, n, o.sessionTtlMs,
-      o.end ? '1' : '0', ...(o.messages ?? []),
+      o.end ? '1' : '0', STREAM_SET_PRUNE_AFTER, keys.stream(ref, ''), ...(o.messages ?? []),
     );
     const cancelledCount = Number(out[0]);
     const cancelled = out.slice(1, 1 + cancelledCount).map((i) => o.requestKeys[Number(i) - 1]!);

@@ -7,7 +7,7 @@ import { GET_STREAM_ID } from '@switchboard/protocol';
 import { MemoryStore } from './memory-store';
 import { RedisStore } from './redis-store';
 import type { SessionRef, Store } from './types';
-import { channels } from './keys';
+import { channels, keys } from './keys';
 import { parseWake } from './wake';
 import { randomBytes } from 'node:crypto';
 
@@ -138,6 +138,20 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(ended.append.ids).toHaveLength(3);
     expect((await store.readEvents(ref, 'sc', '0-0', 10)).map((e) => e.kind)).toEqual(['prime', 'msg', 'end']);
     expect((await store.lastEvent(ref, 'sc'))?.id).toBe(ended.append.ids[2]);
+  });
+
+  test('a long session\'s set of stream ids forgets expired streams (DELETE still finds the live ones)', async () => {
+    const ref = newRef();
+    await store.createSession(ref, record('t1'), 60_000);
+    const begin = (id: string, ttlMs: number) =>
+      store.beginStream(ref, id, { maxLen: 100, ttlMs, nodeId: 'n1', requestKeys: [], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000, messages: ['m'], end: true });
+    for (let i = 0; i < 130; i++) await begin(`old${i}`, 30);
+    await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 70; i++) await begin(`new${i}`, 60_000);
+    if (store instanceof RedisStore) expect(await store.client.scard(keys.streams(ref))).toBeLessThan(80);
+    expect(await store.deleteSession(ref)).toBe(true);
+    expect(await store.readEvents(ref, 'new69', '0-0', 10)).toEqual([]);
+    expect(await store.readEvents(ref, 'new0', '0-0', 10)).toEqual([]);
   });
 
   test('cursors: retained, unknown (other session or stream), and trimmed', async () => {
