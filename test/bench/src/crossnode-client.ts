@@ -15,6 +15,7 @@ import { sleep } from '@switchboard/test-helpers';
 import { summarize, type LatencySummary } from './loadgen';
 import type { BenchSession } from './mcp';
 import { mapLimit, openSse, type SseStream } from './sse';
+import { serveWorker } from './worker';
 
 export interface CrossConfig {
   postUrl: string;
@@ -168,12 +169,5 @@ async function run(cfg: CrossConfig, onPhase: (p: 'measure' | 'drain') => void):
   };
 }
 
-if (require.main === module && process.send) {
-  process.once('message', (msg: { type: string; config: CrossConfig }) => {
-    if (msg.type !== 'run') return;
-    run(msg.config, (phase) => process.send!({ type: 'phase', phase }))
-      .then((result) => process.send!({ type: 'result', result }, () => process.exit(0)))
-      .catch((err: Error) => process.send!({ type: 'error', message: err.stack ?? err.message }, () => process.exit(1)));
-  });
-  process.on('disconnect', () => process.exit(1));
-}
+serveWorker(module, run);
+

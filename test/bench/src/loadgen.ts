@@ -12,6 +12,7 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { findResponse, request, type BenchSession } from './mcp';
+import { serveWorker } from './worker';
 
 export interface LoadConfig {
   mcpUrl: string;
@@ -188,12 +189,5 @@ export async function runLoad(cfg: LoadConfig, onPhase: (phase: Phase) => void =
 }
 
 // Entry point when forked.
-if (require.main === module && process.send) {
-  process.once('message', (msg: { type: string; config: LoadConfig }) => {
-    if (msg.type !== 'run') return;
-    runLoad(msg.config, (phase) => process.send!({ type: 'phase', phase }))
-      .then((result) => process.send!({ type: 'result', result }, () => process.exit(0)))
-      .catch((err: Error) => process.send!({ type: 'error', message: err.stack ?? err.message }, () => process.exit(1)));
-  });
-  process.on('disconnect', () => process.exit(1)); // parent went away
-}
+serveWorker(module, runLoad);
+

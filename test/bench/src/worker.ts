@@ -32,3 +32,18 @@ export function runWorker<C, R>(
     child.send({ type: 'run', config: cfg });
   });
 }
+
+/**
+ * The worker side of `runWorker`: when `mod` is the process's entry module and it was forked, waits for the
+ * `run` message, runs `run(config, onPhase)` and reports the result (or the error), then exits.
+ */
+export function serveWorker<C, R>(mod: NodeModule, run: (cfg: C, onPhase: (phase: string) => void) => Promise<R>): void {
+  if (require.main !== mod || !process.send) return;
+  process.once('message', (msg: { type: string; config: C }) => {
+    if (msg.type !== 'run') return;
+    run(msg.config, (phase) => process.send!({ type: 'phase', phase }))
+      .then((result) => process.send!({ type: 'result', result }, () => process.exit(0)))
+      .catch((err: Error) => process.send!({ type: 'error', message: err.stack ?? err.message }, () => process.exit(1)));
+  });
+  process.on('disconnect', () => process.exit(1)); // parent went away
+}
