@@ -35,13 +35,19 @@ export interface AppDeps {
   nodeId: string;
   isDraining: () => boolean;
   maxJsonDepth?: number;
+  /** How long a POST body may take to arrive in full after the request head (408 after). @default 10_000 */
+  bodyReadTimeoutMs?: number;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 const wrap = (h: Handler) => (req: Request, res: Response, next: NextFunction) => h(req, res).catch(next);
 
-/** Paths served by the Express app; everything else is an MCP endpoint (or a 404 from the MCP route). */
-const isFrameworkPath = (path: string) => path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/.well-known/');
+/**
+ * Paths served by the Express app; everything else is an MCP endpoint (or a 404 from the MCP route).
+ * `/metrics` is not one: it lives on its own listener (`createMetricsListener`, `METRICS_PORT`), so the
+ * MCP port, which proxies and ingresses route, never exposes tenant ids and node internals.
+ */
+const isFrameworkPath = (path: string) => path === '/healthz' || path === '/readyz' || path.startsWith('/.well-known/');
 
 export function createApp(deps: AppDeps): RequestListener {
   // Request ids: a per-process random prefix plus a counter (randomBytes per request showed in profiles).
@@ -95,13 +101,6 @@ function createFrameworkApp(deps: AppDeps, secureHeaders: ReturnType<typeof helm
       }
     }),
   );
-  app.get(
-    '/metrics',
-    wrap(async (_req, res) => {
-      res.set('Content-Type', deps.metrics.register.contentType).send(await deps.metrics.register.metrics());
-    }),
-  );
-
   app.use(secureHeaders);
 
   // RFC 9728 protected resource metadata of OAuth tenants: public, readable from any origin.
@@ -118,6 +117,26 @@ function createFrameworkApp(deps: AppDeps, secureHeaders: ReturnType<typeof helm
 }
 
 export type { ServedTenant };
+
+/** The metrics listener: `GET /metrics` (Prometheus text format) and nothing else. */
+export function createMetricsListener(metrics: EdgeMetrics, log: Logger): RequestListener {
+  return (req, res) => {
+    if (pathOf(req) !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Not Found\n');
+      return;
+    }
+    metrics.register.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'Content-Type': metrics.register.contentType, 'Content-Length': Buffer.byteLength(text) });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'metrics collection failed');
+        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics collection failed\n');
+      },
+    );
+  };
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import { catalogErrorBody, errorBodyFor, McpHttpError } from '@switchboard/protocol';
 import type { Logger } from 'pino';
-import { pathOf, sendJson } from './http/plain';
+import { closeUnlessComplete, pathOf, sendJson } from './http/plain';
 
 /** ioredis failures that mean "the store is unreachable right now", not a bug. */
 function isStoreUnavailable(err: unknown): boolean {
@@ -29,6 +29,7 @@ export function errorResponder(log: Logger, onStoreUnavailable: () => void = () 
       res.destroy();
       return;
     }
+    closeUnlessComplete(req, res);
     if (err instanceof McpHttpError) return sendError(res, err);
     if (isStoreUnavailable(err)) {
       onStoreUnavailable();
