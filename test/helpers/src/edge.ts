@@ -18,7 +18,7 @@ export const EDGE_ENTRY = path.join(REPO_ROOT, 'apps/edge/dist/main.js');
 export interface StartEdgeOptions {
   /** NODE_ID of the process, e.g. `node-1`. */
   nodeId: string;
-  /** Extra environment, e.g. `{ REDIS_URL }`. PORT, HOST and NODE_ID are set by the helper. */
+  /** Extra environment, e.g. `{ REDIS_URL }`. PORT, METRICS_PORT, HOST and NODE_ID are set by the helper. */
   env?: Record<string, string | undefined>;
   /** Script to run. @default EDGE_ENTRY */
   entry?: string;
@@ -125,7 +125,8 @@ export async function startEdge(opts: StartEdgeOptions): Promise<Edge> {
   let proc: ManagedProcess | undefined;
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
-    do metricsPort = Number(opts.env?.METRICS_PORT ?? (await freePort()));
+    // Always a free port, like PORT (an env copied from a manifest names a fixed one).
+    do metricsPort = await freePort();
     while (metricsPort === port);
     try {
       proc = await launch(port, metricsPort);
