@@ -18,6 +18,7 @@ import { factsOf, pathOf } from './http/plain';
 import { serveMcp } from './mcp-route';
 import type { EdgeMetrics } from './metrics';
 import type { RateLimits } from './pipeline/rate-limit';
+import type { RedisMemory } from './redis-memory';
 import { precomputeSecureHeaders } from './pipeline/secure-headers';
 import type { StreamSlots } from './pipeline/stream-slots';
 import type { ServedTenant, TenantHost } from './tenant-host';
@@ -35,6 +36,8 @@ export interface AppDeps {
   nodeId: string;
   isDraining: () => boolean;
   maxJsonDepth?: number;
+  /** Redis memory probe (Redis stores only): readiness fails while Redis refuses writes for memory. */
+  redisMemory?: RedisMemory;
   /** How long a POST body may take to arrive in full after the request head (408 after). @default 10_000 */
   bodyReadTimeoutMs?: number;
 }
@@ -91,14 +94,24 @@ function createFrameworkApp(deps: AppDeps, secureHeaders: ReturnType<typeof helm
         res.status(503).json({ status: 'draining', node: deps.nodeId });
         return;
       }
+      // The store's own error text stays in the log: probes are often reachable by more than operators.
       try {
         await withTimeout(deps.store.ping(), 2000);
-        deps.metrics.ready.set(1);
-        res.json({ status: 'ready', node: deps.nodeId, store: deps.store.kind });
       } catch (err) {
         deps.metrics.ready.set(0);
-        res.status(503).json({ status: 'store-unavailable', node: deps.nodeId, error: String(err) });
+        deps.log.warn({ err: String(err) }, 'readiness: store unavailable');
+        res.status(503).json({ status: 'store-unavailable', node: deps.nodeId });
+        return;
       }
+      // A PING passes at maxmemory, yet every write fails: not ready either.
+      const full = deps.redisMemory ? await withTimeout(deps.redisMemory.isFull(), 2000).catch((err: unknown) => (deps.log.warn({ err: String(err) }, 'readiness: memory check failed'), true)) : false;
+      if (full) {
+        deps.metrics.ready.set(0);
+        res.status(503).json({ status: 'store-full', node: deps.nodeId });
+        return;
+      }
+      deps.metrics.ready.set(1);
+      res.json({ status: 'ready', node: deps.nodeId, store: deps.store.kind });
     }),
   );
   app.use(secureHeaders);

@@ -52,6 +52,8 @@ export const EnvSchema = z.object({
   INSTANCE_IDLE_MS: intFromEnv(5_000),
   /** Most server instances a node keeps warm; past it the least recently used idle ones are released. */
   MAX_WARM_INSTANCES: z.coerce.number().int().positive().default(1_000),
+  /** How often the edge samples Redis memory (`INFO memory`) for `switchboard_redis_memory_*`. */
+  REDIS_MEMORY_SAMPLE_MS: z.coerce.number().int().positive().default(15_000),
   /** Tenant configuration file (YAML or JSON). Absent: the demo tenant alone, at /mcp. */
   SWITCHBOARD_CONFIG: z.string().min(1).optional(),
   /** Public base URL of this deployment (scheme://host[:port]); OAuth tenants derive their resource URI from it. */

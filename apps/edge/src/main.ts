@@ -11,6 +11,7 @@ import { createDemoServer } from '@switchboard/demo-server';
 import { loadEnv } from './env';
 import { parseEras } from './era';
 import { createApp, createMetricsListener } from './app';
+import { RedisMemory } from './redis-memory';
 import { EdgeMetrics } from './metrics';
 import { demoTenant, loadTenants, TenantRegistry, type Tenant } from './config/tenant-registry';
 import { TenantHost } from './tenant-host';
@@ -100,6 +101,7 @@ async function main(): Promise<void> {
     new TenantRegistry([]).watchFile(env.SWITCHBOARD_CONFIG, controller.signal, logFn, process.env, (next) => tenants.apply(next));
   }
   const streamSlots = new StreamSlots(store);
+  const redisMemory = rawStore instanceof RedisStore ? new RedisMemory(rawStore.client) : undefined;
   const app = createApp({
     tenants,
     engine,
@@ -118,11 +120,18 @@ async function main(): Promise<void> {
     nodeId: env.NODE_ID,
     isDraining: () => draining,
     bodyReadTimeoutMs: env.BODY_READ_TIMEOUT_MS,
+    redisMemory,
   });
 
   const loops = engine.start(controller.signal).catch((err) => log.error({ err }, 'background loop failed'));
   // Not awaited on shutdown: its sleep does not observe the signal (it would hold the drain for up to 10 s).
   void streamSlots.run(controller.signal).catch((err) => log.error({ err }, 'background loop failed'));
+  void redisMemory
+    ?.run(controller.signal, env.REDIS_MEMORY_SAMPLE_MS, (s) => {
+      metrics.redisMemoryUsed.set(s.usedBytes);
+      metrics.redisMemoryMax.set(s.maxBytes);
+    })
+    .catch((err) => log.error({ err }, 'background loop failed'));
   // Slow or stalled clients are cut: the head within HEADERS_TIMEOUT_MS, the whole request within
   // REQUEST_TIMEOUT_MS (Node stops that clock once the request is received, so long SSE responses are not
   // affected), checked every second rather than Node's default 30 s.
