@@ -104,7 +104,9 @@ function createFrameworkApp(deps: AppDeps, secureHeaders: ReturnType<typeof helm
         return;
       }
       // A PING passes at maxmemory, yet every write fails: not ready either.
-      const full = deps.redisMemory ? await withTimeout(deps.redisMemory.isFull(), 2000).catch((err: unknown) => (deps.log.warn({ err: String(err) }, 'readiness: memory check failed'), true)) : false;
+      // Best effort: the round trip above proved the store reachable, and a master that does not answer INFO
+      // (e.g. mid-failover) must not hold the node unready.
+      const full = deps.redisMemory ? await withTimeout(deps.redisMemory.isFull(), 2000).catch((err: unknown) => (deps.log.warn({ err: String(err) }, 'readiness: memory check failed'), false)) : false;
       if (full) {
         deps.metrics.ready.set(0);
         res.status(503).json({ status: 'store-full', node: deps.nodeId });
