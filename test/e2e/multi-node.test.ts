@@ -126,7 +126,7 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
 
   test('d. notifications/cancelled posted to node C aborts the handler running on node A', async () => {
     const s = await initSession(c.lbMcpUrl);
-    const before = await metricValue(c.nodes[0]!.url, 'switchboard_requests_cancelled_total');
+    const before = await metricValue(c.nodes[0]!, 'switchboard_requests_cancelled_total');
     const res = await callTool(node(0), s, 'wait_for_cancel', { timeoutMs: 20_000 }, 'long-1');
     const events: SseEvent[] = [];
     const reading = (async () => {
@@ -137,7 +137,7 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
     expect((await post(node(2), cancel, { sid: s.sid, version: s.version })).status).toBe(202);
     await Promise.race([reading, new Promise((_, reject) => setTimeout(() => reject(new Error('stream did not end after cancel')), 8000))]);
     expect(messagesOf(events).filter((m) => m.id === 'long-1')).toEqual([]);
-    expect(await metricValue(c.nodes[0]!.url, 'switchboard_requests_cancelled_total')).toBe(before + 1);
+    expect(await metricValue(c.nodes[0]!, 'switchboard_requests_cancelled_total')).toBe(before + 1);
   });
 
   test('e. progress notifications arrive in order on the request stream, not the GET stream', async () => {
@@ -186,12 +186,12 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
 
   test('g. a node that never saw a session serves it by rehydrating from the session record', async () => {
     const s = await initSession(node(0));
-    const before = await metricValue(c.nodes[2]!.url, 'switchboard_sessions_rehydrated_total');
+    const before = await metricValue(c.nodes[2]!, 'switchboard_sessions_rehydrated_total');
     const res = await callTool(node(2), s, 'echo', { text: 'from node 3' }, 42);
     expect(res.status).toBe(200);
     const [msg] = await readAll(res);
     expect(msg).toMatchObject({ id: 42, result: { content: [{ type: 'text', text: 'from node 3' }] } });
-    expect(await metricValue(c.nodes[2]!.url, 'switchboard_sessions_rehydrated_total')).toBe(before + 1);
+    expect(await metricValue(c.nodes[2]!, 'switchboard_sessions_rehydrated_total')).toBe(before + 1);
     // The SDK client on that session through the balancer never notices which node answers.
     const client = sdkClient();
     const transport = new StreamableHTTPClientTransport(new URL(c.lbMcpUrl), { sessionId: s.sid });
@@ -256,11 +256,11 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
     await readAll(await callTool(node(0), s, 'trigger_list_changed', {}, 'm1'));
     await reading;
     controller.abort();
-    const text = await (await fetch(`${c.nodes[1]!.url}/metrics`)).text();
+    const text = await (await fetch(c.nodes[1]!.metricsUrl)).text();
     expect(text).toMatch(/switchboard_cross_node_delivery_seconds_count\{[^}]*\} [1-9]/);
     expect(text).toMatch(/switchboard_events_delivered_total\{[^}]*path="(log|wake)"[^}]*\} [1-9]/);
     expect(text).toMatch(/switchboard_redis_command_duration_seconds_count\{[^}]*command="touchSession"[^}]*\} [1-9]/);
-    const a = await (await fetch(`${c.nodes[0]!.url}/metrics`)).text();
+    const a = await (await fetch(c.nodes[0]!.metricsUrl)).text();
     expect(a).toMatch(/switchboard_requests_total\{[^}]*tenant="default"[^}]*era="legacy"[^}]*method="tools\/call"[^}]*outcome="ok"[^}]*\} [1-9]/);
   });
 });

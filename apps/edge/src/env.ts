@@ -16,6 +16,21 @@ export const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest accepted request body. */
   BODY_LIMIT_BYTES: intFromEnv(4 * 1024 * 1024),
+  /** A POST body must arrive in full this long after the request head (408 and the connection closed after). */
+  BODY_READ_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** The request head (line and headers) must arrive within this (Node's `server.headersTimeout`; 408 and closed after). */
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * The whole request (head and body) must arrive within this (Node's `server.requestTimeout`). It bounds
+   * receiving the request only: a long-lived response (an SSE stream) is not cut by it.
+   */
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Most open client connections on this node (`server.maxConnections`); past it new connections are closed at once. */
+  MAX_CONNECTIONS: z.coerce.number().int().positive().default(10_000),
+  /** Port of the metrics listener (`GET /metrics`); never served on the MCP port. 0: an ephemeral port (tests). */
+  METRICS_PORT: intFromEnv(9464),
+  /** Interface the metrics listener binds; default: the same as HOST. */
+  METRICS_HOST: z.string().min(1).optional(),
   /** Extra Host header values the default tenant accepts (comma separated host or host:port). Loopback names are always accepted. */
   ALLOWED_HOSTS: z.string().default(''),
   /** Extra Origin values the default tenant accepts (comma separated). Loopback origins are always accepted. */
@@ -37,6 +52,8 @@ export const EnvSchema = z.object({
   INSTANCE_IDLE_MS: intFromEnv(5_000),
   /** Most server instances a node keeps warm; past it the least recently used idle ones are released. */
   MAX_WARM_INSTANCES: z.coerce.number().int().positive().default(1_000),
+  /** How often the edge samples Redis memory (`INFO memory`) for `switchboard_redis_memory_*`. */
+  REDIS_MEMORY_SAMPLE_MS: z.coerce.number().int().positive().default(15_000),
   /** Tenant configuration file (YAML or JSON). Absent: the demo tenant alone, at /mcp. */
   SWITCHBOARD_CONFIG: z.string().min(1).optional(),
   /** Public base URL of this deployment (scheme://host[:port]); OAuth tenants derive their resource URI from it. */
@@ -56,6 +73,14 @@ export const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema> & { NODE_ID: string };
 
+/** Rules between variables (Node refuses a headers timeout longer than the request timeout). */
+function crossChecks(env: z.infer<typeof EnvSchema>): string[] {
+  const issues: string[] = [];
+  if (env.HEADERS_TIMEOUT_MS > env.REQUEST_TIMEOUT_MS) issues.push('HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS');
+  if (env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) issues.push('METRICS_PORT: must differ from PORT (metrics are never served on the MCP port)');
+  return issues;
+}
+
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
   const parsed = EnvSchema.safeParse(cleaned);
@@ -63,5 +88,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${issues}`);
   }
+  const crossIssues = crossChecks(parsed.data);
+  if (crossIssues.length > 0) throw new Error(`invalid configuration: ${crossIssues.join('; ')}`);
   return { ...parsed.data, NODE_ID: parsed.data.NODE_ID ?? newNodeId() };
 }

@@ -41,6 +41,8 @@ export class EdgeMetrics {
   readonly rateLimitRejections = new Counter({ name: 'switchboard_ratelimit_rejections_total', help: 'Requests refused with 429', labelNames: ['tenant', 'scope'] as const, registers: this.r });
   readonly draining = new Gauge({ name: 'switchboard_draining', help: '1 while this node drains after SIGTERM', registers: this.r });
   readonly ready = new Gauge({ name: 'switchboard_ready', help: '1 when the last readiness check passed', registers: this.r });
+  readonly redisMemoryUsed = new Gauge({ name: 'switchboard_redis_memory_used_bytes', help: 'Redis used_memory of the fullest master (sampled every REDIS_MEMORY_SAMPLE_MS)', registers: this.r });
+  readonly redisMemoryMax = new Gauge({ name: 'switchboard_redis_memory_max_bytes', help: 'Redis maxmemory of that master (0 = no limit)', registers: this.r });
   readonly openStreams: Gauge;
   readonly localSessions: Gauge;
   readonly busySessions: Gauge;

@@ -246,3 +246,24 @@ describe('jwt: static keys', () => {
     expect(r).toMatchObject({ ok: true, principal: 'a@example.com' });
   });
 });
+
+describe('anonymous next to tokens (issue 9, F5)', () => {
+  test('a token with sub "anonymous" never shares the principal of callers without credentials', async () => {
+    const key = await newSigningKey('key-anon');
+    const t = createAuthenticator({ id: 'mixed', auth: { anonymous: true, jwt: { issuer: ISSUER, audience: AUDIENCE, staticKeys: [key.publicJwk as never] } } });
+    const none = await t.authenticate({ headers: {} });
+    expect(none).toMatchObject({ ok: true, principal: 'anonymous', method: 'anonymous' });
+    const token = await mint(key, { issuer: ISSUER, audience: AUDIENCE, subject: 'anonymous' });
+    const claimed = await t.authenticate(bearer(token));
+    expect(claimed).toMatchObject({ ok: true, method: 'jwt', principal: `${ISSUER}#anonymous` });
+    // Without anonymous access the tenant keeps bare subjects (one issuer, no API keys).
+    const tokensOnly = createAuthenticator({ id: 'tokens', auth: { jwt: { issuer: ISSUER, audience: AUDIENCE, staticKeys: [key.publicJwk as never] } } });
+    expect(await tokensOnly.authenticate(bearer(token))).toMatchObject({ ok: true, principal: 'anonymous' });
+  });
+
+  test('an API key mapped to principal "anonymous" on a tenant with anonymous access is a config error', () => {
+    const hash = 'a'.repeat(64);
+    expect(() => createAuthenticator({ id: 'bad', auth: { anonymous: true, apiKeys: { hashes: [{ hash, principal: 'anonymous' }] } } })).toThrow(/reserved/);
+    expect(() => createAuthenticator({ id: 'ok', auth: { apiKeys: { hashes: [{ hash, principal: 'anonymous' }] } } })).not.toThrow();
+  });
+});

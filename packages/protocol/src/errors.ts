@@ -18,6 +18,7 @@ export const ERROR_CATALOG = {
   NOT_ACCEPTABLE_SSE: { httpStatus: 406, code: -32000, message: 'Not Acceptable: Client must accept text/event-stream' },
   UNSUPPORTED_MEDIA_TYPE: { httpStatus: 415, code: -32000, message: 'Unsupported Media Type: Content-Type must be application/json' },
   BODY_TOO_LARGE: { httpStatus: 413, code: -32000, message: 'Payload Too Large' },
+  BODY_TIMEOUT: { httpStatus: 408, code: -32000, message: 'Request Timeout: the request body did not arrive in time' },
   SESSION_NOT_FOUND: { httpStatus: 404, code: -32001, message: 'Session not found' },
   LISTENER_CONFLICT: { httpStatus: 409, code: -32000, message: 'Conflict: Only one SSE stream is allowed per session' },
   INVALID_EVENT_ID: { httpStatus: 400, code: -32000, message: 'Bad Request: malformed Last-Event-ID' },

@@ -7,6 +7,7 @@
  * the session's GET stream log. Server→client request ids are rewritten to `<nodeId>-<n>` so two nodes
  * serving one session never collide, and mapped back when the client's answer arrives on any node.
  */
+import { randomBytes } from 'node:crypto';
 import type { Transport, TransportSendOptions, JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
 import {
   GET_STREAM_ID,
@@ -29,7 +30,12 @@ export interface ServerLike {
 }
 export type ServerFactory = () => ServerLike;
 
-const INTERNAL_PREFIX = `sb-internal-${process.pid}-`;
+/**
+ * Ids of the requests the edge itself sends a session's server (rehydration replays). A random part per
+ * process, so no client can produce one: a client request carrying an internal id would be swallowed (never
+ * answered) and pin its instance busy forever. The pid alone was predictable (PID 1 in a container).
+ */
+const INTERNAL_PREFIX = `sb-internal-${randomBytes(12).toString('base64url')}-`;
 /** The one stream of a 2024-11-05 HTTP+SSE session: every server message goes there. */
 export const SSE2024_STREAM_ID = 'sse';
 
