@@ -16,6 +16,8 @@ export interface ExchangeOwner {
   readonly ctx: EngineContext;
   readonly ref: { tenant: string; sid: string };
   readonly protocolVersion: string;
+  /** The stream byte budget of this exchange's logs. */
+  readonly budgets: { maxStreamBytes: number };
   exchangeDone(exchange: PostExchange): void;
   /** Everything the exchange will ever write is in the log (SSE) or on the socket (JSON): drain may end its stream. */
   exchangeSettled(exchange: PostExchange): void;
@@ -201,6 +203,7 @@ export class PostExchange {
       const { append, cancelled } = await ctx.store.beginStream(ref, streamId, {
         maxLen: ctx.opts.streamMaxLen,
         ttlMs: batch.end ? ctx.opts.endedStreamTtlMs : ctx.opts.streamTtlMs,
+        maxBytes: this.owner.budgets.maxStreamBytes,
         nodeId: ctx.nodeId,
         // Requests answered in this batch are released in the same step; the others are leased.
         requestKeys: [...this.open],
@@ -252,6 +255,7 @@ export class PostExchange {
       const r = await ctx.store.appendEvents(ref, streamId, batch.messages, {
         maxLen: ctx.opts.streamMaxLen,
         ttlMs: batch.end ? ctx.opts.endedStreamTtlMs : ctx.opts.streamTtlMs,
+        maxBytes: this.owner.budgets.maxStreamBytes,
         end: batch.end,
         releaseRequestKeys: batch.release,
       });
