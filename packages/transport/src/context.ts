@@ -5,7 +5,7 @@ import type { StreamHub } from './stream-hub';
 
 export type Era = 'legacy' | 'modern' | 'sse2024';
 
-export type BudgetKind = 'sessions' | 'init-params' | 'subscriptions' | 'subscription-uri';
+export type BudgetKind = 'sessions' | 'init-params' | 'subscriptions' | 'subscription-uri' | 'stream-bytes';
 
 export interface RequestDone {
   tenant: string;
