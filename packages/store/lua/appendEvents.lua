@@ -7,7 +7,7 @@
   Returns {prevId or false, id1, id2, ...}.
   Every entry carries `c`, the data bytes appended to the stream so far (its own included): with the newest
   entry's `c` the bytes retained from any entry on are known without reading the log. Past the byte cap
-  the oldest entries are trimmed (reading only those, so amortized O(1) per append); the newest entry with
+  the oldest entries are trimmed (reading only those and the first one kept, so amortized O(1) per append); the newest entry with
   data is kept whatever its size.
   The wake payload is "<streamId> <lastId>", followed — when the data is small enough and has no newline —
   by " <prevId or ->" and one line per new entry, "\n<id> <kind> <data>", so tails on other nodes can write
@@ -50,20 +50,19 @@ if ARGV[5] == '1' then
   lines[#lines + 1] = id .. ' end '
 end
 local maxBytes = tonumber(ARGV[8])
-if maxBytes > 0 then
+-- Nothing to read while the stream has taken less than its budget in all (the usual case).
+if maxBytes > 0 and total > maxBytes then
   local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
   if #first > 0 and not keepsFrom(first[1][2], total, maxBytes) then
-    local start = '-'
+    -- One entry at a time: reading an entry copies its data, and in the steady state (one append, about
+    -- one entry over) only the next one or two are read.
+    local seen = first[1][1]
     local cut = nil
-    local seen = nil
     while cut == nil do
-      local batch = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', 128)
-      if #batch == 0 then break end
-      for _, e in ipairs(batch) do
-        if keepsFrom(e[2], total, maxBytes) then cut = e[1] break end
-      end
-      seen = batch[#batch][1]
-      start = '(' .. seen
+      local nxt = redis.call('XRANGE', KEYS[1], '(' .. seen, '+', 'COUNT', 1)
+      if #nxt == 0 then break end
+      seen = nxt[1][1]
+      if keepsFrom(nxt[1][2], total, maxBytes) then cut = seen end
     end
     -- (Only entries without data or `c` left: keep the newest.)
     redis.call('XTRIM', KEYS[1], 'MINID', cut or seen)
