@@ -242,18 +242,29 @@ describe('budgets, on by default, across 2 nodes', () => {
   }, 60_000);
 
   test('request rate: 600 requests per 10 s per principal by default, then 429 with Retry-After', async () => {
+    const started = Date.now();
+    const first = await post(url(), { jsonrpc: '2.0', id: 0, method: 'ping' }, { sid: 'nosuchsession', version: '2025-11-25', headers: as('hank') });
+    await first.text();
+    // draft-8 RateLimit-Policy: the default limit is on, with its quota and window.
+    expect(first.headers.get('ratelimit-policy')).toMatch(/q=600; w=10/);
     const answers = await pool(
-      Array.from({ length: 660 }, (_, i) => async () => {
-        const res = await post(url(), { jsonrpc: '2.0', id: i, method: 'ping' }, { sid: 'nosuchsession', version: '2025-11-25', headers: as('hank') });
+      Array.from({ length: 700 }, (_, i) => async () => {
+        const res = await post(url(), { jsonrpc: '2.0', id: i + 1, method: 'ping' }, { sid: 'nosuchsession', version: '2025-11-25', headers: as('hank') });
         await res.text();
         return { status: res.status, retryAfter: res.headers.get('retry-after') };
       }),
-      16,
+      32,
     );
+    const elapsedMs = Date.now() - started;
     const limited = answers.filter((a) => a.status === 429);
-    figures.push(`660 requests of one principal at once: ${answers.length - limited.length} admitted, ${limited.length} × 429`);
-    expect(answers.length - limited.length).toBeGreaterThanOrEqual(600);
-    expect(answers.length - limited.length).toBeLessThanOrEqual(603);
-    expect(limited[0]!.retryAfter).toMatch(/^\d+$/);
+    const admitted = answers.length + 1 - limited.length;
+    figures.push(`701 requests of one principal at once (${(elapsedMs / 1000).toFixed(1)} s): ${admitted} admitted, ${limited.length} × 429`);
+    // Fixed 10 s windows: a burst that took longer may span two (on a loaded machine); never more admitted than that.
+    const windows = elapsedMs < 10_000 ? 1 : 2;
+    expect(admitted).toBeLessThanOrEqual(600 * windows + 3);
+    if (windows === 1) {
+      expect(admitted).toBeGreaterThanOrEqual(600);
+      expect(limited[0]!.retryAfter).toMatch(/^\d+$/);
+    }
   }, 60_000);
 });

@@ -54,9 +54,10 @@ export const EnvSchema = z.object({
   REQUEST_STATE_TTL_MS: intFromEnv(600_000),
   /**
    * Budgets on by default for every tenant (docs/security.md); a tenant's `budgets` / `rateLimits` override
-   * them. Requests per principal per window:
+   * them. Requests per principal per window (0: no default rate; every request is then counted only by the
+   * limits a tenant sets):
    */
-  PRINCIPAL_RATE_LIMIT: z.coerce.number().int().positive().default(600),
+  PRINCIPAL_RATE_LIMIT: z.coerce.number().int().nonnegative().default(600),
   PRINCIPAL_RATE_WINDOW_MS: z.coerce.number().int().positive().default(10_000),
   /** Concurrent long-lived streams (GET, /sse, subscriptions/listen) per principal. */
   MAX_STREAMS_PER_PRINCIPAL: z.coerce.number().int().positive().default(32),

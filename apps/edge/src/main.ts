@@ -99,7 +99,7 @@ async function main(): Promise<void> {
     log: logFn,
     debug: (msg) => log.debug(msg),
     defaults: {
-      principalRate: { limit: env.PRINCIPAL_RATE_LIMIT, windowMs: env.PRINCIPAL_RATE_WINDOW_MS },
+      principalRate: env.PRINCIPAL_RATE_LIMIT > 0 ? { limit: env.PRINCIPAL_RATE_LIMIT, windowMs: env.PRINCIPAL_RATE_WINDOW_MS } : undefined,
       maxStreamsPerPrincipal: env.MAX_STREAMS_PER_PRINCIPAL,
     },
   });

@@ -33,8 +33,8 @@ export interface TenantHostDeps {
 }
 
 export interface TenantLimitDefaults {
-  /** Requests per principal per window (`rateLimits.principal`). */
-  principalRate: { limit: number; windowMs: number };
+  /** Requests per principal per window (`rateLimits.principal`); undefined: none by default. */
+  principalRate: { limit: number; windowMs: number } | undefined;
   /** Concurrent long-lived streams per principal (`rateLimits.maxStreamsPerPrincipal`). */
   maxStreamsPerPrincipal: number;
 }
