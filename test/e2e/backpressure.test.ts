@@ -141,8 +141,9 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
       nodes: 2,
       redis: 'single',
       // TAIL_RECHECK_MS: no periodic log re-read in the middle of a phase (it would put a local stream on the
-      // log-paced path, whose cut is the stall timeout rather than the bound).
-      env: { SSE_MAX_BUFFERED_BYTES: String(BOUND), KEEPALIVE_MS: String(STALL_MS), TAIL_RECHECK_MS: '60000', LOG_LEVEL: 'warn' },
+      // log-paced path, whose cut is the stall timeout rather than the bound). STREAM_MAX_BYTES: these phases
+      // log tens of MB on one stream for a slow reader to resume from (the default budget is 1 MiB).
+      env: { SSE_MAX_BUFFERED_BYTES: String(BOUND), KEEPALIVE_MS: String(STALL_MS), TAIL_RECHECK_MS: '60000', LOG_LEVEL: 'warn', STREAM_MAX_BYTES: String(256 * 1024 * 1024) },
     });
     redis = (c.redis as RedisServer).client();
     A = c.nodes[0]!.mcpUrl;

@@ -69,6 +69,24 @@ export const EnvSchema = z.object({
   REQUEST_STATE_KEYS: z.string().optional(),
   /** Lifetime of a sealed requestState. */
   REQUEST_STATE_TTL_MS: intFromEnv(600_000),
+  /**
+   * Budgets on by default for every tenant (docs/security.md); a tenant's `budgets` / `rateLimits` override
+   * them. Requests per principal per window (0: no default rate; every request is then counted only by the
+   * limits a tenant sets):
+   */
+  PRINCIPAL_RATE_LIMIT: z.coerce.number().int().nonnegative().default(600),
+  PRINCIPAL_RATE_WINDOW_MS: z.coerce.number().int().positive().default(10_000),
+  /** Concurrent long-lived streams (GET, /sse, subscriptions/listen) per principal. */
+  MAX_STREAMS_PER_PRINCIPAL: z.coerce.number().int().positive().default(32),
+  /** Live sessions per principal and tenant. */
+  MAX_SESSIONS_PER_PRINCIPAL: z.coerce.number().int().positive().default(100),
+  /** Bytes of a session's stored initialize capabilities + clientInfo. */
+  MAX_INIT_PARAMS_BYTES: z.coerce.number().int().min(256).default(8_192),
+  /** Resource subscriptions per session, and bytes per subscribed URI. */
+  MAX_SUBSCRIPTIONS_PER_SESSION: z.coerce.number().int().positive().default(64),
+  MAX_SUBSCRIPTION_URI_BYTES: z.coerce.number().int().min(64).default(1_024),
+  /** Data bytes one stream log retains (oldest entries trimmed past it). */
+  STREAM_MAX_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
 });
 
 export type Env = z.infer<typeof EnvSchema> & { NODE_ID: string };

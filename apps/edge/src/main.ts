@@ -80,6 +80,13 @@ async function main(): Promise<void> {
       maxSseBufferedBytes: env.SSE_MAX_BUFFERED_BYTES,
       instanceIdleMs: env.INSTANCE_IDLE_MS,
       maxWarmInstances: env.MAX_WARM_INSTANCES,
+      budgets: {
+        maxSessionsPerPrincipal: env.MAX_SESSIONS_PER_PRINCIPAL,
+        maxInitParamsBytes: env.MAX_INIT_PARAMS_BYTES,
+        maxSubscriptionsPerSession: env.MAX_SUBSCRIPTIONS_PER_SESSION,
+        maxSubscriptionUriBytes: env.MAX_SUBSCRIPTION_URI_BYTES,
+        maxStreamBytes: env.STREAM_MAX_BYTES,
+      },
     },
   });
   const engine = legacy;
@@ -92,6 +99,10 @@ async function main(): Promise<void> {
     onRequestStateRejected: (tenant, reason) => metrics.requestStateRejected.inc({ tenant, reason }),
     log: logFn,
     debug: (msg) => log.debug(msg),
+    defaults: {
+      principalRate: env.PRINCIPAL_RATE_LIMIT > 0 ? { limit: env.PRINCIPAL_RATE_LIMIT, windowMs: env.PRINCIPAL_RATE_WINDOW_MS } : undefined,
+      maxStreamsPerPrincipal: env.MAX_STREAMS_PER_PRINCIPAL,
+    },
   });
   await tenants.apply(configured);
 

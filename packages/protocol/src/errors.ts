@@ -28,6 +28,10 @@ export const ERROR_CATALOG = {
   INVALID_HOST: { httpStatus: 403, code: -32000, message: 'Forbidden: invalid Host header' },
   RATE_LIMITED: { httpStatus: 429, code: -32000, message: 'Too Many Requests: rate limit exceeded' },
   TOO_MANY_STREAMS: { httpStatus: 429, code: -32000, message: 'Too Many Requests: concurrent stream limit reached' },
+  TOO_MANY_SESSIONS: { httpStatus: 429, code: -32000, message: 'Too Many Requests: session limit reached for this principal; delete sessions no longer used' },
+  INIT_PARAMS_TOO_LARGE: { httpStatus: 400, code: -32602, message: 'Invalid params: initialize capabilities and clientInfo exceed the session budget' },
+  TOO_MANY_SUBSCRIPTIONS: { httpStatus: 429, code: -32000, message: 'Too Many Requests: subscription limit reached for this session' },
+  SUBSCRIPTION_URI_TOO_LONG: { httpStatus: 400, code: -32602, message: 'Invalid params: resource URI too long to subscribe' },
   UNAUTHORIZED: { httpStatus: 401, code: -32000, message: 'Unauthorized' },
   FORBIDDEN: { httpStatus: 403, code: -32000, message: 'Forbidden: insufficient scope' },
   AUTH_UNAVAILABLE: { httpStatus: 503, code: -32000, message: 'Service Unavailable: the identity provider could not be reached' },
@@ -35,6 +39,7 @@ export const ERROR_CATALOG = {
   STORE_UNAVAILABLE: { httpStatus: 503, code: -32000, message: 'Service Unavailable: session store unreachable' },
   DRAINING: { httpStatus: 503, code: -32000, message: 'Service Unavailable: node is draining' },
   INTERNAL_ERROR: { httpStatus: 500, code: -32603, message: 'Internal error' },
+  STREAM_BUDGET_EXCEEDED: { httpStatus: 200, code: -32000, message: 'Stream budget exceeded: the request logged more than its stream byte budget and was cancelled' },
   REQUEST_OWNER_LOST: { httpStatus: 200, code: -32603, message: 'Internal error: the node running this request stopped before answering' },
   NOT_FOUND: { httpStatus: 404, code: -32000, message: 'Not Found' },
 } as const satisfies Record<string, { httpStatus: number; code: number; message: string }>;

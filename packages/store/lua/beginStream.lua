@@ -7,18 +7,38 @@
   ARGV[1] maxLen  ARGV[2] stream ttl ms  ARGV[3] lease ms  ARGV[4] lease value "<nodeId> <streamId>"
   ARGV[5] prime data  ARGV[6] stream id  ARGV[7] n  ARGV[8] session idle ttl ms  ARGV[9] end (0/1)
   ARGV[10] prune threshold  ARGV[11] stream key prefix (the key of stream X is prefix .. X)
-  ARGV[12..] first batch's message data
+  ARGV[12] most data bytes the log retains (0 = no cap)  ARGV[13..] first batch's message data
+  Entries carry `c` (data bytes appended so far), as in appendEvents.lua; past the byte cap the oldest
+  entries of the first batch are trimmed (the newest with data is kept).
   The session's set of stream ids would otherwise keep the ids of streams long expired (a long session makes
   many): past the threshold, every 64th new stream drops the ids whose stream key is gone (same hash tag).
   Returns {cancelledCount, cancelledIndex..., primeId, messageId..., endId?} (1-based request indexes
   that were already cancelled). No wake: nobody can tail a stream whose first event is not yet written. ]]
 local n = tonumber(ARGV[7])
-local ids = {redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'prime', 'd', ARGV[5])}
-for i = 12, #ARGV do
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'msg', 'd', ARGV[i])
+local total = #ARGV[5]
+local ids = {redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'prime', 'd', ARGV[5], 'c', total)}
+local sizes = {#ARGV[5]}
+local cums = {total}
+for i = 13, #ARGV do
+  total = total + #ARGV[i]
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'msg', 'd', ARGV[i], 'c', total)
+  sizes[#sizes + 1] = #ARGV[i]
+  cums[#cums + 1] = total
 end
 if ARGV[9] == '1' then
-  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'end', 'd', '')
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'end', 'd', '', 'c', total)
+  sizes[#sizes + 1] = 0
+  cums[#cums + 1] = total
+end
+local maxBytes = tonumber(ARGV[12])
+if maxBytes > 0 and total > maxBytes then
+  -- A new stream: its entries are exactly these, so the first one to keep is found without reading.
+  for i = 1, #ids do
+    if total - cums[i] + sizes[i] <= maxBytes or (cums[i] == total and sizes[i] > 0) or i == #ids then
+      redis.call('XTRIM', KEYS[1], 'MINID', ids[i])
+      break
+    end
+  end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[6])

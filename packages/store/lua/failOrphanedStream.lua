@@ -8,13 +8,17 @@ end
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #last == 0 then return 0 end
 local fields = last[1][2]
+local total = 0
 for i = 1, #fields, 2 do
   if fields[i] == 'k' and fields[i + 1] == 'end' then return 0 end
+  if fields[i] == 'c' then total = tonumber(fields[i + 1]) or 0 end
 end
+-- `c` continues the stream's byte count (appendEvents.lua); these few small entries are never trimmed here.
 for i = 5, #ARGV do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'msg', 'd', ARGV[i])
+  total = total + #ARGV[i]
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'msg', 'd', ARGV[i], 'c', total)
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'end', 'd', '')
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', 'end', 'd', '', 'c', total)
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4] .. ' ' .. id)
 return 1

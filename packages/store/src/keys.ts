@@ -7,19 +7,26 @@
  *
  * | key                                  | type   | holds                                              | TTL                        |
  * |--------------------------------------|--------|----------------------------------------------------|----------------------------|
- * | sb:<t>:{sid}:session                 | hash   | SessionRecord fields                                | idle TTL, refreshed on use |
+ * | sb:<t>:{sid}:session                 | hash   | SessionRecord fields (small: init params trimmed and capped, see budgets) | idle TTL, refreshed on use |
+ * | sb:<t>:{sid}:subs                    | set    | resource URIs of resources/subscribe (count and length capped); loaded only when the session hash's `subv` changed | idle TTL, with the session |
  * | sb:<t>:{sid}:streams                 | set    | stream ids of the session (for DELETE); ids of expired streams pruned past STREAM_SET_PRUNE_AFTER | idle TTL |
- * | sb:<t>:{sid}:stream:<streamId>       | stream | SSE events: fields k (prime/msg/end) and d (data)   | MAXLEN ~, stream TTL       |
+ * | sb:<t>:{sid}:stream:<streamId>       | stream | SSE events: fields k (prime/msg/end), d (data), c (data bytes appended so far) | MAXLEN ~ and a byte budget, stream TTL |
  * | sb:<t>:{sid}:inflight:<reqKey>       | string | `<nodeId> <streamId>` running a client request      | lease, refreshed           |
  * | sb:<t>:{sid}:cancelled:<reqKey>      | string | tombstone: client cancelled this request            | tombstone TTL              |
  * | sb:<t>:{sid}:pending:<srvReqId>      | string | node waiting for the client's answer                | server request timeout     |
  * | sb:<t>:{sid}:answer:<srvReqId>       | string | the client's answer, until the owner takes it       | answer TTL                 |
  * | sb:<t>:{sid}:listener                | string | connection id holding the standalone GET stream     | heartbeat                  |
  * | sb:<t>:slots:<principalHash>       | zset   | a principal's open long-lived streams (conn → expiry)| slot TTL, refreshed        |
+ * | sb:<t>:sessions:<principalHash>    | zset   | a principal's sessions (sid → expiry bound), for the session budget | 1.5 × idle TTL, refreshed |
  * | channel sb:<t>:{sid}:wake            | pubsub | "stream X has new entries" (+ the entries when small) / "session deleted" | — |
  * | channel sb:node:<nodeId>             | pubsub | per-node inbox: answers and cancellations           | —                          |
  * | sb:<t>:secret:<name>                 | string | a tenant secret generated once (SET NX), base64     | none (see below)           |
  * | channel sb:<t>:events                | pubsub | 2026-07-28 change events for subscriptions/listen   | —                          |
+ *
+ * A principal's session index lives in another slot than its sessions, so it is kept by separate commands:
+ * a session is admitted there before its hash is written, removed on DELETE, and its score (an upper bound
+ * of the session's expiry) is pushed forward at most every half idle TTL by the request that touches it.
+ * Expired entries are pruned on every admission, so the count never includes dead sessions for long.
  *
  * Tenant secrets (e.g. the requestState sealing key when none is configured) have no TTL on purpose: every
  * node reads the same value at start-up, and an expiry would let a later node mint a different one.
@@ -31,6 +38,8 @@ export interface SessionRef {
   sid: string;
 }
 
+const principalHash = (principal: string) => createHash('sha256').update(principal).digest('hex').slice(0, 32);
+
 const base = (r: SessionRef): string => `sb:${r.tenant}:{${r.sid}}`;
 
 /** Past this many ids, a session's stream-id set drops those of expired streams (on every 64th new stream). */
@@ -39,6 +48,7 @@ export const STREAM_SET_PRUNE_AFTER = 128;
 export const keys = {
   session: (r: SessionRef) => `${base(r)}:session`,
   streams: (r: SessionRef) => `${base(r)}:streams`,
+  subscriptions: (r: SessionRef) => `${base(r)}:subs`,
   stream: (r: SessionRef, streamId: string) => `${base(r)}:stream:${streamId}`,
   inflight: (r: SessionRef, reqKey: string) => `${base(r)}:inflight:${reqKey}`,
   cancelled: (r: SessionRef, reqKey: string) => `${base(r)}:cancelled:${reqKey}`,
@@ -47,7 +57,9 @@ export const keys = {
   listener: (r: SessionRef) => `${base(r)}:listener`,
   secret: (tenant: string, name: string) => `sb:${tenant}:secret:${name}`,
   /** The principal is hashed: it is client-influenced text (a JWT `sub`) and must not shape the key. */
-  streamSlots: (tenant: string, principal: string) => `sb:${tenant}:slots:${createHash('sha256').update(principal).digest('hex').slice(0, 32)}`,
+  streamSlots: (tenant: string, principal: string) => `sb:${tenant}:slots:${principalHash(principal)}`,
+  /** A principal's sessions (the session budget); hashed like `streamSlots`. */
+  sessionIndex: (tenant: string, principal: string) => `sb:${tenant}:sessions:${principalHash(principal)}`,
 };
 
 export const channels = {

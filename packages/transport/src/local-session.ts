@@ -22,6 +22,7 @@ import {
 import type { SessionRecord, SessionRef, SessionTransport, StreamEntry } from '@switchboard/store';
 import type { EngineContext } from './context';
 import type { ExchangeOwner, PostExchange } from './post-exchange';
+import type { SessionBudgets } from './options';
 
 /** What a tenant's factory returns: an SDK `McpServer` or low-level `Server` (anything that connects to a Transport). */
 export interface ServerLike {
@@ -74,6 +75,10 @@ export class LocalSession implements ExchangeOwner {
   closed = false;
   appliedLogLevel = '';
   readonly appliedSubscriptions = new Set<string>();
+  /** The store's subscription version `appliedSubscriptions` matches (0: none ever). */
+  appliedSubscriptionsVersion = 0;
+  /** The budgets of the caller that last used this instance (its tenant's). */
+  budgets: SessionBudgets;
   protocolVersion: string;
   private readonly exchanges = new Map<string, PostExchange>();
   /** Exchanges whose final message is not yet in the log (or on the socket): the drain waits for these. */
@@ -96,6 +101,7 @@ export class LocalSession implements ExchangeOwner {
   ) {
     this.transport = new EdgeTransport(this);
     this.protocolVersion = protocolVersion;
+    this.budgets = ctx.opts.budgets;
   }
 
   static async create(
@@ -130,12 +136,14 @@ export class LocalSession implements ExchangeOwner {
    * Applies session-scoped protocol state from the store (log level, resource subscriptions) to this
    * instance when another node changed it, so every node's instance behaves the same.
    */
-  async syncState(record: Pick<SessionRecord, 'logLevel' | 'subscriptions'>): Promise<void> {
+  async syncState(record: Pick<SessionRecord, 'logLevel' | 'subscriptionsVersion'>): Promise<void> {
     if (record.logLevel && record.logLevel !== this.appliedLogLevel) {
       const res = await this.internalRequest('logging/setLevel', { level: record.logLevel });
       if (!('error' in res)) this.appliedLogLevel = record.logLevel;
     }
-    const wanted = new Set(record.subscriptions);
+    // The subscriptions live in their own set: loaded only when they changed since this instance applied them.
+    if (record.subscriptionsVersion === this.appliedSubscriptionsVersion) return;
+    const wanted = new Set(await this.ctx.store.listSubscriptions(this.ref));
     for (const uri of wanted) {
       if (this.appliedSubscriptions.has(uri)) continue;
       await this.internalRequest('resources/subscribe', { uri });
@@ -146,6 +154,18 @@ export class LocalSession implements ExchangeOwner {
       await this.internalRequest('resources/unsubscribe', { uri });
       this.appliedSubscriptions.delete(uri);
     }
+    // The set read may be newer than the version loaded with the session: a later request re-reads (harmless).
+    this.appliedSubscriptionsVersion = record.subscriptionsVersion;
+  }
+
+  /**
+   * This node stored a subscription change (the request itself applies it to the instance). The instance
+   * is current only if no other node changed the set in between (the version moved by exactly one).
+   */
+  subscriptionChanged(uri: string, subscribed: boolean, version: number): void {
+    if (subscribed) this.appliedSubscriptions.add(uri);
+    else this.appliedSubscriptions.delete(uri);
+    if (version === this.appliedSubscriptionsVersion + 1) this.appliedSubscriptionsVersion = version;
   }
 
   private internalRequest(method: string, params: Record<string, unknown>, echoId?: RequestId, authInfo?: MessageExtraInfo['authInfo']): Promise<JsonRpcResponse> {
@@ -287,7 +307,7 @@ export class LocalSession implements ExchangeOwner {
     this.appendChain = this.appendChain
       .then(async () => {
         if (before) await before();
-        const r = await ctx.store.appendEvents(ref, streamId, [text], { maxLen: ctx.opts.streamMaxLen, ttlMs: ctx.opts.streamTtlMs });
+        const r = await ctx.store.appendEvents(ref, streamId, [text], { maxLen: ctx.opts.streamMaxLen, ttlMs: ctx.opts.streamTtlMs, maxBytes: this.budgets.maxStreamBytes });
         const entries: StreamEntry[] = [{ id: r.ids[0]!, kind: 'msg', data: text }];
         ctx.hooks.onEventsAppended?.(1);
         ctx.hub.offer(ref, streamId, r, entries);

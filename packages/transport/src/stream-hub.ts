@@ -169,7 +169,7 @@ export class StreamHub {
       const errors = data.reqs.map((r) => JSON.stringify(catalogErrorBody('REQUEST_OWNER_LOST', r.id)));
       const failed = await this.store.failOrphanedStream(
         tail.ref, tail.streamId, data.reqs.map((r) => r.k), errors,
-        { maxLen: this.opts.streamMaxLen, ttlMs: this.opts.endedStreamTtlMs },
+        { maxLen: this.opts.streamMaxLen, ttlMs: this.opts.endedStreamTtlMs, maxBytes: this.opts.budgets.maxStreamBytes },
       );
       if (failed) this.log(`answered orphaned stream ${tail.streamId} of session ${tail.ref.sid} with errors`);
     } catch (err) {
