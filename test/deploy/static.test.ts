@@ -98,7 +98,7 @@ describe('nginx for compose (infra/nginx/compose-entrypoint.sh)', () => {
     // /metrics is never proxied: refused by nginx, and no upstream is a metrics port.
     expect(r.stdout).toMatch(/location = \/metrics \{\s*return 404;\s*\}/);
     const metricsPorts = EDGES.map((e) => String(YAML.parse(read('docker-compose.yml'), { merge: true }).services[e].environment.METRICS_PORT));
-    expect([...r.stdout.matchAll(/^\s+server \S+:(\d+);$/gm)].filter((m) => metricsPorts.includes(m[1]))).toEqual([]);
+    expect([...r.stdout.matchAll(/^\s+server \S+:(\d+);$/gm)].filter((m) => metricsPorts.includes(m[1]!))).toEqual([]);
   });
 
   it('the rendered config passes `nginx -t`', () => {

@@ -142,7 +142,8 @@ export function createMetricsListener(metrics: EdgeMetrics, log: Logger): Reques
     }
     metrics.register.metrics().then(
       (text) => {
-        res.writeHead(200, { 'Content-Type': metrics.register.contentType, 'Content-Length': Buffer.byteLength(text) });
+        // One connection per scrape: nothing idles here, and no client can race a keep-alive close.
+        res.writeHead(200, { 'Content-Type': metrics.register.contentType, 'Content-Length': Buffer.byteLength(text), Connection: 'close' });
         res.end(req.method === 'HEAD' ? undefined : text);
       },
       (err: unknown) => {

@@ -15,8 +15,11 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
-/** How long a connection refused mid-body stays open (reading and discarding) after its answer was sent. */
-export const LINGER_MS = 1_000;
+/**
+ * How long a connection refused mid-body stays open after its answer was sent (not reading: it costs a
+ * file descriptor, no memory), so a busy client still reads its answer before the close resets it.
+ */
+export const LINGER_MS = 5_000;
 
 /**
  * An answer written before the request body was read in full (auth failure, 413, 408, ...) closes the
