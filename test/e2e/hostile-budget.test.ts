@@ -31,7 +31,9 @@ const config = () => ({
       rateLimits: { principal: { limit: 20, windowMs: 1000 }, maxStreamsPerPrincipal: 8 },
       budgets: { maxSessionsPerPrincipal: 20, maxSubscriptionsPerSession: 16 },
     },
-    { id: 'b', server: DEMO_SERVER, auth: { apiKeys: { hashes: [{ hash: sha256(VICTOR), principal: 'victor' }] } } },
+    // The victim calls as fast as the fleet answers (hundreds per second on an idle machine): its tenant gives
+    // it the rate for that, so every failure would be A's doing.
+    { id: 'b', server: DEMO_SERVER, auth: { apiKeys: { hashes: [{ hash: sha256(VICTOR), principal: 'victor' }] } }, rateLimits: { principal: { limit: 1_000_000, windowMs: 10_000 } } },
   ],
 });
 
