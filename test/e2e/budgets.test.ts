@@ -72,7 +72,7 @@ describe('budgets, on by default, across 2 nodes', () => {
     post(u, { jsonrpc: '2.0', id, method, params }, { sid: s.sid, version: s.version, headers: creds });
 
   beforeAll(async () => {
-    f = await startFleet(() => config(), { nodes: 2, entry: process.env.BUDGET_EDGE_ENTRY });
+    f = await startFleet(() => config(), { nodes: 2, entry: process.env.BUDGET_EDGE_ENTRY || undefined });
     redis = (f.cluster.redis as RedisServer).client();
   }, 60_000);
   afterAll(async () => {
