@@ -10,6 +10,7 @@
  * | sb:<t>:{sid}:session                 | hash   | SessionRecord fields                                | idle TTL, refreshed on use |
  * | sb:<t>:{sid}:streams                 | set    | stream ids of the session (for DELETE); ids of expired streams pruned past STREAM_SET_PRUNE_AFTER | idle TTL |
  * | sb:<t>:{sid}:stream:<streamId>       | stream | SSE events: fields k (prime/msg/end) and d (data)   | MAXLEN ~, stream TTL       |
+ * | sb:<t>:{sid}:reqs:<streamId>         | string | JSON {reqs:[{k,id}]}: the client requests a POST stream carries (dead-owner check) | stream TTL, refreshed with the leases; deleted when answered |
  * | sb:<t>:{sid}:inflight:<reqKey>       | string | `<nodeId> <streamId>` running a client request      | lease, refreshed           |
  * | sb:<t>:{sid}:cancelled:<reqKey>      | string | tombstone: client cancelled this request            | tombstone TTL              |
  * | sb:<t>:{sid}:pending:<srvReqId>      | string | node waiting for the client's answer                | server request timeout     |
@@ -40,6 +41,8 @@ export const keys = {
   session: (r: SessionRef) => `${base(r)}:session`,
   streams: (r: SessionRef) => `${base(r)}:streams`,
   stream: (r: SessionRef, streamId: string) => `${base(r)}:stream:${streamId}`,
+  /** Not the log's first entry: `MAXLEN ~` trims that away once a stream grows long. */
+  streamRequests: (r: SessionRef, streamId: string) => `${base(r)}:reqs:${streamId}`,
   inflight: (r: SessionRef, reqKey: string) => `${base(r)}:inflight:${reqKey}`,
   cancelled: (r: SessionRef, reqKey: string) => `${base(r)}:cancelled:${reqKey}`,
   pending: (r: SessionRef, serverRequestId: string) => `${base(r)}:pending:${serverRequestId}`,

@@ -41,5 +41,6 @@ export interface ScriptCommands {
   releaseListener(key: string, connectionId: string): Promise<number>;
   updateSubscriptions(key: string, uri: string, add: '1' | '0'): Promise<number>;
   acquireStreamSlot(key: string, nowMs: number, ttlMs: number, connectionId: string, max: number): Promise<number>;
+  pruneStreamSet(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   deleteSession(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }

@@ -220,6 +220,16 @@ export class LocalSession implements ExchangeOwner {
     return [...out];
   }
 
+  /** POST streams whose request records this node keeps alive along with the leases (see keys.ts). */
+  leasedStreamIds(): string[] {
+    const out = new Set<string>();
+    for (const ex of this.exchanges.values()) {
+      const id = ex.leasedStreamId();
+      if (id !== undefined) out.add(id);
+    }
+    return [...out];
+  }
+
   /** Called by the transport for every message the SDK sends. */
   route(message: JsonRpcMessage, relatedRequestId: RequestId | undefined): void {
     if (isResponse(message)) {
