@@ -34,6 +34,7 @@ export const ERROR_CATALOG = {
   STORE_UNAVAILABLE: { httpStatus: 503, code: -32000, message: 'Service Unavailable: session store unreachable' },
   DRAINING: { httpStatus: 503, code: -32000, message: 'Service Unavailable: node is draining' },
   INTERNAL_ERROR: { httpStatus: 500, code: -32603, message: 'Internal error' },
+  INTERNAL_REQUEST_TIMEOUT: { httpStatus: 200, code: -32603, message: 'Internal error: the server did not answer in time' },
   REQUEST_OWNER_LOST: { httpStatus: 200, code: -32603, message: 'Internal error: the node running this request stopped before answering' },
   NOT_FOUND: { httpStatus: 404, code: -32000, message: 'Not Found' },
 } as const satisfies Record<string, { httpStatus: number; code: number; message: string }>;

@@ -9,6 +9,7 @@
  */
 import type { Transport, TransportSendOptions, JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
 import {
+  catalogErrorBody,
   GET_STREAM_ID,
   isRequest,
   isResponse,
@@ -145,7 +146,17 @@ export class LocalSession implements ExchangeOwner {
   private internalRequest(method: string, params: Record<string, unknown>, echoId?: RequestId, authInfo?: MessageExtraInfo['authInfo']): Promise<JsonRpcResponse> {
     const id = `${INTERNAL_PREFIX}${++this.internalSeq}`;
     return new Promise((resolve) => {
-      this.internal.set(id, (m) => resolve(echoId === undefined ? m : ({ ...m, id: echoId } as JsonRpcResponse)));
+      // A server that never answers must not hold the caller (and keep this instance busy) forever.
+      const timer = setTimeout(() => {
+        if (!this.internal.delete(id)) return;
+        this.ctx.log(`internal request ${method} of session ${this.ref.sid} got no answer in ${this.ctx.opts.internalRequestTimeoutMs} ms`);
+        resolve(catalogErrorBody('INTERNAL_REQUEST_TIMEOUT', echoId ?? id) as JsonRpcResponse);
+      }, this.ctx.opts.internalRequestTimeoutMs);
+      timer.unref();
+      this.internal.set(id, (m) => {
+        clearTimeout(timer);
+        resolve(echoId === undefined ? m : ({ ...m, id: echoId } as JsonRpcResponse));
+      });
       this.deliver({ jsonrpc: '2.0', id, method, params }, authInfo ? { authInfo } : undefined);
     });
   }
