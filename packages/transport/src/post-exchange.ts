@@ -229,6 +229,7 @@ export class PostExchange {
           maxBufferedBytes: ctx.opts.maxSseBufferedBytes,
           stallTimeoutMs: ctx.opts.keepAliveMs,
           hooks: ctx.hooks,
+          log: ctx.log,
           onClose: (t) => ctx.hub.unregister(t),
         });
         this.tail = tail;
