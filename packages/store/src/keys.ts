@@ -17,6 +17,7 @@
  * | sb:<t>:{sid}:answer:<srvReqId>       | string | the client's answer, until the owner takes it       | answer TTL                 |
  * | sb:<t>:{sid}:listener                | string | connection id holding the standalone GET stream     | heartbeat                  |
  * | sb:<t>:slots:<principalHash>       | zset   | a principal's open long-lived streams (conn → expiry)| slot TTL, refreshed        |
+ * | sb:<t>:rl:<scope>:<limit>:<windowMs>:<subject> | string | a rate-limit counter (rate-limit-redis); subject `all` (tenant scope) or a hash of the principal (and method) | the window (rate-limit-redis) |
  * | channel sb:<t>:{sid}:wake            | pubsub | "stream X has new entries" (+ the entries when small) / "session deleted" | — |
  * | channel sb:node:<nodeId>             | pubsub | per-node inbox: answers and cancellations           | —                          |
  * | sb:<t>:secret:<name>                 | string | a tenant secret generated once (SET NX), base64     | none (see below)           |
@@ -33,6 +34,8 @@ export interface SessionRef {
 }
 
 const base = (r: SessionRef): string => `sb:${r.tenant}:{${r.sid}}`;
+/** Client-influenced text (a JWT `sub`, a method name) never shapes a key: it is hashed. */
+const hashed = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
 
 /** Past this many ids, a session's stream-id set drops those of expired streams (on every 64th new stream). */
 export const STREAM_SET_PRUNE_AFTER = 128;
@@ -50,7 +53,12 @@ export const keys = {
   listener: (r: SessionRef) => `${base(r)}:listener`,
   secret: (tenant: string, name: string) => `sb:${tenant}:secret:${name}`,
   /** The principal is hashed: it is client-influenced text (a JWT `sub`) and must not shape the key. */
-  streamSlots: (tenant: string, principal: string) => `sb:${tenant}:slots:${createHash('sha256').update(principal).digest('hex').slice(0, 32)}`,
+  streamSlots: (tenant: string, principal: string) => `sb:${tenant}:slots:${hashed(principal)}`,
+  /** A rate limiter's counters: rate-limit-redis appends the counted subject (`rateLimitSubject`) to this prefix. */
+  rateLimitPrefix: (tenant: string, scope: string, limit: number, windowMs: number) => `sb:${tenant}:rl:${scope}:${limit}:${windowMs}:`,
+  /** What a limiter counts: the whole tenant, or a principal (per method for method limits), hashed. */
+  rateLimitSubject: (scope: 'tenant' | 'principal' | 'method', principal: string, method = '') =>
+    scope === 'tenant' ? 'all' : hashed(scope === 'method' ? `${principal}\u0000${method}` : principal),
 };
 
 export const channels = {
