@@ -24,7 +24,7 @@ describe('bad input on one edge with Redis', () => {
 
   async function expectError(res: Response, status: number, code: number) {
     expect(res.status).toBe(status);
-    const body = await res.json();
+    const body = (await res.json()) as { error: { message: unknown } };
     expect(body).toMatchObject({ jsonrpc: '2.0', error: { code } });
     expect(typeof body.error.message).toBe('string');
   }
@@ -63,7 +63,7 @@ describe('bad input on one edge with Redis', () => {
     const old = await initSession(edge.mcpUrl, '2025-03-26');
     const res = await post(edge.mcpUrl, batch, { sid: old.sid, version: old.version });
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as { id: number }[];
     expect(body.map((m: { id: number }) => m.id).sort()).toEqual([1, 2]);
     const initInBatch = [{ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }];
     await expectError(await post(edge.mcpUrl, initInBatch), 400, -32600);
