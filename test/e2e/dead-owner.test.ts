@@ -51,6 +51,7 @@ describe('dead owner of a long stream', () => {
       clearTimeout(timer);
     }
     const elapsedMs = Date.now() - started;
+    console.log(`dead owner of a ${progress}-progress-event stream (STREAM_MAX_LEN=50, LEASE_MS=${LEASE_MS}): answered ${elapsedMs} ms after the resume`);
     const final = messagesOf(rest).filter((m) => m.id === 'long');
     expect(final).toHaveLength(1);
     expect(final[0]!.error).toMatchObject({ code: -32603 });
