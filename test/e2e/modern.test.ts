@@ -12,7 +12,7 @@ import { initSession, metricValue, post, readAll } from './mcp-http';
 
 const SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 const SUB_ID = 'io.modelcontextprotocol/subscriptionId';
-const accept = (content: Record<string, unknown>) => ({ action: 'accept', content });
+const accept = (content: Record<string, string | number | boolean | string[]>) => ({ action: 'accept' as const, content });
 const REDIS_MODES = (process.env.E2E_REDIS_MODES ?? 'single,cluster').split(',') as ('single' | 'cluster')[];
 
 describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', (mode) => {

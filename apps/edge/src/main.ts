@@ -97,6 +97,7 @@ async function main(): Promise<void> {
     requestStateTtlMs: env.REQUEST_STATE_TTL_MS,
     keepAliveMs: env.KEEPALIVE_MS,
     onRequestStateRejected: (tenant, reason) => metrics.requestStateRejected.inc({ tenant, reason }),
+    onChangeEventDropped: (tenant) => metrics.changeEventsDropped.inc({ tenant }),
     log: logFn,
     debug: (msg) => log.debug(msg),
     defaults: {

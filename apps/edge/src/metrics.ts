@@ -34,6 +34,7 @@ export class EdgeMetrics {
   readonly replayFailures = new Counter({ name: 'switchboard_replay_failures_total', help: 'Last-Event-ID resumptions refused', labelNames: ['reason'] as const, registers: this.r });
   readonly budgetRefusals = new Counter({ name: 'switchboard_budget_refusals_total', help: 'Requests refused by a per-principal or per-session budget (docs/security.md), by kind', labelNames: ['tenant', 'kind'] as const, registers: this.r });
   readonly cancelled = new Counter({ name: 'switchboard_requests_cancelled_total', help: 'Client requests whose handler was aborted by a cancellation', registers: this.r });
+  readonly changeEventsDropped = new Counter({ name: 'switchboard_change_events_dropped_total', help: 'Messages on a tenant change-event channel that could not be decoded and were dropped', labelNames: ['tenant'] as const, registers: this.r });
   readonly requestStateRejected = new Counter({ name: 'switchboard_request_state_rejected_total', help: 'MRTR requestState refused (tampered, expired, foreign or unknown key)', labelNames: ['tenant', 'reason'] as const, registers: this.r });
   readonly redisDuration = new Histogram({ name: 'switchboard_redis_command_duration_seconds', help: 'Store operation latency (one round trip each)', labelNames: ['command'] as const, buckets: LATENCY_BUCKETS, registers: this.r });
   readonly redisErrors = new Counter({ name: 'switchboard_redis_errors_total', help: 'Store operations that failed', registers: this.r });

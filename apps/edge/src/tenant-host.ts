@@ -25,6 +25,7 @@ export interface TenantHostDeps {
   requestStateTtlMs: number;
   keepAliveMs: number;
   onRequestStateRejected?: (tenant: string, reason: string) => void;
+  onChangeEventDropped?: (tenant: string) => void;
   log: (msg: string, err?: unknown) => void;
   debug: (msg: string) => void;
   retireAfterMs?: number;
@@ -82,6 +83,7 @@ export class TenantHost {
             keepAliveMs: this.deps.keepAliveMs,
             hooks: this.deps.hooks,
             onRequestStateRejected: this.deps.onRequestStateRejected,
+            onChangeEventDropped: this.deps.onChangeEventDropped,
             log: this.deps.log,
             debug: this.deps.debug,
           });

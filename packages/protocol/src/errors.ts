@@ -40,6 +40,7 @@ export const ERROR_CATALOG = {
   DRAINING: { httpStatus: 503, code: -32000, message: 'Service Unavailable: node is draining' },
   INTERNAL_ERROR: { httpStatus: 500, code: -32603, message: 'Internal error' },
   STREAM_BUDGET_EXCEEDED: { httpStatus: 200, code: -32000, message: 'Stream budget exceeded: the request logged more than its stream byte budget and was cancelled' },
+  INTERNAL_REQUEST_TIMEOUT: { httpStatus: 200, code: -32603, message: 'Internal error: the server did not answer in time' },
   REQUEST_OWNER_LOST: { httpStatus: 200, code: -32603, message: 'Internal error: the node running this request stopped before answering' },
   NOT_FOUND: { httpStatus: 404, code: -32000, message: 'Not Found' },
 } as const satisfies Record<string, { httpStatus: number; code: number; message: string }>;

@@ -173,7 +173,12 @@ export class MemoryStore implements Store {
       if (index?.value.kind === 'zset') index.value.v.delete(ref.sid);
     }
     const set = this.get(keys.streams(ref));
-    if (set?.value.kind === 'set') for (const id of set.value.v) this.data.delete(keys.stream(ref, id));
+    if (set?.value.kind === 'set') {
+      for (const id of set.value.v) {
+        this.data.delete(keys.stream(ref, id));
+        this.data.delete(keys.streamRequests(ref, id));
+      }
+    }
     for (const k of [keys.session(ref), keys.listener(ref), keys.subscriptions(ref), keys.streams(ref)]) this.data.delete(k);
     this.emit(channels.wake(ref), '!deleted');
     return existed;
@@ -189,6 +194,7 @@ export class MemoryStore implements Store {
     for (const m of o.messages ?? []) ids.push(this.xadd(key, 'msg', m, o));
     if (o.end) ids.push(this.xadd(key, 'end', '', o));
     this.expire(key, o.ttlMs);
+    if (o.requestRecord) this.set(keys.streamRequests(ref, streamId), { kind: 'string', v: o.requestRecord }, o.ttlMs);
     const setKey = keys.streams(ref);
     const set = this.get(setKey);
     if (set?.value.kind === 'set') {
@@ -219,6 +225,7 @@ export class MemoryStore implements Store {
     if (o.end) ids.push(this.xadd(key, 'end', '', o));
     this.expire(key, o.ttlMs);
     for (const r of o.releaseRequestKeys ?? []) this.data.delete(keys.inflight(ref, r));
+    if (o.end) this.data.delete(keys.streamRequests(ref, streamId));
     this.emit(channels.wake(ref), `${streamId} ${ids.at(-1)}`);
     return { prevId, ids };
   }
@@ -249,6 +256,10 @@ export class MemoryStore implements Store {
     return first && compareEntryIds(entryId, first.id) < 0 ? 'trimmed' : 'unknown';
   }
 
+  async streamRequests(ref: SessionRef, streamId: string): Promise<string | null> {
+    return this.str(keys.streamRequests(ref, streamId)) ?? null;
+  }
+
   async failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], l: StreamLimits): Promise<boolean> {
     if (requestKeys.some((r) => this.get(keys.inflight(ref, r)))) return false;
     const key = keys.stream(ref, streamId);
@@ -257,11 +268,14 @@ export class MemoryStore implements Store {
     for (const m of errorMessages) this.xadd(key, 'msg', m, l);
     const id = this.xadd(key, 'end', '', l);
     this.expire(key, l.ttlMs);
+    this.data.delete(keys.streamRequests(ref, streamId));
     this.emit(channels.wake(ref), `${streamId} ${id}`);
     return true;
   }
 
-  async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number): Promise<string[]> {
+  async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number, records?: { streamIds: string[]; ttlMs: number }): Promise<string[]> {
+    if (requestKeys.length === 0) return [];
+    for (const id of records?.streamIds ?? []) this.expire(keys.streamRequests(ref, id), records!.ttlMs);
     const cancelled: string[] = [];
     for (const r of requestKeys) {
       const k = keys.inflight(ref, r);

@@ -139,7 +139,7 @@ export class RedisStore implements Store {
 
   async deleteSession(ref: SessionRef): Promise<boolean> {
     const streamIds = await this.cmd.smembers(keys.streams(ref));
-    const all = [keys.session(ref), keys.listener(ref), keys.subscriptions(ref), keys.streams(ref), ...streamIds.map((s) => keys.stream(ref, s))];
+    const all = [keys.session(ref), keys.listener(ref), keys.subscriptions(ref), keys.streams(ref), ...streamIds.flatMap((s) => [keys.stream(ref, s), keys.streamRequests(ref, s)])];
     const principal = await this.cmd.deleteSession(all.length, ...all, channels.wake(ref));
     if (typeof principal !== 'string') return false;
     await this.cmd.zrem(keys.sessionIndex(ref.tenant, principal), ref.sid);
@@ -155,17 +155,26 @@ export class RedisStore implements Store {
     const ks = [
       keys.stream(ref, streamId),
       keys.streams(ref),
+      keys.streamRequests(ref, streamId),
       ...o.requestKeys.map((r) => keys.inflight(ref, r)),
       ...o.requestKeys.map((r) => keys.cancelled(ref, r)),
       ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r)),
     ];
     const out = await this.cmd.beginStream(
       ks.length, ...ks, o.maxLen, o.ttlMs, o.leaseMs, `${o.nodeId} ${streamId}`, o.primeData, streamId, n, o.sessionTtlMs,
-      o.end ? '1' : '0', STREAM_SET_PRUNE_AFTER, keys.stream(ref, ''), o.maxBytes ?? 0, ...(o.messages ?? []),
+      o.end ? '1' : '0', STREAM_SET_PRUNE_AFTER, o.requestRecord ?? '', o.maxBytes ?? 0, ...(o.messages ?? []),
     );
-    const cancelledCount = Number(out[0]);
-    const cancelled = out.slice(1, 1 + cancelledCount).map((i) => o.requestKeys[Number(i) - 1]!);
-    return { append: { prevId: null, ids: out.slice(1 + cancelledCount).map(String) }, cancelled };
+    if (Number(out[0]) === 1) await this.pruneStreamSet(ref);
+    const cancelledCount = Number(out[1]);
+    const cancelled = out.slice(2, 2 + cancelledCount).map((i) => o.requestKeys[Number(i) - 1]!);
+    return { append: { prevId: null, ids: out.slice(2 + cancelledCount).map(String) }, cancelled };
+  }
+
+  /** Drops the ids of expired streams from the session's set (beginStream asks for it now and then). */
+  private async pruneStreamSet(ref: SessionRef): Promise<void> {
+    const ids = await this.cmd.smembers(keys.streams(ref));
+    const ks = [keys.streams(ref), ...ids.map((id) => keys.stream(ref, id))];
+    await this.cmd.pruneStreamSet(ks.length, ...ks, ...ids);
   }
 
   async appendEvents(
@@ -174,7 +183,8 @@ export class RedisStore implements Store {
     messages: string[],
     o: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' },
   ): Promise<AppendResult> {
-    const ks = [keys.stream(ref, streamId), ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r))];
+    // Deleted with the released leases: once the stream ends, nothing runs any more and its request record goes.
+    const ks = [keys.stream(ref, streamId), ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r)), ...(o.end ? [keys.streamRequests(ref, streamId)] : [])];
     const [prev, ...ids] = await this.cmd.appendEvents(
       ks.length, ...ks, o.maxLen, o.ttlMs, channels.wake(ref), streamId, o.end ? '1' : '0', o.kind ?? 'msg', WAKE_DATA_MAX_BYTES, o.maxBytes ?? 0, ...messages,
     );
@@ -198,15 +208,23 @@ export class RedisStore implements Store {
     return 'unknown';
   }
 
+  async streamRequests(ref: SessionRef, streamId: string): Promise<string | null> {
+    return this.cmd.get(keys.streamRequests(ref, streamId));
+  }
+
   async failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], l: StreamLimits): Promise<boolean> {
-    const ks = [keys.stream(ref, streamId), ...requestKeys.map((r) => keys.inflight(ref, r))];
+    const ks = [keys.stream(ref, streamId), keys.streamRequests(ref, streamId), ...requestKeys.map((r) => keys.inflight(ref, r))];
     return (await this.cmd.failOrphanedStream(ks.length, ...ks, l.maxLen, l.ttlMs, channels.wake(ref), streamId, ...errorMessages)) === 1;
   }
 
-  async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number): Promise<string[]> {
+  async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number, records?: { streamIds: string[]; ttlMs: number }): Promise<string[]> {
     if (requestKeys.length === 0) return [];
-    const ks = [...requestKeys.map((r) => keys.inflight(ref, r)), ...requestKeys.map((r) => keys.cancelled(ref, r))];
-    const idx = await this.cmd.refreshLeases(ks.length, ...ks, leaseMs, nodeId, requestKeys.length);
+    const ks = [
+      ...requestKeys.map((r) => keys.inflight(ref, r)),
+      ...requestKeys.map((r) => keys.cancelled(ref, r)),
+      ...(records?.streamIds ?? []).map((id) => keys.streamRequests(ref, id)),
+    ];
+    const idx = await this.cmd.refreshLeases(ks.length, ...ks, leaseMs, nodeId, requestKeys.length, records?.ttlMs ?? 0);
     return idx.map((i) => requestKeys[i - 1]!);
   }
 

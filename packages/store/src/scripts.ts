@@ -42,5 +42,6 @@ export interface ScriptCommands {
   releaseListener(key: string, connectionId: string): Promise<number>;
   updateSubscriptions(session: string, subs: string, uri: string, add: '1' | '0', max: number): Promise<[number, number?]>;
   acquireStreamSlot(key: string, nowMs: number, ttlMs: number, connectionId: string, max: number): Promise<number>;
+  pruneStreamSet(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   deleteSession(numKeys: number, ...keysAndArgs: string[]): Promise<string | null>;
 }

@@ -308,6 +308,41 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(await store.failOrphanedStream(ref, 'so', ['n1'], ['err'], limits)).toBe(false);
   });
 
+  test('a stream\'s request record lives in its own key: trimming the log keeps it, answering the orphan drops it', async () => {
+    const ref = newRef();
+    const rec = '{"reqs":[{"k":"n1","id":1}]}';
+    await store.beginStream(ref, 'sr', { maxLen: 5, ttlMs: 60_000, nodeId: 'nodeD', requestKeys: ['n1'], primeData: '', requestRecord: rec, leaseMs: 150, sessionTtlMs: 60_000 });
+    // Far past MAXLEN (Redis trims approximately, in whole nodes): the prime entry is gone, the record is not.
+    for (let i = 0; i < 30; i++) await store.appendEvents(ref, 'sr', Array.from({ length: 20 }, (_, j) => `m${i}-${j}`), { maxLen: 5, ttlMs: 60_000 });
+    expect((await store.readEvents(ref, 'sr', '0-0', 1))[0]?.kind).toBe('msg');
+    expect(await store.streamRequests(ref, 'sr')).toBe(rec);
+    await new Promise((r) => setTimeout(r, 300)); // the 150 ms lease lapses
+    expect(await store.failOrphanedStream(ref, 'sr', ['n1'], ['err'], limits)).toBe(true);
+    expect(await store.streamRequests(ref, 'sr')).toBeNull();
+    expect(await store.streamRequests(ref, 'never')).toBeNull();
+  });
+
+  test('request records: kept alive with the leases, dropped when the stream ends or the session goes', async () => {
+    const ref = newRef();
+    await store.createSession(ref, record('t1'), 60_000);
+    const begin = (id: string, ttlMs: number) =>
+      store.beginStream(ref, id, { maxLen: 50, ttlMs, nodeId: 'nodeE', requestKeys: [`${id}-r`], primeData: '', requestRecord: id, leaseMs: 5000, sessionTtlMs: 60_000 });
+    await begin('kept', 250);
+    await begin('lapsed', 250);
+    await begin('ended', 60_000);
+    await begin('deleted', 60_000);
+    await store.refreshLeases(ref, 'nodeE', ['kept-r'], 5000, { streamIds: ['kept'], ttlMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 400)); // past the 250 ms the records started with
+    expect(await store.streamRequests(ref, 'kept')).toBe('kept');
+    expect(await store.streamRequests(ref, 'lapsed')).toBeNull();
+    await store.appendEvents(ref, 'ended', ['done'], { ...limits, end: true, releaseRequestKeys: ['ended-r'] });
+    expect(await store.streamRequests(ref, 'ended')).toBeNull();
+    expect(await store.streamRequests(ref, 'deleted')).toBe('deleted');
+    expect(await store.deleteSession(ref)).toBe(true);
+    expect(await store.streamRequests(ref, 'deleted')).toBeNull();
+    expect(await store.streamRequests(ref, 'kept')).toBeNull();
+  });
+
   test('the standalone GET listener slot is held by one connection at a time', async () => {
     const ref = newRef();
     expect(await store.claimListener(ref, 'c1', 5000)).toBe(true);

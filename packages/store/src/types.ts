@@ -66,6 +66,11 @@ export interface BeginStreamOptions extends StreamLimits {
   nodeId: string;
   requestKeys: string[];
   primeData: string;
+  /**
+   * The stream's request record (opaque text, read back by `streamRequests`), kept in its own key rather than
+   * the log so trimming never loses it. Omitted when nothing is left running (no dead-owner check needed).
+   */
+  requestRecord?: string;
   leaseMs: number;
   sessionTtlMs: number;
   messages?: string[];
@@ -123,7 +128,8 @@ export interface Store {
   ): Promise<{ append: AppendResult; cancelled: string[] }>;
   /**
    * Appends messages (kind msg, or prime for a GET stream's priming entry) and, with `end`, the completion
-   * marker; releases the in-flight leases of `releaseRequestKeys`; wakes tails on other nodes.
+   * marker (dropping the stream's request record); releases the in-flight leases of `releaseRequestKeys`;
+   * wakes tails on other nodes.
    */
   appendEvents(
     ref: SessionRef,
@@ -137,13 +143,18 @@ export interface Store {
   lastEvent(ref: SessionRef, streamId: string): Promise<StreamEntry | null>;
   /** Whether `entryId` is a retained entry of the stream, older than the retained log, or unknown. */
   checkCursor(ref: SessionRef, streamId: string, entryId: string): Promise<CursorCheck>;
+  /** The request record `beginStream` stored for the stream; null once answered, expired, or never stored. */
+  streamRequests(ref: SessionRef, streamId: string): Promise<string | null>;
   /**
    * If none of the requests still has a live lease and the stream has no completion marker, appends the given
-   * error responses and the marker (the owner died). Returns whether it did.
+   * error responses and the marker (the owner died) and drops the request record. Returns whether it did.
    */
   failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], limits: StreamLimits): Promise<boolean>;
-  /** Refreshes this node's leases; returns the request keys that have a cancellation tombstone. */
-  refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number): Promise<string[]>;
+  /**
+   * Refreshes this node's leases, and the request records of `records.streamIds` (to `records.ttlMs`) so a
+   * long call's record outlives its log's trimming; returns the request keys that have a cancellation tombstone.
+   */
+  refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number, records?: { streamIds: string[]; ttlMs: number }): Promise<string[]>;
 
   recordPending(ref: SessionRef, serverRequestId: string, nodeId: string, ttlMs: number): Promise<void>;
   clearPending(ref: SessionRef, serverRequestId: string): Promise<void>;

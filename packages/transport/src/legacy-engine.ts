@@ -273,6 +273,7 @@ export class LegacyEngine {
       maxBufferedBytes: this.ctx.opts.maxSseBufferedBytes,
       stallTimeoutMs: this.ctx.opts.keepAliveMs,
       hooks: this.ctx.hooks,
+      log: this.ctx.log,
     };
     if (typeof lastEventId === 'string' && lastEventId !== '') {
       const cursor = decodeEventId(lastEventId);

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Transport, TransportSendOptions, JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
 import {
+  catalogErrorBody,
   GET_STREAM_ID,
   isRequest,
   isResponse,
@@ -171,7 +172,17 @@ export class LocalSession implements ExchangeOwner {
   private internalRequest(method: string, params: Record<string, unknown>, echoId?: RequestId, authInfo?: MessageExtraInfo['authInfo']): Promise<JsonRpcResponse> {
     const id = `${INTERNAL_PREFIX}${++this.internalSeq}`;
     return new Promise((resolve) => {
-      this.internal.set(id, (m) => resolve(echoId === undefined ? m : ({ ...m, id: echoId } as JsonRpcResponse)));
+      // A server that never answers must not hold the caller (and keep this instance busy) forever.
+      const timer = setTimeout(() => {
+        if (!this.internal.delete(id)) return;
+        this.ctx.log(`internal request ${method} of session ${this.ref.sid} got no answer in ${this.ctx.opts.internalRequestTimeoutMs} ms`);
+        resolve(catalogErrorBody('INTERNAL_REQUEST_TIMEOUT', echoId ?? id) as JsonRpcResponse);
+      }, this.ctx.opts.internalRequestTimeoutMs);
+      timer.unref();
+      this.internal.set(id, (m) => {
+        clearTimeout(timer);
+        resolve(echoId === undefined ? m : ({ ...m, id: echoId } as JsonRpcResponse));
+      });
       this.deliver({ jsonrpc: '2.0', id, method, params }, authInfo ? { authInfo } : undefined);
     });
   }
@@ -243,6 +254,16 @@ export class LocalSession implements ExchangeOwner {
   leasedKeys(): string[] {
     const out = new Set<string>(this.sseInFlight.keys());
     for (const ex of this.exchanges.values()) for (const k of ex.leasedKeys()) out.add(k);
+    return [...out];
+  }
+
+  /** POST streams whose request records this node keeps alive along with the leases (see keys.ts). */
+  leasedStreamIds(): string[] {
+    const out = new Set<string>();
+    for (const ex of this.exchanges.values()) {
+      const id = ex.leasedStreamId();
+      if (id !== undefined) out.add(id);
+    }
     return [...out];
   }
 

@@ -27,6 +27,11 @@ export interface EngineOptions {
   listenerTtlMs: number;
   /** A quiet tail re-reads its log this often (covers lost wake-ups) and checks for a dead owner. @default 5_000 */
   tailRecheckMs: number;
+  /**
+   * Wait for the server's answer to a request the edge makes itself (the client's initialize, a replayed
+   * initialize, state sync); past it the caller gets an INTERNAL_REQUEST_TIMEOUT error. @default 30_000
+   */
+  internalRequestTimeoutMs: number;
   /** Entries read per replay batch. @default 500 */
   replayBatchSize: number;
   /** Bytes buffered for a slow SSE reader before its connection is closed (it resumes from the log). @default 4_194_304 */
@@ -94,6 +99,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   serverRequestTimeoutMs: 300_000,
   listenerTtlMs: 15_000,
   tailRecheckMs: 5_000,
+  internalRequestTimeoutMs: 30_000,
   replayBatchSize: 500,
   maxSseBufferedBytes: 4 * 1024 * 1024,
   instanceIdleMs: 5_000,

@@ -8,7 +8,7 @@ import { catalogErrorBody, newStreamId, supportsPriming, type JsonRpcRequest, re
 import type { StreamEntry } from '@switchboard/store';
 import { StreamTail } from './stream-tail';
 import type { EngineContext } from './context';
-import type { PrimeData } from './stream-hub';
+import type { StreamRequestRecord } from './stream-hub';
 
 export type ExchangeMode = 'undecided' | 'sse' | 'done';
 
@@ -63,6 +63,11 @@ export class PostExchange {
   /** Keys this node must keep leased (SSE mode only: JSON-mode requests are short by construction). */
   leasedKeys(): string[] {
     return this.mode === 'sse' ? [...this.open] : [];
+  }
+
+  /** The stream whose request record must stay alive with the leases (SSE mode, opened, requests still running). */
+  leasedStreamId(): string | undefined {
+    return this.mode === 'sse' && this.begun && this.open.size > 0 ? this.streamId : undefined;
   }
 
   respond(reqKey: string, message: string, isError: boolean): void {
@@ -233,14 +238,16 @@ export class PostExchange {
     const { ctx, ref } = this.owner;
     const streamId = this.streamId!;
     try {
-      const prime: PrimeData = { reqs: this.requests.map((r) => ({ k: requestIdKey(r.id), id: r.id })) };
+      const record: StreamRequestRecord = { reqs: this.requests.map((r) => ({ k: requestIdKey(r.id), id: r.id })) };
       const { append, cancelled } = await ctx.store.beginStream(ref, streamId, {
         maxLen: ctx.opts.streamMaxLen,
         ttlMs: batch.end ? ctx.opts.endedStreamTtlMs : ctx.opts.streamTtlMs,
         nodeId: ctx.nodeId,
         // Requests answered in this batch are released in the same step; the others are leased.
         requestKeys: [...this.open],
-        primeData: JSON.stringify(prime),
+        primeData: '',
+        // Only while something runs: a stream answered in this first batch never needs the dead-owner check.
+        requestRecord: this.open.size > 0 ? JSON.stringify(record) : undefined,
         leaseMs: ctx.opts.leaseMs,
         sessionTtlMs: ctx.opts.sessionTtlMs,
         messages: batch.messages,
@@ -258,6 +265,7 @@ export class PostExchange {
           maxBufferedBytes: ctx.opts.maxSseBufferedBytes,
           stallTimeoutMs: ctx.opts.keepAliveMs,
           hooks: ctx.hooks,
+          log: ctx.log,
           onClose: (t) => ctx.hub.unregister(t),
         });
         this.tail = tail;

@@ -62,6 +62,7 @@ export class Sse2024Transport {
       maxBufferedBytes: opts.maxSseBufferedBytes,
       stallTimeoutMs: opts.keepAliveMs,
       hooks: this.engine.ctx.hooks,
+      log: this.engine.ctx.log,
       onClose: (t) => {
         this.engine.hub.unregister(t);
         this.engine.sessions.listeners.delete(claim);

@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { rateLimit, type RateLimitRequestHandler, type Store as RateLimitStore } from 'express-rate-limit';
 import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
-import type { RedisLike } from '@switchboard/store';
+import { keys, type RedisLike } from '@switchboard/store';
 import { catalogErrorBody } from '@switchboard/protocol';
 import { factsOf, pathOf, sendJson } from '../http/plain';
 
@@ -46,7 +46,7 @@ export class RateLimits {
     const id = `${tenant}|${scope}|${method}|${l.limit}|${l.windowMs}`;
     let limiter = this.limiters.get(id);
     if (limiter) return limiter;
-    const prefix = `sb:${tenant}:rl:${scope}:${l.limit}:${l.windowMs}:`;
+    const prefix = keys.rateLimitPrefix(tenant, scope, l.limit, l.windowMs);
     let store: RateLimitStore | undefined;
     const redis = this.deps.redis;
     if (redis) {
@@ -81,11 +81,11 @@ export class RateLimits {
    */
   async check(req: IncomingMessage, res: ServerResponse, tenant: string, principal: string, methods: string[], limits: TenantLimits): Promise<boolean> {
     const steps: [LimitScope, Limit, string, string][] = [];
-    if (limits.tenant) steps.push(['tenant', limits.tenant, tenant, '']);
-    if (limits.principal) steps.push(['principal', limits.principal, principal, '']);
+    if (limits.tenant) steps.push(['tenant', limits.tenant, keys.rateLimitSubject('tenant', principal), '']);
+    if (limits.principal) steps.push(['principal', limits.principal, keys.rateLimitSubject('principal', principal), '']);
     for (const method of methods) {
       // Own properties only: a client's method named `constructor` or `__proto__` is not a configured limit.
-      if (Object.hasOwn(limits.methods, method)) steps.push(['method', limits.methods[method]!, `${principal}\u0000${method}`, method]);
+      if (Object.hasOwn(limits.methods, method)) steps.push(['method', limits.methods[method]!, keys.rateLimitSubject('method', principal, method), method]);
     }
     if (steps.length === 0) return true;
     const state = { key: '', method: methods[0] ?? '' };
