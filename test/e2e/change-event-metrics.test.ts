@@ -9,7 +9,7 @@ import { channels } from '@switchboard/store';
 const METRIC = 'switchboard_change_events_dropped_total{';
 
 async function dropped(edge: Edge): Promise<number> {
-  const text = await (await fetch(`${edge.url}/metrics`)).text();
+  const text = await (await fetch(edge.metricsUrl)).text();
   const line = text.split('\n').find((l) => l.startsWith(METRIC) && l.includes('tenant="default"'));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
