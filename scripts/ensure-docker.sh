@@ -2,7 +2,8 @@
 # Makes sure a Docker engine answers on /var/run/docker.sock: installs Debian's docker.io (dockerd) and
 # docker-compose when missing and, when no engine runs, starts dockerd in the background (it keeps
 # running after this script; its log is /var/log/switchboard-dockerd.log). Storage: overlay2, falling
-# back to vfs where the kernel refuses overlay mounts. Networking: Docker's default bridge + iptables NAT.
+# back to vfs where the kernel refuses overlay mounts. Networking: Docker's default bridge + iptables NAT;
+# published ports bind 127.0.0.1 unless a port mapping names another address.
 # Prints the time each step took. Run as root (CI is).
 set -euo pipefail
 LOG=/var/log/switchboard-dockerd.log
@@ -28,7 +29,8 @@ if answers; then say "engine already running"; exit 0; fi
 
 start() {
   # setsid: the engine is not a child of the test run, so it outlives it (the next run reuses it).
-  setsid dockerd --storage-driver="$1" >>"$LOG" 2>&1 </dev/null &
+  # --ip: published ports without an explicit address (testcontainers') bind 127.0.0.1, not every interface.
+  setsid dockerd --storage-driver="$1" --ip=127.0.0.1 >>"$LOG" 2>&1 </dev/null &
   pid=$!
   for _ in $(seq 1 60); do
     answers && return 0

@@ -165,8 +165,19 @@ build_redis() {
   chroot "$dir" chown redis:redis /data
   local uid
   uid="$(chroot "$dir" id -u redis):$(chroot "$dir" id -g redis)"
+  # As the official image's entrypoint: `redis-server` without a config file runs without protected mode
+  # (the container's network is the boundary), so clients from the host (testcontainers) get in.
+  cat >"$dir/usr/local/bin/docker-entrypoint.sh" <<'SH'
+#!/bin/sh
+set -e
+if [ "${1#-}" != "$1" ]; then set -- redis-server "$@"; fi
+if [ "$1" = redis-server ] && [ ! -f "${2:-}" ]; then shift; set -- redis-server "$@" --protected-mode no; fi
+exec "$@"
+SH
+  chmod 0755 "$dir/usr/local/bin/docker-entrypoint.sh"
   slim "$dir"
-  import "$dir" "$tag" "USER $uid" 'WORKDIR /data' 'VOLUME /data' 'EXPOSE 6379' 'CMD ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no"]'
+  import "$dir" "$tag" "USER $uid" 'WORKDIR /data' 'VOLUME /data' 'EXPOSE 6379' \
+    'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' 'CMD ["redis-server"]'
 }
 
 build_nginx() {
