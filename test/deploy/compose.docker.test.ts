@@ -140,7 +140,7 @@ suite('docker compose stack (images built from the repo, Redis, 3 edges, nginx, 
     return { client, transport, seqs, retried };
   }
 
-  const text = (r: { content?: unknown }) => (r.content as { text?: string }[])[0]?.text;
+  const text = (r: { content?: unknown } | Record<string, unknown>) => ((r as { content?: { text?: string }[] }).content ?? [])[0]?.text;
 
   test('an SDK client initializes and calls tools through nginx', async () => {
     const { client, transport } = await connect('basic');

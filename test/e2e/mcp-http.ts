@@ -43,7 +43,7 @@ export async function callTool(url: string, s: Session, name: string, args: Reco
 
 /** Reads a tool call's response body, JSON or SSE, returning every message in order. */
 export async function readAll(res: Response, timeoutMs = 10_000): Promise<Record<string, any>[]> {
-  if ((res.headers.get('content-type') ?? '').startsWith('application/json')) return [await res.json()];
+  if ((res.headers.get('content-type') ?? '').startsWith('application/json')) return [(await res.json()) as Record<string, any>];
   return messagesOf(await collectSse(res, { timeoutMs }));
 }
 
