@@ -1,9 +1,9 @@
 /**
- * One contract, four stores: the embedded memory store, a single Redis and a 3-master Redis Cluster (each a
- * real redis-server started by the test on a random port), and the deployment's Redis image in a container
- * through testcontainers (when a Docker engine answers; under CI=true it must).
+ * One contract, five stores: the embedded memory store, a single Redis and a 3-master Redis Cluster (each a
+ * real redis-server started by the test on a random port), and the deployment's Redis image through
+ * testcontainers, single and as a 3-master cluster (when a Docker engine answers; under CI=true it must).
  */
-import { redisContainerUnavailableReason, startRedis, startRedisCluster, startRedisContainer } from '@switchboard/test-helpers';
+import { redisContainerUnavailableReason, startRedis, startRedisCluster, startRedisClusterContainer, startRedisContainer } from '@switchboard/test-helpers';
 import { GET_STREAM_ID } from '@switchboard/protocol';
 import { MemoryStore } from './memory-store';
 import { RedisStore } from './redis-store';
@@ -58,6 +58,14 @@ if (!noContainers || process.env.CI === 'true') {
       const redis = await startRedisContainer();
       const store = new RedisStore(redis.url);
       return { store, teardown: async () => { await store.close(); await redis.stop(); } };
+    },
+  });
+  backends.push({
+    name: 'redis cluster container (testcontainers)',
+    setup: async () => {
+      const cluster = await startRedisClusterContainer({ masters: 3 });
+      const store = new RedisStore(cluster.url);
+      return { store, teardown: async () => { await store.close(); await cluster.stop(); } };
     },
   });
 }

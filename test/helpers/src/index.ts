@@ -32,4 +32,4 @@ export {
 } from './messages';
 export { withLogs, type HasLogs } from './logs';
 export { docker, runDocker, dockerCli, dockerAvailable, dockerUnavailableReason, composeCli, type DockerResult } from './docker';
-export { startRedisContainer, redisContainerUnavailableReason, REDIS_IMAGE, type RedisContainerHandle } from './redis-container';
+export { startRedisContainer, startRedisClusterContainer, redisContainerUnavailableReason, REDIS_IMAGE, type RedisContainerHandle, type RedisClusterContainerHandle } from './redis-container';
