@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * The test command: every jest suite (unit, contract, e2e, conformance), then one closing line
- * "N passed, N failed" summing jest tests and conformance checks. Exit code 1 on any failure.
+ * The test command: `pnpm typecheck` (sources and test files), then every jest suite (unit, contract, e2e,
+ * conformance), then one closing line "N passed, N failed" summing jest tests and conformance checks (a failed
+ * typecheck counts as one failure). Exit code 1 on any failure. Suites must exit on their own: no --forceExit,
+ * which would hide leaked handles (jest then reports the ones it waits for).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -23,6 +25,12 @@ const conformanceDir = join(tmp, 'conformance-summary');
 rmSync(conformanceDir, { recursive: true, force: true });
 mkdirSync(conformanceDir, { recursive: true });
 
+// The same command as `pnpm typecheck`, through the pnpm running this script when there is one.
+const execPath = process.env.npm_execpath ?? '';
+const pnpm = !/pnpm/.test(execPath) ? ['npx', ['-y', 'pnpm@10.34.9']] : /\.[cm]?js$/.test(execPath) ? [process.execPath, [execPath]] : [execPath, []];
+const typecheck = spawnSync(pnpm[0], [...pnpm[1], 'typecheck'], { stdio: 'inherit', cwd: root });
+const typecheckFailed = typecheck.status !== 0;
+
 /**
  * Jest runs in two groups: every suite but the Docker ones (`*.docker.test.ts`) on 2 workers, then the Docker
  * ones one at a time (each builds images and runs a whole stack; side by side they would only compete for the
@@ -36,20 +44,28 @@ const groups = userArgs.length
       { label: 'jest', args: ['--maxWorkers=2', '--testPathIgnorePatterns', '/node_modules/', '/dist/', DOCKER_SUITES] },
       { label: 'jest (Docker suites, serial)', args: ['--runInBand', '--passWithNoTests', '--testPathPatterns', DOCKER_SUITES] },
     ];
+// A suite that leaks a handle keeps jest from exiting: bounded, so that shows as a failure instead of a hang.
+const JEST_LIMIT_MS = 45 * 60_000;
 
 let passed = 0;
 let failed = 0;
 let jestFailed = false;
+if (typecheckFailed) {
+  failed += 1;
+  console.log('typecheck: failed (see above)');
+} else console.log('typecheck: ok');
 for (const [i, g] of groups.entries()) {
   const jestJson = join(tmp, `jest-results-${i}.json`);
   rmSync(jestJson, { force: true });
   const started = Date.now();
   const jest = spawnSync(
     process.execPath,
-    [join(root, 'node_modules/jest/bin/jest.js'), '--ci', '--forceExit', '--json', `--outputFile=${jestJson}`, ...g.args],
-    { stdio: 'inherit', cwd: root, env: { ...process.env, CONFORMANCE_SUMMARY_DIR: conformanceDir } },
+    [join(root, 'node_modules/jest/bin/jest.js'), '--ci', '--json', `--outputFile=${jestJson}`, ...g.args],
+    { stdio: 'inherit', cwd: root, env: { ...process.env, CONFORMANCE_SUMMARY_DIR: conformanceDir }, timeout: JEST_LIMIT_MS, killSignal: 'SIGKILL' },
   );
+  if (jest.signal) console.log(`${g.label} did not exit within ${JEST_LIMIT_MS / 60_000} min (killed): a suite leaks a handle (run it with --detectOpenHandles)`);
   if (jest.status !== 0) jestFailed = true;
+  if (jest.signal) failed += 1;
   const secs = ((Date.now() - started) / 1000).toFixed(0);
   if (existsSync(jestJson)) {
     const r = JSON.parse(readFileSync(jestJson, 'utf8'));

@@ -47,8 +47,9 @@ export async function readAll(res: Response, timeoutMs = 10_000): Promise<Record
   return messagesOf(await collectSse(res, { timeoutMs }));
 }
 
-export async function metricValue(nodeUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${nodeUrl}/metrics`)).text();
+/** One sample of an edge's metric (first series); metrics live on the edge's own metrics port. */
+export async function metricValue(edge: { metricsUrl: string }, name: string): Promise<number> {
+  const text = await (await fetch(edge.metricsUrl)).text();
   const line = text.split('\n').find((l) => l.startsWith(name) && !l.startsWith('#'));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
