@@ -45,7 +45,7 @@ const ENGINES: Engine[] = [
           try {
             const page = await context.newPage();
             await page.goto(`${origin}/`);
-            return await page.evaluate(([f, a]) => (window as any)[f](...a), [fn, args] as const);
+            return await page.evaluate(([f, a]) => (globalThis as any)[f](...a), [fn, args] as const);
           } finally {
             await context.close();
           }
@@ -73,7 +73,7 @@ const ENGINES: Engine[] = [
           try {
             const page = await context.newPage();
             await page.goto(`${origin}/`);
-            return await page.evaluate((f: string, a: unknown[]) => (window as any)[f](...a), fn, args);
+            return await page.evaluate((f: string, a: unknown[]) => (globalThis as any)[f](...a), fn, args);
           } finally {
             await context.close();
           }
