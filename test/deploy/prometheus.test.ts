@@ -9,13 +9,13 @@
  *    Redis killed → SwitchboardNoReadyPods + SwitchboardRedisUnavailable (+ 5xx ratio), Redis paused →
  *    latency, bogus Last-Event-IDs → replay failures, a node drained under an in-flight call → draining.
  * A readiness prober polls each node's /readyz every second, as kubelet or a compose healthcheck does
- * (switchboard_ready reports the last probe). Prometheus scrapes each edge's /metrics on its MCP port. Needs `pnpm build` (edges run from apps/edge/dist).
+ * (switchboard_ready reports the last probe). Prometheus scrapes each edge's metrics listener (METRICS_PORT). Needs `pnpm build` (edges run from apps/edge/dist).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { freePort, makeTempDir, removeTempDir, sleep, spawnManaged, waitFor, type ManagedProcess, type RedisServer } from '@switchboard/test-helpers';
+import { freePort, makeTempDir, removeTempDir, redisCommand, sleep, spawnManaged, waitFor, type ManagedProcess, type RedisServer } from '@switchboard/test-helpers';
 import { backgroundSse, bearer, callToolAs, DEMO_SERVER, getAs, initSessionAs, newApiKey, sha256, startFleet, type Fleet } from '../e2e/fleet';
 import { post } from '../e2e/mcp-http';
 import { call as modernCall } from '../e2e/modern-http';
@@ -69,7 +69,7 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
         { id: 'acme', server: DEMO_SERVER, auth: { apiKeys: { hashes: [sha256(KEY)] } } },
         { id: 'tight', server: DEMO_SERVER, eras: ['modern'], auth: { anonymous: true }, rateLimits: { tenant: { limit: 3, windowMs: 60_000 } } },
       ],
-    }), { env: { LOG_LEVEL: 'warn', DRAIN_GRACE_MS: '15000' } });
+    }), { env: { LOG_LEVEL: 'warn', DRAIN_GRACE_MS: '15000', REDIS_MEMORY_SAMPLE_MS: '1000' } });
 
     dir = makeTempDir('prometheus');
     // The shipped rules with `for:` shortened so a staged fault fires within the test.
@@ -82,7 +82,7 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
       YAML.stringify({
         global: { scrape_interval: '1s', evaluation_interval: '1s' },
         rule_files: [path.join(dir, 'alerts.test.yml')],
-        scrape_configs: [{ job_name: 'switchboard-edge', metrics_path: '/metrics', static_configs: [{ targets: f.cluster.nodes.map((n) => `127.0.0.1:${n.port}`) }] }],
+        scrape_configs: [{ job_name: 'switchboard-edge', metrics_path: '/metrics', static_configs: [{ targets: f.cluster.nodes.map((n) => new URL(n.metricsUrl).host) }] }],
       }),
     );
     const check = spawnSync(PROMTOOL, ['check', 'config', path.join(dir, 'prometheus.yml')], { encoding: 'utf8' });
@@ -196,6 +196,12 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
     await stalled;
     await waitFor(async () => (await instant(ruleExpr('SwitchboardRedisLatencyHigh'))).length > 0, { timeoutMs: 20_000, intervalMs: 500, message: 'Redis p99 above 50 ms' });
 
+    // ---- fault 1b: Redis at its memory limit: maxmemory set just above what it holds, the memory alerts fire ----
+    const usedBytes = Number(/used_memory:(\d+)/.exec(await redisCommand(redis.port, ['INFO', 'memory']))![1]);
+    await redisCommand(redis.port, ['CONFIG', 'SET', 'maxmemory', String(Math.ceil(usedBytes * 1.005))]);
+    await waitFor(() => ['SwitchboardRedisMemoryHigh', 'SwitchboardRedisMemoryFull'].every((a) => alertStates.get(a) === 'firing'), { timeoutMs: 30_000, intervalMs: 250, message: 'Redis memory alerts fire' });
+    await redisCommand(redis.port, ['CONFIG', 'SET', 'maxmemory', '0']);
+
     // ---- fault 2: Redis down: requests fail (503), readiness fails, the alerts fire ----
     await redis.kill();
     const outage = Date.now();
@@ -239,19 +245,13 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
 
     expect(rows.filter((r) => r.points === 0 && !KNOWN_GAPS.has(r.source)).map((r) => `${r.source}: ${r.expr}`)).toEqual([]);
     // The staged faults fire their alerts.
-    for (const a of ['SwitchboardNoReadyPods', 'SwitchboardRedisUnavailable', 'SwitchboardHighErrorRate', 'SwitchboardRedisLatencyHigh', 'SwitchboardReplayFailures']) expect([a, alertStates.get(a)]).toEqual([a, 'firing']);
+    for (const a of ['SwitchboardNoReadyPods', 'SwitchboardRedisUnavailable', 'SwitchboardHighErrorRate', 'SwitchboardRedisLatencyHigh', 'SwitchboardReplayFailures', 'SwitchboardRedisMemoryHigh', 'SwitchboardRedisMemoryFull']) expect([a, alertStates.get(a)]).toEqual([a, 'firing']);
     for (const [gap, why] of KNOWN_GAPS) console.warn(`known gap: ${gap} had ${rows.find((r) => r.source === gap)?.points ? 'data' : 'no data'}: ${why}`);
   }, 240_000);
 });
 
-/**
- * Queries that cannot show data today, and why. A draining edge closes its listener at SIGTERM
- * (`server.close()` in apps/edge/src/main.ts) and /metrics is served on that listener, so Prometheus never
- * scrapes `switchboard_draining 1`: the alert can never fire. Fixed once /metrics is served on its own port
- * that stays open through the drain (METRICS_PORT, in progress); then drop the entry, and the drain stage
- * above must make the alert pending.
- */
-const KNOWN_GAPS = new Map([['alert: SwitchboardDrainingTooLong', 'a draining node refuses the scrape (its listener closes at SIGTERM), so switchboard_draining=1 is never collected']]);
+/** Queries that cannot show data today, and why (none: a draining edge keeps its metrics listener open). */
+const KNOWN_GAPS = new Map<string, string>();
 
 /** The expression of an alert in the shipped rules. */
 function ruleExpr(name: string): string {
