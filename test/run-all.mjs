@@ -31,31 +31,51 @@ const pnpm = !/pnpm/.test(execPath) ? ['npx', ['-y', 'pnpm@10.34.9']] : /\.[cm]?
 const typecheck = spawnSync(pnpm[0], [...pnpm[1], 'typecheck'], { stdio: 'inherit', cwd: root });
 const typecheckFailed = typecheck.status !== 0;
 
-const jestJson = join(tmp, 'jest-results.json');
-rmSync(jestJson, { force: true });
+/**
+ * Jest runs in two groups: every suite but the Docker ones (`*.docker.test.ts`) on 2 workers, then the Docker
+ * ones one at a time (each builds images and runs a whole stack; side by side they would only compete for the
+ * 2 cores). With arguments (a path or pattern, flags), one run with those arguments, as before.
+ */
+const DOCKER_SUITES = '\\.docker\\.test\\.ts$';
+const userArgs = process.argv.slice(2);
+const groups = userArgs.length
+  ? [{ label: 'jest', args: ['--maxWorkers=2', ...userArgs] }]
+  : [
+      { label: 'jest', args: ['--maxWorkers=2', '--testPathIgnorePatterns', '/node_modules/', '/dist/', DOCKER_SUITES] },
+      { label: 'jest (Docker suites, serial)', args: ['--runInBand', '--passWithNoTests', '--testPathPatterns', DOCKER_SUITES] },
+    ];
 // A suite that leaks a handle keeps jest from exiting: bounded, so that shows as a failure instead of a hang.
 const JEST_LIMIT_MS = 45 * 60_000;
-const jest = spawnSync(
-  process.execPath,
-  [join(root, 'node_modules/jest/bin/jest.js'), '--ci', '--maxWorkers=2', '--json', `--outputFile=${jestJson}`, ...process.argv.slice(2)],
-  { stdio: 'inherit', cwd: root, env: { ...process.env, CONFORMANCE_SUMMARY_DIR: conformanceDir }, timeout: JEST_LIMIT_MS, killSignal: 'SIGKILL' },
-);
-if (jest.signal) console.log(`jest did not exit within ${JEST_LIMIT_MS / 60_000} min (killed): a suite leaks a handle (run it with --detectOpenHandles)`);
 
 let passed = 0;
 let failed = 0;
+let jestFailed = false;
 if (typecheckFailed) {
   failed += 1;
   console.log('typecheck: failed (see above)');
 } else console.log('typecheck: ok');
-if (existsSync(jestJson)) {
-  const r = JSON.parse(readFileSync(jestJson, 'utf8'));
-  passed += r.numPassedTests;
-  failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
-  console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped (${r.numTotalTestSuites} suites, ${r.numRuntimeErrorTestSuites} failed to run)`);
-} else {
-  failed += 1;
-  console.log('jest: no results (runner crashed)');
+for (const [i, g] of groups.entries()) {
+  const jestJson = join(tmp, `jest-results-${i}.json`);
+  rmSync(jestJson, { force: true });
+  const started = Date.now();
+  const jest = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules/jest/bin/jest.js'), '--ci', '--json', `--outputFile=${jestJson}`, ...g.args],
+    { stdio: 'inherit', cwd: root, env: { ...process.env, CONFORMANCE_SUMMARY_DIR: conformanceDir }, timeout: JEST_LIMIT_MS, killSignal: 'SIGKILL' },
+  );
+  if (jest.signal) console.log(`${g.label} did not exit within ${JEST_LIMIT_MS / 60_000} min (killed): a suite leaks a handle (run it with --detectOpenHandles)`);
+  if (jest.status !== 0) jestFailed = true;
+  if (jest.signal) failed += 1;
+  const secs = ((Date.now() - started) / 1000).toFixed(0);
+  if (existsSync(jestJson)) {
+    const r = JSON.parse(readFileSync(jestJson, 'utf8'));
+    passed += r.numPassedTests;
+    failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+    console.log(`${g.label}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped (${r.numTotalTestSuites} suites, ${r.numRuntimeErrorTestSuites} failed to run) in ${secs} s`);
+  } else {
+    failed += 1;
+    console.log(`${g.label}: no results (runner crashed)`);
+  }
 }
 for (const f of readdirSync(conformanceDir).filter((f) => f.endsWith('.json')).sort()) {
   for (const run of JSON.parse(readFileSync(join(conformanceDir, f), 'utf8'))) {
@@ -67,6 +87,6 @@ for (const f of readdirSync(conformanceDir).filter((f) => f.endsWith('.json')).s
     failed += run.failed;
   }
 }
-if (jest.status !== 0 && (failed === 0 || jest.signal)) failed += 1;
+if (jestFailed && failed === 0) failed += 1;
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -57,6 +57,9 @@ export class EdgeMetrics {
     this.busySessions = new Gauge({ name: 'switchboard_local_sessions_busy', help: 'Held session server instances running something (never released)', registers: this.r, collect() { this.set(sample.busySessions?.() ?? 0); } });
     // Both reasons exported from the start, so a rate() over them never misses the first release.
     for (const reason of ['idle', 'cap']) this.released.inc({ reason }, 0);
+    // Likewise the replay refusals: SwitchboardReplayFailures alerts on increase(), which cannot count the
+    // sample that creates a series, so a burst on a fresh series would be under-counted.
+    for (const reason of ['malformed', 'unknown', 'trimmed'] as const) this.replayFailures.inc({ reason }, 0);
   }
 
   hooks(): EngineHooks {

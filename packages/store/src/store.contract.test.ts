@@ -1,8 +1,9 @@
 /**
- * One contract, three stores: the embedded memory store, a single Redis and a 3-master Redis Cluster
- * (each a real redis-server started by the test on a random port).
+ * One contract, five stores: the embedded memory store, a single Redis and a 3-master Redis Cluster (each a
+ * real redis-server started by the test on a random port), and the deployment's Redis image through
+ * testcontainers, single and as a 3-master cluster (when a Docker engine answers; under CI=true it must).
  */
-import { startRedis, startRedisCluster } from '@switchboard/test-helpers';
+import { redisContainerUnavailableReason, startRedis, startRedisCluster, startRedisClusterContainer, startRedisContainer } from '@switchboard/test-helpers';
 import { GET_STREAM_ID } from '@switchboard/protocol';
 import { MemoryStore } from './memory-store';
 import { RedisStore } from './redis-store';
@@ -47,6 +48,27 @@ const backends: Backend[] = [
     },
   },
 ];
+
+const noContainers = redisContainerUnavailableReason();
+if (noContainers && process.env.CI !== 'true') console.warn(`store contract: the testcontainers backend is skipped: ${noContainers}`);
+if (!noContainers || process.env.CI === 'true') {
+  backends.push({
+    name: 'redis container (testcontainers)',
+    setup: async () => {
+      const redis = await startRedisContainer();
+      const store = new RedisStore(redis.url);
+      return { store, teardown: async () => { await store.close(); await redis.stop(); } };
+    },
+  });
+  backends.push({
+    name: 'redis cluster container (testcontainers)',
+    setup: async () => {
+      const cluster = await startRedisClusterContainer({ masters: 3 });
+      const store = new RedisStore(cluster.url);
+      return { store, teardown: async () => { await store.close(); await cluster.stop(); } };
+    },
+  });
+}
 
 describe.each(backends)('store contract: $name', ({ setup }) => {
   let store: Store;

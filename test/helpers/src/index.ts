@@ -31,3 +31,5 @@ export {
   type JsonRpcNotification,
 } from './messages';
 export { withLogs, type HasLogs } from './logs';
+export { docker, runDocker, dockerCli, dockerAvailable, dockerUnavailableReason, composeCli, type DockerResult } from './docker';
+export { startRedisContainer, startRedisClusterContainer, redisContainerUnavailableReason, REDIS_IMAGE, type RedisContainerHandle, type RedisClusterContainerHandle } from './redis-container';
