@@ -1,5 +1,6 @@
 -- A worker starts (or, after a stall, restarts) a task. ARGV: now, id, activeTtlMs, groupTtlMs,
--- eventsChannel, eventPrefix, refusedPayload, maxResultBytes, maxRetained, maxRetainedBytes, refusedMessage.
+-- eventsChannel, eventPrefix, refusedPayload, maxResultBytes, maxRetained, maxRetainedBytes, refusedMessage,
+-- maxRuns, exhaustedPayload, exhaustedMessage.
 -- Returns {'unknown'} | {'terminal', state} | {'refused', state} (now failed) | {'run', state}.
 local now, id = tonumber(ARGV[1]), ARGV[2]
 purge(now)
@@ -8,8 +9,11 @@ if not raw then return { 'unknown' } end
 local st = cjson.decode(raw)
 if is_terminal(st.status) then return { 'terminal', raw } end
 st.runs = (st.runs or 0) + 1
-if st.runs > 1 and not st.rerunSafe then
-  local json = finish(id, st, now, 'failed', ARGV[11], ARGV[7], 'error', tonumber(ARGV[8]), ARGV[7], tonumber(ARGV[9]), tonumber(ARGV[10]))
+local exhausted = st.runs > tonumber(ARGV[12])
+if st.runs > 1 and (not st.rerunSafe or exhausted) then
+  local message, payload = ARGV[11], ARGV[7]
+  if st.rerunSafe then message, payload = ARGV[14], ARGV[13] end
+  local json = finish(id, st, now, 'failed', message, payload, 'error', tonumber(ARGV[8]), payload, tonumber(ARGV[9]), tonumber(ARGV[10]))
   touch_group(tonumber(ARGV[4]))
   publish_status(ARGV[5], ARGV[6], id, json)
   return { 'refused', json }

@@ -13,3 +13,10 @@ import type { TaskStore } from './task-store';
 export function createTaskStore(redisUrl: string | undefined, opts: RedisTaskStoreOptions = {}): TaskStore {
   return redisUrl ? new RedisTaskStore(redisUrl, opts) : new MemoryTaskStore(opts.limits);
 }
+export { runTool, type ServerFactory, type ServerLike, type ToolOutcome, type ToolDriverHooks } from './tool-driver';
+export { TaskExecutor, SHUTDOWN, type ExecutorHooks, type ExecuteResult, type TaskOutcomeLabel } from './executor';
+export { ENQUEUE_FAILED_MESSAGE, type TaskDispatcher } from './dispatcher';
+export { TaskQueues, type TaskJobData, type QueueStats } from './queues';
+export { TaskWorkerPool, type WorkerPoolHooks, type WorkerPoolOptions } from './worker-pool';
+export { InProcessTaskRunner, SHUTDOWN_FAILED_MESSAGE, type InProcessRunnerOptions } from './inprocess-runner';
+export { bullConnection } from './bull-connection';

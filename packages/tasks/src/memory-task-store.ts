@@ -11,6 +11,7 @@ import {
   effectiveTtlMs,
   encodeCursor,
   RERUN_REFUSED_MESSAGE,
+  RUNS_EXHAUSTED_MESSAGE,
   RESULT_TOO_LARGE_CODE,
   type CreateOutcome,
   type StatusPatch,
@@ -217,8 +218,9 @@ export class MemoryTaskStore implements TaskStore {
     if (!e) return { outcome: 'unknown' };
     if (isTerminal(e.state.status)) return { outcome: 'terminal', task: this.record(e) };
     e.state.runs += 1;
-    if (e.state.runs > 1 && !e.state.rerunSafe) {
-      this.finishEntry(owner, g, e, now, 'failed', 'worker lost; not safe to rerun', JSON.stringify({ error: { code: -32603, message: RERUN_REFUSED_MESSAGE } }), 'error');
+    if (e.state.runs > 1 && (!e.state.rerunSafe || e.state.runs > this.limits.maxRuns)) {
+      const [message, text] = e.state.rerunSafe ? ['worker lost too many times', RUNS_EXHAUSTED_MESSAGE(this.limits.maxRuns)] : ['worker lost; not safe to rerun', RERUN_REFUSED_MESSAGE];
+      this.finishEntry(owner, g, e, now, 'failed', message, JSON.stringify({ error: { code: -32603, message: text } }), 'error');
       return { outcome: 'refused', task: this.record(e) };
     }
     if (e.state.runs > 1) {

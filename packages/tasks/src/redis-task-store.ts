@@ -13,6 +13,7 @@ import {
   effectiveTtlMs,
   encodeCursor,
   RERUN_REFUSED_MESSAGE,
+  RUNS_EXHAUSTED_MESSAGE,
   RESULT_TOO_LARGE_CODE,
   type CreateOutcome,
   type StatusPatch,
@@ -216,6 +217,9 @@ export class RedisTaskStore implements TaskStore {
       this.limits.maxRetainedPerOwner,
       this.limits.maxRetainedBytesPerOwner,
       'worker lost; not safe to rerun',
+      this.limits.maxRuns,
+      JSON.stringify({ error: { code: -32603, message: RUNS_EXHAUSTED_MESSAGE(this.limits.maxRuns) } }),
+      'worker lost too many times',
     );
     return this.outcome(owner, id, r) as Promise<WriteOutcome<'run' | 'refused' | 'terminal'>>;
   }

@@ -199,6 +199,9 @@ describe.each(backends)('task store contract: $name', ({ setup }) => {
     const refused = await store.startRun(o, unsafe.task.id);
     expect(refused).toMatchObject({ outcome: 'refused', task: { status: 'failed' } });
     expect(await store.getPayload(o, unsafe.task.id)).toEqual({ error: { code: -32603, message: expect.stringContaining('not declared safe to run again') } });
+    // limits.maxRuns (3 by default): a rerun-safe task whose workers keep dying is failed, not started forever.
+    expect((await store.startRun(o, safe.task.id)).outcome).toBe('run');
+    expect(await store.startRun(o, safe.task.id)).toMatchObject({ outcome: 'refused', task: { status: 'failed', statusMessage: 'worker lost too many times' } });
   });
 
   test('tasks/list: newest first, cursor pages, a bad cursor is refused, only the owner\'s tasks', async () => {

@@ -22,6 +22,8 @@ export interface TaskLimits {
   maxRetainedBytesPerOwner: number;
   /** One payload larger than this fails its task ("result too large") instead of being stored. */
   maxResultBytes: number;
+  /** A rerun-safe task whose workers died this many times is failed rather than started again. */
+  maxRuns: number;
 }
 
 export const DEFAULT_TASK_LIMITS: TaskLimits = {
@@ -33,6 +35,7 @@ export const DEFAULT_TASK_LIMITS: TaskLimits = {
   maxRetainedPerOwner: 1_000,
   maxRetainedBytesPerOwner: 16 * 1024 * 1024,
   maxResultBytes: 1024 * 1024,
+  maxRuns: 3,
 };
 
 export type CreateOutcome = { ok: true; task: TaskRecord } | { ok: false; reason: 'active_limit'; limit: number };
@@ -127,4 +130,5 @@ export function decodeCursor(cursor: string): { createdAt: number; id: string } 
 }
 
 export const RERUN_REFUSED_MESSAGE = 'The worker running this task stopped before it finished, and the tool is not declared safe to run again';
+export const RUNS_EXHAUSTED_MESSAGE = (runs: number) => `The workers running this task stopped before it finished ${runs} times; it is not started again`;
 export const RESULT_TOO_LARGE_CODE = -32603;
