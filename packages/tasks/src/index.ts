@@ -20,3 +20,4 @@ export { TaskQueues, type TaskJobData, type QueueStats } from './queues';
 export { TaskWorkerPool, type WorkerPoolHooks, type WorkerPoolOptions } from './worker-pool';
 export { InProcessTaskRunner, SHUTDOWN_FAILED_MESSAGE, type InProcessRunnerOptions } from './inprocess-runner';
 export { bullConnection } from './bull-connection';
+export { taskLimitsFromEnv, TASK_LIMIT_ENV } from './limits-env';

@@ -92,6 +92,11 @@ export class TaskWorkerPool {
 
   private async process(job: Job<TaskJobData>, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
     const { tenant, principal, taskId } = job.data;
+    if (this.closing) {
+      // A fetch already in flight when the drain paused the Worker: give the job straight back, untouched.
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
     const controller = new AbortController();
     const onBullAbort = () => controller.abort('cancelled');
     signal?.addEventListener('abort', onBullAbort, { once: true });
