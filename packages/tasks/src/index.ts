@@ -13,7 +13,7 @@ import type { TaskStore } from './task-store';
 export function createTaskStore(redisUrl: string | undefined, opts: RedisTaskStoreOptions = {}): TaskStore {
   return redisUrl ? new RedisTaskStore(redisUrl, opts) : new MemoryTaskStore(opts.limits);
 }
-export { runTool, type ServerFactory, type ServerLike, type ToolOutcome, type ToolDriverHooks } from './tool-driver';
+export { runTool, listTools, toolPolicies, type ServerFactory, type ServerLike, type ToolOutcome, type ToolDriverHooks } from './tool-driver';
 export { TaskExecutor, SHUTDOWN, type ExecutorHooks, type ExecuteResult, type TaskOutcomeLabel } from './executor';
 export { ENQUEUE_FAILED_MESSAGE, type TaskDispatcher } from './dispatcher';
 export { TaskQueues, type TaskJobData, type QueueStats } from './queues';
@@ -21,3 +21,4 @@ export { TaskWorkerPool, type WorkerPoolHooks, type WorkerPoolOptions } from './
 export { InProcessTaskRunner, SHUTDOWN_FAILED_MESSAGE, type InProcessRunnerOptions } from './inprocess-runner';
 export { bullConnection } from './bull-connection';
 export { taskLimitsFromEnv, TASK_LIMIT_ENV } from './limits-env';
+export { Tasks2025, RELATED_TASK_META, type Session2025Context, type Tasks2025Options } from './protocol-2025';

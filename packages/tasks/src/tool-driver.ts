@@ -6,6 +6,7 @@
  * `notifications/cancelled`, which fires the handler's own AbortSignal.
  */
 import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
+import { taskPolicyOf, type TaskPolicy } from './model';
 
 /** What a tenant's factory returns (an SDK McpServer or low-level Server). */
 export interface ServerLike {
@@ -106,4 +107,56 @@ export async function runTool(factory: ServerFactory, tool: string, args: Record
     inputAborts.abort();
     await server.close().catch(() => undefined);
   }
+}
+
+/** The tools a tenant's server lists (all pages), read through a throwaway instance: task policies come from here. */
+export async function listTools(factory: ServerFactory): Promise<Record<string, unknown>[]> {
+  const waiting = new Map<string | number, (m: Msg) => void>();
+  const transport = new DriverTransport((m) => {
+    if (m.method === undefined && m.id !== undefined) {
+      waiting.get(m.id)?.(m);
+      waiting.delete(m.id);
+    }
+  });
+  let seq = 0;
+  const request = (method: string, params: Record<string, unknown>) =>
+    new Promise<Msg>((resolve) => {
+      const id = `q${++seq}`;
+      waiting.set(id, resolve);
+      transport.deliver({ jsonrpc: '2.0', id, method, params });
+    });
+  const server = factory();
+  await server.connect(transport);
+  try {
+    const init = await request('initialize', { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'switchboard-worker', version: '0.1.0' } });
+    if (init.error) throw new Error(`initialize failed: ${init.error.message}`);
+    transport.deliver({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const tools: Record<string, unknown>[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const res = await request('tools/list', cursor === undefined ? {} : { cursor });
+      if (res.error) throw new Error(`tools/list failed: ${res.error.message}`);
+      const body = res.result as { tools?: Record<string, unknown>[]; nextCursor?: string };
+      tools.push(...(body.tools ?? []));
+      cursor = body.nextCursor;
+      if (!cursor) break;
+    }
+    return tools;
+  } finally {
+    await server.close().catch(() => undefined);
+  }
+}
+
+/** Task policies of a tenant's tools, read once per factory (a tenant reload brings a new factory). */
+export function toolPolicies(): (factory: ServerFactory, tool: string) => Promise<TaskPolicy | undefined> {
+  const cache = new WeakMap<ServerFactory, Promise<Map<string, TaskPolicy>>>();
+  return async (factory, tool) => {
+    let p = cache.get(factory);
+    if (!p) {
+      p = listTools(factory).then((tools) => new Map(tools.filter((t) => typeof t.name === 'string').map((t) => [t.name as string, taskPolicyOf(t)])));
+      p.catch(() => cache.delete(factory));
+      cache.set(factory, p);
+    }
+    return (await p).get(tool);
+  };
 }
