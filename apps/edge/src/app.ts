@@ -21,6 +21,7 @@ import type { RateLimits } from './pipeline/rate-limit';
 import { precomputeSecureHeaders } from './pipeline/secure-headers';
 import type { StreamSlots } from './pipeline/stream-slots';
 import type { ServedTenant, TenantHost } from './tenant-host';
+import type { EdgeTasks } from './tasks-setup';
 
 export interface AppDeps {
   tenants: TenantHost;
@@ -35,6 +36,8 @@ export interface AppDeps {
   nodeId: string;
   isDraining: () => boolean;
   maxJsonDepth?: number;
+  /** MCP tasks (tasks-setup.ts); absent: no tasks. */
+  tasks?: EdgeTasks;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
