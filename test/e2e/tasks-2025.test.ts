@@ -4,8 +4,8 @@
  * tasks run in process). Raw JSON-RPC over Streamable HTTP.
  */
 import path from 'node:path';
-import { initializeRequest, REPO_ROOT, startEdge, startRedis, type Edge, type RedisServer } from '@switchboard/test-helpers';
-import { post, readAll, type Session } from './mcp-http';
+import { collectSse, initializeRequest, REPO_ROOT, startEdge, startRedis, type Edge, type RedisServer } from '@switchboard/test-helpers';
+import { messagesOf, openGet, post, readAll, type Session } from './mcp-http';
 
 const WORKER_ENTRY = path.join(REPO_ROOT, 'apps/worker/dist/main.js');
 const RELATED = 'io.modelcontextprotocol/related-task';
@@ -68,6 +68,22 @@ function suite(name: string, setup: () => Promise<{ a: Edge; b: Edge; stop: () =
       expect((await rpc(b.mcpUrl, s, 'tools/call', { name: 'echo', arguments: { text: 'x' }, task: {} })).error).toMatchObject({ code: -32601 });
       // Anonymous tenant: no shared list.
       expect((await rpc(b.mcpUrl, s, 'tasks/list')).error).toMatchObject({ code: -32601 });
+    });
+
+    test('status and progress notifications reach the session\'s GET stream on another node', async () => {
+      const { s } = await open(a.mcpUrl);
+      const get = await openGet(b.mcpUrl, s);
+      expect(get.status).toBe(200);
+      const task = (await rpc(a.mcpUrl, s, 'tools/call', { name: 'long_job', arguments: { steps: 3, delayMs: 30 }, task: {}, _meta: { progressToken: 'p-7' } })).result.task;
+      const done = (m: Record<string, any>) => m.method === 'notifications/tasks/status' && m.params.taskId === task.taskId && m.params.status === 'completed';
+      const events = await collectSse(get, { timeoutMs: 15_000, until: (_e, all) => messagesOf(all).some(done) });
+      const msgs = messagesOf(events);
+      const progress = msgs.filter((m) => m.method === 'notifications/progress').map((m) => m.params);
+      expect(progress.map((p) => [p.progressToken, p.progress, p.total])).toEqual([['p-7', 1, 3], ['p-7', 2, 3], ['p-7', 3, 3]]);
+      expect(progress[0]._meta).toEqual({ [RELATED]: { taskId: task.taskId } });
+      const statuses = msgs.filter((m) => m.method === 'notifications/tasks/status').map((m) => m.params);
+      expect(statuses.at(-1)).toMatchObject({ taskId: task.taskId, status: 'completed', ttl: expect.any(Number), pollInterval: expect.any(Number) });
+      expect(statuses.every((p) => p._meta === undefined)).toBe(true);
     });
 
     test('an older protocol revision sees no tasks', async () => {

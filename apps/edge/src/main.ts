@@ -94,7 +94,7 @@ async function main(): Promise<void> {
     debug: (msg) => log.debug(msg),
   });
   await tenants.apply(configured);
-  const tasks = EdgeTasks.create(env.REDIS_URL, logFn);
+  const tasks = EdgeTasks.create(env.REDIS_URL, { store, maxLen: legacy.ctx.opts.streamMaxLen, ttlMs: legacy.ctx.opts.streamTtlMs }, logFn);
   await tasks?.setTenants(tenants.tenants);
 
   let draining = false;

@@ -16,6 +16,7 @@ import {
   bullConnection,
   createTaskStore,
   InProcessTaskRunner,
+  sessionNotifier,
   TaskQueues,
   Tasks2025,
   TaskWorkerPool,
@@ -23,9 +24,18 @@ import {
   toolPolicies,
   type ServerFactory,
   type TaskDispatcher,
+  type TaskEvent,
   type TaskStore,
 } from '@switchboard/tasks';
 import type { LegacyTaskHook } from '@switchboard/transport';
+import type { Store } from '@switchboard/store';
+
+/** Where 2025-11-25 task notifications go: the node's session store (the session's GET stream log). */
+export interface SessionStreams {
+  store: Pick<Store, 'appendEvents'>;
+  maxLen: number;
+  ttlMs: number;
+}
 
 const TasksEnvSchema = z.object({
   TASKS: z.enum(['on', 'off']).default('on'),
@@ -50,27 +60,29 @@ export class EdgeTasks {
     readonly store: TaskStore,
     private readonly dispatcher: TaskDispatcher,
     private readonly pool: TaskWorkerPool | undefined,
+    private readonly notify: (e: TaskEvent) => void,
     private readonly closeConnection: () => void,
   ) {}
 
   /** Undefined when TASKS=off. Throws (stopping start-up) on a bad setting. */
-  static create(redisUrl: string | undefined, log: (msg: string, err?: unknown) => void, env: NodeJS.ProcessEnv = process.env): EdgeTasks | undefined {
+  static create(redisUrl: string | undefined, streams: SessionStreams, log: (msg: string, err?: unknown) => void, env: NodeJS.ProcessEnv = process.env): EdgeTasks | undefined {
     const parsed = TasksEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
     if (!parsed.success) throw new Error(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const cfg = parsed.data;
     if (cfg.TASKS === 'off') return undefined;
     const limits = taskLimitsFromEnv(env);
     const store = createTaskStore(redisUrl, { limits, onError: (err) => log('tasks: redis error', err), connectionName: 'sb-edge-tasks' });
+    const notify = sessionNotifier(streams.store, { maxLen: streams.maxLen, ttlMs: streams.ttlMs }, log);
     let self: EdgeTasks | undefined;
     const servers = (tenant: string) => self?.factories.get(tenant);
     if (!redisUrl) {
-      const runner = new InProcessTaskRunner({ store, servers, concurrency: cfg.TASK_CONCURRENCY, hooks: { log } });
-      self = new EdgeTasks(store, runner, undefined, () => undefined);
+      const runner = new InProcessTaskRunner({ store, servers, concurrency: cfg.TASK_CONCURRENCY, notify, hooks: { log } });
+      self = new EdgeTasks(store, runner, undefined, notify, () => undefined);
       return self;
     }
     const connection = bullConnection(redisUrl, (err) => log('tasks: redis error', err));
-    const pool = cfg.WORKER_CONCURRENCY > 0 ? new TaskWorkerPool({ store, connection, servers, concurrency: cfg.WORKER_CONCURRENCY, lockMs: cfg.TASK_LOCK_MS, hooks: { log } }) : undefined;
-    self = new EdgeTasks(store, new TaskQueues(store, connection), pool, () => connection.disconnect());
+    const pool = cfg.WORKER_CONCURRENCY > 0 ? new TaskWorkerPool({ store, connection, servers, concurrency: cfg.WORKER_CONCURRENCY, lockMs: cfg.TASK_LOCK_MS, notify, hooks: { log } }) : undefined;
+    self = new EdgeTasks(store, new TaskQueues(store, connection), pool, notify, () => connection.disconnect());
     return self;
   }
 
@@ -91,6 +103,7 @@ export class EdgeTasks {
         toolPolicy: (_t, tool) => this.policies(factory, tool),
         // Anonymous callers share one principal: a list would show everyone's tasks.
         listEnabled: tenant.auth.anonymous !== true,
+        notify: this.notify,
       });
       this.hooks.set(factory, hook);
     }

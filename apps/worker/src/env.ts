@@ -22,6 +22,9 @@ export const WorkerEnvSchema = z.object({
   DRAIN_GRACE_MS: intFromEnv(10_000),
   /** How often a task waiting for input re-reads its record besides the pub/sub poke. */
   TASK_INPUT_POLL_MS: z.coerce.number().int().positive().default(1_000),
+  /** Session stream log bounds for the notifications appended here (as the edge's STREAM_MAX_LEN and stream TTL). */
+  STREAM_MAX_LEN: z.coerce.number().int().positive().default(10_000),
+  STREAM_TTL_MS: z.coerce.number().int().positive().default(3_600_000),
 });
 
 export type WorkerEnv = z.infer<typeof WorkerEnvSchema> & { NODE_ID: string };

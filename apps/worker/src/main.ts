@@ -6,7 +6,8 @@
  */
 import { createServer } from 'node:http';
 import pino from 'pino';
-import { bullConnection, RedisTaskStore, TaskQueues, TaskWorkerPool, taskLimitsFromEnv } from '@switchboard/tasks';
+import { createStore } from '@switchboard/store';
+import { bullConnection, RedisTaskStore, sessionNotifier, TaskQueues, TaskWorkerPool, taskLimitsFromEnv } from '@switchboard/tasks';
 import { loadWorkerEnv } from './env';
 import { createApp } from './app';
 import { WorkerMetrics } from './metrics';
@@ -25,6 +26,9 @@ async function main(): Promise<void> {
   const store = new RedisTaskStore(env.REDIS_URL, { limits, onError, connectionName: `sb-worker-${env.NODE_ID}` });
   const connection = bullConnection(env.REDIS_URL, onError);
   const queues = new TaskQueues(store, connection);
+  // 2025-11-25 sessions get their tasks' status and progress notifications in their GET stream log.
+  const sessionStore = createStore(env.REDIS_URL, { nodeId: env.NODE_ID, onError });
+  const notify = sessionNotifier(sessionStore, { maxLen: env.STREAM_MAX_LEN, ttlMs: env.STREAM_TTL_MS }, logFn);
   let pool: TaskWorkerPool | undefined;
   const metrics = new WorkerMetrics(env.NODE_ID, { tenants: () => pool?.tenants ?? [], stats: (t) => queues.stats(t) }, () => pool?.runningCount ?? 0);
   pool = new TaskWorkerPool({
@@ -34,6 +38,7 @@ async function main(): Promise<void> {
     concurrency: env.WORKER_CONCURRENCY,
     lockMs: env.TASK_LOCK_MS,
     inputPollMs: env.TASK_INPUT_POLL_MS,
+    notify,
     hooks: metrics.hooks(logFn),
   });
   await pool.start(tenantIds);
@@ -65,6 +70,7 @@ async function main(): Promise<void> {
     await pool!.drain(env.DRAIN_GRACE_MS);
     await queues.close();
     await store.close();
+    await sessionStore.close();
     await connection.quit().catch(() => connection.disconnect());
     server.close();
     server.closeAllConnections();

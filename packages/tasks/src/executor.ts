@@ -4,7 +4,7 @@
  * and status messages and its requests for input into `input_required`, and writes the terminal state once.
  */
 import { ownerHash, type TaskOwner, type TaskRecord, type TerminalStatus } from './model';
-import type { TaskControl, TaskStore } from './task-store';
+import type { TaskControl, TaskEvent, TaskStore } from './task-store';
 import { runTool, type ServerFactory } from './tool-driver';
 
 export type TaskOutcomeLabel = TerminalStatus | 'refused';
@@ -24,6 +24,8 @@ export interface ExecutorOptions {
   /** Safety net re-read of the record while waiting for input (pub/sub pokes are the fast path). @default 1000 */
   inputPollMs?: number;
   hooks?: ExecutorHooks;
+  /** Every status change and progress report this run makes, for the session's notifications (notifier.ts). */
+  notify?: (e: TaskEvent) => void;
 }
 
 /** finished: the task reached a terminal state (here or elsewhere). interrupted: shutdown; hand it back. */
@@ -65,9 +67,12 @@ export class TaskExecutor {
   async execute(owner: TaskOwner, taskId: string, signal: AbortSignal): Promise<ExecuteResult> {
     const { store, hooks } = this.opts;
     const startedMs = Date.now();
+    const hash = ownerHash(owner);
+    const status = (task: TaskRecord) => this.opts.notify?.({ kind: 'status', tenant: owner.tenant, ownerHash: hash, task });
     const start = await store.startRun(owner, taskId);
     if (start.outcome === 'unknown' || start.outcome === 'terminal') return 'skipped';
     if (start.outcome === 'refused') {
+      status(start.task);
       hooks?.onOutcome?.(owner.tenant, 'refused', 0);
       return 'finished';
     }
@@ -75,7 +80,8 @@ export class TaskExecutor {
     if (task.runs > 1) hooks?.onRerun?.(owner.tenant);
     const factory = this.opts.servers(owner.tenant);
     if (!factory) {
-      await store.finish(owner, taskId, 'failed', { error: { code: -32603, message: `tenant "${owner.tenant}" is not served by this worker` } });
+      const r = await store.finish(owner, taskId, 'failed', { error: { code: -32603, message: `tenant "${owner.tenant}" is not served by this worker` } });
+      if (r.outcome === 'done') status(r.task);
       hooks?.onOutcome?.(owner.tenant, 'failed', Date.now() - startedMs);
       return 'finished';
     }
@@ -96,22 +102,15 @@ export class TaskExecutor {
       {
         onProgress: (progress, total, message) => {
           void enqueue(async () => {
-            await store.publishProgress({
-              kind: 'progress',
-              tenant: owner.tenant,
-              ownerHash: ownerHash(owner),
-              taskId,
-              sessionId: task.sessionId,
-              progressToken: task.progressToken,
-              progress,
-              total,
-              message,
-            });
+            const event: TaskEvent = { kind: 'progress', tenant: owner.tenant, ownerHash: hash, taskId, sessionId: task.sessionId, progressToken: task.progressToken, progress, total, message };
+            await store.publishProgress(event);
+            this.opts.notify?.(event);
             // 2026-07-28 carries progress as statusMessage only.
-            await store.update(owner, taskId, { statusMessage: message ?? (total !== undefined ? `${progress}/${total}` : String(progress)) });
+            const u = await store.update(owner, taskId, { statusMessage: message ?? (total !== undefined ? `${progress}/${total}` : String(progress)) });
+            if (u.outcome === 'ok') status(u.task);
           });
         },
-        onRequest: (method, params, inputSignal) => this.askForInput(owner, task, `r${task.runs}-${++inputSeq}`, method, params, inputSignal, enqueue),
+        onRequest: (method, params, inputSignal) => this.askForInput(owner, task, `r${task.runs}-${++inputSeq}`, method, params, inputSignal, enqueue, status),
       },
       signal,
     );
@@ -121,14 +120,16 @@ export class TaskExecutor {
       if (signal.reason === SHUTDOWN) return 'interrupted';
       // Cancelled: the cancel already wrote `cancelled` (terminal, final); this is a no-op then.
       const r = await store.finish(owner, taskId, 'cancelled', undefined, 'cancelled');
+      if (r.outcome === 'done') status(r.task);
       if (r.outcome !== 'unknown') hooks?.onOutcome?.(owner.tenant, 'cancelled', Date.now() - startedMs);
       return 'finished';
     }
-    let status: TerminalStatus;
-    if ('error' in outcome) status = 'failed';
+    let final: TerminalStatus;
+    if ('error' in outcome) final = 'failed';
     // 2025-11-25 counts a tool result with isError as failed; 2026-07-28 as completed (the result carries it).
-    else status = outcome.result.isError === true && task.era === '2025' ? 'failed' : 'completed';
-    const r = await store.finish(owner, taskId, status, outcome);
+    else final = outcome.result.isError === true && task.era === '2025' ? 'failed' : 'completed';
+    const r = await store.finish(owner, taskId, final, outcome);
+    if (r.outcome === 'done') status(r.task);
     if (r.outcome !== 'unknown') hooks?.onOutcome?.(owner.tenant, r.task.status as TerminalStatus, Date.now() - startedMs);
     return 'finished';
   }
@@ -142,10 +143,12 @@ export class TaskExecutor {
     params: Record<string, unknown> | undefined,
     signal: AbortSignal,
     enqueue: <T>(f: () => Promise<T>) => Promise<T>,
+    status: (t: TaskRecord) => void,
   ): Promise<unknown> {
     const { store } = this.opts;
     const asked = await enqueue(() => store.update(owner, task.id, { status: 'input_required', addInputRequests: { [key]: { method, ...(params && { params }) } } }));
     if (asked.outcome !== 'ok') throw new Error('the task ended while asking for input');
+    status(asked.task);
     for (;;) {
       if (signal.aborted) throw new Error('the task ended while waiting for input');
       const rec = await store.get(owner, task.id);

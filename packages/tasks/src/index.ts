@@ -22,3 +22,4 @@ export { InProcessTaskRunner, SHUTDOWN_FAILED_MESSAGE, type InProcessRunnerOptio
 export { bullConnection } from './bull-connection';
 export { taskLimitsFromEnv, TASK_LIMIT_ENV } from './limits-env';
 export { Tasks2025, RELATED_TASK_META, type Session2025Context, type Tasks2025Options } from './protocol-2025';
+export { sessionNotifier } from './notifier';

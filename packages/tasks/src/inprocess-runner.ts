@@ -5,7 +5,7 @@
  */
 import { TaskExecutor, SHUTDOWN, type ExecutorHooks } from './executor';
 import type { NewTask, TaskOwner } from './model';
-import type { CreateOutcome, TaskStore, WriteOutcome } from './task-store';
+import type { CreateOutcome, TaskEvent, TaskStore, WriteOutcome } from './task-store';
 import type { ServerFactory } from './tool-driver';
 import type { TaskDispatcher } from './dispatcher';
 
@@ -15,6 +15,8 @@ export interface InProcessRunnerOptions {
   /** Concurrent tasks per tenant. */
   concurrency: number;
   inputPollMs?: number;
+  /** Session notifications of what runs here (notifier.ts). */
+  notify?: (e: TaskEvent) => void;
   hooks?: ExecutorHooks;
 }
 
@@ -33,7 +35,7 @@ export class InProcessTaskRunner implements TaskDispatcher {
   private closing = false;
 
   constructor(private readonly opts: InProcessRunnerOptions) {
-    this.executor = new TaskExecutor({ store: opts.store, servers: opts.servers, inputPollMs: opts.inputPollMs, hooks: opts.hooks });
+    this.executor = new TaskExecutor({ store: opts.store, servers: opts.servers, inputPollMs: opts.inputPollMs, hooks: opts.hooks, notify: opts.notify });
     this.offControl = opts.store.onControl((c) => {
       if (c.kind === 'cancel') this.running.get(c.taskId)?.controller.abort('cancelled');
       this.executor.poke(c);

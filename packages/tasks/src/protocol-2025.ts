@@ -6,7 +6,7 @@
  * requests to hand here (`claims`) and where the answers and notifications go.
  */
 import { catalogErrorBody, type ErrorKind, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '@switchboard/protocol';
-import { isTerminal, isValidTaskId, TASK_POLICY_META_KEY, taskPolicyOf, toTask2025, type TaskOwner, type TaskPolicy, type TaskRecord } from './model';
+import { isTerminal, isValidTaskId, ownerHash, TASK_POLICY_META_KEY, taskPolicyOf, toTask2025, type TaskOwner, type TaskPolicy, type TaskRecord } from './model';
 import { TaskCursorError, type TaskEvent, type TaskStore } from './task-store';
 import type { TaskDispatcher } from './dispatcher';
 
@@ -35,6 +35,8 @@ export interface Tasks2025Options {
   listEnabled: boolean;
   /** Safety-net re-read while `tasks/result` waits (status events are the fast path). @default 1000 */
   resultPollMs?: number;
+  /** Status changes made here (cancel, answers), for the session's notifications (notifier.ts). */
+  notify?: (e: TaskEvent) => void;
 }
 
 const fail = (kind: ErrorKind, id: JsonRpcRequest['id'], data?: unknown): JsonRpcResponse => catalogErrorBody(kind, id, data) as JsonRpcResponse;
@@ -153,6 +155,7 @@ export class Tasks2025 {
     const c = await this.opts.dispatcher.cancel(ctx.owner, id);
     if (c.outcome === 'unknown') return fail('TASK_NOT_FOUND', r.id);
     if (c.outcome === 'terminal') return fail('TASK_TERMINAL', r.id, { status: c.task.status });
+    this.opts.notify?.({ kind: 'status', tenant: ctx.owner.tenant, ownerHash: ownerHash(ctx.owner), task: c.task });
     return ok(r.id, toTask2025(c.task));
   }
 
@@ -198,7 +201,10 @@ export class Tasks2025 {
       const params = { ...(req.params ?? {}) };
       params._meta = { ...(isObject(params._meta) ? params._meta : {}), [RELATED_TASK_META]: { taskId: t.id } };
       ctx.sendRequest!(req.method, params, signal).then(
-        (answer) => this.opts.store.submitInput(ctx.owner, t.id, { [key]: answer }),
+        async (answer) => {
+          const r = await this.opts.store.submitInput(ctx.owner, t.id, { [key]: answer });
+          if (r.outcome === 'ok') this.opts.notify?.({ kind: 'status', tenant: ctx.owner.tenant, ownerHash: ownerHash(ctx.owner), task: r.task });
+        },
         () => forwarded.delete(key), // not answered on this stream: the next tasks/result asks again
       );
     }

@@ -16,7 +16,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { queueNames } from './keys';
 import { SHUTDOWN, TaskExecutor, type ExecutorHooks } from './executor';
 import type { TaskJobData } from './queues';
-import type { TaskStore } from './task-store';
+import type { TaskEvent, TaskStore } from './task-store';
 import type { ServerFactory } from './tool-driver';
 
 export interface WorkerPoolHooks extends ExecutorHooks {
@@ -33,6 +33,8 @@ export interface WorkerPoolOptions {
   /** Job lock duration and stall-check interval (TASK_LOCK_MS). */
   lockMs: number;
   inputPollMs?: number;
+  /** Session notifications of what runs here (notifier.ts). */
+  notify?: (e: TaskEvent) => void;
   hooks?: WorkerPoolHooks;
 }
 
@@ -49,7 +51,7 @@ export class TaskWorkerPool {
   private closing = false;
 
   constructor(private readonly opts: WorkerPoolOptions) {
-    this.executor = new TaskExecutor({ store: opts.store, servers: opts.servers, inputPollMs: opts.inputPollMs, hooks: opts.hooks });
+    this.executor = new TaskExecutor({ store: opts.store, servers: opts.servers, inputPollMs: opts.inputPollMs, hooks: opts.hooks, notify: opts.notify });
   }
 
   get runningCount(): number {
