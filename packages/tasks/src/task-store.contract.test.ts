@@ -157,6 +157,7 @@ describe.each(backends)('task store contract: $name', ({ setup }) => {
   test('bounds: retained results by count and bytes (oldest dropped early); an oversized result fails its task', async () => {
     const o = owner();
     const make = async () => {
+      await sleep(3); // distinct finish times: eviction order is oldest-finished first (ties: by id)
       const c = await store.create(o, spec());
       if (!c.ok) throw new Error('refused');
       return c.task.id;
