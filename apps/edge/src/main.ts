@@ -94,7 +94,11 @@ async function main(): Promise<void> {
     debug: (msg) => log.debug(msg),
   });
   await tenants.apply(configured);
-  const tasks = EdgeTasks.create(env.REDIS_URL, { store, maxLen: legacy.ctx.opts.streamMaxLen, ttlMs: legacy.ctx.opts.streamTtlMs }, logFn);
+  const tasks = EdgeTasks.create(
+    env.REDIS_URL,
+    { store, maxLen: legacy.ctx.opts.streamMaxLen, ttlMs: legacy.ctx.opts.streamTtlMs, redisClient: rawStore instanceof RedisStore ? rawStore.client : undefined },
+    logFn,
+  );
   await tasks?.setTenants(tenants.tenants);
 
   let draining = false;

@@ -28,13 +28,15 @@ import {
   type TaskStore,
 } from '@switchboard/tasks';
 import type { LegacyTaskHook } from '@switchboard/transport';
-import type { Store } from '@switchboard/store';
+import type { RedisLike, Store } from '@switchboard/store';
 
 /** Where 2025-11-25 task notifications go: the node's session store (the session's GET stream log). */
 export interface SessionStreams {
   store: Pick<Store, 'appendEvents'>;
   maxLen: number;
   ttlMs: number;
+  /** The session store's Redis command client, shared by the task store (no extra connection or PINGs). */
+  redisClient?: RedisLike;
 }
 
 const TasksEnvSchema = z.object({
@@ -71,7 +73,7 @@ export class EdgeTasks {
     const cfg = parsed.data;
     if (cfg.TASKS === 'off') return undefined;
     const limits = taskLimitsFromEnv(env);
-    const store = createTaskStore(redisUrl, { limits, onError: (err) => log('tasks: redis error', err), connectionName: 'sb-edge-tasks' });
+    const store = createTaskStore(redisUrl, { limits, onError: (err) => log('tasks: redis error', err), connectionName: 'sb-edge-tasks', client: streams.redisClient });
     const notify = sessionNotifier(streams.store, { maxLen: streams.maxLen, ttlMs: streams.ttlMs }, log);
     let self: EdgeTasks | undefined;
     const servers = (tenant: string) => self?.factories.get(tenant);

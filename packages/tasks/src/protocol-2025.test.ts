@@ -74,6 +74,10 @@ describe('tasks 2025-11-25 methods', () => {
     expect(errorOf(await tasks.handle(alice, req('tools/call', { name: 'no_such_tool', arguments: {}, task: {} })))).toMatchObject({ code: -32601 });
     expect(await tasks.guardPlainCall('default', req('tools/call', { name: 'echo_required', arguments: {} }))).toMatchObject({ error: { code: -32601 } });
     expect(await tasks.guardPlainCall('default', req('tools/call', { name: 'long_job', arguments: {} }))).toBeUndefined();
+    // A tenant whose tools cannot be listed: plain calls pass through, task calls are refused clearly.
+    const broken = new Tasks2025({ store, dispatcher: runner, listEnabled: true, toolPolicy: () => Promise.reject(new Error('boom')) });
+    expect(await broken.guardPlainCall('default', req('tools/call', { name: 'long_job', arguments: {} }))).toBeUndefined();
+    expect(errorOf(await broken.handle(alice, req('tools/call', { name: 'long_job', arguments: {}, task: {} })))).toMatchObject({ code: -32601 });
   });
 
   test('tasks/list: only the caller\'s tasks, pages, bad cursor -32602; unavailable without authentication', async () => {

@@ -63,8 +63,13 @@ export class Tasks2025 {
   /** A plain `tools/call` of a task-only tool is refused (undefined: let the server answer it). */
   async guardPlainCall(tenant: string, r: JsonRpcRequest): Promise<JsonRpcResponse | undefined> {
     if (r.method !== 'tools/call' || r.params?.task !== undefined || typeof r.params?.name !== 'string') return undefined;
-    const policy = await this.opts.toolPolicy(tenant, r.params.name);
+    const policy = await this.policy(tenant, r.params.name);
     return policy?.support === 'required' ? fail('TASK_REQUIRED', r.id) : undefined;
+  }
+
+  /** A tool's policy; a failure to read it means "no task support", never a failed plain call. */
+  private policy(tenant: string, tool: string): Promise<TaskPolicy | undefined> {
+    return this.opts.toolPolicy(tenant, tool).catch(() => undefined);
   }
 
   /** `tools/list` result with each task-capable tool's `execution.taskSupport` (from its `_meta` declaration). */
@@ -117,7 +122,7 @@ export class Tasks2025 {
       return fail('TASK_INVALID_PARAMS', r.id, { reason: 'params.task.ttl must be a non-negative number of milliseconds' });
     }
     if (p.arguments !== undefined && !isObject(p.arguments)) return fail('TASK_INVALID_PARAMS', r.id, { reason: 'params.arguments must be an object' });
-    const policy = await this.opts.toolPolicy(ctx.owner.tenant, p.name);
+    const policy = await this.policy(ctx.owner.tenant, p.name);
     if (!policy || policy.support === 'forbidden') return fail('TASK_NOT_SUPPORTED', r.id);
     const meta = isObject(p._meta) ? p._meta : {};
     const progressToken = typeof meta.progressToken === 'string' || typeof meta.progressToken === 'number' ? meta.progressToken : undefined;

@@ -34,6 +34,11 @@ export interface RedisTaskStoreOptions {
   connectionName?: string;
   /** How long an idle owner's key group outlives its longest possible task (keys.ts). @default GROUP_TTL_MARGIN_MS */
   groupTtlMarginMs?: number;
+  /**
+   * A command client to share (an edge passes its session store's): no extra connection and no extra
+   * liveness PINGs. Its owner closes it; `close()` leaves it open.
+   */
+  client?: RedisLike;
 }
 
 export const tooLargePayload = (limit: number): string =>
@@ -71,7 +76,7 @@ export class RedisTaskStore implements TaskStore {
     this.kind = parseRedisUrl(url).kind;
     this.limits = { ...DEFAULT_TASK_LIMITS, ...opts.limits };
     this.groupTtlMs = this.limits.maxTtlMs + (opts.groupTtlMarginMs ?? GROUP_TTL_MARGIN_MS);
-    this.client = createRedisClient(url, { onError: opts.onError, connectionName: opts.connectionName ?? 'sb-tasks' });
+    this.client = opts.client ?? createRedisClient(url, { onError: opts.onError, connectionName: opts.connectionName ?? 'sb-tasks' });
     defineTaskScripts(this.client);
     this.cmd = this.client as Scripted;
   }
@@ -290,6 +295,7 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.client.quit().catch(() => this.client.disconnect()), this.sub?.quit().catch(() => this.sub?.disconnect())]);
+    const own = this.opts.client === undefined;
+    await Promise.all([own ? this.client.quit().catch(() => this.client.disconnect()) : undefined, this.sub?.quit().catch(() => this.sub?.disconnect())]);
   }
 }
