@@ -22,6 +22,7 @@ import type { RedisMemory } from './redis-memory';
 import { precomputeSecureHeaders } from './pipeline/secure-headers';
 import type { StreamSlots } from './pipeline/stream-slots';
 import type { ServedTenant, TenantHost } from './tenant-host';
+import type { EdgeTasks } from './tasks-setup';
 
 export interface AppDeps {
   tenants: TenantHost;
@@ -36,6 +37,8 @@ export interface AppDeps {
   nodeId: string;
   isDraining: () => boolean;
   maxJsonDepth?: number;
+  /** MCP tasks (tasks-setup.ts); absent: no tasks. */
+  tasks?: EdgeTasks;
   /** Redis memory probe (Redis stores only): readiness fails while Redis refuses writes for memory. */
   redisMemory?: RedisMemory;
   /** How long a POST body may take to arrive in full after the request head (408 after). @default 10_000 */

@@ -18,6 +18,7 @@ import { TenantHost } from './tenant-host';
 import { RateLimits } from './pipeline/rate-limit';
 import { StreamSlots } from './pipeline/stream-slots';
 import type { ServerFactory } from '@switchboard/transport';
+import { EdgeTasks } from './tasks-setup';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
@@ -106,11 +107,20 @@ async function main(): Promise<void> {
     },
   });
   await tenants.apply(configured);
+  const tasks = EdgeTasks.create(
+    env.REDIS_URL,
+    { store, maxLen: legacy.ctx.opts.streamMaxLen, ttlMs: legacy.ctx.opts.streamTtlMs, redisClient: rawStore instanceof RedisStore ? rawStore.client : undefined },
+    logFn,
+  );
+  await tasks?.setTenants(tenants.tenants);
 
   let draining = false;
   const controller = new AbortController();
   if (env.SWITCHBOARD_CONFIG) {
-    new TenantRegistry([]).watchFile(env.SWITCHBOARD_CONFIG, controller.signal, logFn, process.env, (next) => tenants.apply(next));
+    new TenantRegistry([]).watchFile(env.SWITCHBOARD_CONFIG, controller.signal, logFn, process.env, async (next) => {
+      await tenants.apply(next);
+      await tasks?.setTenants(tenants.tenants);
+    });
   }
   const streamSlots = new StreamSlots(store);
   const redisMemory = rawStore instanceof RedisStore ? new RedisMemory(rawStore.client) : undefined;
@@ -131,6 +141,7 @@ async function main(): Promise<void> {
     log,
     nodeId: env.NODE_ID,
     isDraining: () => draining,
+    tasks,
     bodyReadTimeoutMs: env.BODY_READ_TIMEOUT_MS,
     redisMemory,
   });
@@ -171,6 +182,7 @@ async function main(): Promise<void> {
     // Finish the work running here, both eras, within the grace (closing the modern handler would abort its
     // requests, so it closes only after); then end every stream with its teardown signal.
     await engine.shutdown(env.DRAIN_GRACE_MS, modernInFlight);
+    await tasks?.shutdown(env.DRAIN_GRACE_MS);
     await tenants.shutdown();
     controller.abort();
     await loops;

@@ -30,6 +30,7 @@ import { createRequestStateCodec, McpServer, type McpServerOptions } from '@mode
 import { randomBytes } from 'node:crypto';
 import { registerModernFixtures, type ModernFixtureDeps } from './modern-fixtures';
 import { registerDemoTools } from './demo-tools';
+import { registerTaskTools } from './task-tools';
 import { registerFixturePrompts, registerFixtureResources } from './fixture-content';
 import { registerFixtureTools } from './fixture-tools';
 import { DEMO_SERVER_NAME, DEMO_SERVER_VERSION } from './names';
@@ -38,6 +39,7 @@ export { RED_PIXEL_PNG_BASE64, SILENT_WAV_BASE64 } from './assets';
 export { DEMO_SERVER_NAME, DEMO_SERVER_VERSION } from './names';
 export { FIXTURE_TOOL_NAMES, JSON_SCHEMA_2020_12_INPUT } from './fixture-tools';
 export { DEMO_TOOL_NAMES } from './demo-tools';
+export { TASK_TOOL_NAMES, LONG_JOB_TASK_META } from './task-tools';
 export { MODERN_FIXTURE_TOOL_NAMES, cancellationProbeUri, type ModernFixtureDeps } from './modern-fixtures';
 
 /** What a deployment plugs into the demo server; everything is optional for standalone use. */
@@ -85,6 +87,7 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
   const subscribed = new Set<string>();
   registerFixtureTools(server);
   registerDemoTools(server, subscribed);
+  registerTaskTools(server);
   registerFixtureResources(server, subscribed);
   registerFixturePrompts(server);
   registerModernFixtures(server, { requestState, events: options.events });

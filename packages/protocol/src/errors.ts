@@ -43,6 +43,16 @@ export const ERROR_CATALOG = {
   INTERNAL_REQUEST_TIMEOUT: { httpStatus: 200, code: -32603, message: 'Internal error: the server did not answer in time' },
   REQUEST_OWNER_LOST: { httpStatus: 200, code: -32603, message: 'Internal error: the node running this request stopped before answering' },
   NOT_FOUND: { httpStatus: 404, code: -32000, message: 'Not Found' },
+  // Tasks (issue 11, docs/tasks.md): JSON-RPC errors in a 200 response, like any method's.
+  TASK_NOT_FOUND: { httpStatus: 200, code: -32602, message: 'Invalid params: task not found' },
+  TASK_INVALID_PARAMS: { httpStatus: 200, code: -32602, message: 'Invalid params' },
+  TASK_TERMINAL: { httpStatus: 200, code: -32602, message: 'Invalid params: the task is already in a terminal state' },
+  TASK_CURSOR_INVALID: { httpStatus: 200, code: -32602, message: 'Invalid params: invalid cursor' },
+  TASK_NOT_SUPPORTED: { httpStatus: 200, code: -32601, message: 'Method not found: this tool does not support task-augmented calls' },
+  TASK_REQUIRED: { httpStatus: 200, code: -32601, message: 'Method not found: this tool must be called as a task' },
+  TASK_LIST_UNAVAILABLE: { httpStatus: 200, code: -32601, message: 'Method not found: tasks/list needs an authenticated principal' },
+  TASK_LIMIT: { httpStatus: 200, code: -32000, message: 'Too many tasks in progress for this principal' },
+  TASK_CANCELLED: { httpStatus: 200, code: -32603, message: 'Internal error: the task was cancelled before it produced a result' },
 } as const satisfies Record<string, { httpStatus: number; code: number; message: string }>;
 
 export type ErrorKind = keyof typeof ERROR_CATALOG;

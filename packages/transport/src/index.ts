@@ -8,3 +8,4 @@ export { ModernEngine, type ModernEngineDeps, type ModernHooks, type ModernCalle
 export { StoreEventBus, type StoreEventBusHooks } from './store-event-bus';
 export { createSealedRequestStateCodec, principalOf, PRINCIPAL_EXTRA_KEY, type RequestStateCodecOptions } from './request-state-codec';
 export { parseRequestStateSecrets, resolveRequestStateSecrets } from './request-state-keys';
+export { hasTasks, type LegacyTaskHook } from './task-hook';

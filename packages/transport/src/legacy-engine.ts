@@ -35,6 +35,7 @@ import { PostExchange } from './post-exchange';
 import { SessionRegistry } from './session-registry';
 import type { EngineContext, EngineHooks } from './context';
 import { assertJsonContentType, assertPostAccept, assertSseAccept, protocolVersionOf, sessionIdOf } from './http-checks';
+import { serveTaskRequest, withTaskCapability, type LegacyTaskHook } from './task-hook';
 
 /** Who is calling and which MCP server serves them (resolved by the edge before the transport). */
 export interface CallerContext {
@@ -45,6 +46,8 @@ export interface CallerContext {
   sessionTtlMs?: number;
   /** What the SDK hands handlers as `ctx.http.authInfo` (no raw token: see packages/auth). */
   authInfo?: AuthInfo;
+  /** The tenant's MCP tasks support (task-hook.ts); absent: no tasks. */
+  tasks?: LegacyTaskHook;
   /** The tenant's budgets where they differ from the engine's defaults. */
   budgets?: Partial<SessionBudgets>;
 }
@@ -154,7 +157,7 @@ export class LegacyEngine {
     exchange.begin();
     const extra: MessageExtraInfo = supportsPriming(version) ? { closeSSEStream: () => exchange.closeConnection() } : {};
     if (caller.authInfo) extra.authInfo = caller.authInfo;
-    for (const r of requests) session.deliver(r, extra);
+    for (const r of requests) if (!caller.tasks || !serveTaskRequest(caller.tasks, caller, session, r, extra, this.ctx.log)) session.deliver(r, extra);
   }
 
   /** Session-scoped protocol state lives in the store, so every node's instance applies it (ARCHITECTURE §3.1). */
@@ -202,7 +205,9 @@ export class LegacyEngine {
     this.refuseOver(caller, 'init-params', () => (params = rehydrationParams(init.params, budgets, init.id)));
     const session = await LocalSession.create(this.ctx, ref, caller.principal, caller.createServer, requested);
     session.budgets = budgets;
-    const response = await session.initialize({ ...init, params }, caller.authInfo);
+    const initialized = await session.initialize({ ...init, params }, caller.authInfo);
+    const negotiatedVersion = 'error' in initialized ? '' : String((initialized.result as { protocolVersion?: unknown }).protocolVersion ?? requested);
+    const response = caller.tasks ? withTaskCapability(caller.tasks, initialized, negotiatedVersion) : initialized;
     if ('error' in response) {
       session.reportDone('initialize', 'error', startedMs);
       await session.close();

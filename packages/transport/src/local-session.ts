@@ -169,6 +169,11 @@ export class LocalSession implements ExchangeOwner {
     if (version === this.appliedSubscriptionsVersion + 1) this.appliedSubscriptionsVersion = version;
   }
 
+  /** A request of this node's own to the instance (its response comes back here, not to an exchange); `echoId` relabels it. */
+  requestInternal(method: string, params: Record<string, unknown>, echoId?: RequestId, authInfo?: MessageExtraInfo['authInfo']): Promise<JsonRpcResponse> {
+    return this.internalRequest(method, params, echoId, authInfo);
+  }
+
   private internalRequest(method: string, params: Record<string, unknown>, echoId?: RequestId, authInfo?: MessageExtraInfo['authInfo']): Promise<JsonRpcResponse> {
     const id = `${INTERNAL_PREFIX}${++this.internalSeq}`;
     return new Promise((resolve) => {

@@ -1,0 +1,123 @@
+/**
+ * MCP tasks at the edge (issue 11, docs/tasks.md): the TaskStore, the dispatcher (BullMQ queues with
+ * Redis, the in-process runner without) and one Tasks2025 per tenant runtime, handed to the 2025 engine as
+ * its task hook. With Redis, workers (`apps/worker`) run the tasks; `WORKER_CONCURRENCY` > 0 makes this
+ * edge host a worker pool too (small deployments).
+ *
+ * Its settings are read here rather than in env.ts so the feature stays in one module:
+ *   TASKS               on | off (default on)
+ *   WORKER_CONCURRENCY  with Redis: tasks per tenant this edge runs itself (default 0: workers only)
+ *   TASK_CONCURRENCY    without Redis: tasks per tenant run in this process (default 4)
+ *   TASK_LOCK_MS        lock / stall timing of an edge-hosted worker pool (default 30000)
+ *   TASK_* bounds       see packages/tasks/src/limits-env.ts
+ */
+import { z } from 'zod';
+import {
+  bullConnection,
+  createTaskStore,
+  InProcessTaskRunner,
+  sessionNotifier,
+  TaskQueues,
+  Tasks2025,
+  TaskWorkerPool,
+  taskLimitsFromEnv,
+  toolPolicies,
+  type ServerFactory,
+  type TaskDispatcher,
+  type TaskEvent,
+  type TaskStore,
+} from '@switchboard/tasks';
+import type { LegacyTaskHook } from '@switchboard/transport';
+import type { RedisLike, Store } from '@switchboard/store';
+
+/** Where 2025-11-25 task notifications go: the node's session store (the session's GET stream log). */
+export interface SessionStreams {
+  store: Pick<Store, 'appendEvents'>;
+  maxLen: number;
+  ttlMs: number;
+  /** The session store's Redis command client, shared by the task store (no extra connection or PINGs). */
+  redisClient?: RedisLike;
+}
+
+const TasksEnvSchema = z.object({
+  TASKS: z.enum(['on', 'off']).default('on'),
+  WORKER_CONCURRENCY: z.coerce.number().int().nonnegative().default(0),
+  TASK_CONCURRENCY: z.coerce.number().int().positive().default(4),
+  TASK_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
+});
+
+/** The parts of a served tenant tasks need. */
+export interface TaskTenant {
+  id: string;
+  auth: { anonymous?: boolean };
+  runtime: { createServer: ServerFactory | (() => unknown) };
+}
+
+export class EdgeTasks {
+  private readonly hooks = new WeakMap<object, Tasks2025>();
+  private readonly policies = toolPolicies();
+  private factories = new Map<string, ServerFactory>();
+
+  private constructor(
+    readonly store: TaskStore,
+    private readonly dispatcher: TaskDispatcher,
+    private readonly pool: TaskWorkerPool | undefined,
+    private readonly notify: (e: TaskEvent) => void,
+    private readonly closeConnection: () => void,
+  ) {}
+
+  /** Undefined when TASKS=off. Throws (stopping start-up) on a bad setting. */
+  static create(redisUrl: string | undefined, streams: SessionStreams, log: (msg: string, err?: unknown) => void, env: NodeJS.ProcessEnv = process.env): EdgeTasks | undefined {
+    const parsed = TasksEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
+    if (!parsed.success) throw new Error(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const cfg = parsed.data;
+    if (cfg.TASKS === 'off') return undefined;
+    const limits = taskLimitsFromEnv(env);
+    const store = createTaskStore(redisUrl, { limits, onError: (err) => log('tasks: redis error', err), connectionName: 'sb-edge-tasks', client: streams.redisClient });
+    const notify = sessionNotifier(streams.store, { maxLen: streams.maxLen, ttlMs: streams.ttlMs }, log);
+    let self: EdgeTasks | undefined;
+    const servers = (tenant: string) => self?.factories.get(tenant);
+    if (!redisUrl) {
+      const runner = new InProcessTaskRunner({ store, servers, concurrency: cfg.TASK_CONCURRENCY, notify, hooks: { log } });
+      self = new EdgeTasks(store, runner, undefined, notify, () => undefined);
+      return self;
+    }
+    const connection = bullConnection(redisUrl, (err) => log('tasks: redis error', err));
+    const pool = cfg.WORKER_CONCURRENCY > 0 ? new TaskWorkerPool({ store, connection, servers, concurrency: cfg.WORKER_CONCURRENCY, lockMs: cfg.TASK_LOCK_MS, notify, hooks: { log } }) : undefined;
+    self = new EdgeTasks(store, new TaskQueues(store, connection), pool, notify, () => connection.disconnect());
+    return self;
+  }
+
+  /** The tenants served now (after start-up and every reload): task runs use their current factories. */
+  async setTenants(tenants: TaskTenant[]): Promise<void> {
+    this.factories = new Map(tenants.map((t) => [t.id, t.runtime.createServer as ServerFactory]));
+    await this.pool?.start(tenants.map((t) => t.id));
+  }
+
+  /** The 2025 engine's hook for this tenant runtime (one per runtime; a reload brings a new one). */
+  hookFor(tenant: TaskTenant): LegacyTaskHook {
+    const factory = tenant.runtime.createServer as ServerFactory;
+    let hook = this.hooks.get(factory);
+    if (!hook) {
+      hook = new Tasks2025({
+        store: this.store,
+        dispatcher: this.dispatcher,
+        toolPolicy: (_t, tool) => this.policies(factory, tool),
+        // Anonymous callers share one principal: a list would show everyone's tasks.
+        listEnabled: tenant.auth.anonymous !== true,
+        notify: this.notify,
+      });
+      this.hooks.set(factory, hook);
+    }
+    return hook;
+  }
+
+  /** Drain: in-process tasks get the grace (then fail); an edge-hosted pool hands its tasks back. */
+  async shutdown(graceMs: number): Promise<void> {
+    if (this.dispatcher instanceof InProcessTaskRunner) await this.dispatcher.drain(graceMs);
+    await this.pool?.drain(graceMs);
+    await this.dispatcher.close();
+    await this.store.close();
+    this.closeConnection();
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * Runs one tool call of a tenant's MCP server inside a worker: a fresh server instance from the tenant's
+ * factory, connected to an in-process Transport that acts as the client. The handler sees an ordinary
+ * request: progress notifications come back through `onProgress`, its server→client requests
+ * (elicitation, sampling, roots) through `onRequest` (the task's input flow), and aborting `signal` sends
+ * `notifications/cancelled`, which fires the handler's own AbortSignal.
+ */
+import type { JSONRPCMessage, MessageExtraInfo, Transport } from '@modelcontextprotocol/server';
+import { taskPolicyOf, type TaskPolicy } from './model';
+
+/** What a tenant's factory returns (an SDK McpServer or low-level Server). */
+export interface ServerLike {
+  connect(transport: Transport): Promise<void>;
+  close(): Promise<void>;
+}
+export type ServerFactory = () => ServerLike;
+
+export type ToolOutcome = { result: Record<string, unknown> } | { error: { code: number; message: string; data?: unknown } } | { aborted: true };
+
+export interface ToolDriverHooks {
+  onProgress?(progress: number, total: number | undefined, message: string | undefined): void;
+  /** A server→client request of the handler; resolves with the client's result (or rejects → JSON-RPC error to the handler). */
+  onRequest?(method: string, params: Record<string, unknown> | undefined, signal: AbortSignal): Promise<unknown>;
+}
+
+/** The client capabilities the in-process client declares, so handlers may ask for input. */
+const CLIENT_CAPABILITIES = { elicitation: { form: {} }, sampling: {}, roots: { listChanged: false } };
+const PROTOCOL_VERSION = '2025-11-25';
+const PROGRESS_TOKEN = 'task';
+
+type Msg = { jsonrpc: '2.0'; id?: string | number; method?: string; params?: Record<string, unknown>; result?: unknown; error?: { code: number; message: string; data?: unknown } };
+
+class DriverTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
+  constructor(private readonly sink: (m: Msg) => void) {}
+  async start(): Promise<void> {}
+  async send(message: JSONRPCMessage): Promise<void> {
+    this.sink(message as Msg);
+  }
+  async close(): Promise<void> {
+    this.onclose?.();
+  }
+  deliver(m: Msg): void {
+    this.onmessage?.(m as JSONRPCMessage);
+  }
+}
+
+export async function runTool(factory: ServerFactory, tool: string, args: Record<string, unknown>, hooks: ToolDriverHooks, signal: AbortSignal): Promise<ToolOutcome> {
+  const waiting = new Map<string | number, (m: Msg) => void>();
+  const inputAborts = new AbortController();
+  let transport!: DriverTransport;
+  const onServerMessage = (m: Msg) => {
+    if (m.method === undefined && m.id !== undefined) {
+      waiting.get(m.id)?.(m);
+      waiting.delete(m.id);
+      return;
+    }
+    if (m.method === 'notifications/progress' && m.params?.progressToken === PROGRESS_TOKEN) {
+      const p = m.params as { progress: number; total?: number; message?: string };
+      hooks.onProgress?.(p.progress, p.total, p.message);
+      return;
+    }
+    if (m.method !== undefined && m.id !== undefined) {
+      const id = m.id;
+      const reply = (body: Partial<Msg>) => transport.deliver({ jsonrpc: '2.0', id, ...body });
+      if (!hooks.onRequest) return reply({ error: { code: -32601, message: `${m.method} is not available to tasks` } });
+      hooks.onRequest(m.method, m.params, inputAborts.signal).then(
+        (result) => reply({ result: result as Record<string, unknown> }),
+        (err: unknown) => reply({ error: { code: -32603, message: err instanceof Error ? err.message : String(err) } }),
+      );
+    }
+    // Other notifications (logs, list changes) have no task-side destination.
+  };
+  transport = new DriverTransport(onServerMessage);
+  const request = (id: string, method: string, params: Record<string, unknown>) =>
+    new Promise<Msg>((resolve) => {
+      waiting.set(id, resolve);
+      transport.deliver({ jsonrpc: '2.0', id, method, params });
+    });
+
+  const server = factory();
+  await server.connect(transport);
+  try {
+    const init = await request('init', 'initialize', { protocolVersion: PROTOCOL_VERSION, capabilities: CLIENT_CAPABILITIES, clientInfo: { name: 'switchboard-worker', version: '0.1.0' } });
+    if (init.error) return { error: init.error };
+    transport.deliver({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    if (signal.aborted) return { aborted: true };
+    const call = request('call', 'tools/call', { name: tool, arguments: args, _meta: { progressToken: PROGRESS_TOKEN } });
+    const aborted = new Promise<ToolOutcome>((resolve) => {
+      const onAbort = () => {
+        inputAborts.abort();
+        // Fires the handler's ctx.mcpReq.signal; its late response (if any) is discarded.
+        transport.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'call', reason: String(signal.reason ?? 'cancelled') } });
+        resolve({ aborted: true });
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    const res = await Promise.race([call, aborted]);
+    if ('aborted' in res) return res as ToolOutcome;
+    const m = res as Msg;
+    if (m.error) return { error: m.error };
+    return { result: (m.result ?? {}) as Record<string, unknown> };
+  } finally {
+    inputAborts.abort();
+    await server.close().catch(() => undefined);
+  }
+}
+
+/** The tools a tenant's server lists (all pages), read through a throwaway instance: task policies come from here. */
+export async function listTools(factory: ServerFactory): Promise<Record<string, unknown>[]> {
+  const waiting = new Map<string | number, (m: Msg) => void>();
+  const transport = new DriverTransport((m) => {
+    if (m.method === undefined && m.id !== undefined) {
+      waiting.get(m.id)?.(m);
+      waiting.delete(m.id);
+    }
+  });
+  let seq = 0;
+  const request = (method: string, params: Record<string, unknown>) =>
+    new Promise<Msg>((resolve) => {
+      const id = `q${++seq}`;
+      waiting.set(id, resolve);
+      transport.deliver({ jsonrpc: '2.0', id, method, params });
+    });
+  const server = factory();
+  await server.connect(transport);
+  try {
+    const init = await request('initialize', { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: 'switchboard-worker', version: '0.1.0' } });
+    if (init.error) throw new Error(`initialize failed: ${init.error.message}`);
+    transport.deliver({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const tools: Record<string, unknown>[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const res = await request('tools/list', cursor === undefined ? {} : { cursor });
+      if (res.error) throw new Error(`tools/list failed: ${res.error.message}`);
+      const body = res.result as { tools?: Record<string, unknown>[]; nextCursor?: string };
+      tools.push(...(body.tools ?? []));
+      cursor = body.nextCursor;
+      if (!cursor) break;
+    }
+    return tools;
+  } finally {
+    await server.close().catch(() => undefined);
+  }
+}
+
+/** Task policies of a tenant's tools, read once per factory (a tenant reload brings a new factory). */
+export function toolPolicies(): (factory: ServerFactory, tool: string) => Promise<TaskPolicy | undefined> {
+  const cache = new WeakMap<ServerFactory, Promise<Map<string, TaskPolicy>>>();
+  return async (factory, tool) => {
+    let p = cache.get(factory);
+    if (!p) {
+      p = listTools(factory).then((tools) => new Map(tools.filter((t) => typeof t.name === 'string').map((t) => [t.name as string, taskPolicyOf(t)])));
+      p.catch(() => cache.delete(factory));
+      cache.set(factory, p);
+    }
+    return (await p).get(tool);
+  };
+}
