@@ -15,6 +15,7 @@
  * | sb:<t>:{sid}:pending:<srvReqId>      | string | node waiting for the client's answer                | server request timeout     |
  * | sb:<t>:{sid}:answer:<srvReqId>       | string | the client's answer, until the owner takes it       | answer TTL                 |
  * | sb:<t>:{sid}:listener                | string | connection id holding the standalone GET stream     | heartbeat                  |
+ * | sb:<t>:{sid}:upstream                | string | gateway tenants: the upstream's session (JSON, never shown to clients) | session idle TTL, refreshed on read |
  * | sb:<t>:slots:<principalHash>       | zset   | a principal's open long-lived streams (conn → expiry)| slot TTL, refreshed        |
  * | channel sb:<t>:{sid}:wake            | pubsub | "stream X has new entries" (+ the entries when small) / "session deleted" | — |
  * | channel sb:node:<nodeId>             | pubsub | per-node inbox: answers and cancellations           | —                          |
@@ -45,6 +46,8 @@ export const keys = {
   pending: (r: SessionRef, serverRequestId: string) => `${base(r)}:pending:${serverRequestId}`,
   answer: (r: SessionRef, serverRequestId: string) => `${base(r)}:answer:${serverRequestId}`,
   listener: (r: SessionRef) => `${base(r)}:listener`,
+  /** Gateway tenants (packages/gateway): the upstream session behind this session; deleted with it. */
+  upstream: (r: SessionRef) => `${base(r)}:upstream`,
   secret: (tenant: string, name: string) => `sb:${tenant}:secret:${name}`,
   /** The principal is hashed: it is client-influenced text (a JWT `sub`) and must not shape the key. */
   streamSlots: (tenant: string, principal: string) => `sb:${tenant}:slots:${createHash('sha256').update(principal).digest('hex').slice(0, 32)}`,

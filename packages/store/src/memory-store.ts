@@ -114,7 +114,7 @@ export class MemoryStore implements Store {
     const existed = this.get(keys.session(ref)) !== undefined;
     const set = this.get(keys.streams(ref));
     if (set?.value.kind === 'set') for (const id of set.value.v) this.data.delete(keys.stream(ref, id));
-    for (const k of [keys.session(ref), keys.listener(ref), keys.streams(ref)]) this.data.delete(k);
+    for (const k of [keys.session(ref), keys.listener(ref), keys.streams(ref), keys.upstream(ref)]) this.data.delete(k);
     this.emit(channels.wake(ref), '!deleted');
     return existed;
   }
@@ -294,6 +294,18 @@ export class MemoryStore implements Store {
     queueMicrotask(() => {
       for (const h of set) h(channel, message);
     });
+  }
+
+  async readUpstreamState(ref: SessionRef, ttlMs: number): Promise<string | null> {
+    const k = keys.upstream(ref);
+    const v = this.str(k);
+    if (v === undefined) return null;
+    this.expire(k, ttlMs);
+    return v;
+  }
+
+  async writeUpstreamState(ref: SessionRef, value: string, ttlMs: number): Promise<void> {
+    this.set(keys.upstream(ref), { kind: 'string', v: value }, ttlMs);
   }
 
   async getOrCreateSecret(tenant: string, name: string, candidate: string): Promise<string> {

@@ -111,7 +111,7 @@ export class RedisStore implements Store {
 
   async deleteSession(ref: SessionRef): Promise<boolean> {
     const streamIds = await this.cmd.smembers(keys.streams(ref));
-    const all = [keys.session(ref), keys.listener(ref), keys.streams(ref), ...streamIds.map((s) => keys.stream(ref, s))];
+    const all = [keys.session(ref), keys.listener(ref), keys.streams(ref), keys.upstream(ref), ...streamIds.map((s) => keys.stream(ref, s))];
     return (await this.cmd.deleteSession(all.length, ...all, channels.wake(ref))) === 1;
   }
 
@@ -211,6 +211,14 @@ export class RedisStore implements Store {
 
   async releaseListener(ref: SessionRef, connectionId: string): Promise<void> {
     await this.cmd.releaseListener(keys.listener(ref), connectionId);
+  }
+
+  async readUpstreamState(ref: SessionRef, ttlMs: number): Promise<string | null> {
+    return this.cmd.getex(keys.upstream(ref), 'PX', ttlMs);
+  }
+
+  async writeUpstreamState(ref: SessionRef, value: string, ttlMs: number): Promise<void> {
+    await this.cmd.set(keys.upstream(ref), value, 'PX', ttlMs);
   }
 
   async getOrCreateSecret(tenant: string, name: string, candidate: string): Promise<string> {

@@ -67,6 +67,21 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(await store.updateSession(newRef(), { logLevel: 'debug' })).toBe(false);
   });
 
+  test('gateway upstream state: written with a TTL, read back (refreshing it), deleted with the session', async () => {
+    const ref = newRef();
+    expect(await store.readUpstreamState(ref, 60_000)).toBeNull();
+    await store.createSession(ref, record('t1'), 60_000);
+    await store.writeUpstreamState(ref, '{"sid":"up-1"}', 60_000);
+    expect(await store.readUpstreamState(ref, 60_000)).toBe('{"sid":"up-1"}');
+    expect(await store.readUpstreamState({ tenant: 't2', sid: ref.sid }, 60_000)).toBeNull();
+    await store.deleteSession(ref);
+    expect(await store.readUpstreamState(ref, 60_000)).toBeNull();
+    const short = newRef();
+    await store.writeUpstreamState(short, 'x', 150);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await store.readUpstreamState(short, 60_000)).toBeNull();
+  });
+
   test('resource subscriptions are session state: add, dedupe, remove', async () => {
     const ref = newRef();
     expect(await store.updateSubscription(ref, 'test://a', true)).toBe(false);

@@ -146,6 +146,14 @@ export interface Store {
   subscribe(channel: string, handler: MessageHandler): Promise<void>;
   unsubscribe(channel: string, handler: MessageHandler): Promise<void>;
 
+  /**
+   * Gateway tenants: the state of the upstream session behind a session (opaque JSON owned by
+   * packages/gateway), kept in its own key with the session's idle TTL and deleted with the session.
+   * Reading refreshes the TTL (GETEX), so a session in use keeps it; null when absent or expired.
+   */
+  readUpstreamState(ref: SessionRef, ttlMs: number): Promise<string | null>;
+  writeUpstreamState(ref: SessionRef, value: string, ttlMs: number): Promise<void>;
+
   /** Round trip through the store (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;
