@@ -12,6 +12,7 @@ import { loadEnv } from './env';
 import { parseEras } from './era';
 import { createApp } from './app';
 import { EdgeMetrics } from './metrics';
+import { createGatewayMetrics } from './gateway-metrics';
 import { demoTenant, loadTenants, TenantRegistry, type Tenant } from './config/tenant-registry';
 import { TenantHost } from './tenant-host';
 import { RateLimits } from './pipeline/rate-limit';
@@ -91,6 +92,7 @@ async function main(): Promise<void> {
     onRequestStateRejected: (tenant, reason) => metrics.requestStateRejected.inc({ tenant, reason }),
     log: logFn,
     debug: (msg) => log.debug(msg),
+    gatewayObserver: createGatewayMetrics(metrics.register),
   });
   await tenants.apply(configured);
 

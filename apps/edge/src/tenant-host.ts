@@ -9,6 +9,7 @@ import { createAuthenticator, type TenantAuthenticator } from '@switchboard/auth
 import type { ProtectedResourceMetadataRoute } from '@switchboard/auth';
 import type { Store } from '@switchboard/store';
 import { parseRequestStateSecrets, type EngineHooks } from '@switchboard/transport';
+import type { GatewayObserver } from '@switchboard/gateway';
 import { TenantRegistry, type Endpoint, type Tenant } from './config/tenant-registry';
 import { startTenantRuntime, type TenantRuntime, type TenantServices } from './tenant-runtime';
 
@@ -28,10 +29,13 @@ export interface TenantHostDeps {
   log: (msg: string, err?: unknown) => void;
   debug: (msg: string) => void;
   retireAfterMs?: number;
+  /** Per-upstream metrics of gateway tenants. */
+  gatewayObserver?: GatewayObserver;
 }
 
 /** What a runtime is built from: a reload keeps the runtime while all of it is unchanged. */
-const runtimeInputs = (t: Tenant) => JSON.stringify([[...t.eras].sort(), t.requestStateKeys, t.bodyLimitBytes]);
+const runtimeInputs = (t: Tenant) =>
+  JSON.stringify([[...t.eras].sort(), t.requestStateKeys, t.bodyLimitBytes, t.upstream ? [t.upstream, t.sessionIdleTtlMs] : null]);
 
 export class TenantHost {
   private registry = new TenantRegistry([]);
@@ -75,6 +79,9 @@ export class TenantHost {
             onRequestStateRejected: this.deps.onRequestStateRejected,
             log: this.deps.log,
             debug: this.deps.debug,
+            upstream: t.upstream,
+            sessionTtlMs: t.sessionIdleTtlMs,
+            gatewayObserver: this.deps.gatewayObserver,
           });
           created.push(runtime);
         }

@@ -30,6 +30,14 @@ export interface ServerLike {
 export type ServerFactory = () => ServerLike;
 
 const INTERNAL_PREFIX = `sb-internal-${process.pid}-`;
+/**
+ * Whether a request reaching an instance was issued by the engine itself (the replayed handshake of a
+ * rehydration, a state sync after another node changed the log level or subscriptions), not by the client.
+ * A gateway instance answers such syncs locally: the upstream session already has that state.
+ */
+export function isEngineRequestId(id: unknown): boolean {
+  return typeof id === 'string' && id.startsWith(INTERNAL_PREFIX);
+}
 /** The one stream of a 2024-11-05 HTTP+SSE session: every server message goes there. */
 export const SSE2024_STREAM_ID = 'sse';
 
