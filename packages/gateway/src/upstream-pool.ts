@@ -80,6 +80,9 @@ export class UpstreamPool {
   async send(url: string, method: 'GET' | 'POST' | 'DELETE', headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<UpstreamResponse> {
     try {
       const res = await request(url, { method, headers, body, dispatcher: this.agent, signal });
+      // Bodies are destroyed early on purpose (status errors, 202s, a response found): without a listener the
+      // resulting 'error' event would crash the node. Readers still see errors through async iteration.
+      res.body.on('error', () => {});
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
       if (signal.aborted && signal.reason instanceof UpstreamError) throw signal.reason;
