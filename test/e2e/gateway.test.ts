@@ -5,6 +5,8 @@
  *   ev   the minimal anonymous config of the issue: `server: { upstream: { url } }`, served at /t/ev/mcp
  *   gw   API keys for clients; the upstream's own credential from the environment; short timeout and breaker
  *   old  a 2024 HTTP+SSE upstream
+ *   sl   a stateless Streamable HTTP upstream (no upstream session id)
+ *   tiny an upstream whose responses may be at most 2 KiB
  * No stickiness anywhere: requests of one session go to different nodes on purpose.
  */
 import path from 'node:path';
@@ -62,6 +64,8 @@ beforeAll(async () => {
           },
         },
         { id: 'old', auth: { anonymous: true }, server: { upstream: { url: `${base}/sse`, transport: 'sse2024' } } },
+        { id: 'sl', auth: { anonymous: true }, server: { upstream: { url: `${base}/stateless/mcp` } } },
+        { id: 'tiny', auth: { anonymous: true }, server: { upstream: { url: `${base}/mcp`, maxResponseBytes: 2048 } } },
       ],
     }),
     { env: { GW_UPSTREAM_AUTH: `Bearer ${UPSTREAM_TOKEN}` } },
@@ -173,6 +177,32 @@ describe('gateway tenants on a 3-node fleet', () => {
       const msgs = await readAll(await callTool(fleet.node(i, 'old'), s, 'echo', { text: `old ${i}` }, 20 + i));
       expect(textOf(responseTo(msgs, 20 + i))).toBe(`old ${i}`);
     }
+  });
+
+  test('a stateless upstream serves a session on every node', async () => {
+    const s = await initSession(fleet.lb('sl'));
+    for (const i of [0, 1, 2]) {
+      const msgs = await readAll(await callTool(fleet.node(i, 'sl'), s, 'echo', { text: `stateless ${i}` }, 30 + i));
+      expect(textOf(responseTo(msgs, 30 + i))).toBe(`stateless ${i}`);
+    }
+  });
+
+  test('an upstream response past maxResponseBytes is refused with UPSTREAM_RESPONSE_TOO_LARGE; smaller ones pass', async () => {
+    const s = await initSession(fleet.lb('tiny'));
+    expect(textOf((await readAll(await callTool(fleet.node(0, 'tiny'), s, 'big', { bytes: 100 }, 1)))[0])).toHaveLength(100);
+    const [m] = await readAll(await callTool(fleet.node(1, 'tiny'), s, 'big', { bytes: 10_000 }, 2));
+    expect(m!.error).toMatchObject({ code: -32603, data: { upstream: 'too_large' } });
+  });
+
+  test('an upstream that does not answer within timeoutMs: UPSTREAM_TIMEOUT, and the upstream is told to cancel', async () => {
+    const creds = { authorization: `Bearer ${CLIENT_KEY}` };
+    const s = await initSessionAs(fleet.lb('gw'), creds);
+    const before = (await stats()).cancelled;
+    const started = Date.now();
+    const msgs = await readAll(await callToolAs(fleet.node(1, 'gw'), s, creds, 'slow', { ms: 20_000 }, 'timed'), 15_000);
+    expect(responseTo(msgs, 'timed')!.error).toMatchObject({ code: -32603, data: { upstream: 'timeout' } });
+    expect(Date.now() - started).toBeLessThan(8_000);
+    await waitFor(async () => (await stats()).cancelled > before, { timeoutMs: 5_000, message: 'the upstream got notifications/cancelled' });
   });
 
   test('a 2024 HTTP+SSE client reaches a Streamable HTTP upstream (/t/ev/sse)', async () => {
