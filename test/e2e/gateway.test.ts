@@ -171,6 +171,16 @@ describe('gateway tenants on a 3-node fleet', () => {
     stream.close();
   });
 
+  test('the client\'s DELETE on any node ends the upstream session too', async () => {
+    const s = await initSession(fleet.node(0, 'ev'));
+    expect(textOf((await readAll(await callTool(fleet.node(0, 'ev'), s, 'echo', { text: 'warm on node 0' }, 1)))[0])).toBe('warm on node 0');
+    const before = (await stats()).deleted;
+    const del = await fetch(fleet.node(2, 'ev'), { method: 'DELETE', headers: { 'mcp-session-id': s.sid, 'mcp-protocol-version': s.version } });
+    expect(del.status).toBe(200);
+    await waitFor(async () => (await stats()).deleted > before, { timeoutMs: 5_000, message: 'the upstream session was deleted' });
+    expect((await callTool(fleet.node(1, 'ev'), s, 'echo', { text: 'gone' }, 2)).status).toBe(404);
+  });
+
   test('a 2024 HTTP+SSE upstream serves a 2025 client on every node', async () => {
     const s = await initSession(fleet.lb('old'));
     for (const i of [0, 1, 2]) {

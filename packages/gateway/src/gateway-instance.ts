@@ -83,21 +83,17 @@ export class GatewayInstance implements ServerLike {
     this.deps.pool.observer.onInstances?.(this.deps.pool.name, 1);
   }
 
+  /**
+   * Released (idle, or past the node's cap) or its session deleted: running upstream calls are aborted and a
+   * 2024 upstream connection is closed. A Streamable upstream session outlives the instance (other nodes
+   * use it); the client's DELETE ends it (factory.ts, endSession).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.deps.pool.observer.onInstances?.(this.deps.pool.name, -1);
     for (const c of this.running.values()) c.abort(new UpstreamError('unreachable', 'instance closed'));
     this.sse?.close();
-    if (this.mode !== 'streamable' || this.expired || this.upstream.sessionId === '') return;
-    // Released (idle) or deleted? Only a deleted session has lost its upstream state: then end the upstream's too.
-    try {
-      if ((await this.deps.store.readUpstreamState(this.ref, this.deps.sessionTtlMs)) !== null) return;
-      await this.streamable.delete(this.upstream, AbortSignal.timeout(this.deps.pool.cfg.timeoutMs));
-      this.deps.pool.observer.onSession?.(this.deps.pool.name, 'deleted');
-    } catch (err) {
-      this.deps.log(`ending the upstream session at ${describeUpstream(this.deps.pool.cfg)} failed`, toUpstreamError(err).message);
-    }
   }
 
   private send(m: JsonRpcMessage, relatedRequestId?: RequestId): void {

@@ -27,7 +27,13 @@ export interface ServerLike {
   connect(transport: Transport): Promise<void>;
   close(): Promise<void>;
 }
-export type ServerFactory = () => ServerLike;
+export type ServerFactory = (() => ServerLike) & {
+  /**
+   * Optional: the client ended its session (DELETE, on whichever node received it), called before the
+   * session's keys are deleted. A gateway tenant ends the upstream session here (packages/gateway).
+   */
+  endSession?: (ref: SessionRef) => Promise<void>;
+};
 
 const INTERNAL_PREFIX = `sb-internal-${process.pid}-`;
 /**
