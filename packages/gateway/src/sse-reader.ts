@@ -12,7 +12,8 @@ export interface UpstreamSseEvent {
   id?: string;
 }
 
-export async function* readSseEvents(body: AsyncIterable<Buffer | string>, maxEventBytes: number): AsyncGenerator<UpstreamSseEvent> {
+/** `onRetry`: the upstream's `retry:` field (its reconnection delay for SEP-1699 polling), whenever one arrives. */
+export async function* readSseEvents(body: AsyncIterable<Buffer | string>, maxEventBytes: number, onRetry?: (ms: number) => void): AsyncGenerator<UpstreamSseEvent> {
   const decoder = new TextDecoder();
   let buffer = '';
   let event = '';
@@ -42,6 +43,7 @@ export async function* readSseEvents(body: AsyncIterable<Buffer | string>, maxEv
         data.push(value);
       } else if (field === 'event') event = value;
       else if (field === 'id' && !value.includes('\0')) id = value;
+      else if (field === 'retry' && /^\d{1,9}$/.test(value)) onRetry?.(Number(value));
     }
     if (buffer.length > maxEventBytes) throw new UpstreamError('too_large', `SSE line over ${maxEventBytes} bytes`);
   }

@@ -10,6 +10,26 @@ import { UpstreamError } from './errors';
 import { readSseEvents } from './sse-reader';
 import { header, type UpstreamPool } from './upstream-pool';
 
+/** Resuming an upstream stream: the delay when the upstream sent no `retry:`, its cap, and the attempts in a row that bring nothing new. */
+const DEFAULT_RESUME_DELAY_MS = 250;
+const MAX_RESUME_DELAY_MS = 5_000;
+const MAX_RESUMES = 3;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 export interface UpstreamSession {
   /** The upstream's `Mcp-Session-Id`; '' for a stateless upstream. */
   sessionId: string;
@@ -62,9 +82,56 @@ export class StreamableUpstream {
       if (!list.every(isMessage)) throw new UpstreamError('invalid_response', 'JSON body is not JSON-RPC');
       return { sessionId, messages: fromList(list as JsonRpcMessage[]) };
     }
-    if (type.startsWith('text/event-stream')) return { sessionId, messages: sseMessages(res.body, pool.cfg.maxResponseBytes) };
+    if (type.startsWith('text/event-stream')) return { sessionId, messages: this.sseMessages(res.body, session, signal) };
     res.body.destroy();
     throw new UpstreamError('invalid_response', `unexpected content type "${type.slice(0, 64)}"`);
+  }
+
+  /**
+   * The messages of an upstream SSE response. When the stream ends before the response and the upstream gave
+   * event ids (it is resumable, or it polls per SEP-1699: priming event, `retry:`, then a close), the stream is
+   * resumed with `GET` + `Last-Event-ID` after the upstream's retry delay, at most `MAX_RESUMES` times in a
+   * row without news; otherwise the caller sees the end (UPSTREAM_INVALID_RESPONSE).
+   */
+  private async *sseMessages(first: AsyncIterable<Buffer>, session: UpstreamSession, signal: AbortSignal): AsyncGenerator<JsonRpcMessage> {
+    const { pool } = this;
+    let body: AsyncIterable<Buffer> | undefined = first;
+    let lastId: string | undefined;
+    let retryMs = DEFAULT_RESUME_DELAY_MS;
+    let quietResumes = 0;
+    while (body) {
+      try {
+        for await (const ev of readSseEvents(body, pool.cfg.maxResponseBytes, (ms) => (retryMs = ms))) {
+          if (ev.id !== undefined && ev.id !== lastId) {
+            lastId = ev.id;
+            quietResumes = 0;
+          }
+          if (ev.event !== 'message' || ev.data === '') continue; // priming events carry nothing
+          const parsed = safeParse(ev.data);
+          const list = Array.isArray(parsed) ? parsed : [parsed];
+          if (!list.every(isMessage)) throw new UpstreamError('invalid_response', 'SSE event is not JSON-RPC');
+          yield* list as JsonRpcMessage[];
+        }
+      } finally {
+        (body as { destroy?: () => void }).destroy?.();
+      }
+      body = undefined;
+      if (lastId === undefined || session.sessionId === '' || quietResumes >= MAX_RESUMES) return;
+      quietResumes++;
+      await sleep(Math.min(retryMs, MAX_RESUME_DELAY_MS), signal);
+      const res = await pool.send(pool.cfg.url, 'GET', pool.headers({
+        accept: 'text/event-stream',
+        'mcp-session-id': session.sessionId,
+        'mcp-protocol-version': session.protocolVersion,
+        'last-event-id': lastId,
+      }), undefined, signal);
+      if (res.status === 404) throw (res.body.destroy(), new UpstreamError('session_expired', 'HTTP 404 resuming the upstream stream'));
+      if (res.status !== 200 || !(header(res.headers, 'content-type') ?? '').startsWith('text/event-stream')) {
+        res.body.destroy();
+        return;
+      }
+      body = res.body;
+    }
   }
 
   /** Ends the upstream session (ours ended); failures only logged by the caller. */
@@ -73,20 +140,6 @@ export class StreamableUpstream {
     const headers = this.pool.headers({ 'mcp-session-id': session.sessionId, 'mcp-protocol-version': session.protocolVersion });
     const res = await this.pool.send(this.pool.cfg.url, 'DELETE', headers, undefined, signal);
     res.body.destroy();
-  }
-}
-
-async function* sseMessages(body: AsyncIterable<Buffer>, maxBytes: number): AsyncGenerator<JsonRpcMessage> {
-  try {
-    for await (const ev of readSseEvents(body, maxBytes)) {
-      if (ev.event !== 'message' || ev.data === '') continue; // priming events and comments carry nothing
-      const parsed = safeParse(ev.data);
-      const list = Array.isArray(parsed) ? parsed : [parsed];
-      if (!list.every(isMessage)) throw new UpstreamError('invalid_response', 'SSE event is not JSON-RPC');
-      yield* list as JsonRpcMessage[];
-    }
-  } finally {
-    (body as { destroy?: () => void }).destroy?.();
   }
 }
 
