@@ -10,7 +10,7 @@
  * No stickiness anywhere: requests of one session go to different nodes on purpose.
  */
 import path from 'node:path';
-import { freePort, spawnManaged, waitFor, waitForPort, type ManagedProcess } from '@switchboard/test-helpers';
+import { freePort, redisCommand, spawnManaged, waitFor, waitForPort, type ManagedProcess, type RedisServer } from '@switchboard/test-helpers';
 import { callTool, initSession, messagesOf, post, readAll, type Session } from './mcp-http';
 import { backgroundSse, callToolAs, getAs, initSessionAs, openSse2024, sha256, startFleet, type Fleet } from './fleet';
 
@@ -22,6 +22,8 @@ interface UpstreamStats {
   sessionIds: string[];
   cancelled: number;
   deleted: number;
+  getOpen: number;
+  lastRoots: string | null;
 }
 
 let upstreamPort: number;
@@ -59,6 +61,7 @@ beforeAll(async () => {
               url: `${base}/secure/mcp`,
               headers: { Authorization: { env: 'GW_UPSTREAM_AUTH' } },
               timeoutMs: 2_000,
+              readerLeaseMs: 2_000,
               breaker: { failureThreshold: 2, cooldownMs: 1_000 },
             },
           },
@@ -179,6 +182,62 @@ describe('gateway tenants on a 3-node fleet', () => {
     expect(del.status).toBe(200);
     await waitFor(async () => (await stats()).deleted > before, { timeoutMs: 5_000, message: 'the upstream session was deleted' });
     expect((await callTool(fleet.node(1, 'ev'), s, 'echo', { text: 'gone' }, 2)).status).toBe(404);
+  });
+
+  test('the upstream\'s unsolicited messages (its GET stream, read by one node) reach the client\'s GET stream on another node; an unsolicited request is answered from a third', async () => {
+    const s = await initSession(fleet.lb('ev'));
+    await waitFor(async () => (await stats()).getOpen >= 1, { timeoutMs: 5_000, message: 'one node opened the upstream GET stream' });
+    const get = backgroundSse(await getAs(fleet.node(2, 'ev'), s, {}), new AbortController());
+    expect(get.status).toBe(200);
+    expect(textOf((await readAll(await callTool(fleet.node(1, 'ev'), s, 'later', { what: 'list_changed', ms: 200 }, 1)))[0])).toBe('scheduled');
+    await get.waitFor((e) => e.data.includes('notifications/tools/list_changed'), 10_000);
+
+    await readAll(await callTool(fleet.node(1, 'ev'), s, 'later', { what: 'roots', ms: 200 }, 2));
+    const ev = await get.waitFor((e) => e.data.includes('roots/list'), 10_000);
+    const request = JSON.parse(ev.data) as { id: unknown };
+    expect(typeof request.id).toBe('string');
+    const answer = await post(fleet.node(0, 'ev'), { jsonrpc: '2.0', id: request.id, result: { roots: [{ uri: 'file:///workspace' }] } }, { sid: s.sid, version: s.version });
+    expect(answer.status).toBe(202);
+    await waitFor(async () => (await stats()).lastRoots === 'file:///workspace', { timeoutMs: 10_000, message: 'the upstream got the roots answer' });
+    get.close();
+  });
+
+  test('kill -9 of the node reading the upstream GET stream: another node takes the stream over and unsolicited messages flow again', async () => {
+    const creds = { authorization: `Bearer ${CLIENT_KEY}` };
+    const s = await initSessionAs(fleet.lb('gw'), creds);
+    // The reader's lease holds `<pid>-<random>` of its node's process.
+    // (An object, not the bare index: waitFor treats 0 as "not yet".)
+    const readerNode = async (): Promise<{ i: number }> => {
+      const value = await redisCommand((fleet.cluster.redis as RedisServer).port, ['GET', `sb:gw:{${s.sid}}:upstream-reader`]);
+      const i = fleet.cluster.nodes.findIndex((n) => value.includes(`${n.pid}-`));
+      if (i < 0) throw new Error(`lease "${value}", node pids ${fleet.cluster.nodes.map((n) => n.pid).join(' ')}`);
+      return { i };
+    };
+    const { i: holder } = await waitFor(readerNode, { timeoutMs: 5_000, message: 'a node reads the upstream GET stream' });
+    const others = [0, 1, 2].filter((i) => i !== holder);
+    const openBefore = (await stats()).getOpen;
+    await fleet.cluster.nodes[holder]!.kill();
+    try {
+      await waitFor(async () => (await stats()).getOpen < openBefore, { timeoutMs: 5_000, message: 'the dead reader\'s upstream connection closed' });
+      // Requests on the other nodes: once the lease lapsed, the next one claims the stream.
+      const { i: taker } = await waitFor(async () => {
+        for (const i of others) await readAll(await callToolAs(fleet.node(i, 'gw'), s, creds, 'echo', { text: 'tick' }, `t${Date.now()}`));
+        const r = await readerNode();
+        return r.i !== holder ? r : undefined;
+      }, { timeoutMs: 15_000, intervalMs: 500, message: 'another node took the upstream GET stream over' });
+      expect(taker).not.toBe(holder);
+      const get = backgroundSse(await getAs(fleet.node(others[0]!, 'gw'), s, creds), new AbortController());
+      // The new reader may still be connecting upstream (unsolicited messages sent before it is are the upstream's to drop).
+      let n = 0;
+      await waitFor(async () => {
+        await readAll(await callToolAs(fleet.node(others[1]!, 'gw'), s, creds, 'later', { what: 'list_changed', ms: 100 }, `later-${++n}`));
+        await new Promise((r) => setTimeout(r, 700));
+        return get.events.some((e) => e.data.includes('notifications/tools/list_changed'));
+      }, { timeoutMs: 10_000, intervalMs: 0, message: 'an unsolicited notification reached the client after the takeover' });
+      get.close();
+    } finally {
+      await fleet.cluster.nodes[holder]!.restart();
+    }
   });
 
   test('a 2024 HTTP+SSE upstream serves a 2025 client on every node', async () => {

@@ -48,6 +48,10 @@ export const UpstreamConfigSchema = z
     maxInFlight: z.number().int().min(1).max(100_000).default(256),
     /** Largest JSON body or single SSE event accepted from the upstream. */
     maxResponseBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Upstream SSE streams (standalone GET streams, 2024 connections) this node holds at most, on their own connections. */
+    maxStreams: z.number().int().min(1).max(100_000).default(1_000),
+    /** Lease of the one node reading a session's upstream GET stream; another node takes over once it lapses. */
+    readerLeaseMs: z.number().int().min(1_000).max(300_000).default(15_000),
     breaker: z
       .object({
         /** Consecutive failures (unreachable, timeout, 5xx, invalid response) that open the circuit. */

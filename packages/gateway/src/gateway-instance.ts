@@ -22,6 +22,7 @@ import { toUpstreamError, upstreamErrorBody, UpstreamError, type UpstreamFailure
 import { Sse2024Upstream } from './sse2024-upstream';
 import { StreamableUpstream, type UpstreamSession } from './streamable-upstream';
 import type { UpstreamPool } from './upstream-pool';
+import { UpstreamReader } from './upstream-reader';
 
 export interface GatewayInstanceDeps {
   tenant: string;
@@ -39,6 +40,8 @@ interface StoredUpstream {
   pv: string;
   /** The upstream's initialize result, answered to replayed handshakes. */
   init: Record<string, unknown>;
+  /** The upstream answered 405 to its standalone GET: no node tries again. */
+  noGet?: boolean;
 }
 
 /** Upstream session ids are echoed in a header: bounded, visible ASCII only (spec). */
@@ -65,10 +68,19 @@ export class GatewayInstance implements ServerLike {
   /** 2024 upstreams: progress tokens of running requests, so their progress goes to the request's stream. */
   private readonly progressTokens = new Map<string, RequestId>();
   private logLevel: string | undefined;
+  /** Streamable upstreams: this node's reader of the session's upstream GET stream, when it holds the lease. */
+  private reader: UpstreamReader | undefined;
+  private lastReaderAttemptMs = 0;
+  private noGet = false;
   private readonly subscriptions = new Set<string>();
 
   constructor(private readonly deps: GatewayInstanceDeps) {
     this.streamable = new StreamableUpstream(deps.pool);
+  }
+
+  /** The engine keeps an instance that reads the upstream's GET stream (it must be here to route answers). */
+  get busy(): boolean {
+    return this.reader?.running === true;
   }
 
   private get mode(): 'streamable' | 'sse2024' {
@@ -94,6 +106,7 @@ export class GatewayInstance implements ServerLike {
     this.deps.pool.observer.onInstances?.(this.deps.pool.name, -1);
     for (const c of this.running.values()) c.abort(new UpstreamError('unreachable', 'instance closed'));
     this.sse?.close();
+    this.reader?.stop();
   }
 
   private send(m: JsonRpcMessage, relatedRequestId?: RequestId): void {
@@ -160,7 +173,9 @@ export class GatewayInstance implements ServerLike {
         const s = JSON.parse(stored) as StoredUpstream;
         this.upstream = { sessionId: s.sid, protocolVersion: s.pv };
         this.swallowInitialized = true;
+        this.noGet = s.noGet === true;
         pool.observer.onSession?.(pool.name, 'reused');
+        void this.ensureReader();
         return this.send({ jsonrpc: '2.0', id: req.id, result: s.init });
       }
     }
@@ -174,6 +189,7 @@ export class GatewayInstance implements ServerLike {
           await store.writeUpstreamState(this.ref, JSON.stringify(state), this.deps.sessionTtlMs);
         }
         pool.observer.onSession?.(pool.name, 'created');
+        void this.ensureReader();
       }
       return response;
     });
@@ -192,6 +208,7 @@ export class GatewayInstance implements ServerLike {
   /** A client request: forwarded, its related messages and its response sent back through the Transport. */
   private forward(req: JsonRpcRequest): Promise<void> {
     this.refreshStoredState();
+    if (Date.now() - this.lastReaderAttemptMs >= this.deps.pool.cfg.readerLeaseMs / 2) void this.ensureReader();
     return this.run(req, async (signal, rearm) => {
       if (this.mode === 'sse2024') {
         const token = (req.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
@@ -267,6 +284,39 @@ export class GatewayInstance implements ServerLike {
     pool.observer.onSession?.(pool.name, 'expired');
     log(`the upstream session at ${describeUpstream(pool.cfg)} expired (404): ending session ${this.ref.sid}`);
     setTimeout(() => void store.deleteSession(this.ref).catch((err) => log('ending an expired gateway session failed', err)), END_SESSION_DELAY_MS).unref();
+  }
+
+  /**
+   * Reads the upstream's standalone GET stream on this node unless another live node does (lease in the
+   * store): called after the handshake and, throttled, on requests — so a dead reader's session is taken
+   * over by the next node that serves it (upstream-reader.ts).
+   */
+  private async ensureReader(): Promise<void> {
+    if (this.mode !== 'streamable' || this.upstream.sessionId === '' || this.noGet || this.closed || this.expired || this.reader?.running) return;
+    this.lastReaderAttemptMs = Date.now();
+    const reader = new UpstreamReader({
+      pool: this.deps.pool,
+      store: this.deps.store,
+      ref: this.ref,
+      session: this.upstream,
+      onMessage: (m) => this.send(m),
+      onUnsupported: () => void this.rememberNoGet(),
+      onExpired: () => this.endSession(),
+      log: this.deps.log,
+    });
+    try {
+      if (await reader.start()) this.reader = reader;
+    } catch (err) {
+      this.deps.log('claiming the upstream GET stream failed', err);
+    }
+  }
+
+  private async rememberNoGet(): Promise<void> {
+    this.noGet = true;
+    const { store } = this.deps;
+    const stored = await store.readUpstreamState(this.ref, this.deps.sessionTtlMs).catch(() => null);
+    if (stored === null) return;
+    await store.writeUpstreamState(this.ref, JSON.stringify({ ...(JSON.parse(stored) as StoredUpstream), noGet: true }), this.deps.sessionTtlMs).catch(() => {});
   }
 
   /** A warm instance keeps the stored upstream state's TTL in step with the session's (reads refresh it). */

@@ -16,6 +16,7 @@ export class Sse2024Upstream {
   private readonly controller = new AbortController();
   private readonly pending = new Map<string, { resolve: (m: JsonRpcResponse) => void; reject: (e: UpstreamError) => void }>();
   closed = false;
+  private releaseStream: (() => void) | undefined;
 
   constructor(
     private readonly pool: UpstreamPool,
@@ -28,7 +29,9 @@ export class Sse2024Upstream {
     const { pool } = this;
     const timer = setTimeout(() => this.controller.abort(new UpstreamError('timeout', 'no endpoint event')), timeoutMs);
     try {
-      const res = await pool.send(pool.cfg.url, 'GET', pool.headers({ accept: 'text/event-stream' }), undefined, this.controller.signal);
+      this.releaseStream = pool.admitStream() ?? undefined;
+      if (!this.releaseStream) throw new UpstreamError('overloaded', `${pool.cfg.maxStreams} upstream streams held`);
+      const res = await pool.send(pool.cfg.url, 'GET', pool.headers({ accept: 'text/event-stream' }), undefined, this.controller.signal, true);
       if (res.status === 401 || res.status === 403) throw (res.body.destroy(), new UpstreamError('auth_failed', `HTTP ${res.status}`, res.status));
       if (res.status !== 200) throw (res.body.destroy(), new UpstreamError('http_error', `HTTP ${res.status}`, res.status));
       if (!(header(res.headers, 'content-type') ?? '').startsWith('text/event-stream')) throw (res.body.destroy(), new UpstreamError('invalid_response', 'not an SSE stream'));
@@ -107,6 +110,7 @@ export class Sse2024Upstream {
   private shut(reason: UpstreamError): void {
     if (this.closed) return;
     this.closed = true;
+    this.releaseStream?.();
     for (const w of this.pending.values()) w.reject(reason);
     this.pending.clear();
     this.controller.abort(reason);

@@ -32,7 +32,10 @@ export interface UpstreamResponse {
 export class UpstreamPool {
   readonly breaker: CircuitBreaker;
   private readonly agent: Agent;
+  /** Long-lived upstream streams get their own connections, so they never starve requests of the bounded pool. */
+  private readonly streamAgent: Agent;
   private inFlight = 0;
+  private streams = 0;
 
   constructor(
     /** The label of this upstream in metrics and logs (the tenant id). */
@@ -48,6 +51,7 @@ export class UpstreamPool {
       headersTimeout: 0,
       bodyTimeout: 0,
     });
+    this.streamAgent = new Agent({ connections: cfg.maxStreams, connectTimeout: cfg.connectTimeoutMs, headersTimeout: 0, bodyTimeout: 0 });
     this.breaker = new CircuitBreaker(cfg.breaker.failureThreshold, cfg.breaker.cooldownMs, (s) => observer.onBreakerState?.(name, s));
   }
 
@@ -71,15 +75,26 @@ export class UpstreamPool {
     };
   }
 
+  /** Takes one of `maxStreams` stream slots; the returned function gives it back. Null when all are taken. */
+  admitStream(): (() => void) | null {
+    if (this.streams >= this.cfg.maxStreams) return null;
+    this.streams++;
+    let done = false;
+    return () => {
+      if (!done) this.streams--;
+      done = true;
+    };
+  }
+
   headers(extra: Record<string, string | undefined>): Record<string, string> {
     const out: Record<string, string> = { ...this.cfg.headers };
     for (const [k, v] of Object.entries(extra)) if (v !== undefined && v !== '') out[k] = v;
     return out;
   }
 
-  async send(url: string, method: 'GET' | 'POST' | 'DELETE', headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<UpstreamResponse> {
+  async send(url: string, method: 'GET' | 'POST' | 'DELETE', headers: Record<string, string>, body: string | undefined, signal: AbortSignal, stream = false): Promise<UpstreamResponse> {
     try {
-      const res = await request(url, { method, headers, body, dispatcher: this.agent, signal });
+      const res = await request(url, { method, headers, body, dispatcher: stream ? this.streamAgent : this.agent, signal });
       // Bodies are destroyed early on purpose (status errors, 202s, a response found): without a listener the
       // resulting 'error' event would crash the node. Readers still see errors through async iteration.
       res.body.on('error', () => {});
@@ -106,7 +121,7 @@ export class UpstreamPool {
   }
 
   async close(): Promise<void> {
-    await this.agent.close().catch(() => {});
+    await Promise.all([this.agent.close().catch(() => {}), this.streamAgent.close().catch(() => {})]);
   }
 }
 

@@ -16,6 +16,7 @@
  * | sb:<t>:{sid}:answer:<srvReqId>       | string | the client's answer, until the owner takes it       | answer TTL                 |
  * | sb:<t>:{sid}:listener                | string | connection id holding the standalone GET stream     | heartbeat                  |
  * | sb:<t>:{sid}:upstream                | string | gateway tenants: the upstream's session (JSON, never shown to clients) | session idle TTL, refreshed on read |
+ * | sb:<t>:{sid}:upstream-reader         | string | gateway tenants: `<nodeId> <id>` reading the upstream's standalone GET stream | lease, heartbeat |
  * | sb:<t>:slots:<principalHash>       | zset   | a principal's open long-lived streams (conn → expiry)| slot TTL, refreshed        |
  * | channel sb:<t>:{sid}:wake            | pubsub | "stream X has new entries" (+ the entries when small) / "session deleted" | — |
  * | channel sb:node:<nodeId>             | pubsub | per-node inbox: answers and cancellations           | —                          |
@@ -48,6 +49,8 @@ export const keys = {
   listener: (r: SessionRef) => `${base(r)}:listener`,
   /** Gateway tenants (packages/gateway): the upstream session behind this session; deleted with it. */
   upstream: (r: SessionRef) => `${base(r)}:upstream`,
+  /** Gateway tenants: the lease of the one node reading the upstream's standalone GET stream; deleted with the session. */
+  upstreamReader: (r: SessionRef) => `${base(r)}:upstream-reader`,
   secret: (tenant: string, name: string) => `sb:${tenant}:secret:${name}`,
   /** The principal is hashed: it is client-influenced text (a JWT `sub`) and must not shape the key. */
   streamSlots: (tenant: string, principal: string) => `sb:${tenant}:slots:${createHash('sha256').update(principal).digest('hex').slice(0, 32)}`,

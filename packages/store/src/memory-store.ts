@@ -114,7 +114,7 @@ export class MemoryStore implements Store {
     const existed = this.get(keys.session(ref)) !== undefined;
     const set = this.get(keys.streams(ref));
     if (set?.value.kind === 'set') for (const id of set.value.v) this.data.delete(keys.stream(ref, id));
-    for (const k of [keys.session(ref), keys.listener(ref), keys.streams(ref), keys.upstream(ref)]) this.data.delete(k);
+    for (const k of [keys.session(ref), keys.listener(ref), keys.streams(ref), keys.upstream(ref), keys.upstreamReader(ref)]) this.data.delete(k);
     this.emit(channels.wake(ref), '!deleted');
     return existed;
   }
@@ -300,8 +300,25 @@ export class MemoryStore implements Store {
     const k = keys.upstream(ref);
     const v = this.str(k);
     if (v === undefined) return null;
-    this.expire(k, ttlMs);
+    if (ttlMs > 0) this.expire(k, ttlMs);
     return v;
+  }
+
+  async upstreamReaderLease(ref: SessionRef, holder: string, op: 'claim' | 'refresh' | 'release', ttlMs: number): Promise<boolean> {
+    const k = keys.upstreamReader(ref);
+    const current = this.str(k);
+    if (op === 'claim') {
+      if (current !== undefined) return false;
+      this.set(k, { kind: 'string', v: holder }, ttlMs);
+      return true;
+    }
+    if (current !== holder) return false;
+    if (op === 'refresh') {
+      this.expire(k, ttlMs);
+      return true;
+    }
+    this.data.delete(k);
+    return false;
   }
 
   async writeUpstreamState(ref: SessionRef, value: string, ttlMs: number): Promise<void> {

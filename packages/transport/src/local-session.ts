@@ -26,6 +26,8 @@ import type { ExchangeOwner, PostExchange } from './post-exchange';
 export interface ServerLike {
   connect(transport: Transport): Promise<void>;
   close(): Promise<void>;
+  /** Optional: the instance holds work of its own (a gateway's upstream stream reader); never released while true. */
+  readonly busy?: boolean;
 }
 export type ServerFactory = (() => ServerLike) & {
   /**
@@ -186,7 +188,7 @@ export class LocalSession implements ExchangeOwner {
    * state sync. A busy instance is never released.
    */
   get busy(): boolean {
-    return this.exchanges.size > 0 || this.unsettled.size > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0;
+    return this.exchanges.size > 0 || this.unsettled.size > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0 || this.server.busy === true;
   }
 
   /** Client requests this node is running for the session (a POST counts until its answer is logged). */
