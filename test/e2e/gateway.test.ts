@@ -283,8 +283,11 @@ describe('gateway tenants on a 3-node fleet', () => {
     expect((await send({ jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
     expect((await send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'echo', arguments: { text: 'from 2024' } } })).status).toBe(202);
     await stream.waitFor((e) => e.data.includes('"id":2'), 10_000);
+    const deletedBefore = (await stats()).deleted;
     stream.close();
     expect(textOf(responseTo(stream.messages(), 2))).toBe('from 2024');
+    // That transport's session ends with its connection: so does the upstream session behind it.
+    await waitFor(async () => (await stats()).deleted > deletedBefore, { timeoutMs: 10_000, message: 'the upstream session was deleted' });
   });
 
   test('upstream killed: clients get errors, not hangs; the breaker opens; after it returns the lost session ends cleanly and a new one works', async () => {
