@@ -57,6 +57,7 @@ export class GatewayInstance implements ServerLike {
   private upstream: UpstreamSession = { sessionId: '', protocolVersion: '' };
   private readonly streamable: StreamableUpstream;
   private sse: Sse2024Upstream | undefined;
+  private opening: Promise<Sse2024Upstream> | undefined;
   /** The client's initialize params (2024 upstreams: replayed when the upstream connection is reopened). */
   private initParams: Record<string, unknown> | undefined;
   private swallowInitialized = false;
@@ -327,8 +328,14 @@ export class GatewayInstance implements ServerLike {
   }
 
   /** 2024 upstreams: this instance's upstream connection, reopened (handshake and state replayed) after a loss. */
-  private async connection(replay = true): Promise<Sse2024Upstream> {
-    if (this.sse && !this.sse.closed) return this.sse;
+  private connection(replay = true): Promise<Sse2024Upstream> {
+    if (this.sse && !this.sse.closed) return Promise.resolve(this.sse);
+    // Concurrent requests after a loss share one reopening (one upstream session per instance).
+    this.opening ??= this.openConnection(replay).finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  private async openConnection(replay: boolean): Promise<Sse2024Upstream> {
     const conn = new Sse2024Upstream(this.deps.pool, (m) => this.fromSseUpstream(m));
     await conn.open(this.deps.pool.cfg.timeoutMs);
     this.sse = conn;
