@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * The test command: every jest suite (unit, contract, e2e, conformance), then one closing line
- * "N passed, N failed" summing jest tests and conformance checks. Exit code 1 on any failure.
+ * The test command: `pnpm typecheck` (sources and test files), then every jest suite (unit, contract, e2e,
+ * conformance), then one closing line "N passed, N failed" summing jest tests and conformance checks (a failed
+ * typecheck counts as one failure). Exit code 1 on any failure. Suites must exit on their own: no --forceExit,
+ * which would hide leaked handles (jest then reports the ones it waits for).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -23,16 +25,29 @@ const conformanceDir = join(tmp, 'conformance-summary');
 rmSync(conformanceDir, { recursive: true, force: true });
 mkdirSync(conformanceDir, { recursive: true });
 
+// The same command as `pnpm typecheck`, through the pnpm running this script when there is one.
+const execPath = process.env.npm_execpath ?? '';
+const pnpm = !/pnpm/.test(execPath) ? ['npx', ['-y', 'pnpm@10.34.9']] : /\.[cm]?js$/.test(execPath) ? [process.execPath, [execPath]] : [execPath, []];
+const typecheck = spawnSync(pnpm[0], [...pnpm[1], 'typecheck'], { stdio: 'inherit', cwd: root });
+const typecheckFailed = typecheck.status !== 0;
+
 const jestJson = join(tmp, 'jest-results.json');
 rmSync(jestJson, { force: true });
+// A suite that leaks a handle keeps jest from exiting: bounded, so that shows as a failure instead of a hang.
+const JEST_LIMIT_MS = 45 * 60_000;
 const jest = spawnSync(
   process.execPath,
-  [join(root, 'node_modules/jest/bin/jest.js'), '--ci', '--maxWorkers=2', '--forceExit', '--json', `--outputFile=${jestJson}`, ...process.argv.slice(2)],
-  { stdio: 'inherit', cwd: root, env: { ...process.env, CONFORMANCE_SUMMARY_DIR: conformanceDir } },
+  [join(root, 'node_modules/jest/bin/jest.js'), '--ci', '--maxWorkers=2', '--json', `--outputFile=${jestJson}`, ...process.argv.slice(2)],
+  { stdio: 'inherit', cwd: root, env: { ...process.env, CONFORMANCE_SUMMARY_DIR: conformanceDir }, timeout: JEST_LIMIT_MS, killSignal: 'SIGKILL' },
 );
+if (jest.signal) console.log(`jest did not exit within ${JEST_LIMIT_MS / 60_000} min (killed): a suite leaks a handle (run it with --detectOpenHandles)`);
 
 let passed = 0;
 let failed = 0;
+if (typecheckFailed) {
+  failed += 1;
+  console.log('typecheck: failed (see above)');
+} else console.log('typecheck: ok');
 if (existsSync(jestJson)) {
   const r = JSON.parse(readFileSync(jestJson, 'utf8'));
   passed += r.numPassedTests;
@@ -52,6 +67,6 @@ for (const f of readdirSync(conformanceDir).filter((f) => f.endsWith('.json')).s
     failed += run.failed;
   }
 }
-if (jest.status !== 0 && failed === 0) failed += 1;
+if (jest.status !== 0 && (failed === 0 || jest.signal)) failed += 1;
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

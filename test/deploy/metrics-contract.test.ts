@@ -60,7 +60,7 @@ describe('metrics contract (docs/metrics.md)', () => {
     let exported: Map<string, string>;
     beforeAll(async () => {
       edge = await startEdge({ nodeId: 'metrics-contract' });
-      exported = exportedTypes(await get(`${edge.url}/metrics`));
+      exported = exportedTypes(await get(edge.metricsUrl));
     });
     afterAll(async () => {
       await edge?.stop();

@@ -42,7 +42,7 @@ describe('docker-compose.yml', () => {
     for (const name of EDGES) {
       const s = compose.services[name];
       expect(s.build).toEqual({ context: '.', dockerfile: 'apps/edge/Dockerfile' });
-      expect(s.environment).toMatchObject({ HOST: '0.0.0.0', PORT: '3000', REDIS_URL: 'redis://redis:6379' });
+      expect(s.environment).toMatchObject({ HOST: '0.0.0.0', PORT: '3000', METRICS_PORT: '9464', REDIS_URL: 'redis://redis:6379' });
       ids.add(s.environment.NODE_ID);
       // Hardened like the Kubernetes pods, and given longer than the drain grace to exit.
       expect(s).toMatchObject({ read_only: true, tmpfs: ['/tmp'], cap_drop: ['ALL'] });
@@ -60,7 +60,8 @@ describe('docker-compose.yml', () => {
   it('Prometheus scrapes exactly the edges, and loads the alert rules', () => {
     const prom = YAML.parse(read('infra/prometheus/prometheus.yml'));
     const targets = prom.scrape_configs.flatMap((s: any) => s.static_configs.flatMap((c: any) => c.targets));
-    expect(targets.sort()).toEqual(EDGES.map((e) => `${e}:${compose.services[e].environment.PORT}`));
+    // The metrics listener, never the MCP port (which does not serve /metrics).
+    expect(targets.sort()).toEqual(EDGES.map((e) => `${e}:${compose.services[e].environment.METRICS_PORT}`));
     const mount = compose.services.prometheus.volumes.find((v: string) => v.startsWith('./infra/prometheus:'));
     const inContainer = mount.split(':')[1];
     for (const f of prom.rule_files) expect(existsSync(path.join(ROOT, 'infra/prometheus', path.relative(inContainer, f)))).toBe(true);
@@ -94,6 +95,10 @@ describe('nginx for compose (infra/nginx/compose-entrypoint.sh)', () => {
     expect(r.stdout).not.toMatch(/\{\{/);
     expect([...r.stdout.matchAll(/^\s+server (\S+);$/gm)].map((m) => m[1])).toEqual(EDGES.map((e) => `${e}:3000`));
     expect(r.stdout).toContain('listen 0.0.0.0:8080;');
+    // /metrics is never proxied: refused by nginx, and no upstream is a metrics port.
+    expect(r.stdout).toMatch(/location = \/metrics \{\s*return 404;\s*\}/);
+    const metricsPorts = EDGES.map((e) => String(YAML.parse(read('docker-compose.yml'), { merge: true }).services[e].environment.METRICS_PORT));
+    expect([...r.stdout.matchAll(/^\s+server \S+:(\d+);$/gm)].filter((m) => metricsPorts.includes(m[1]!))).toEqual([]);
   });
 
   it('the rendered config passes `nginx -t`', () => {
@@ -150,7 +155,7 @@ describe('apps/edge/Dockerfile', () => {
     expect(Number(uid)).toBeGreaterThan(0);
     // Kubernetes runs it as the same user (runAsUser) with runAsNonRoot.
     expect(read('k8s/base/deployment.yaml')).toContain(`runAsUser: ${uid}`);
-    expect(final.instructions.filter((i) => i.getKeyword() === 'EXPOSE').map(args)).toEqual(['3000']);
+    expect(final.instructions.filter((i) => i.getKeyword() === 'EXPOSE').map(args)).toEqual(['3000 9464']);
   });
 
   it('.dockerignore keeps host node_modules and build output out of the context', () => {

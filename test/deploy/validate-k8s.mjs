@@ -100,6 +100,13 @@ function checkRules(name, objs) {
     rule(/^(redis|rediss|redis-cluster):\/\//.test(secrets.REDIS_URL ?? ''), 'REDIS_URL comes from a Secret in a form the edge accepts', String(secrets.REDIS_URL));
     const port = c?.ports?.find((p) => p.name === 'http')?.containerPort;
     rule(String(port) === env(c, 'PORT')?.value, 'container port "http" == PORT', `${port} vs ${env(c, 'PORT')?.value}`);
+    const metricsPort = c?.ports?.find((p) => p.name === 'metrics')?.containerPort;
+    rule(metricsPort !== undefined && String(metricsPort) === env(c, 'METRICS_PORT')?.value && metricsPort !== port, 'container port "metrics" == METRICS_PORT, not the MCP port', `${metricsPort} vs ${env(c, 'METRICS_PORT')?.value}`);
+    for (const ing of byKind('Ingress')) {
+      const backends = ing.spec.rules.flatMap((r) => r.http.paths.map((p) => p.backend.service?.port?.name ?? p.backend.service?.port?.number));
+      rule(backends.every((b) => b === 'http'), `${idOf(ing)} routes only the MCP port (never metrics)`, backends.join(','));
+    }
+    for (const sm of byKind('ServiceMonitor')) rule(sm.spec.endpoints.every((e) => e.port === 'metrics'), `${idOf(sm)} scrapes the metrics port`, JSON.stringify(sm.spec.endpoints));
     const tmp = c?.volumeMounts?.find((m) => m.mountPath === '/tmp');
     rule(Boolean(spec.volumes?.find((v) => v.name === tmp?.name)?.emptyDir), '/tmp is an emptyDir (read-only root fs)', 'missing');
     const cfg = env(c, 'SWITCHBOARD_CONFIG')?.value ?? '';

@@ -26,7 +26,7 @@ describe('all three protocol generations at once', () => {
     const sse = new V1Client({ name: 'v1-sse', version: '1.0.0' });
     await sse.connect(new SSEClientTransport(new URL(`${c.lbUrl}/sse`)));
     try {
-      const text = (r: { content: unknown }) => (r.content as { text: string }[])[0]!.text;
+      const text = (r: object) => (r as { content: { text: string }[] }).content[0]!.text;
       const rounds = await Promise.all(
         Array.from({ length: 10 }, async (_, i) => {
           const [a, b, d] = await Promise.all([

@@ -113,12 +113,12 @@ async function collectResumed(res: Response, done: (event: SseEvent) => boolean,
 }
 
 /** Samples a node's RSS every 100 ms while `work` runs; returns the peak. */
-async function peakRss<T>(nodeUrl: string, work: () => Promise<T>): Promise<{ result: T; peak: number }> {
-  let peak = await metricValue(nodeUrl, 'process_resident_memory_bytes');
+async function peakRss<T>(node: { metricsUrl: string }, work: () => Promise<T>): Promise<{ result: T; peak: number }> {
+  let peak = await metricValue(node, 'process_resident_memory_bytes');
   let running = true;
   const sampler = (async () => {
     while (running) {
-      peak = Math.max(peak, await metricValue(nodeUrl, 'process_resident_memory_bytes').catch(() => 0));
+      peak = Math.max(peak, await metricValue(node, 'process_resident_memory_bytes').catch(() => 0));
       await sleep(100);
     }
   })();
@@ -141,8 +141,9 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
       nodes: 2,
       redis: 'single',
       // TAIL_RECHECK_MS: no periodic log re-read in the middle of a phase (it would put a local stream on the
-      // log-paced path, whose cut is the stall timeout rather than the bound).
-      env: { SSE_MAX_BUFFERED_BYTES: String(BOUND), KEEPALIVE_MS: String(STALL_MS), TAIL_RECHECK_MS: '60000', LOG_LEVEL: 'warn' },
+      // log-paced path, whose cut is the stall timeout rather than the bound). STREAM_MAX_BYTES: these phases
+      // log tens of MB on one stream for a slow reader to resume from (the default budget is 1 MiB).
+      env: { SSE_MAX_BUFFERED_BYTES: String(BOUND), KEEPALIVE_MS: String(STALL_MS), TAIL_RECHECK_MS: '60000', LOG_LEVEL: 'warn', STREAM_MAX_BYTES: String(256 * 1024 * 1024) },
     });
     redis = (c.redis as RedisServer).client();
     A = c.nodes[0]!.mcpUrl;
@@ -178,18 +179,18 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
   async function stalledGet(producer: string, tag: string) {
     const s = await initSession(A);
     const cutsBefore = cutReasons().length;
-    const rssBefore = await metricValue(c.nodes[0]!.url, 'process_resident_memory_bytes');
+    const rssBefore = await metricValue(c.nodes[0]!, 'process_resident_memory_bytes');
     const stalled = await openStalled(A, 'GET', getHeaders(s));
     expect(stalled.status).toBe(200);
-    await waitFor(async () => (await metricValue(c.nodes[0]!.url, 'switchboard_sse_streams_open')) === 1, { timeoutMs: 5_000 });
+    await waitFor(async () => (await metricValue(c.nodes[0]!, 'switchboard_sse_streams_open')) === 1, { timeoutMs: 5_000 });
     const t = Date.now();
-    const { peak } = await peakRss(c.nodes[0]!.url, () => produce(producer, s, tag));
+    const { peak } = await peakRss(c.nodes[0]!, () => produce(producer, s, tag));
     const producedMs = Date.now() - t;
     // Cut while the client still reads nothing: the node holds no stream and no socket for it any more.
-    await waitFor(async () => (await metricValue(c.nodes[0]!.url, 'switchboard_sse_streams_open')) === 0, { timeoutMs: STALL_MS + 5_000, message: 'the stalled stream was never cut' });
+    await waitFor(async () => (await metricValue(c.nodes[0]!, 'switchboard_sse_streams_open')) === 0, { timeoutMs: STALL_MS + 5_000, message: 'the stalled stream was never cut' });
     const cutAfterMs = Date.now() - t;
     const socketState = serverSideState(c.nodes[0]!.port, stalled.clientPort);
-    const rssAfterCut = await metricValue(c.nodes[0]!.url, 'process_resident_memory_bytes');
+    const rssAfterCut = await metricValue(c.nodes[0]!, 'process_resident_memory_bytes');
 
     const before = await drainStalled(stalled);
     const seen = seqsOf(before.events, tag);
@@ -222,7 +223,7 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
   /** The control: the same production on `producer` with a GET reader on A that reads everything. */
   async function readingGet(producer: string, tag: string): Promise<{ peak: number; before: number }> {
     const s = await initSession(A);
-    const before = await metricValue(c.nodes[0]!.url, 'process_resident_memory_bytes');
+    const before = await metricValue(c.nodes[0]!, 'process_resident_memory_bytes');
     const get = await openGet(A, s);
     expect(get.status).toBe(200);
     let last = -1;
@@ -231,7 +232,7 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
       if (seq !== undefined) last = seq;
       return last === TOTAL - 1;
     });
-    const { peak } = await peakRss(c.nodes[0]!.url, async () => {
+    const { peak } = await peakRss(c.nodes[0]!, async () => {
       await produce(producer, s, tag);
       await reading;
     });
@@ -269,17 +270,17 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
     const count = 1_000; // one call: its events are produced at once (the producer's own memory shows in RSS)
     const args = { tag: 'post', from: 0, count, pad: PAD, related: true };
     // Control: the same call read by a client that keeps up.
-    const controlBefore = await metricValue(c.nodes[0]!.url, 'process_resident_memory_bytes');
-    const { peak: controlPeak } = await peakRss(c.nodes[0]!.url, async () => {
+    const controlBefore = await metricValue(c.nodes[0]!, 'process_resident_memory_bytes');
+    const { peak: controlPeak } = await peakRss(c.nodes[0]!, async () => {
       const messages = await readFast(await callTool(A, s, 'emit_sequence', args, 'control'));
       expect(messages.filter((m) => m.method === 'notifications/message')).toHaveLength(count);
     });
-    const rssBefore = await metricValue(c.nodes[0]!.url, 'process_resident_memory_bytes');
+    const rssBefore = await metricValue(c.nodes[0]!, 'process_resident_memory_bytes');
     const cutsBefore = cutReasons().length;
     const body = JSON.stringify({ jsonrpc: '2.0', id: 'big', method: 'tools/call', params: { name: 'emit_sequence', arguments: args } });
-    const { result: stalled, peak } = await peakRss(c.nodes[0]!.url, async () => {
+    const { result: stalled, peak } = await peakRss(c.nodes[0]!, async () => {
       const st = await openStalled(A, 'POST', { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': s.sid, 'mcp-protocol-version': s.version }, body);
-      await waitFor(async () => (await metricValue(c.nodes[0]!.url, 'switchboard_sse_streams_open')) === 0, { timeoutMs: 20_000, message: 'the stalled POST stream was never cut' });
+      await waitFor(async () => (await metricValue(c.nodes[0]!, 'switchboard_sse_streams_open')) === 0, { timeoutMs: 20_000, message: 'the stalled POST stream was never cut' });
       return st;
     });
     expect(stalled.status).toBe(200);
@@ -316,14 +317,14 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
     const count = 4_000;
     const args = { tag: 'modern', from: 0, count, pad: PAD, related: true };
     // Control: the same call read by a client that keeps up (it gets everything: no cut while it reads).
-    const controlBefore = await metricValue(c.nodes[0]!.url, 'process_resident_memory_bytes');
-    const { peak: controlPeak } = await peakRss(c.nodes[0]!.url, async () => {
+    const controlBefore = await metricValue(c.nodes[0]!, 'process_resident_memory_bytes');
+    const { peak: controlPeak } = await peakRss(c.nodes[0]!, async () => {
       const messages = await readFast(await modernPost(A, 'tools/call', { name: 'emit_sequence', arguments: args }, { id: 'control' }));
       expect(messages.filter((m) => m.method === 'notifications/message')).toHaveLength(count);
       expect(messages.find((m) => m.id === 'control')?.result?.content?.[0]?.text).toBe(`sent ${count}`);
     });
-    const rssBefore = await metricValue(c.nodes[0]!.url, 'process_resident_memory_bytes');
-    const cancelledBefore = await metricValue(c.nodes[0]!.url, 'switchboard_requests_cancelled_total');
+    const rssBefore = await metricValue(c.nodes[0]!, 'process_resident_memory_bytes');
+    const cancelledBefore = await metricValue(c.nodes[0]!, 'switchboard_requests_cancelled_total');
     let cutAfterMs = 0;
     const body = JSON.stringify({
       jsonrpc: '2.0',
@@ -332,10 +333,10 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
       params: { name: 'emit_sequence', arguments: args, _meta: envelope() },
     });
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'emit_sequence' };
-    const { result: stalled, peak } = await peakRss(c.nodes[0]!.url, async () => {
+    const { result: stalled, peak } = await peakRss(c.nodes[0]!, async () => {
       const st = await openStalled(A, 'POST', headers, body);
       const t = Date.now();
-      await waitFor(async () => (await metricValue(c.nodes[0]!.url, 'switchboard_requests_cancelled_total')) > cancelledBefore, { timeoutMs: 20_000, message: 'the stalled 2026 stream was never cut' });
+      await waitFor(async () => (await metricValue(c.nodes[0]!, 'switchboard_requests_cancelled_total')) > cancelledBefore, { timeoutMs: 20_000, message: 'the stalled 2026 stream was never cut' });
       cutAfterMs = Date.now() - t;
       return st;
     });

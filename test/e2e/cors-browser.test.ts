@@ -112,7 +112,7 @@ suite('CORS in a real browser (Chromium + SDK client, 3 nodes behind nginx)', ()
     try {
       const page = await context.newPage();
       await page.goto(`${origin}/`);
-      return await page.evaluate(([url, key]) => (window as any).runMcp(url, key), [f.lb('web'), KEY] as const);
+      return await page.evaluate(([url, key]) => (globalThis as any).runMcp(url, key), [f.lb('web'), KEY] as const);
     } finally {
       await context.close();
     }

@@ -130,6 +130,10 @@ export interface Fleet {
 export interface StartFleetOptions {
   env?: Record<string, string | undefined>;
   redis?: StartClusterOptions['redis'];
+  /** Edge processes. @default 3 */
+  nodes?: number;
+  /** Edge script override (e.g. another build, to measure a "before"). */
+  entry?: string;
 }
 
 const RELOAD_LINE = /tenant config (reloaded|reload refused) \(SIGHUP\)/;
@@ -140,7 +144,7 @@ function writeAtomically(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-/** Starts the JWKS server, writes `config(jwks)` and starts 3 edges reading it (plus nginx and Redis). */
+/** Starts the JWKS server, writes `config(jwks)` and starts 3 edges (or `opts.nodes`) reading it (plus nginx and Redis). */
 export async function startFleet(config: (jwks: JwksServer) => TenantConfigFile, opts: StartFleetOptions = {}): Promise<Fleet> {
   const jwks = await JwksServer.start();
   const dir = mkdtempSync(path.join(tmpdir(), 'switchboard-fleet-'));
@@ -149,8 +153,9 @@ export async function startFleet(config: (jwks: JwksServer) => TenantConfigFile,
   let cluster: EdgeCluster;
   try {
     cluster = await startCluster({
-      nodes: 3,
+      nodes: opts.nodes ?? 3,
       redis: opts.redis,
+      entry: opts.entry,
       env: { SWITCHBOARD_CONFIG: configPath, PUBLIC_BASE_URL, LOG_LEVEL: 'info', ...opts.env },
     });
   } catch (err) {

@@ -43,12 +43,13 @@ export async function callTool(url: string, s: Session, name: string, args: Reco
 
 /** Reads a tool call's response body, JSON or SSE, returning every message in order. */
 export async function readAll(res: Response, timeoutMs = 10_000): Promise<Record<string, any>[]> {
-  if ((res.headers.get('content-type') ?? '').startsWith('application/json')) return [await res.json()];
+  if ((res.headers.get('content-type') ?? '').startsWith('application/json')) return [(await res.json()) as Record<string, any>];
   return messagesOf(await collectSse(res, { timeoutMs }));
 }
 
-export async function metricValue(nodeUrl: string, name: string): Promise<number> {
-  const text = await (await fetch(`${nodeUrl}/metrics`)).text();
+/** One sample of an edge's metric (first series); metrics live on the edge's own metrics port. */
+export async function metricValue(edge: { metricsUrl: string }, name: string): Promise<number> {
+  const text = await (await fetch(edge.metricsUrl)).text();
   const line = text.split('\n').find((l) => l.startsWith(name) && !l.startsWith('#'));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }

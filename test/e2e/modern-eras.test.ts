@@ -27,7 +27,7 @@ describe('era settings', () => {
     for (const method of ['GET', 'DELETE']) {
       const res = await fetch(modernOnly.mcpUrl, { method, headers: { accept: 'text/event-stream', 'mcp-session-id': 'a'.repeat(32), 'last-event-id': 's_1-0' } });
       expect([method, res.status, res.headers.get('allow')]).toEqual([method, 405, 'POST']);
-      expect((await res.json()).error.code).toBe(-32000);
+      expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32000);
     }
   });
 

@@ -12,7 +12,7 @@ import { initSession, metricValue, post, readAll } from './mcp-http';
 
 const SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
 const SUB_ID = 'io.modelcontextprotocol/subscriptionId';
-const accept = (content: Record<string, unknown>) => ({ action: 'accept', content });
+const accept = (content: Record<string, string | number | boolean | string[]>) => ({ action: 'accept' as const, content });
 const REDIS_MODES = (process.env.E2E_REDIS_MODES ?? 'single,cluster').split(',') as ('single' | 'cluster')[];
 
 describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', (mode) => {
@@ -290,7 +290,7 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
   test('M10: closing the response stream cancels: the handler is aborted and sends nothing more', async () => {
     const token = `probe-${Date.now()}`;
     const watcher = await listen(node(2), { resourceSubscriptions: [cancellationProbeUri(token)] });
-    const before = await metricValue(c.nodes[0]!.url, 'switchboard_requests_cancelled_total');
+    const before = await metricValue(c.nodes[0]!, 'switchboard_requests_cancelled_total');
     const controller = new AbortController();
     const pending = modernPost(node(0), 'tools/call', { name: 'cancellation_probe', arguments: { token, timeoutMs: 20_000 } }, { signal: controller.signal });
     await new Promise((r) => setTimeout(r, 300));
@@ -300,7 +300,7 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
     const note = await watcher.waitFor((m) => m.method === 'notifications/resources/updated');
     expect(note.params.uri).toBe(cancellationProbeUri(token));
     watcher.close();
-    expect(await metricValue(c.nodes[0]!.url, 'switchboard_requests_cancelled_total')).toBe(before + 1);
+    expect(await metricValue(c.nodes[0]!, 'switchboard_requests_cancelled_total')).toBe(before + 1);
   });
 
   test('drain: a listen stream the server ends gets the completion result, then notifications/cancelled', async () => {

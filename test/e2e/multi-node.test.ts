@@ -5,7 +5,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { collectSse, readSse, sleep, startCluster, waitFor, type EdgeCluster, type SseEvent } from '@switchboard/test-helpers';
+import { channels } from '@switchboard/store';
+import { collectSse, readSse, startCluster, waitFor, type EdgeCluster, type SseEvent } from '@switchboard/test-helpers';
 import { callTool, initSession, messagesOf, metricValue, openGet, post, readAll } from './mcp-http';
 
 const REDIS_MODES = (process.env.E2E_REDIS_MODES ?? 'single,cluster').split(',') as ('single' | 'cluster')[];
@@ -25,10 +26,26 @@ function sdkClient(): Client {
 describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
   let c: EdgeCluster;
   beforeAll(async () => {
-    c = await startCluster({ nodes: 3, redis: mode });
+    // A short recheck (the maintenance tick follows it): tests wait on its effects, never sleep to match it.
+    c = await startCluster({ nodes: 3, redis: mode, env: { TAIL_RECHECK_MS: '250' } });
   }, 90_000);
   afterAll(async () => c?.stop());
   const node = (i: number) => c.nodes[i]!.mcpUrl;
+  /** Subscribers of a pub/sub channel across every Redis server (classic pub/sub: each counts its own). */
+  const subscribers = async (channel: string): Promise<number> => {
+    const servers = 'ports' in c.redis ? c.redis.nodes : [c.redis];
+    let n = 0;
+    for (const server of servers) {
+      const client = server.client();
+      try {
+        const [, count] = (await client.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+        n += Number(count);
+      } finally {
+        client.disconnect();
+      }
+    }
+    return n;
+  };
 
   test('a. a notification produced on node A reaches the GET stream held by node B', async () => {
     const s = await initSession(c.lbMcpUrl);
@@ -75,7 +92,7 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
     expect(new Set(ticks).size).toBe(ticks.length);
     const finals = all.filter((m) => m.id === 'slow-1' && 'result' in m);
     expect(finals).toHaveLength(1);
-    expect(finals[0].result.content[0].text).toBe('counted to 8');
+    expect(finals[0]!.result.content[0].text).toBe('counted to 8');
     const ids = [...first, ...rest].map((e) => e.id).filter(Boolean);
     expect(new Set(ids).size).toBe(ids.length);
   });
@@ -126,7 +143,7 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
 
   test('d. notifications/cancelled posted to node C aborts the handler running on node A', async () => {
     const s = await initSession(c.lbMcpUrl);
-    const before = await metricValue(c.nodes[0]!.url, 'switchboard_requests_cancelled_total');
+    const before = await metricValue(c.nodes[0]!, 'switchboard_requests_cancelled_total');
     const res = await callTool(node(0), s, 'wait_for_cancel', { timeoutMs: 20_000 }, 'long-1');
     const events: SseEvent[] = [];
     const reading = (async () => {
@@ -137,7 +154,7 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
     expect((await post(node(2), cancel, { sid: s.sid, version: s.version })).status).toBe(202);
     await Promise.race([reading, new Promise((_, reject) => setTimeout(() => reject(new Error('stream did not end after cancel')), 8000))]);
     expect(messagesOf(events).filter((m) => m.id === 'long-1')).toEqual([]);
-    expect(await metricValue(c.nodes[0]!.url, 'switchboard_requests_cancelled_total')).toBe(before + 1);
+    expect(await metricValue(c.nodes[0]!, 'switchboard_requests_cancelled_total')).toBe(before + 1);
   });
 
   test('e. progress notifications arrive in order on the request stream, not the GET stream', async () => {
@@ -164,7 +181,7 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
     for (const i of [0, 1, 2]) {
       const r = await callTool(node(i), s, 'echo', { text: 'x' }, 1);
       expect(r.status).toBe(404);
-      expect((await r.json()).error.code).toBe(-32001);
+      expect(((await r.json()) as { error: { code: number } }).error.code).toBe(-32001);
       expect((await openGet(node(i), s)).status).toBe(404);
     }
   });
@@ -178,7 +195,7 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
     })();
     await waitFor(() => events.length >= 1, { timeoutMs: 5000 });
     // A POST stream subscribes to its session's wake-ups after its first maintenance tick (see StreamHub).
-    await sleep(2_500);
+    await waitFor(async () => (await subscribers(channels.wake({ tenant: 'default', sid: s.sid }))) >= 1, { timeoutMs: 10_000, message: 'node 1 subscribes to the session\'s wake-ups' });
     const del = await fetch(node(1), { method: 'DELETE', headers: { 'mcp-session-id': s.sid, 'mcp-protocol-version': s.version } });
     expect(del.status).toBe(200);
     await Promise.race([reading.catch(() => undefined), new Promise((_, reject) => setTimeout(() => reject(new Error('stream stayed open after DELETE')), 5000))]);
@@ -186,12 +203,12 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
 
   test('g. a node that never saw a session serves it by rehydrating from the session record', async () => {
     const s = await initSession(node(0));
-    const before = await metricValue(c.nodes[2]!.url, 'switchboard_sessions_rehydrated_total');
+    const before = await metricValue(c.nodes[2]!, 'switchboard_sessions_rehydrated_total');
     const res = await callTool(node(2), s, 'echo', { text: 'from node 3' }, 42);
     expect(res.status).toBe(200);
     const [msg] = await readAll(res);
     expect(msg).toMatchObject({ id: 42, result: { content: [{ type: 'text', text: 'from node 3' }] } });
-    expect(await metricValue(c.nodes[2]!.url, 'switchboard_sessions_rehydrated_total')).toBe(before + 1);
+    expect(await metricValue(c.nodes[2]!, 'switchboard_sessions_rehydrated_total')).toBe(before + 1);
     // The SDK client on that session through the balancer never notices which node answers.
     const client = sdkClient();
     const transport = new StreamableHTTPClientTransport(new URL(c.lbMcpUrl), { sessionId: s.sid });
@@ -214,7 +231,7 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
 
     const state = async (i: number) => JSON.parse((await readAll(await callTool(node(i), s, 'session_state', {}, `st-${i}`)))[0]!.result.content[0].text);
     const sub = await post(node(0), { jsonrpc: '2.0', id: 'sub', method: 'resources/subscribe', params: { uri: 'test://watched-resource' } }, { sid: s.sid, version: s.version });
-    expect((await sub.json()).result).toEqual({});
+    expect(((await sub.json()) as { result: unknown }).result).toEqual({});
     expect((await state(1)).subscriptions).toEqual(['test://watched-resource']);
     expect((await state(2)).subscriptions).toEqual(['test://watched-resource']);
     const unsub = await post(node(1), { jsonrpc: '2.0', id: 'unsub', method: 'resources/unsubscribe', params: { uri: 'test://watched-resource' } }, { sid: s.sid, version: s.version });
@@ -256,11 +273,11 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
     await readAll(await callTool(node(0), s, 'trigger_list_changed', {}, 'm1'));
     await reading;
     controller.abort();
-    const text = await (await fetch(`${c.nodes[1]!.url}/metrics`)).text();
+    const text = await (await fetch(c.nodes[1]!.metricsUrl)).text();
     expect(text).toMatch(/switchboard_cross_node_delivery_seconds_count\{[^}]*\} [1-9]/);
     expect(text).toMatch(/switchboard_events_delivered_total\{[^}]*path="(log|wake)"[^}]*\} [1-9]/);
     expect(text).toMatch(/switchboard_redis_command_duration_seconds_count\{[^}]*command="touchSession"[^}]*\} [1-9]/);
-    const a = await (await fetch(`${c.nodes[0]!.url}/metrics`)).text();
+    const a = await (await fetch(c.nodes[0]!.metricsUrl)).text();
     expect(a).toMatch(/switchboard_requests_total\{[^}]*tenant="default"[^}]*era="legacy"[^}]*method="tools\/call"[^}]*outcome="ok"[^}]*\} [1-9]/);
   });
 });

@@ -106,7 +106,7 @@ describe('rate limits and the stream cap across 3 nodes', () => {
     expect((await readAll(two)).flat().length).toBe(2);
     // tools/call allows 3 per minute: a batch of 5 more is refused whole, and so is a single call after it.
     const five = await post(f.lb('mix'), calls(5, 10), { sid: s.sid, version: s.version, headers: d });
-    expect([five.status, (await five.json()).error.data]).toEqual([429, expect.objectContaining({ scope: 'method', method: 'tools/call' })]);
+    expect([five.status, ((await five.json()) as { error: { data: unknown } }).error.data]).toEqual([429, expect.objectContaining({ scope: 'method', method: 'tools/call' })]);
     expect((await callTool(f.lb('mix'), 'echo', { text: 'x' }, {}, { headers: d })).status).toBe(429);
   });
 

@@ -146,7 +146,7 @@ describe('tenants on a 3-node fleet', () => {
     ];
     for (const [reason, token] of cases) {
       const r = await post(f.lb('beta'), initializeRequest(), { headers: bearer(token) });
-      expect([reason, r.status, (await r.json()).error.data]).toEqual([reason, 401, { reason }]);
+      expect([reason, r.status, ((await r.json()) as { error: { data: unknown } }).error.data]).toEqual([reason, 401, { reason }]);
       expect(r.headers.get('www-authenticate')).toMatch(/^Bearer realm="beta", error="invalid_token", error_description="/);
     }
     expect(await everyRequest('beta', bearer(await betaToken()), bearer(await betaToken({ expiresInSec: -120 })))).toEqual([401, 401, 401, 401, 401, 401]);
@@ -194,7 +194,7 @@ describe('tenants on a 3-node fleet', () => {
     expect((await callToolAs(f.lb('gamma'), s, bearer(await gammaToken()), 'echo', { text: 'x' })).status).toBe(200);
     for (const aud of [`${PUBLIC_BASE_URL}/t/acme/mcp`, PUBLIC_BASE_URL, `${PUBLIC_BASE_URL}/t/gamma`, 'switchboard-beta', `http://switchboard.test/t/gamma/mcp`]) {
       const r = await post(f.lb('gamma'), initializeRequest(), { headers: bearer(await gammaToken({ aud })) });
-      expect([aud, r.status, (await r.json()).error.data]).toEqual([aud, 401, { reason: 'wrong_audience' }]);
+      expect([aud, r.status, ((await r.json()) as { error: { data: unknown } }).error.data]).toEqual([aud, 401, { reason: 'wrong_audience' }]);
       expect(r.headers.get('www-authenticate')).toContain(`resource_metadata="${GAMMA_METADATA}"`);
     }
     const weak = await post(f.lb('gamma'), initializeRequest(), { headers: bearer(await gammaToken({ scope: 'mcp:read' })) });
@@ -210,7 +210,7 @@ describe('tenants on a 3-node fleet', () => {
     const modern = await call(f.lb('open'), 'tools/list');
     expect([modern.status, modern.body.result.tools.length > 5]).toEqual([200, true]);
     const init = await post(f.lb('open'), initializeRequest());
-    expect([init.status, (await init.json()).error.data.supported]).toEqual([400, [MODERN]]);
+    expect([init.status, ((await init.json()) as { error: { data: { supported: unknown } } }).error.data.supported]).toEqual([400, [MODERN]]);
     expect((await fetch(f.lb('open'), { headers: { accept: 'text/event-stream', 'mcp-session-id': 'a'.repeat(32) } })).status).toBe(405);
     expect((await fetch(f.lb('open', 'sse'), { headers: { accept: 'text/event-stream' } })).status).toBe(404);
     expect((await call(f.lb('open'), 'tools/list', {}, { headers: bearer('junk') })).status).toBe(401);

@@ -18,6 +18,7 @@ import { factsOf, pathOf } from './http/plain';
 import { serveMcp } from './mcp-route';
 import type { EdgeMetrics } from './metrics';
 import type { RateLimits } from './pipeline/rate-limit';
+import type { RedisMemory } from './redis-memory';
 import { precomputeSecureHeaders } from './pipeline/secure-headers';
 import type { StreamSlots } from './pipeline/stream-slots';
 import type { ServedTenant, TenantHost } from './tenant-host';
@@ -35,13 +36,21 @@ export interface AppDeps {
   nodeId: string;
   isDraining: () => boolean;
   maxJsonDepth?: number;
+  /** Redis memory probe (Redis stores only): readiness fails while Redis refuses writes for memory. */
+  redisMemory?: RedisMemory;
+  /** How long a POST body may take to arrive in full after the request head (408 after). @default 10_000 */
+  bodyReadTimeoutMs?: number;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 const wrap = (h: Handler) => (req: Request, res: Response, next: NextFunction) => h(req, res).catch(next);
 
-/** Paths served by the Express app; everything else is an MCP endpoint (or a 404 from the MCP route). */
-const isFrameworkPath = (path: string) => path === '/healthz' || path === '/readyz' || path === '/metrics' || path.startsWith('/.well-known/');
+/**
+ * Paths served by the Express app; everything else is an MCP endpoint (or a 404 from the MCP route).
+ * `/metrics` is not one: it lives on its own listener (`createMetricsListener`, `METRICS_PORT`), so the
+ * MCP port, which proxies and ingresses route, never exposes tenant ids and node internals.
+ */
+const isFrameworkPath = (path: string) => path === '/healthz' || path === '/readyz' || path.startsWith('/.well-known/');
 
 export function createApp(deps: AppDeps): RequestListener {
   // Request ids: a per-process random prefix plus a counter (randomBytes per request showed in profiles).
@@ -85,23 +94,28 @@ function createFrameworkApp(deps: AppDeps, secureHeaders: ReturnType<typeof helm
         res.status(503).json({ status: 'draining', node: deps.nodeId });
         return;
       }
+      // The store's own error text stays in the log: probes are often reachable by more than operators.
       try {
         await withTimeout(deps.store.ping(), 2000);
-        deps.metrics.ready.set(1);
-        res.json({ status: 'ready', node: deps.nodeId, store: deps.store.kind });
       } catch (err) {
         deps.metrics.ready.set(0);
-        res.status(503).json({ status: 'store-unavailable', node: deps.nodeId, error: String(err) });
+        deps.log.warn({ err: String(err) }, 'readiness: store unavailable');
+        res.status(503).json({ status: 'store-unavailable', node: deps.nodeId });
+        return;
       }
+      // A PING passes at maxmemory, yet every write fails: not ready either.
+      // Best effort: the round trip above proved the store reachable, and a master that does not answer INFO
+      // (e.g. mid-failover) must not hold the node unready.
+      const full = deps.redisMemory ? await withTimeout(deps.redisMemory.isFull(), 2000).catch((err: unknown) => (deps.log.warn({ err: String(err) }, 'readiness: memory check failed'), false)) : false;
+      if (full) {
+        deps.metrics.ready.set(0);
+        res.status(503).json({ status: 'store-full', node: deps.nodeId });
+        return;
+      }
+      deps.metrics.ready.set(1);
+      res.json({ status: 'ready', node: deps.nodeId, store: deps.store.kind });
     }),
   );
-  app.get(
-    '/metrics',
-    wrap(async (_req, res) => {
-      res.set('Content-Type', deps.metrics.register.contentType).send(await deps.metrics.register.metrics());
-    }),
-  );
-
   app.use(secureHeaders);
 
   // RFC 9728 protected resource metadata of OAuth tenants: public, readable from any origin.
@@ -118,6 +132,27 @@ function createFrameworkApp(deps: AppDeps, secureHeaders: ReturnType<typeof helm
 }
 
 export type { ServedTenant };
+
+/** The metrics listener: `GET /metrics` (Prometheus text format) and nothing else. */
+export function createMetricsListener(metrics: EdgeMetrics, log: Logger): RequestListener {
+  return (req, res) => {
+    if (pathOf(req) !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' }).end('Not Found\n');
+      return;
+    }
+    metrics.register.metrics().then(
+      (text) => {
+        // One connection per scrape: nothing idles here, and no client can race a keep-alive close.
+        res.writeHead(200, { 'Content-Type': metrics.register.contentType, 'Content-Length': Buffer.byteLength(text), Connection: 'close' });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'metrics collection failed');
+        res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('metrics collection failed\n');
+      },
+    );
+  };
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -16,6 +16,21 @@ export const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest accepted request body. */
   BODY_LIMIT_BYTES: intFromEnv(4 * 1024 * 1024),
+  /** A POST body must arrive in full this long after the request head (408 and the connection closed after). */
+  BODY_READ_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** The request head (line and headers) must arrive within this (Node's `server.headersTimeout`; 408 and closed after). */
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /**
+   * The whole request (head and body) must arrive within this (Node's `server.requestTimeout`). It bounds
+   * receiving the request only: a long-lived response (an SSE stream) is not cut by it.
+   */
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** Most open client connections on this node (`server.maxConnections`); past it new connections are closed at once. */
+  MAX_CONNECTIONS: z.coerce.number().int().positive().default(10_000),
+  /** Port of the metrics listener (`GET /metrics`); never served on the MCP port. 0: an ephemeral port (tests). */
+  METRICS_PORT: intFromEnv(9464),
+  /** Interface the metrics listener binds; default: the same as HOST. */
+  METRICS_HOST: z.string().min(1).optional(),
   /** Extra Host header values the default tenant accepts (comma separated host or host:port). Loopback names are always accepted. */
   ALLOWED_HOSTS: z.string().default(''),
   /** Extra Origin values the default tenant accepts (comma separated). Loopback origins are always accepted. */
@@ -37,6 +52,8 @@ export const EnvSchema = z.object({
   INSTANCE_IDLE_MS: intFromEnv(5_000),
   /** Most server instances a node keeps warm; past it the least recently used idle ones are released. */
   MAX_WARM_INSTANCES: z.coerce.number().int().positive().default(1_000),
+  /** How often the edge samples Redis memory (`INFO memory`) for `switchboard_redis_memory_*`. */
+  REDIS_MEMORY_SAMPLE_MS: z.coerce.number().int().positive().default(15_000),
   /** Tenant configuration file (YAML or JSON). Absent: the demo tenant alone, at /mcp. */
   SWITCHBOARD_CONFIG: z.string().min(1).optional(),
   /** Public base URL of this deployment (scheme://host[:port]); OAuth tenants derive their resource URI from it. */
@@ -52,9 +69,35 @@ export const EnvSchema = z.object({
   REQUEST_STATE_KEYS: z.string().optional(),
   /** Lifetime of a sealed requestState. */
   REQUEST_STATE_TTL_MS: intFromEnv(600_000),
+  /**
+   * Budgets on by default for every tenant (docs/security.md); a tenant's `budgets` / `rateLimits` override
+   * them. Requests per principal per window (0: no default rate; every request is then counted only by the
+   * limits a tenant sets):
+   */
+  PRINCIPAL_RATE_LIMIT: z.coerce.number().int().nonnegative().default(600),
+  PRINCIPAL_RATE_WINDOW_MS: z.coerce.number().int().positive().default(10_000),
+  /** Concurrent long-lived streams (GET, /sse, subscriptions/listen) per principal. */
+  MAX_STREAMS_PER_PRINCIPAL: z.coerce.number().int().positive().default(32),
+  /** Live sessions per principal and tenant. */
+  MAX_SESSIONS_PER_PRINCIPAL: z.coerce.number().int().positive().default(100),
+  /** Bytes of a session's stored initialize capabilities + clientInfo. */
+  MAX_INIT_PARAMS_BYTES: z.coerce.number().int().min(256).default(8_192),
+  /** Resource subscriptions per session, and bytes per subscribed URI. */
+  MAX_SUBSCRIPTIONS_PER_SESSION: z.coerce.number().int().positive().default(64),
+  MAX_SUBSCRIPTION_URI_BYTES: z.coerce.number().int().min(64).default(1_024),
+  /** Data bytes one stream log retains (oldest entries trimmed past it). */
+  STREAM_MAX_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
 });
 
 export type Env = z.infer<typeof EnvSchema> & { NODE_ID: string };
+
+/** Rules between variables (Node refuses a headers timeout longer than the request timeout). */
+function crossChecks(env: z.infer<typeof EnvSchema>): string[] {
+  const issues: string[] = [];
+  if (env.HEADERS_TIMEOUT_MS > env.REQUEST_TIMEOUT_MS) issues.push('HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS');
+  if (env.METRICS_PORT !== 0 && env.METRICS_PORT === env.PORT) issues.push('METRICS_PORT: must differ from PORT (metrics are never served on the MCP port)');
+  return issues;
+}
 
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
@@ -63,5 +106,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${issues}`);
   }
+  const crossIssues = crossChecks(parsed.data);
+  if (crossIssues.length > 0) throw new Error(`invalid configuration: ${crossIssues.join('; ')}`);
   return { ...parsed.data, NODE_ID: parsed.data.NODE_ID ?? newNodeId() };
 }

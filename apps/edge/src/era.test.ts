@@ -42,3 +42,17 @@ describe('era routing', () => {
     expect(() => parseEras(',')).toThrow(/at least one/);
   });
 });
+
+describe('MCP-Protocol-Version header bounds (issue 9: an 8 KB header was reflected whole)', () => {
+  test('a header longer than an excerpt or not visible ASCII is refused at the edge with a bounded excerpt', () => {
+    const huge = `2026-${'A'.repeat(8000)}`;
+    for (const eras of [ALL, parseEras('modern')]) {
+      const route = routePost({ 'mcp-protocol-version': huge }, modernBody, eras);
+      expect(route.reject).toMatchObject({ httpStatus: 400, code: -32022, id: 7 });
+      expect(JSON.stringify(route.reject!.message).length).toBeLessThan(120);
+      expect((route.reject!.data as { requested: string }).requested).toHaveLength(65);
+    }
+    // A well-formed revision still reaches the modern handler (which owns its own answers).
+    expect(routePost({ 'mcp-protocol-version': '2099-01-01' }, modernBody, ALL)).toEqual({ era: 'modern' });
+  });
+});

@@ -13,7 +13,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { classifyInboundRequest, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
-import { LEGACY_PROTOCOL_VERSIONS, McpHttpError, type JsonRpcId } from '@switchboard/protocol';
+import { headerExcerpt, LEGACY_PROTOCOL_VERSIONS, MAX_HEADER_EXCERPT_CHARS, McpHttpError, MODERN_PROTOCOL_VERSIONS, type JsonRpcId } from '@switchboard/protocol';
 
 export type EraName = 'legacy' | 'modern' | 'sse2024';
 export const ALL_ERAS: readonly EraName[] = ['legacy', 'modern', 'sse2024'];
@@ -64,7 +64,7 @@ function classify(headers: IncomingHttpHeaders, body: string, given?: unknown): 
   const claimed = meta?.[PROTOCOL_VERSION_META_KEY];
   const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null;
   const requested = typeof claimed === 'string' ? claimed : header(headers, 'mcp-protocol-version');
-  return { era: 'modern', id, ...(requested !== undefined && { requested: requested.slice(0, 64) }) };
+  return { era: 'modern', id, ...(requested !== undefined && { requested: headerExcerpt(requested) }) };
 }
 
 /** Where a POST to the MCP endpoint goes, given the tenant's eras (`reject` set: answer it with that error). */
@@ -72,18 +72,38 @@ export function routePost(headers: IncomingHttpHeaders, body: string, eras: Read
   const legacy = eras.has('legacy');
   const modern = eras.has('modern');
   if (!legacy && !modern) return { era: 'legacy', reject: new McpHttpError('NOT_FOUND') };
+  const versionHeader = header(headers, 'mcp-protocol-version');
+  // The modern handler repeats this header in its errors: one longer than an excerpt, or with anything but
+  // visible ASCII, is refused here with a bounded excerpt (an 8 KB header was reflected whole). Anything
+  // shorter is the handler's to judge (its answers are part of the 2026-07-28 conformance suite).
+  if (versionHeader !== undefined && !isExcerptSafe(versionHeader) && (!legacy || classify(headers, body, parsed).era === 'modern')) {
+    return { era: 'modern', reject: unsupportedVersion(versionHeader, [...(modern ? MODERN_PROTOCOL_VERSIONS : []), ...(legacy ? LEGACY_PROTOCOL_VERSIONS : [])], idOf(parsed, body)) };
+  }
   if (!legacy) return { era: 'modern' };
   const claim = classify(headers, body, parsed);
   if (claim.era === 'legacy' || modern) return { era: claim.era };
-  const requested = claim.requested ?? 'unknown';
-  return {
-    era: 'modern',
-    reject: new McpHttpError('UNSUPPORTED_PROTOCOL_VERSION', {
-      id: claim.id,
-      message: `Unsupported protocol version: ${requested}`,
-      data: { supported: [...LEGACY_PROTOCOL_VERSIONS], requested },
-    }),
-  };
+  return { era: 'modern', reject: unsupportedVersion(claim.requested ?? 'unknown', [...LEGACY_PROTOCOL_VERSIONS], claim.id) };
+}
+
+/** Short and visible ASCII only: repeating it whole in an error is harmless. */
+const isExcerptSafe = (v: string) => v.length <= MAX_HEADER_EXCERPT_CHARS && /^[\x21-\x7E]*$/.test(v);
+
+function unsupportedVersion(requestedRaw: string, supported: string[], id: JsonRpcId): McpHttpError {
+  const requested = headerExcerpt(requestedRaw);
+  return new McpHttpError('UNSUPPORTED_PROTOCOL_VERSION', { id, message: `Unsupported protocol version: ${requested}`, data: { supported, requested } });
+}
+
+function idOf(given: unknown, body: string): JsonRpcId {
+  let parsed = given;
+  if (parsed === undefined) {
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return null;
+    }
+  }
+  const id = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as { id?: unknown }).id : undefined;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
 }
 
 /** GET and DELETE are 2025-era session operations: a tenant without the legacy era answers 405 (M24). */

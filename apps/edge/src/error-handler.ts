@@ -3,11 +3,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import { catalogErrorBody, errorBodyFor, McpHttpError } from '@switchboard/protocol';
 import type { Logger } from 'pino';
-import { pathOf, sendJson } from './http/plain';
+import { closeUnlessComplete, pathOf, sendJson } from './http/plain';
+import { isRedisOom } from './redis-memory';
 
-/** ioredis failures that mean "the store is unreachable right now", not a bug. */
+/**
+ * ioredis failures that mean "the store cannot serve us right now", not a bug: unreachable, or refusing
+ * writes at `maxmemory` (OOM), which clears as sessions expire, so it is retried like an outage.
+ */
 function isStoreUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
+  if (isRedisOom(err)) return true;
   const name = err.name;
   const msg = err.message;
   return (
@@ -29,6 +34,7 @@ export function errorResponder(log: Logger, onStoreUnavailable: () => void = () 
       res.destroy();
       return;
     }
+    closeUnlessComplete(req, res);
     if (err instanceof McpHttpError) return sendError(res, err);
     if (isStoreUnavailable(err)) {
       onStoreUnavailable();

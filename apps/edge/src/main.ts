@@ -10,7 +10,8 @@ import { LegacyEngine, Sse2024Transport } from '@switchboard/transport';
 import { createDemoServer } from '@switchboard/demo-server';
 import { loadEnv } from './env';
 import { parseEras } from './era';
-import { createApp } from './app';
+import { createApp, createMetricsListener } from './app';
+import { RedisMemory } from './redis-memory';
 import { EdgeMetrics } from './metrics';
 import { createGatewayMetrics } from './gateway-metrics';
 import { demoTenant, loadTenants, TenantRegistry, type Tenant } from './config/tenant-registry';
@@ -80,6 +81,13 @@ async function main(): Promise<void> {
       maxSseBufferedBytes: env.SSE_MAX_BUFFERED_BYTES,
       instanceIdleMs: env.INSTANCE_IDLE_MS,
       maxWarmInstances: env.MAX_WARM_INSTANCES,
+      budgets: {
+        maxSessionsPerPrincipal: env.MAX_SESSIONS_PER_PRINCIPAL,
+        maxInitParamsBytes: env.MAX_INIT_PARAMS_BYTES,
+        maxSubscriptionsPerSession: env.MAX_SUBSCRIPTIONS_PER_SESSION,
+        maxSubscriptionUriBytes: env.MAX_SUBSCRIPTION_URI_BYTES,
+        maxStreamBytes: env.STREAM_MAX_BYTES,
+      },
     },
   });
   const engine = legacy;
@@ -90,9 +98,14 @@ async function main(): Promise<void> {
     requestStateTtlMs: env.REQUEST_STATE_TTL_MS,
     keepAliveMs: env.KEEPALIVE_MS,
     onRequestStateRejected: (tenant, reason) => metrics.requestStateRejected.inc({ tenant, reason }),
+    onChangeEventDropped: (tenant) => metrics.changeEventsDropped.inc({ tenant }),
     log: logFn,
     debug: (msg) => log.debug(msg),
     gatewayObserver: createGatewayMetrics(metrics.register),
+    defaults: {
+      principalRate: env.PRINCIPAL_RATE_LIMIT > 0 ? { limit: env.PRINCIPAL_RATE_LIMIT, windowMs: env.PRINCIPAL_RATE_WINDOW_MS } : undefined,
+      maxStreamsPerPrincipal: env.MAX_STREAMS_PER_PRINCIPAL,
+    },
   });
   await tenants.apply(configured);
 
@@ -102,6 +115,7 @@ async function main(): Promise<void> {
     new TenantRegistry([]).watchFile(env.SWITCHBOARD_CONFIG, controller.signal, logFn, process.env, (next) => tenants.apply(next));
   }
   const streamSlots = new StreamSlots(store);
+  const redisMemory = rawStore instanceof RedisStore ? new RedisMemory(rawStore.client) : undefined;
   const app = createApp({
     tenants,
     engine,
@@ -119,23 +133,32 @@ async function main(): Promise<void> {
     log,
     nodeId: env.NODE_ID,
     isDraining: () => draining,
+    bodyReadTimeoutMs: env.BODY_READ_TIMEOUT_MS,
+    redisMemory,
   });
 
   const loops = engine.start(controller.signal).catch((err) => log.error({ err }, 'background loop failed'));
   // Not awaited on shutdown: its sleep does not observe the signal (it would hold the drain for up to 10 s).
   void streamSlots.run(controller.signal).catch((err) => log.error({ err }, 'background loop failed'));
-  const server = createServer(app);
-  // SSE streams are long-lived: Node's default 5-minute request timeout would cut them.
-  server.requestTimeout = 0;
-  server.headersTimeout = 30_000;
+  void redisMemory
+    ?.run(controller.signal, env.REDIS_MEMORY_SAMPLE_MS, (s) => {
+      metrics.redisMemoryUsed.set(s.usedBytes);
+      metrics.redisMemoryMax.set(s.maxBytes);
+    })
+    .catch((err) => log.error({ err }, 'background loop failed'));
+  // Slow or stalled clients are cut: the head within HEADERS_TIMEOUT_MS, the whole request within
+  // REQUEST_TIMEOUT_MS (Node stops that clock once the request is received, so long SSE responses are not
+  // affected), checked every second rather than Node's default 30 s.
+  const server = createServer({ headersTimeout: env.HEADERS_TIMEOUT_MS, requestTimeout: env.REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 }, app);
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(env.PORT, env.HOST, () => resolve());
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : env.PORT;
+  server.maxConnections = env.MAX_CONNECTIONS;
+  const port = await listen(server, env.PORT, env.HOST);
   log.info({ port, host: env.HOST, store: store.kind, tenants: tenants.tenants.map((t) => t.id) }, `listening on http://${env.HOST}:${port}`);
+  const metricsServer = createServer({ headersTimeout: 5_000, requestTimeout: 10_000 }, createMetricsListener(metrics, log));
+  metricsServer.maxConnections = 64;
+  const metricsHost = env.METRICS_HOST ?? env.HOST;
+  const metricsPort = await listen(metricsServer, env.METRICS_PORT, metricsHost);
+  log.info({ metricsPort, metricsHost }, `metrics on http://${metricsHost}:${metricsPort}/metrics`);
 
   let stopping = false;
   /** Modern (2026-07-28) requests running here; listen streams are not work that ends by itself. */
@@ -154,12 +177,23 @@ async function main(): Promise<void> {
     controller.abort();
     await loops;
     await closeConnections(server, 2_000);
+    metricsServer.close();
+    metricsServer.closeAllConnections();
     await store.close();
     log.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address();
+  return typeof addr === 'object' && addr ? addr.port : port;
 }
 
 /**

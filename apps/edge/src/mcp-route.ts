@@ -1,9 +1,12 @@
 /**
  * The MCP endpoints of every tenant — `/mcp` (2025 and 2026 eras) and the 2024 `/sse` + `/messages` — on
- * plain `node:http` objects. Pipeline (ARCHITECTURE §6, order matters): tenant resolution → CORS for that
- * tenant → Origin/Host validation (403) → body limit (413) and JSON validity (400) → authentication
- * (401/403) → rate limits and the stream cap (429) → the transport of the request's era. Nothing reaches the
- * store before the request has been validated. Errors are thrown and answered by the caller's error responder.
+ * plain `node:http` objects. Pipeline (ARCHITECTURE §6, order matters): tenant resolution → Host validation
+ * (403) → CORS for that tenant (preflights answered here) → Origin validation (403) → authentication
+ * (401/403) → body limit (413), body deadline (408) and JSON validity (400) → rate limits and the stream cap
+ * (429) → the transport of the request's era. Credentials are in the headers, so nothing of a body is read
+ * (or buffered) for a caller that is not authenticated: such an answer also closes the connection. Nothing
+ * reaches the store before the request has been validated. Errors are thrown and answered by the caller's
+ * error responder.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { catalogErrorBody, exceedsDepth, McpHttpError } from '@switchboard/protocol';
@@ -12,8 +15,8 @@ import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { AppDeps } from './app';
 import { readBody } from './body';
 import { assertSessionOperations, routePost } from './era';
-import { checkHostAndOrigin } from './host-origin';
-import { factsOf, pathOf, queryParam, sendJson } from './http/plain';
+import { checkHost, checkOrigin } from './host-origin';
+import { closeUnlessComplete, factsOf, pathOf, queryParam, sendJson } from './http/plain';
 import { applyCors } from './pipeline/cors';
 
 export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerResponse, path = pathOf(req)): Promise<void> {
@@ -26,11 +29,14 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
     deps.metrics.httpRequestDone(tenant.id, req.method ?? '', res.statusCode);
     if (res.statusCode >= 400) deps.metrics.rejected(tenant.id, facts.era ?? (endpoint === 'mcp' ? 'legacy' : 'sse2024'), res.statusCode);
   });
+  // Host first: a preflight for a foreign Host is refused, not answered with CORS headers.
+  checkHost(req, tenant);
   if (applyCors(req, res, tenant)) return;
-  checkHostAndOrigin(req, tenant);
+  checkOrigin(req, tenant);
 
   const verb = req.method ?? '';
   if (endpoint === 'mcp' && verb !== 'POST' && verb !== 'GET' && verb !== 'DELETE') {
+    closeUnlessComplete(req, res);
     sendJson(res, 405, catalogErrorBody('METHOD_NOT_ALLOWED'), { Allow: 'GET, POST, DELETE' });
     return;
   }
@@ -38,22 +44,10 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
     if (!tenant.eras.has('sse2024')) throw new McpHttpError('NOT_FOUND');
     const expected = endpoint === 'sse' ? 'GET' : 'POST';
     if (verb !== expected) {
+      closeUnlessComplete(req, res);
       sendJson(res, 405, catalogErrorBody('METHOD_NOT_ALLOWED'), { Allow: expected });
       return;
     }
-  }
-
-  // Body and JSON validity before anything with side effects (auth may fetch a JWKS; limits write counters).
-  let body = '';
-  let parsed: unknown;
-  if (verb === 'POST') {
-    body = await readBody(req, tenant.bodyLimitBytes);
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      throw new McpHttpError('PARSE_ERROR');
-    }
-    if (exceedsDepth(parsed, deps.maxJsonDepth ?? 64)) throw new McpHttpError('INVALID_REQUEST', { message: 'Invalid Request: JSON nested too deeply' });
   }
 
   const auth = await tenant.authenticator.authenticate({ headers: req.headers, url: req.url ?? '/' });
@@ -61,11 +55,25 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
     deps.metrics.authRejections.inc({ tenant: tenant.id, reason: auth.reason });
     deps.log.warn({ audit: 'auth_failure', tenant: tenant.id, reason: auth.reason, status: auth.status, path, requestId: facts.requestId }, 'authentication failed');
     const kind = auth.status === 401 ? 'UNAUTHORIZED' : auth.status === 403 ? 'FORBIDDEN' : 'AUTH_UNAVAILABLE';
+    closeUnlessComplete(req, res);
     sendJson(res, auth.status, catalogErrorBody(kind, null, { reason: auth.reason }), auth.headers);
     return;
   }
   const principal = auth.principal;
   facts.principal = principal;
+
+  // Body and JSON validity before anything with side effects (limits write counters).
+  let body = '';
+  let parsed: unknown;
+  if (verb === 'POST') {
+    body = await readBody(req, tenant.bodyLimitBytes, deps.bodyReadTimeoutMs ?? 10_000);
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw new McpHttpError('PARSE_ERROR');
+    }
+    if (exceedsDepth(parsed, deps.maxJsonDepth ?? 64)) throw new McpHttpError('INVALID_REQUEST', { message: 'Invalid Request: JSON nested too deeply' });
+  }
 
   const methods = verb === 'POST' ? methodsOf(parsed) : [];
   const method = methods[0];
@@ -97,6 +105,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
     createServer: tenant.runtime.createServer,
     sessionTtlMs: tenant.sessionIdleTtlMs,
     authInfo,
+    budgets: tenant.budgets,
   };
   if (endpoint === 'sse') return deps.sse2024.handleSse(caller, req, res, `${tenant.basePath}/messages`);
   if (endpoint === 'messages') {

@@ -32,7 +32,9 @@ export class EdgeMetrics {
   readonly eventsDelivered = new Counter({ name: 'switchboard_events_delivered_total', help: 'Events written to SSE clients, by path (local append or log read)', labelNames: ['path'] as const, registers: this.r });
   readonly crossNodeDelivery = new Histogram({ name: 'switchboard_cross_node_delivery_seconds', help: 'Append-to-write latency of events read from the log while live', buckets: LATENCY_BUCKETS, registers: this.r });
   readonly replayFailures = new Counter({ name: 'switchboard_replay_failures_total', help: 'Last-Event-ID resumptions refused', labelNames: ['reason'] as const, registers: this.r });
+  readonly budgetRefusals = new Counter({ name: 'switchboard_budget_refusals_total', help: 'Requests refused by a per-principal or per-session budget (docs/security.md), by kind', labelNames: ['tenant', 'kind'] as const, registers: this.r });
   readonly cancelled = new Counter({ name: 'switchboard_requests_cancelled_total', help: 'Client requests whose handler was aborted by a cancellation', registers: this.r });
+  readonly changeEventsDropped = new Counter({ name: 'switchboard_change_events_dropped_total', help: 'Messages on a tenant change-event channel that could not be decoded and were dropped', labelNames: ['tenant'] as const, registers: this.r });
   readonly requestStateRejected = new Counter({ name: 'switchboard_request_state_rejected_total', help: 'MRTR requestState refused (tampered, expired, foreign or unknown key)', labelNames: ['tenant', 'reason'] as const, registers: this.r });
   readonly redisDuration = new Histogram({ name: 'switchboard_redis_command_duration_seconds', help: 'Store operation latency (one round trip each)', labelNames: ['command'] as const, buckets: LATENCY_BUCKETS, registers: this.r });
   readonly redisErrors = new Counter({ name: 'switchboard_redis_errors_total', help: 'Store operations that failed', registers: this.r });
@@ -41,6 +43,8 @@ export class EdgeMetrics {
   readonly rateLimitRejections = new Counter({ name: 'switchboard_ratelimit_rejections_total', help: 'Requests refused with 429', labelNames: ['tenant', 'scope'] as const, registers: this.r });
   readonly draining = new Gauge({ name: 'switchboard_draining', help: '1 while this node drains after SIGTERM', registers: this.r });
   readonly ready = new Gauge({ name: 'switchboard_ready', help: '1 when the last readiness check passed', registers: this.r });
+  readonly redisMemoryUsed = new Gauge({ name: 'switchboard_redis_memory_used_bytes', help: 'Redis used_memory of the fullest master (sampled every REDIS_MEMORY_SAMPLE_MS)', registers: this.r });
+  readonly redisMemoryMax = new Gauge({ name: 'switchboard_redis_memory_max_bytes', help: 'Redis maxmemory of that master (0 = no limit)', registers: this.r });
   readonly openStreams: Gauge;
   readonly localSessions: Gauge;
   readonly busySessions: Gauge;
@@ -61,6 +65,7 @@ export class EdgeMetrics {
       onRehydrate: () => this.rehydrated.inc(),
       onInstanceReleased: (reason) => this.released.inc({ reason }),
       onSessionCreated: (tenant, era) => this.sessionsCreated.inc({ tenant, era }),
+      onBudgetRefused: (tenant, kind) => this.budgetRefusals.inc({ tenant, kind }),
       onRequestDone: ({ tenant, era, method, outcome, seconds }) => {
         // Label children are looked up once per label set (prom-client hashes the labels on every call).
         const key = `${tenant}\u0000${era}\u0000${method}\u0000${outcome}`;

@@ -26,11 +26,21 @@ export interface TenantHostDeps {
   requestStateTtlMs: number;
   keepAliveMs: number;
   onRequestStateRejected?: (tenant: string, reason: string) => void;
+  onChangeEventDropped?: (tenant: string) => void;
   log: (msg: string, err?: unknown) => void;
   debug: (msg: string) => void;
   retireAfterMs?: number;
   /** Per-upstream metrics of gateway tenants. */
   gatewayObserver?: GatewayObserver;
+  /** Limits on by default for every tenant that does not set its own (docs/security.md). */
+  defaults?: TenantLimitDefaults;
+}
+
+export interface TenantLimitDefaults {
+  /** Requests per principal per window (`rateLimits.principal`); undefined: none by default. */
+  principalRate: { limit: number; windowMs: number } | undefined;
+  /** Concurrent long-lived streams per principal (`rateLimits.maxStreamsPerPrincipal`). */
+  maxStreamsPerPrincipal: number;
 }
 
 /** What a runtime is built from: a reload keeps the runtime while all of it is unchanged. */
@@ -77,6 +87,7 @@ export class TenantHost {
             keepAliveMs: this.deps.keepAliveMs,
             hooks: this.deps.hooks,
             onRequestStateRejected: this.deps.onRequestStateRejected,
+            onChangeEventDropped: this.deps.onChangeEventDropped,
             log: this.deps.log,
             debug: this.deps.debug,
             upstream: t.upstream,
@@ -85,7 +96,11 @@ export class TenantHost {
           });
           created.push(runtime);
         }
-        next.set(t.id, { ...t, runtime, authenticator });
+        const d = this.deps.defaults;
+        const rateLimits = d
+          ? { ...t.rateLimits, principal: t.rateLimits.principal ?? d.principalRate, maxStreamsPerPrincipal: t.rateLimits.maxStreamsPerPrincipal ?? d.maxStreamsPerPrincipal }
+          : t.rateLimits;
+        next.set(t.id, { ...t, rateLimits, runtime, authenticator });
       }
     } catch (err) {
       await Promise.allSettled(created.map((r) => r.shutdown()));

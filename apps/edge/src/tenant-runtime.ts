@@ -37,6 +37,8 @@ export interface TenantRuntimeOptions {
   keepAliveMs: number;
   hooks: EngineHooks;
   onRequestStateRejected?: (tenant: string, reason: string) => void;
+  /** A message on the tenant's change-event channel could not be decoded and was dropped. */
+  onChangeEventDropped?: (tenant: string) => void;
   log: (msg: string, err?: unknown) => void;
   /** Per-request noise (requests the SDK rejected), for debugging only. */
   debug: (msg: string) => void;
@@ -57,7 +59,7 @@ export interface TenantRuntime {
 }
 
 export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<TenantRuntime> {
-  const bus = new StoreEventBus(o.store, o.tenant, { log: o.log });
+  const bus = new StoreEventBus(o.store, o.tenant, { log: o.log, onDecodeFailure: () => o.onChangeEventDropped?.(o.tenant) });
   let secrets: Buffer[];
   try {
     await bus.start();

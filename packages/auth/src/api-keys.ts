@@ -57,6 +57,11 @@ export class ApiKeyVerifier {
     this.digests = this.keys.map((k) => k.digest);
   }
 
+  /** Whether some key maps to `principal` (config checks). */
+  hasPrincipal(principal: string): boolean {
+    return this.keys.some((k) => k.principal === principal);
+  }
+
   verify(presented: string): ApiKeyMatch | undefined {
     const i = constantTimeIndexOf(sha256(presented), this.digests);
     if (i < 0) return undefined;

@@ -17,6 +17,9 @@ import { buildProtectedResourceMetadata, canonicalResourceUrl, protectedResource
 
 export type AuthMethod = 'apikey' | 'jwt' | 'oauth' | 'anonymous';
 
+/** The principal of callers without credentials; no token or API key principal of the same tenant can equal it. */
+export const ANONYMOUS_PRINCIPAL = 'anonymous';
+
 export interface AuthRequest {
   headers: IncomingHttpHeaders;
   /** Request target (path + query), only to refuse credentials smuggled in the query string. */
@@ -73,6 +76,8 @@ export class TenantAuthenticator {
    * issuers, or API keys next to tokens): `sub` is only unique per issuer (RFC 7519 §4.1.2), and an issuer must
    * not be able to mint a principal another issuer (or an API key) already owns. A tenant with one issuer and
    * no API keys keeps the bare `sub`. `#` cannot occur in an issuer identifier (RFC 8414 §2: no fragment).
+   * Callers without credentials are a source too: on a tenant that admits them, a token with `sub:
+   * "anonymous"` must not share their principal (sessions, limits, stream slots, requestState).
    */
   private readonly qualifyTokenPrincipals: boolean;
 
@@ -105,7 +110,10 @@ export class TenantAuthenticator {
       throw new AuthConfigError(tenant.id, (err as Error).message);
     }
     const issuers = new Set([...(this.jwt?.verifier.issuers ?? []), ...(this.oauth?.verifier.issuers ?? [])]);
-    this.qualifyTokenPrincipals = issuers.size > 1 || (issuers.size > 0 && this.apiKeys !== undefined);
+    this.qualifyTokenPrincipals = issuers.size > 1 || (issuers.size > 0 && (this.apiKeys !== undefined || this.anonymous));
+    if (this.anonymous && this.apiKeys?.hasPrincipal(ANONYMOUS_PRINCIPAL)) {
+      throw new AuthConfigError(tenant.id, `apiKeys: principal "${ANONYMOUS_PRINCIPAL}" is reserved for callers without credentials on a tenant with anonymous access`);
+    }
     this.challenge = {
       realm: tenant.id,
       resourceMetadataUrl: this.metadata?.url,
@@ -119,7 +127,7 @@ export class TenantAuthenticator {
     switch (credential.kind) {
       case 'none':
         // Anonymous only when nothing is presented: a wrong credential never degrades to anonymous.
-        return this.anonymous ? { ok: true, principal: 'anonymous', scopes: [], method: 'anonymous' } : unauthorized('missing', this.challenge);
+        return this.anonymous ? { ok: true, principal: ANONYMOUS_PRINCIPAL, scopes: [], method: 'anonymous' } : unauthorized('missing', this.challenge);
       case 'malformed':
         return unauthorized('malformed', this.challenge);
       case 'api-key-header':

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { exportSPKI, SignJWT } from 'jose';
 import { createAuthenticator, type AuthConfig, type AuthResult } from './index';
-import { mint, newSigningKey, sleep, startJwksServer, type JwksServer, type SigningKey } from './test-support/jwks';
+import { mint, newSigningKey, startJwksServer, type JwksServer, type SigningKey } from './test-support/jwks';
 
 const ISSUER = 'https://idp.example.com';
 const AUDIENCE = 'switchboard-api';
@@ -117,6 +117,18 @@ describe('jwt: JWKS cache, unknown kid and rotation', () => {
   let keyA: SigningKey;
   let keyB: SigningKey;
   let jwks: JwksServer;
+  /**
+   * The JWKS cache (jose) times its cooldown and max age with Date.now(): the tests move that clock instead of
+   * sleeping past the intervals. Token times (iat/exp) use real time; the shift stays far below their slack.
+   */
+  let shiftMs = 0;
+  const advance = (ms: number) => void (shiftMs += ms);
+  beforeEach(() => {
+    shiftMs = 0;
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + shiftMs);
+  });
+  afterEach(() => jest.restoreAllMocks());
 
   beforeAll(async () => {
     [keyA, keyB] = await Promise.all([newSigningKey('key-a'), newSigningKey('key-b')]);
@@ -140,7 +152,7 @@ describe('jwt: JWKS cache, unknown kid and rotation', () => {
     const t = tenant();
     expect(reasonOf(await t.authenticate(bearer(await mint(keyA, { issuer: ISSUER, audience: AUDIENCE }))))).toBe('ok');
     expect(jwks.requests).toBe(1);
-    await sleep(COOLDOWN_MS + 100);
+    advance(COOLDOWN_MS + 1);
 
     expect(reasonOf(await t.authenticate(bearer(await tokenWithKid('unknown-1'))))).toBe('invalid_token');
     expect(jwks.requests).toBe(2);
@@ -155,7 +167,7 @@ describe('jwt: JWKS cache, unknown kid and rotation', () => {
   test('concurrent unknown kids after the cooldown share one refetch', async () => {
     const t = tenant();
     await t.authenticate(bearer(await mint(keyA, { issuer: ISSUER, audience: AUDIENCE })));
-    await sleep(COOLDOWN_MS + 100);
+    advance(COOLDOWN_MS + 1);
     const tokens = await Promise.all([1, 2, 3, 4, 5].map((i) => tokenWithKid(`burst-${i}`)));
     const results = await Promise.all(tokens.map((tok) => t.authenticate(bearer(tok))));
     expect(results.map(reasonOf)).toEqual(Array(5).fill('invalid_token'));
@@ -172,7 +184,7 @@ describe('jwt: JWKS cache, unknown kid and rotation', () => {
     expect(reasonOf(await t.authenticate(bearer(tokenB)))).toBe('invalid_token');
     expect(jwks.requests).toBe(1);
 
-    await sleep(COOLDOWN_MS + 100);
+    advance(COOLDOWN_MS + 1);
     expect(await t.authenticate(bearer(tokenB))).toMatchObject({ ok: true, principal: 'bob' });
     expect(jwks.requests).toBe(2);
     expect(reasonOf(await t.authenticate(bearer(tokenB)))).toBe('ok');
@@ -180,7 +192,7 @@ describe('jwt: JWKS cache, unknown kid and rotation', () => {
 
     // Withdraw key A; the cache refreshes on the next unknown kid after the cooldown.
     jwks.publish([keyB]);
-    await sleep(COOLDOWN_MS + 100);
+    advance(COOLDOWN_MS + 1);
     expect(reasonOf(await t.authenticate(bearer(await tokenWithKid('nope'))))).toBe('invalid_token');
     expect(jwks.requests).toBe(3);
     expect(reasonOf(await t.authenticate(bearer(await mint(keyA, { issuer: ISSUER, audience: AUDIENCE }))))).toBe('invalid_token');
@@ -192,7 +204,7 @@ describe('jwt: JWKS cache, unknown kid and rotation', () => {
       auth: { jwt: { issuer: ISSUER, audience: AUDIENCE, jwksUrl: jwks.url, jwksCacheMaxAgeSec: 0.3 } },
     });
     await t.authenticate(bearer(await mint(keyA, { issuer: ISSUER, audience: AUDIENCE })));
-    await sleep(400);
+    advance(301);
     await t.authenticate(bearer(await mint(keyA, { issuer: ISSUER, audience: AUDIENCE })));
     expect(jwks.requests).toBe(2);
   });
@@ -244,5 +256,26 @@ describe('jwt: static keys', () => {
     });
     const r = await t.authenticate(bearer(await mint(keyA, { issuer: ISSUER, audience: AUDIENCE, claims: { email: 'a@example.com' } })));
     expect(r).toMatchObject({ ok: true, principal: 'a@example.com' });
+  });
+});
+
+describe('anonymous next to tokens (issue 9, F5)', () => {
+  test('a token with sub "anonymous" never shares the principal of callers without credentials', async () => {
+    const key = await newSigningKey('key-anon');
+    const t = createAuthenticator({ id: 'mixed', auth: { anonymous: true, jwt: { issuer: ISSUER, audience: AUDIENCE, staticKeys: [key.publicJwk as never] } } });
+    const none = await t.authenticate({ headers: {} });
+    expect(none).toMatchObject({ ok: true, principal: 'anonymous', method: 'anonymous' });
+    const token = await mint(key, { issuer: ISSUER, audience: AUDIENCE, subject: 'anonymous' });
+    const claimed = await t.authenticate(bearer(token));
+    expect(claimed).toMatchObject({ ok: true, method: 'jwt', principal: `${ISSUER}#anonymous` });
+    // Without anonymous access the tenant keeps bare subjects (one issuer, no API keys).
+    const tokensOnly = createAuthenticator({ id: 'tokens', auth: { jwt: { issuer: ISSUER, audience: AUDIENCE, staticKeys: [key.publicJwk as never] } } });
+    expect(await tokensOnly.authenticate(bearer(token))).toMatchObject({ ok: true, principal: 'anonymous' });
+  });
+
+  test('an API key mapped to principal "anonymous" on a tenant with anonymous access is a config error', () => {
+    const hash = 'a'.repeat(64);
+    expect(() => createAuthenticator({ id: 'bad', auth: { anonymous: true, apiKeys: { hashes: [{ hash, principal: 'anonymous' }] } } })).toThrow(/reserved/);
+    expect(() => createAuthenticator({ id: 'ok', auth: { apiKeys: { hashes: [{ hash, principal: 'anonymous' }] } } })).not.toThrow();
   });
 });

@@ -116,7 +116,7 @@ describe('OAuth resource server over real HTTP', () => {
     expect(res.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${metadataUrl}", scope="mcp:tools"`);
     expect(await res.json()).toEqual({ reason: 'missing', message: 'Authentication required' });
 
-    const doc = await (await fetch(/resource_metadata="([^"]+)"/.exec(res.headers.get('www-authenticate')!)![1]!)).json();
+    const doc = (await (await fetch(/resource_metadata="([^"]+)"/.exec(res.headers.get('www-authenticate')!)![1]!)).json()) as { authorization_servers: string[] };
     expect(doc).toEqual({ resource, authorization_servers: [AS], scopes_supported: ['mcp:tools', 'mcp:read'], bearer_methods_supported: ['header'] });
     expect(doc.authorization_servers.length).toBeGreaterThan(0);
   });
@@ -138,7 +138,7 @@ describe('OAuth resource server over real HTTP', () => {
     const wrong = [`${base}/t/other/mcp`, `${base}/t/acme`, `${base}/t/acme/mcp/extra`, `${base}/t/ACME/mcp`, 'acme', `https://127.0.0.1:${new URL(base).port}/t/acme/mcp`];
     for (const aud of wrong) {
       const res = await call('acme', await token({ aud }));
-      expect([aud, res.status, (await res.json()).reason]).toEqual([aud, 401, 'wrong_audience']);
+      expect([aud, res.status, ((await res.json()) as { reason: string }).reason]).toEqual([aud, 401, 'wrong_audience']);
     }
     // The other tenant's token is not ours, and ours is not theirs.
     expect((await call('other', await token())).status).toBe(401);
@@ -150,7 +150,7 @@ describe('OAuth resource server over real HTTP', () => {
   test('issuer defaults to the authorization servers', async () => {
     const res = await call('acme', await token({ iss: 'https://rogue-as.example.com' }));
     expect(res.status).toBe(401);
-    expect((await res.json()).reason).toBe('wrong_issuer');
+    expect(((await res.json()) as { reason: string }).reason).toBe('wrong_issuer');
   });
 
   test('403 insufficient_scope with the required (and granted) scopes and resource_metadata', async () => {
@@ -165,7 +165,7 @@ describe('OAuth resource server over real HTTP', () => {
   test('a token in the query string is refused even when valid', async () => {
     const res = await fetch(`${base}/t/acme/mcp?access_token=${await token()}`, { method: 'POST' });
     expect(res.status).toBe(401);
-    expect((await res.json()).reason).toBe('malformed');
+    expect(((await res.json()) as { reason: string }).reason).toBe('malformed');
   });
 });
 

@@ -14,7 +14,8 @@ async function connect(events: ServerEvent[] = []) {
   client.setRequestHandler('elicitation/create', (req) => {
     const message = (req.params as { message: string }).message;
     asked.push(message);
-    return { action: 'accept', content: message.includes('color') ? { color: 'blue' } : message.includes('confirm') ? { ok: true } : { name: 'Ada', context: 'ctx' } };
+    const content: Record<string, string | boolean> = message.includes('color') ? { color: 'blue' } : message.includes('confirm') ? { ok: true } : { name: 'Ada', context: 'ctx' };
+    return { action: 'accept' as const, content };
   });
   client.setRequestHandler('sampling/createMessage', () => ({ role: 'assistant', model: 'm', content: { type: 'text', text: 'Paris' } }));
   client.setRequestHandler('roots/list', () => ({ roots: [{ uri: 'file:///w', name: 'w' }] }));

@@ -63,13 +63,14 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
           redisOptions: { ...COMMON, connectionName: opts.connectionName },
           enableAutoPipelining: opts.autoPipelining ?? false,
           clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
-          // Fail fast while the cluster is unreachable instead of buffering commands without bound.
+          // Queue only until the first connection (then failFastOnceConnected): during an outage a command fails
+          // at once instead of waiting, unbounded, for the cluster to return.
           enableOfflineQueue: true,
           slotsRefreshTimeout: 2000,
         });
   client.on('error', (err: Error) => opts.onError?.(err));
+  failFastOnceConnected(client);
   if (client instanceof Redis) {
-    failFastOnceConnected(client);
     const timeoutMs = opts.livenessTimeoutMs ?? 2000;
     if (timeoutMs > 0) watchLiveness(client, timeoutMs, opts.onError);
   }
@@ -78,10 +79,11 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
 
 /**
  * Start-up commands wait in the offline queue for the first connection; after that, a command issued while
- * the connection is down fails at once ("Stream isn't writeable…", a 503 at the edge) instead of waiting
- * behind the reconnect backoff for seconds: Redis being away is answered fast, never buffered in memory.
+ * the connection is down fails at once ("Stream isn't writeable…" / "Connection is closed" / "Cluster isn't
+ * ready…", a 503 at the edge) instead of waiting behind the reconnect backoff: Redis being away is answered
+ * fast, never buffered in memory. On Cluster, node connections not yet opened ("wait") still take commands.
  */
-function failFastOnceConnected(client: Redis): void {
+function failFastOnceConnected(client: RedisLike): void {
   client.once('ready', () => {
     client.options.enableOfflineQueue = false;
   });

@@ -4,11 +4,20 @@
  * `<ms>-<seq>` ids and exact MAXLEN trimming, pub/sub delivered asynchronously like Redis's.
  */
 import { channels, keys, STREAM_SET_PRUNE_AFTER, type SessionRef } from './keys';
-import type { AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits } from './types';
+import type {
+  AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, NewSessionRecord, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits, SubscriptionUpdate,
+} from './types';
 import { compareEntryIds } from '@switchboard/protocol';
 
-interface Stream { entries: StreamEntry[]; lastMs: number; lastSeq: number }
-type Value = { kind: 'string'; v: string } | { kind: 'session'; v: SessionRecord } | { kind: 'set'; v: Set<string> } | { kind: 'stream'; v: Stream };
+/** `bytes`: data bytes of the retained entries (the byte budget, `StreamLimits.maxBytes`). */
+interface Stream { entries: StreamEntry[]; lastMs: number; lastSeq: number; bytes: number }
+type Value =
+  | { kind: 'string'; v: string }
+  | { kind: 'session'; v: SessionRecord & { indexedAtMs: number } }
+  | { kind: 'set'; v: Set<string> }
+  | { kind: 'zset'; v: Map<string, number> }
+  | { kind: 'stream'; v: Stream };
+const entryBytes = (e: StreamEntry) => Buffer.byteLength(e.data);
 interface Slot { value: Value; expiresAt: number }
 
 export interface MemoryStoreOptions {
@@ -69,7 +78,7 @@ export class MemoryStore implements Store {
   private xadd(key: string, kind: StreamEntry['kind'], data: string, l: StreamLimits): string {
     let st = this.stream(key);
     if (!st) {
-      st = { entries: [], lastMs: 0, lastSeq: -1 };
+      st = { entries: [], lastMs: 0, lastSeq: -1, bytes: 0 };
       this.set(key, { kind: 'stream', v: st }, l.ttlMs);
     }
     const now = Date.now();
@@ -78,21 +87,54 @@ export class MemoryStore implements Store {
       st.lastSeq = 0;
     } else st.lastSeq += 1;
     const id = `${st.lastMs}-${st.lastSeq}`;
-    st.entries.push({ id, kind, data });
-    if (st.entries.length > l.maxLen) st.entries.splice(0, st.entries.length - l.maxLen);
+    const entry = { id, kind, data };
+    st.entries.push(entry);
+    st.bytes += entryBytes(entry);
+    if (st.entries.length > l.maxLen) for (const e of st.entries.splice(0, st.entries.length - l.maxLen)) st.bytes -= entryBytes(e);
+    // The byte budget: oldest entries go first; the newest with data always stays (see appendEvents.lua).
+    const maxBytes = l.maxBytes ?? 0;
+    while (maxBytes > 0 && st.bytes > maxBytes && st.bytes - entryBytes(st.entries[0]!) > 0) st.bytes -= entryBytes(st.entries.shift()!);
     return id;
   }
 
-  async createSession(ref: SessionRef, record: SessionRecord, ttlMs: number): Promise<void> {
-    this.set(keys.session(ref), { kind: 'session', v: { ...record, subscriptions: [...record.subscriptions] } }, ttlMs);
+  /** The memory twin of admitSession-1.lua: a principal's session ids scored by an expiry bound. */
+  private admit(tenant: string, principal: string, sid: string, ttlMs: number, max: number, refreshOnly: boolean): boolean {
+    const k = keys.sessionIndex(tenant, principal);
+    const now = Date.now();
+    const slot = this.get(k);
+    const index = slot?.value.kind === 'zset' ? slot.value.v : new Map<string, number>();
+    for (const [id, exp] of index) if (exp <= now) index.delete(id);
+    const present = index.has(sid);
+    if (refreshOnly && !present) return false;
+    if (max > 0 && !present && index.size >= max) return false;
+    index.set(sid, now + Math.ceil(ttlMs * 1.5));
+    this.set(k, { kind: 'zset', v: index }, Math.max(Math.ceil(ttlMs * 1.5), (slot?.expiresAt ?? 0) - now));
+    return true;
+  }
+
+  async createSession(ref: SessionRef, record: NewSessionRecord, ttlMs: number, maxSessionsPerPrincipal = 0): Promise<boolean> {
+    if (!this.admit(ref.tenant, record.principal, ref.sid, ttlMs, maxSessionsPerPrincipal, false)) return false;
+    const { tenant, transport, principal, protocolVersion, initParams, logLevel, createdAtMs } = record;
+    const v = { tenant, transport, principal, protocolVersion, initParams, logLevel, createdAtMs, subscriptionsVersion: 0, indexedAtMs: Date.now() };
+    this.set(keys.session(ref), { kind: 'session', v }, ttlMs);
+    return true;
   }
 
   async touchSession(ref: SessionRef, ttlMs: number, owner: { principal: string; transport?: SessionTransport }): Promise<SessionRecord | null> {
     const s = this.get(keys.session(ref));
     if (s?.value.kind !== 'session') return null;
     const r = s.value.v;
-    if (r.principal === owner.principal && (owner.transport === undefined || r.transport === owner.transport)) s.expiresAt = Date.now() + ttlMs;
-    return { ...s.value.v, subscriptions: [...s.value.v.subscriptions] };
+    if (r.principal === owner.principal && (owner.transport === undefined || r.transport === owner.transport)) {
+      const now = Date.now();
+      s.expiresAt = now + ttlMs;
+      this.expire(keys.subscriptions(ref), ttlMs);
+      if (now - r.indexedAtMs >= ttlMs / 2) {
+        r.indexedAtMs = now;
+        this.admit(ref.tenant, r.principal, ref.sid, ttlMs, 0, true);
+      }
+    }
+    const { indexedAtMs: _, ...record } = r;
+    return record;
   }
 
   async updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel' | 'initParams' | 'protocolVersion'>>): Promise<boolean> {
@@ -102,19 +144,42 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  async updateSubscription(ref: SessionRef, uri: string, subscribed: boolean): Promise<boolean> {
+  async updateSubscription(ref: SessionRef, uri: string, subscribed: boolean, maxSubscriptions = 0): Promise<SubscriptionUpdate> {
     const s = this.get(keys.session(ref));
-    if (s?.value.kind !== 'session') return false;
-    const rest = s.value.v.subscriptions.filter((u) => u !== uri);
-    s.value.v.subscriptions = subscribed ? [...rest, uri] : rest;
-    return true;
+    if (s?.value.kind !== 'session') return { ok: false, reason: 'no-session' };
+    const k = keys.subscriptions(ref);
+    const slot = this.get(k);
+    const set = slot?.value.kind === 'set' ? slot.value.v : new Set<string>();
+    const had = set.has(uri);
+    if (subscribed && !had && maxSubscriptions > 0 && set.size >= maxSubscriptions) return { ok: false, reason: 'full' };
+    if (had === subscribed) return { ok: true, version: s.value.v.subscriptionsVersion };
+    if (subscribed) set.add(uri);
+    else set.delete(uri);
+    this.set(k, { kind: 'set', v: set }, s.expiresAt - Date.now());
+    return { ok: true, version: ++s.value.v.subscriptionsVersion };
+  }
+
+  async listSubscriptions(ref: SessionRef): Promise<string[]> {
+    const slot = this.get(keys.subscriptions(ref));
+    return slot?.value.kind === 'set' ? [...slot.value.v] : [];
   }
 
   async deleteSession(ref: SessionRef): Promise<boolean> {
-    const existed = this.get(keys.session(ref)) !== undefined;
+    const session = this.get(keys.session(ref));
+    const existed = session !== undefined;
+    if (session?.value.kind === 'session') {
+      const k = keys.sessionIndex(ref.tenant, session.value.v.principal);
+      const index = this.get(k);
+      if (index?.value.kind === 'zset') index.value.v.delete(ref.sid);
+    }
     const set = this.get(keys.streams(ref));
-    if (set?.value.kind === 'set') for (const id of set.value.v) this.data.delete(keys.stream(ref, id));
-    for (const k of [keys.session(ref), keys.listener(ref), keys.streams(ref), keys.upstream(ref), keys.upstreamReader(ref)]) this.data.delete(k);
+    if (set?.value.kind === 'set') {
+      for (const id of set.value.v) {
+        this.data.delete(keys.stream(ref, id));
+        this.data.delete(keys.streamRequests(ref, id));
+      }
+    }
+    for (const k of [keys.session(ref), keys.listener(ref), keys.subscriptions(ref), keys.streams(ref), keys.upstream(ref), keys.upstreamReader(ref)]) this.data.delete(k);
     this.emit(channels.wake(ref), '!deleted');
     return existed;
   }
@@ -129,6 +194,7 @@ export class MemoryStore implements Store {
     for (const m of o.messages ?? []) ids.push(this.xadd(key, 'msg', m, o));
     if (o.end) ids.push(this.xadd(key, 'end', '', o));
     this.expire(key, o.ttlMs);
+    if (o.requestRecord) this.set(keys.streamRequests(ref, streamId), { kind: 'string', v: o.requestRecord }, o.ttlMs);
     const setKey = keys.streams(ref);
     const set = this.get(setKey);
     if (set?.value.kind === 'set') {
@@ -159,6 +225,7 @@ export class MemoryStore implements Store {
     if (o.end) ids.push(this.xadd(key, 'end', '', o));
     this.expire(key, o.ttlMs);
     for (const r of o.releaseRequestKeys ?? []) this.data.delete(keys.inflight(ref, r));
+    if (o.end) this.data.delete(keys.streamRequests(ref, streamId));
     this.emit(channels.wake(ref), `${streamId} ${ids.at(-1)}`);
     return { prevId, ids };
   }
@@ -169,7 +236,7 @@ export class MemoryStore implements Store {
     const out: StreamEntry[] = [];
     for (const e of st.entries) {
       if (compareEntryIds(e.id, afterId) > 0) {
-        out.push({ ...e });
+        out.push({ id: e.id, kind: e.kind, data: e.data });
         if (out.length >= count) break;
       }
     }
@@ -178,7 +245,7 @@ export class MemoryStore implements Store {
 
   async lastEvent(ref: SessionRef, streamId: string): Promise<StreamEntry | null> {
     const e = this.stream(keys.stream(ref, streamId))?.entries.at(-1);
-    return e ? { ...e } : null;
+    return e ? { id: e.id, kind: e.kind, data: e.data } : null;
   }
 
   async checkCursor(ref: SessionRef, streamId: string, entryId: string): Promise<CursorCheck> {
@@ -189,6 +256,10 @@ export class MemoryStore implements Store {
     return first && compareEntryIds(entryId, first.id) < 0 ? 'trimmed' : 'unknown';
   }
 
+  async streamRequests(ref: SessionRef, streamId: string): Promise<string | null> {
+    return this.str(keys.streamRequests(ref, streamId)) ?? null;
+  }
+
   async failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], l: StreamLimits): Promise<boolean> {
     if (requestKeys.some((r) => this.get(keys.inflight(ref, r)))) return false;
     const key = keys.stream(ref, streamId);
@@ -197,11 +268,14 @@ export class MemoryStore implements Store {
     for (const m of errorMessages) this.xadd(key, 'msg', m, l);
     const id = this.xadd(key, 'end', '', l);
     this.expire(key, l.ttlMs);
+    this.data.delete(keys.streamRequests(ref, streamId));
     this.emit(channels.wake(ref), `${streamId} ${id}`);
     return true;
   }
 
-  async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number): Promise<string[]> {
+  async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number, records?: { streamIds: string[]; ttlMs: number }): Promise<string[]> {
+    if (requestKeys.length === 0) return [];
+    for (const id of records?.streamIds ?? []) this.expire(keys.streamRequests(ref, id), records!.ttlMs);
     const cancelled: string[] = [];
     for (const r of requestKeys) {
       const k = keys.inflight(ref, r);

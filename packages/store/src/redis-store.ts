@@ -6,12 +6,20 @@ import type { Cluster, Redis } from 'ioredis';
 import { channels, keys, STREAM_SET_PRUNE_AFTER, type SessionRef } from './keys';
 import { createRedisClient, parseRedisUrl, type RedisLike } from './client';
 import { defineScripts, type ScriptCommands } from './scripts';
-import type { AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits } from './types';
+import type {
+  AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, NewSessionRecord, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits, SubscriptionUpdate,
+} from './types';
 import { compareEntryIds } from '@switchboard/protocol';
 
 type Scripted = RedisLike & ScriptCommands;
 
-const RECORD_FIELDS = { tenant: 'tenant', transport: 'tr', principal: 'principal', protocolVersion: 'pv', initParams: 'init', logLevel: 'lvl', createdAtMs: 'created', subscriptions: 'subs' } as const;
+const RECORD_FIELDS = { tenant: 'tenant', transport: 'tr', principal: 'principal', protocolVersion: 'pv', initParams: 'init', logLevel: 'lvl', createdAtMs: 'created', subscriptionsVersion: 'subv', indexedAtMs: 'bud' } as const;
+
+/**
+ * A session's entry in its principal's index is scored with an upper bound of its expiry: its idle TTL is
+ * refreshed on every use, the entry at most every half TTL (touchSession-2.lua), so 1.5 × TTL covers it.
+ */
+const indexScore = (nowMs: number, ttlMs: number) => nowMs + Math.ceil(ttlMs * 1.5);
 
 function recordFromHash(flat: string[]): SessionRecord | null {
   if (flat.length === 0) return null;
@@ -24,7 +32,7 @@ function recordFromHash(flat: string[]): SessionRecord | null {
     protocolVersion: h.pv ?? '',
     initParams: h.init ?? '{}',
     logLevel: h.lvl ?? '',
-    subscriptions: h.subs ? (JSON.parse(h.subs) as string[]) : [],
+    subscriptionsVersion: Number(h.subv ?? 0),
     createdAtMs: Number(h.created ?? 0),
   };
 }
@@ -80,20 +88,34 @@ export class RedisStore implements Store {
     return this.cmd;
   }
 
-  async createSession(ref: SessionRef, record: SessionRecord, ttlMs: number): Promise<void> {
+  async createSession(ref: SessionRef, record: NewSessionRecord, ttlMs: number, maxSessionsPerPrincipal = 0): Promise<boolean> {
+    // The index is in another slot than the session (Redis Cluster): counted first, then written. A failure
+    // in between leaves an entry that only expires — it over-counts, never under-counts.
+    const now = Date.now();
+    const index = keys.sessionIndex(ref.tenant, record.principal);
+    const admitted = await this.cmd.admitSession(index, now, indexScore(now, ttlMs), ref.sid, maxSessionsPerPrincipal, Math.ceil(ttlMs * 1.5), '0');
+    if (admitted !== 1) return false;
     const k = keys.session(ref);
     const f = RECORD_FIELDS;
     await this.cmd
       .multi()
       .hset(k, f.tenant, record.tenant, f.transport, record.transport, f.principal, record.principal, f.protocolVersion, record.protocolVersion,
-        f.initParams, record.initParams, f.logLevel, record.logLevel, f.createdAtMs, String(record.createdAtMs),
-        f.subscriptions, JSON.stringify(record.subscriptions))
+        f.initParams, record.initParams, f.logLevel, record.logLevel, f.createdAtMs, String(record.createdAtMs), f.indexedAtMs, String(now))
       .pexpire(k, ttlMs)
       .exec();
+    return true;
   }
 
   async touchSession(ref: SessionRef, ttlMs: number, owner: { principal: string; transport?: SessionTransport }): Promise<SessionRecord | null> {
-    return recordFromHash(await this.cmd.touchSession(keys.session(ref), ttlMs, owner.principal, owner.transport ?? ''));
+    const now = Date.now();
+    const flat = await this.cmd.touchSession(keys.session(ref), keys.subscriptions(ref), ttlMs, owner.principal, owner.transport ?? '', now);
+    if (flat.at(-2) === '!index') {
+      // Not awaited: the request needs not wait for its session's index entry to move forward.
+      this.cmd
+        .admitSession(keys.sessionIndex(ref.tenant, owner.principal), now, indexScore(now, ttlMs), ref.sid, 0, Math.ceil(ttlMs * 1.5), '1')
+        .catch(() => undefined);
+    }
+    return recordFromHash(flat);
   }
 
   async updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel' | 'initParams' | 'protocolVersion'>>): Promise<boolean> {
@@ -105,14 +127,23 @@ export class RedisStore implements Store {
     return (await this.cmd.updateSession(keys.session(ref), ...args)) === 1;
   }
 
-  async updateSubscription(ref: SessionRef, uri: string, subscribed: boolean): Promise<boolean> {
-    return (await this.cmd.updateSubscriptions(keys.session(ref), uri, subscribed ? '1' : '0')) === 1;
+  async updateSubscription(ref: SessionRef, uri: string, subscribed: boolean, maxSubscriptions = 0): Promise<SubscriptionUpdate> {
+    const [status, version] = await this.cmd.updateSubscriptions(keys.session(ref), keys.subscriptions(ref), uri, subscribed ? '1' : '0', maxSubscriptions);
+    if (status === 1) return { ok: true, version: Number(version) };
+    return { ok: false, reason: status === -1 ? 'full' : 'no-session' };
+  }
+
+  async listSubscriptions(ref: SessionRef): Promise<string[]> {
+    return this.cmd.smembers(keys.subscriptions(ref));
   }
 
   async deleteSession(ref: SessionRef): Promise<boolean> {
     const streamIds = await this.cmd.smembers(keys.streams(ref));
-    const all = [keys.session(ref), keys.listener(ref), keys.streams(ref), keys.upstream(ref), keys.upstreamReader(ref), ...streamIds.map((s) => keys.stream(ref, s))];
-    return (await this.cmd.deleteSession(all.length, ...all, channels.wake(ref))) === 1;
+    const all = [keys.session(ref), keys.listener(ref), keys.subscriptions(ref), keys.streams(ref), keys.upstream(ref), keys.upstreamReader(ref), ...streamIds.flatMap((s) => [keys.stream(ref, s), keys.streamRequests(ref, s)])];
+    const principal = await this.cmd.deleteSession(all.length, ...all, channels.wake(ref));
+    if (typeof principal !== 'string') return false;
+    await this.cmd.zrem(keys.sessionIndex(ref.tenant, principal), ref.sid);
+    return true;
   }
 
   async beginStream(
@@ -124,17 +155,26 @@ export class RedisStore implements Store {
     const ks = [
       keys.stream(ref, streamId),
       keys.streams(ref),
+      keys.streamRequests(ref, streamId),
       ...o.requestKeys.map((r) => keys.inflight(ref, r)),
       ...o.requestKeys.map((r) => keys.cancelled(ref, r)),
       ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r)),
     ];
     const out = await this.cmd.beginStream(
       ks.length, ...ks, o.maxLen, o.ttlMs, o.leaseMs, `${o.nodeId} ${streamId}`, o.primeData, streamId, n, o.sessionTtlMs,
-      o.end ? '1' : '0', STREAM_SET_PRUNE_AFTER, keys.stream(ref, ''), ...(o.messages ?? []),
+      o.end ? '1' : '0', STREAM_SET_PRUNE_AFTER, o.requestRecord ?? '', o.maxBytes ?? 0, ...(o.messages ?? []),
     );
-    const cancelledCount = Number(out[0]);
-    const cancelled = out.slice(1, 1 + cancelledCount).map((i) => o.requestKeys[Number(i) - 1]!);
-    return { append: { prevId: null, ids: out.slice(1 + cancelledCount).map(String) }, cancelled };
+    if (Number(out[0]) === 1) await this.pruneStreamSet(ref);
+    const cancelledCount = Number(out[1]);
+    const cancelled = out.slice(2, 2 + cancelledCount).map((i) => o.requestKeys[Number(i) - 1]!);
+    return { append: { prevId: null, ids: out.slice(2 + cancelledCount).map(String) }, cancelled };
+  }
+
+  /** Drops the ids of expired streams from the session's set (beginStream asks for it now and then). */
+  private async pruneStreamSet(ref: SessionRef): Promise<void> {
+    const ids = await this.cmd.smembers(keys.streams(ref));
+    const ks = [keys.streams(ref), ...ids.map((id) => keys.stream(ref, id))];
+    await this.cmd.pruneStreamSet(ks.length, ...ks, ...ids);
   }
 
   async appendEvents(
@@ -143,9 +183,10 @@ export class RedisStore implements Store {
     messages: string[],
     o: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' },
   ): Promise<AppendResult> {
-    const ks = [keys.stream(ref, streamId), ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r))];
+    // Deleted with the released leases: once the stream ends, nothing runs any more and its request record goes.
+    const ks = [keys.stream(ref, streamId), ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r)), ...(o.end ? [keys.streamRequests(ref, streamId)] : [])];
     const [prev, ...ids] = await this.cmd.appendEvents(
-      ks.length, ...ks, o.maxLen, o.ttlMs, channels.wake(ref), streamId, o.end ? '1' : '0', o.kind ?? 'msg', WAKE_DATA_MAX_BYTES, ...messages,
+      ks.length, ...ks, o.maxLen, o.ttlMs, channels.wake(ref), streamId, o.end ? '1' : '0', o.kind ?? 'msg', WAKE_DATA_MAX_BYTES, o.maxBytes ?? 0, ...messages,
     );
     return { prevId: prev ?? null, ids };
   }
@@ -167,15 +208,23 @@ export class RedisStore implements Store {
     return 'unknown';
   }
 
+  async streamRequests(ref: SessionRef, streamId: string): Promise<string | null> {
+    return this.cmd.get(keys.streamRequests(ref, streamId));
+  }
+
   async failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], l: StreamLimits): Promise<boolean> {
-    const ks = [keys.stream(ref, streamId), ...requestKeys.map((r) => keys.inflight(ref, r))];
+    const ks = [keys.stream(ref, streamId), keys.streamRequests(ref, streamId), ...requestKeys.map((r) => keys.inflight(ref, r))];
     return (await this.cmd.failOrphanedStream(ks.length, ...ks, l.maxLen, l.ttlMs, channels.wake(ref), streamId, ...errorMessages)) === 1;
   }
 
-  async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number): Promise<string[]> {
+  async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number, records?: { streamIds: string[]; ttlMs: number }): Promise<string[]> {
     if (requestKeys.length === 0) return [];
-    const ks = [...requestKeys.map((r) => keys.inflight(ref, r)), ...requestKeys.map((r) => keys.cancelled(ref, r))];
-    const idx = await this.cmd.refreshLeases(ks.length, ...ks, leaseMs, nodeId, requestKeys.length);
+    const ks = [
+      ...requestKeys.map((r) => keys.inflight(ref, r)),
+      ...requestKeys.map((r) => keys.cancelled(ref, r)),
+      ...(records?.streamIds ?? []).map((id) => keys.streamRequests(ref, id)),
+    ];
+    const idx = await this.cmd.refreshLeases(ks.length, ...ks, leaseMs, nodeId, requestKeys.length, records?.ttlMs ?? 0);
     return idx.map((i) => requestKeys[i - 1]!);
   }
 

@@ -28,7 +28,8 @@ export function defineScripts(client: Redis | Cluster): void {
 
 /** Typed view of the commands `defineScripts` adds. Variable-key scripts take the key count first. */
 export interface ScriptCommands {
-  touchSession(key: string, ttlMs: number, principal: string, transport: string): Promise<string[]>;
+  touchSession(session: string, subs: string, ttlMs: number, principal: string, transport: string, nowMs: number): Promise<string[]>;
+  admitSession(index: string, nowMs: number, score: number, sid: string, max: number, keyTtlMs: number, refreshOnly: '0' | '1'): Promise<number>;
   updateSession(key: string, ...fieldValues: string[]): Promise<number>;
   beginStream(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<(number | string)[]>;
   appendEvents(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[string | null, ...string[]]>;
@@ -39,7 +40,8 @@ export interface ScriptCommands {
   routeCancel(inflight: string, tombstone: string, ttlMs: number, inboxPrefix: string, envelope: string): Promise<number>;
   refreshListener(key: string, connectionId: string, ttlMs: number): Promise<number>;
   releaseListener(key: string, connectionId: string): Promise<number>;
-  updateSubscriptions(key: string, uri: string, add: '1' | '0'): Promise<number>;
+  updateSubscriptions(session: string, subs: string, uri: string, add: '1' | '0', max: number): Promise<[number, number?]>;
   acquireStreamSlot(key: string, nowMs: number, ttlMs: number, connectionId: string, max: number): Promise<number>;
-  deleteSession(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  pruneStreamSet(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  deleteSession(numKeys: number, ...keysAndArgs: string[]): Promise<string | null>;
 }

@@ -12,7 +12,7 @@ import { parseWake } from './wake';
 import { randomBytes } from 'node:crypto';
 
 const limits = { maxLen: 50, ttlMs: 60_000 };
-const record = (tenant: string) => ({ tenant, transport: 'streamable' as const, principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}', logLevel: '', subscriptions: [] as string[], createdAtMs: 1 });
+const record = (tenant: string) => ({ tenant, transport: 'streamable' as const, principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}', logLevel: '', createdAtMs: 1 });
 const owner = { principal: 'alice' };
 const newRef = (tenant = 't1'): SessionRef => ({ tenant, sid: randomBytes(16).toString('hex') });
 const nextMessage = (store: Store, channel: string, timeoutMs = 2000) =>
@@ -100,17 +100,79 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(await store.upstreamReaderLease(ref, 'n1 a', 'refresh', 60_000)).toBe(false);
   });
 
-  test('resource subscriptions are session state: add, dedupe, remove', async () => {
+  test('resource subscriptions are session state: add, dedupe, remove, each change a new version', async () => {
     const ref = newRef();
-    expect(await store.updateSubscription(ref, 'test://a', true)).toBe(false);
+    expect(await store.updateSubscription(ref, 'test://a', true)).toEqual({ ok: false, reason: 'no-session' });
     await store.createSession(ref, record('t1'), 60_000);
-    expect(await store.updateSubscription(ref, 'test://a', true)).toBe(true);
-    await store.updateSubscription(ref, 'test://b', true);
-    await store.updateSubscription(ref, 'test://a', true);
-    expect((await store.touchSession(ref, 60_000, owner))?.subscriptions.sort()).toEqual(['test://a', 'test://b']);
+    expect((await store.touchSession(ref, 60_000, owner))?.subscriptionsVersion).toBe(0);
+    expect(await store.updateSubscription(ref, 'test://a', true)).toEqual({ ok: true, version: 1 });
+    expect(await store.updateSubscription(ref, 'test://b', true)).toEqual({ ok: true, version: 2 });
+    expect(await store.updateSubscription(ref, 'test://a', true)).toEqual({ ok: true, version: 2 }); // no change
+    expect((await store.listSubscriptions(ref)).sort()).toEqual(['test://a', 'test://b']);
+    expect((await store.touchSession(ref, 60_000, owner))?.subscriptionsVersion).toBe(2);
     await store.updateSubscription(ref, 'test://a', false);
-    await store.updateSubscription(ref, 'test://b', false);
-    expect((await store.touchSession(ref, 60_000, owner))?.subscriptions).toEqual([]);
+    expect(await store.updateSubscription(ref, 'test://b', false)).toEqual({ ok: true, version: 4 });
+    expect(await store.listSubscriptions(ref)).toEqual([]);
+  });
+
+  test('subscriptions budget: a full session refuses a new URI (an old one or a removal still works); the session load does not carry them', async () => {
+    const ref = newRef();
+    await store.createSession(ref, record('t1'), 60_000);
+    for (let i = 0; i < 3; i++) expect((await store.updateSubscription(ref, `test://${i}`, true, 3)).ok).toBe(true);
+    expect(await store.updateSubscription(ref, 'test://3', true, 3)).toEqual({ ok: false, reason: 'full' });
+    expect((await store.updateSubscription(ref, 'test://2', true, 3)).ok).toBe(true);
+    expect((await store.updateSubscription(ref, 'test://2', false, 3)).ok).toBe(true);
+    expect((await store.updateSubscription(ref, 'test://3', true, 3)).ok).toBe(true);
+    const loaded = await store.touchSession(ref, 60_000, owner);
+    expect(loaded).not.toHaveProperty('subscriptions');
+    if (store instanceof RedisStore) {
+      expect(await store.client.hexists(keys.session(ref), 'subs')).toBe(0);
+      expect(await store.client.pttl(keys.subscriptions(ref))).toBeGreaterThan(50_000);
+    }
+    expect(await store.deleteSession(ref)).toBe(true);
+    expect(await store.listSubscriptions(ref)).toEqual([]);
+  });
+
+  test('session budget: at most max live sessions per principal and tenant; deleted and expired ones free their place', async () => {
+    const tenant = `t-${randomBytes(4).toString('hex')}`;
+    const mk = (principal: string) => ({ ...record(tenant), principal });
+    const refs = [newRef(tenant), newRef(tenant), newRef(tenant)];
+    expect(await store.createSession(refs[0]!, mk('bob'), 60_000, 2)).toBe(true);
+    expect(await store.createSession(refs[1]!, mk('bob'), 60_000, 2)).toBe(true);
+    expect(await store.createSession(refs[2]!, mk('bob'), 60_000, 2)).toBe(false);
+    expect(await store.touchSession(refs[2]!, 60_000, { principal: 'bob' })).toBeNull(); // nothing stored
+    expect(await store.createSession(newRef(tenant), mk('carol'), 60_000, 2)).toBe(true); // another principal
+    expect(await store.createSession(newRef('t-other'), { ...mk('bob'), tenant: 't-other' }, 60_000, 2)).toBe(true); // another tenant
+    expect(await store.createSession(newRef(tenant), mk('bob'), 60_000)).toBe(true); // no cap given: counted, not refused
+    expect(await store.deleteSession(refs[0]!)).toBe(true);
+    expect(await store.createSession(refs[2]!, mk('bob'), 60_000, 3)).toBe(true);
+    expect(await store.createSession(newRef(tenant), mk('bob'), 60_000, 3)).toBe(false);
+    // Expired sessions leave the count once their bound (1.5 × idle TTL) passed.
+    expect(await store.createSession(newRef(tenant), mk('dave'), 100, 1)).toBe(true);
+    expect(await store.createSession(newRef(tenant), mk('dave'), 100, 1)).toBe(false);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await store.createSession(newRef(tenant), mk('dave'), 100, 1)).toBe(true);
+    if (store instanceof RedisStore) {
+      const index = keys.sessionIndex(tenant, 'bob');
+      expect(await store.client.zcard(index)).toBe(3);
+      expect(await store.client.pttl(index)).toBeGreaterThan(60_000);
+    }
+  });
+
+  test('session budget: a session kept alive by use keeps its place past its first expiry bound', async () => {
+    const tenant = `t-${randomBytes(4).toString('hex')}`;
+    const ref = newRef(tenant);
+    const bob = { principal: 'bob' };
+    await store.createSession(ref, { ...record(tenant), principal: 'bob' }, 400, 1);
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      expect(await store.touchSession(ref, 400, bob)).not.toBeNull();
+    }
+    // 750 ms after creation: past the first bound (600 ms), the session is alive and still counted.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await store.createSession(newRef(tenant), { ...record(tenant), principal: 'bob' }, 400, 1)).toBe(false);
+    // Another principal's touch does not refresh it.
+    expect(await store.touchSession(ref, 400, { principal: 'mallory' })).not.toBeNull();
   });
 
   test('only the owner refreshes the idle TTL: a refused principal or wire leaves it running down', async () => {
@@ -187,6 +249,27 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(await store.readEvents(ref, 'new0', '0-0', 10)).toEqual([]);
   });
 
+  test('stream byte budget: the log keeps at most maxBytes of data (oldest trimmed, newest kept); a trimmed cursor is reported', async () => {
+    const ref = newRef();
+    const l = { maxLen: 10_000, ttlMs: 60_000, maxBytes: 10_000 };
+    const begun = await store.beginStream(ref, 'sbig', { ...l, nodeId: 'n1', requestKeys: [], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000, messages: ['a'.repeat(4000)] });
+    for (let i = 0; i < 40; i++) await store.appendEvents(ref, 'sbig', ['b'.repeat(1000), 'c'.repeat(1000)], l);
+    const kept = await store.readEvents(ref, 'sbig', '0-0', 10_000);
+    const bytes = kept.reduce((n, e) => n + e.data.length, 0);
+    expect(bytes).toBeLessThanOrEqual(10_000);
+    expect(bytes).toBeGreaterThanOrEqual(9_000);
+    expect(kept.at(-1)?.data).toBe('c'.repeat(1000));
+    expect(await store.checkCursor(ref, 'sbig', begun.append.ids[1]!)).toBe('trimmed');
+    // One entry over the budget by itself is kept alone; the completion marker is kept with it.
+    await store.appendEvents(ref, 'sbig', ['d'.repeat(20_000)], { ...l, end: true });
+    expect((await store.readEvents(ref, 'sbig', '0-0', 100)).map((e) => [e.kind, e.data.length])).toEqual([['msg', 20_000], ['end', 0]]);
+    // A first batch over the budget is trimmed as well; without a budget nothing is.
+    await store.beginStream(ref, 'sfirst', { ...l, nodeId: 'n1', requestKeys: [], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000, messages: ['e'.repeat(6000), 'f'.repeat(6000)] });
+    expect((await store.readEvents(ref, 'sfirst', '0-0', 100)).map((e) => e.data[0])).toEqual(['f']);
+    for (let i = 0; i < 20; i++) await store.appendEvents(ref, 'sfree', ['g'.repeat(1000)], { maxLen: 10_000, ttlMs: 60_000 });
+    expect(await store.readEvents(ref, 'sfree', '0-0', 100)).toHaveLength(20);
+  });
+
   test('cursors: retained, unknown (other session or stream), and trimmed', async () => {
     const ref = newRef();
     const first = await store.appendEvents(ref, GET_STREAM_ID, ['x'], { maxLen: 5, ttlMs: 60_000 });
@@ -256,6 +339,41 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(await store.failOrphanedStream(ref, 'so', ['n1'], ['err'], limits)).toBe(true);
     expect((await store.readEvents(ref, 'so', '0-0', 10)).map((e) => e.kind)).toEqual(['prime', 'msg', 'end']);
     expect(await store.failOrphanedStream(ref, 'so', ['n1'], ['err'], limits)).toBe(false);
+  });
+
+  test('a stream\'s request record lives in its own key: trimming the log keeps it, answering the orphan drops it', async () => {
+    const ref = newRef();
+    const rec = '{"reqs":[{"k":"n1","id":1}]}';
+    await store.beginStream(ref, 'sr', { maxLen: 5, ttlMs: 60_000, nodeId: 'nodeD', requestKeys: ['n1'], primeData: '', requestRecord: rec, leaseMs: 150, sessionTtlMs: 60_000 });
+    // Far past MAXLEN (Redis trims approximately, in whole nodes): the prime entry is gone, the record is not.
+    for (let i = 0; i < 30; i++) await store.appendEvents(ref, 'sr', Array.from({ length: 20 }, (_, j) => `m${i}-${j}`), { maxLen: 5, ttlMs: 60_000 });
+    expect((await store.readEvents(ref, 'sr', '0-0', 1))[0]?.kind).toBe('msg');
+    expect(await store.streamRequests(ref, 'sr')).toBe(rec);
+    await new Promise((r) => setTimeout(r, 300)); // the 150 ms lease lapses
+    expect(await store.failOrphanedStream(ref, 'sr', ['n1'], ['err'], limits)).toBe(true);
+    expect(await store.streamRequests(ref, 'sr')).toBeNull();
+    expect(await store.streamRequests(ref, 'never')).toBeNull();
+  });
+
+  test('request records: kept alive with the leases, dropped when the stream ends or the session goes', async () => {
+    const ref = newRef();
+    await store.createSession(ref, record('t1'), 60_000);
+    const begin = (id: string, ttlMs: number) =>
+      store.beginStream(ref, id, { maxLen: 50, ttlMs, nodeId: 'nodeE', requestKeys: [`${id}-r`], primeData: '', requestRecord: id, leaseMs: 5000, sessionTtlMs: 60_000 });
+    await begin('kept', 250);
+    await begin('lapsed', 250);
+    await begin('ended', 60_000);
+    await begin('deleted', 60_000);
+    await store.refreshLeases(ref, 'nodeE', ['kept-r'], 5000, { streamIds: ['kept'], ttlMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 400)); // past the 250 ms the records started with
+    expect(await store.streamRequests(ref, 'kept')).toBe('kept');
+    expect(await store.streamRequests(ref, 'lapsed')).toBeNull();
+    await store.appendEvents(ref, 'ended', ['done'], { ...limits, end: true, releaseRequestKeys: ['ended-r'] });
+    expect(await store.streamRequests(ref, 'ended')).toBeNull();
+    expect(await store.streamRequests(ref, 'deleted')).toBe('deleted');
+    expect(await store.deleteSession(ref)).toBe(true);
+    expect(await store.streamRequests(ref, 'deleted')).toBeNull();
+    expect(await store.streamRequests(ref, 'kept')).toBeNull();
   });
 
   test('the standalone GET listener slot is held by one connection at a time', async () => {

@@ -15,14 +15,26 @@ export interface SessionRecord {
   principal: string;
   /** Negotiated protocol version. */
   protocolVersion: string;
-  /** JSON of the client's initialize params: replayed to rehydrate a server instance on another node. */
+  /**
+   * JSON of what rehydration replays of the client's initialize params (protocol version, capabilities,
+   * clientInfo: trimmed and byte-capped by the transport, never the raw params).
+   */
   initParams: string;
   /** Level set by logging/setLevel, empty when never set. */
   logLevel: string;
-  /** Resource URIs the client subscribed to with resources/subscribe. */
-  subscriptions: string[];
+  /**
+   * Bumped by every change of the session's resource subscriptions (kept in their own set, see keys.ts):
+   * an instance that applied this version needs not load them. 0 = never subscribed.
+   */
+  subscriptionsVersion: number;
   createdAtMs: number;
 }
+
+/** What `createSession` stores (the subscription version starts at 0). */
+export type NewSessionRecord = Omit<SessionRecord, 'subscriptionsVersion'>;
+
+/** The outcome of `updateSubscription`. */
+export type SubscriptionUpdate = { ok: true; version: number } | { ok: false; reason: 'no-session' | 'full' };
 
 export type EntryKind = 'prime' | 'msg' | 'end';
 export interface StreamEntry {
@@ -36,6 +48,11 @@ export interface StreamLimits {
   maxLen: number;
   /** Stream key TTL, refreshed on every append. */
   ttlMs: number;
+  /**
+   * Cap on the data bytes a stream log retains (0 or absent: none). Past it the oldest entries are trimmed
+   * (like `maxLen`); the newest entry with data is always kept. Resuming from a trimmed entry is refused as trimmed.
+   */
+  maxBytes?: number;
 }
 
 /** A successful append: the new entry ids in order, and the id that preceded them (for gap detection). */
@@ -49,6 +66,11 @@ export interface BeginStreamOptions extends StreamLimits {
   nodeId: string;
   requestKeys: string[];
   primeData: string;
+  /**
+   * The stream's request record (opaque text, read back by `streamRequests`), kept in its own key rather than
+   * the log so trimming never loses it. Omitted when nothing is left running (no dead-owner check needed).
+   */
+  requestRecord?: string;
   leaseMs: number;
   sessionTtlMs: number;
   messages?: string[];
@@ -68,17 +90,28 @@ export type MessageHandler = (channel: string, message: string) => void;
 export interface Store {
   readonly kind: 'memory' | 'redis' | 'redis-cluster';
 
-  createSession(ref: SessionRef, record: SessionRecord, ttlMs: number): Promise<void>;
   /**
-   * Loads the session; null when unknown, expired or deleted. Its idle TTL is refreshed only when `owner`
-   * matches (the principal, and the transport when given), so a refused request never keeps it alive.
+   * Creates a session, counted in its principal's session index. With `maxSessionsPerPrincipal` (> 0), false
+   * (and nothing stored) when the principal already has that many live sessions in the tenant; deleted and
+   * expired sessions do not count.
+   */
+  createSession(ref: SessionRef, record: NewSessionRecord, ttlMs: number, maxSessionsPerPrincipal?: number): Promise<boolean>;
+  /**
+   * Loads the session (without its subscriptions: see `listSubscriptions`); null when unknown, expired or
+   * deleted. Its idle TTL is refreshed only when `owner` matches (the principal, and the transport when
+   * given), so a refused request never keeps it alive; so is, now and then, its entry in the principal's index.
    */
   touchSession(ref: SessionRef, ttlMs: number, owner: { principal: string; transport?: SessionTransport }): Promise<SessionRecord | null>;
   /** Updates fields of an existing session; false when it does not exist. */
   updateSession(ref: SessionRef, fields: Partial<Pick<SessionRecord, 'logLevel' | 'initParams' | 'protocolVersion'>>): Promise<boolean>;
-  /** Adds (or removes) one resource subscription of an existing session; false when it does not exist. */
-  updateSubscription(ref: SessionRef, uri: string, subscribed: boolean): Promise<boolean>;
-  /** Deletes every key of the session and wakes its streams; false when it did not exist. */
+  /**
+   * Adds (or removes) one resource subscription of an existing session and returns the new subscription
+   * version; refused with `full` when adding a new URI to a session that has `maxSubscriptions` (> 0).
+   */
+  updateSubscription(ref: SessionRef, uri: string, subscribed: boolean, maxSubscriptions?: number): Promise<SubscriptionUpdate>;
+  /** The session's resource subscriptions (empty when none or no session). */
+  listSubscriptions(ref: SessionRef): Promise<string[]>;
+  /** Deletes every key of the session (and its entry in its principal's index) and wakes its streams; false when it did not exist. */
   deleteSession(ref: SessionRef): Promise<boolean>;
 
   /**
@@ -95,7 +128,8 @@ export interface Store {
   ): Promise<{ append: AppendResult; cancelled: string[] }>;
   /**
    * Appends messages (kind msg, or prime for a GET stream's priming entry) and, with `end`, the completion
-   * marker; releases the in-flight leases of `releaseRequestKeys`; wakes tails on other nodes.
+   * marker (dropping the stream's request record); releases the in-flight leases of `releaseRequestKeys`;
+   * wakes tails on other nodes.
    */
   appendEvents(
     ref: SessionRef,
@@ -109,13 +143,18 @@ export interface Store {
   lastEvent(ref: SessionRef, streamId: string): Promise<StreamEntry | null>;
   /** Whether `entryId` is a retained entry of the stream, older than the retained log, or unknown. */
   checkCursor(ref: SessionRef, streamId: string, entryId: string): Promise<CursorCheck>;
+  /** The request record `beginStream` stored for the stream; null once answered, expired, or never stored. */
+  streamRequests(ref: SessionRef, streamId: string): Promise<string | null>;
   /**
    * If none of the requests still has a live lease and the stream has no completion marker, appends the given
-   * error responses and the marker (the owner died). Returns whether it did.
+   * error responses and the marker (the owner died) and drops the request record. Returns whether it did.
    */
   failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], limits: StreamLimits): Promise<boolean>;
-  /** Refreshes this node's leases; returns the request keys that have a cancellation tombstone. */
-  refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number): Promise<string[]>;
+  /**
+   * Refreshes this node's leases, and the request records of `records.streamIds` (to `records.ttlMs`) so a
+   * long call's record outlives its log's trimming; returns the request keys that have a cancellation tombstone.
+   */
+  refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number, records?: { streamIds: string[]; ttlMs: number }): Promise<string[]>;
 
   recordPending(ref: SessionRef, serverRequestId: string, nodeId: string, ttlMs: number): Promise<void>;
   clearPending(ref: SessionRef, serverRequestId: string): Promise<void>;

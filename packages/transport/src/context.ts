@@ -5,6 +5,8 @@ import type { StreamHub } from './stream-hub';
 
 export type Era = 'legacy' | 'modern' | 'sse2024';
 
+export type BudgetKind = 'sessions' | 'init-params' | 'subscriptions' | 'subscription-uri' | 'stream-bytes';
+
 export interface RequestDone {
   tenant: string;
   era: Era;
@@ -41,6 +43,8 @@ export interface EngineHooks {
    * bound, `stall` = it took nothing for the stall timeout while log entries waited. It resumes from the log.
    */
   onSlowReaderCut?: (reason: 'bound' | 'stall', bufferedBytes: number) => void;
+  /** A request was refused by a budget (docs/security.md): `kind` names it. */
+  onBudgetRefused?: (tenant: string, kind: BudgetKind) => void;
   /** A principal presented another principal's session (answered exactly like an unknown one). */
   onIsolationDenied?: (tenant: string, principal: string, what: 'session' | 'event-id') => void;
 }

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import {
   HEADER_PROTOCOL_VERSION,
   HEADER_SESSION_ID,
+  headerExcerpt,
   isAcceptedHeaderVersion,
   isValidSessionId,
   LEGACY_PROTOCOL_VERSIONS,
@@ -58,7 +59,7 @@ export function protocolVersionOf(req: IncomingMessage, stored: string): string 
   if (v === undefined) return stored;
   if (!isAcceptedHeaderVersion(v)) {
     throw new McpHttpError('INVALID_PROTOCOL_VERSION', {
-      message: `Bad Request: Unsupported protocol version: ${v.slice(0, 64)} (supported versions: ${LEGACY_PROTOCOL_VERSIONS.join(', ')})`,
+      message: `Bad Request: Unsupported protocol version: ${headerExcerpt(v)} (supported versions: ${LEGACY_PROTOCOL_VERSIONS.join(', ')})`,
     });
   }
   return v;

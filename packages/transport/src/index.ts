@@ -1,5 +1,6 @@
 export { LegacyEngine, type CallerContext, type LegacyEngineDeps } from './legacy-engine';
-export { DEFAULT_ENGINE_OPTIONS, resolveOptions, type EngineOptions } from './options';
+export { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS, resolveBudgets, resolveOptions, type EngineOptions, type SessionBudgets } from './options';
+export { LOG_LEVELS } from './session-budgets';
 export type { ServerFactory, ServerLike } from './local-session';
 export { isEngineRequestId } from './local-session';
 export type { EngineHooks, Era, RequestDone } from './context';

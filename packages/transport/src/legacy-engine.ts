@@ -26,7 +26,8 @@ import {
 } from '@switchboard/protocol';
 import type { SessionRecord, SessionRef, Store } from '@switchboard/store';
 import type { AuthInfo, MessageExtraInfo } from '@modelcontextprotocol/server';
-import { resolveOptions, type EngineOptions } from './options';
+import { resolveBudgets, resolveOptions, type EngineOptions, type SessionBudgets } from './options';
+import { assertSubscriptionUri, LOG_LEVELS, rehydrationParams } from './session-budgets';
 import { sleep, StreamHub } from './stream-hub';
 import { StreamTail } from './stream-tail';
 import { LocalSession, type ServerFactory } from './local-session';
@@ -44,6 +45,8 @@ export interface CallerContext {
   sessionTtlMs?: number;
   /** What the SDK hands handlers as `ctx.http.authInfo` (no raw token: see packages/auth). */
   authInfo?: AuthInfo;
+  /** The tenant's budgets where they differ from the engine's defaults. */
+  budgets?: Partial<SessionBudgets>;
 }
 
 export interface LegacyEngineDeps {
@@ -95,6 +98,11 @@ export class LegacyEngine {
     await this.sessions.closeAll();
   }
 
+  /** The caller's budgets: the engine's defaults with the tenant's overrides. */
+  budgetsOf(caller: CallerContext): SessionBudgets {
+    return resolveBudgets(this.ctx.opts.budgets, caller.budgets);
+  }
+
   private async loadSession(caller: CallerContext, sid: string): Promise<{ ref: SessionRef; record: SessionRecord }> {
     const ref = { tenant: caller.tenant, sid };
     const record = await this.ctx.store.touchSession(ref, caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
@@ -120,7 +128,9 @@ export class LegacyEngine {
     const version = protocolVersionOf(req, record.protocolVersion);
     if (batch && !allowsBatches(version)) throw new McpHttpError('BATCH_NOT_ALLOWED');
 
+    const budgets = this.budgetsOf(caller);
     const session = await this.sessions.obtain(ref, record, caller.createServer);
+    session.budgets = budgets;
     await session.syncState(record);
 
     const requests: JsonRpcRequest[] = [];
@@ -138,7 +148,7 @@ export class LegacyEngine {
         throw new McpHttpError('INVALID_REQUEST', { id: r.id, message: 'Invalid Request: a request with this id is already in flight' });
       }
     }
-    for (const r of requests) await this.recordSessionState(ref, session, r);
+    for (const r of requests) await this.recordSessionState(caller, session, r, budgets);
     const exchange = new PostExchange(session, res, requests, batch);
     session.registerExchange(exchange);
     exchange.begin();
@@ -148,16 +158,36 @@ export class LegacyEngine {
   }
 
   /** Session-scoped protocol state lives in the store, so every node's instance applies it (ARCHITECTURE §3.1). */
-  private async recordSessionState(ref: SessionRef, session: LocalSession, r: JsonRpcRequest): Promise<void> {
+  /**
+   * Budgets apply here, before the request runs: only a valid log level is stored (the server answers an
+   * invalid one with its error), and a subscription past the session's count or URI budget is refused.
+   */
+  private async recordSessionState(caller: CallerContext, session: LocalSession, r: JsonRpcRequest, budgets: SessionBudgets): Promise<void> {
     const p = r.params ?? {};
-    if (r.method === 'logging/setLevel' && typeof p.level === 'string') {
+    const ref = session.ref;
+    if (r.method === 'logging/setLevel' && typeof p.level === 'string' && LOG_LEVELS.has(p.level)) {
       await this.ctx.store.updateSession(ref, { logLevel: p.level });
       session.appliedLogLevel = p.level;
     } else if ((r.method === 'resources/subscribe' || r.method === 'resources/unsubscribe') && typeof p.uri === 'string') {
       const subscribe = r.method === 'resources/subscribe';
-      await this.ctx.store.updateSubscription(ref, p.uri, subscribe);
-      if (subscribe) session.appliedSubscriptions.add(p.uri);
-      else session.appliedSubscriptions.delete(p.uri);
+      if (subscribe) this.refuseOver(caller, 'subscription-uri', () => assertSubscriptionUri(p.uri as string, budgets, r.id));
+      const done = await this.ctx.store.updateSubscription(ref, p.uri, subscribe, budgets.maxSubscriptionsPerSession);
+      if (!done.ok && done.reason === 'full') {
+        this.ctx.hooks.onBudgetRefused?.(caller.tenant, 'subscriptions');
+        throw new McpHttpError('TOO_MANY_SUBSCRIPTIONS', { id: r.id, data: { max: budgets.maxSubscriptionsPerSession } });
+      }
+      if (!done.ok) throw new McpHttpError('SESSION_NOT_FOUND');
+      session.subscriptionChanged(p.uri, subscribe, done.version);
+    }
+  }
+
+  /** Runs a budget check, reporting its refusal before rethrowing it. */
+  private refuseOver(caller: CallerContext, kind: 'subscription-uri' | 'init-params', check: () => void): void {
+    try {
+      check();
+    } catch (err) {
+      this.ctx.hooks.onBudgetRefused?.(caller.tenant, kind);
+      throw err;
     }
   }
 
@@ -166,8 +196,13 @@ export class LegacyEngine {
     const sid = newSessionId();
     const ref = { tenant: caller.tenant, sid };
     const requested = typeof init.params?.protocolVersion === 'string' ? init.params.protocolVersion : '';
+    const budgets = this.budgetsOf(caller);
+    // Only what rehydration replays is kept (and run here too, so every node's instance saw the same handshake).
+    let params: Record<string, unknown> = {};
+    this.refuseOver(caller, 'init-params', () => (params = rehydrationParams(init.params, budgets, init.id)));
     const session = await LocalSession.create(this.ctx, ref, caller.principal, caller.createServer, requested);
-    const response = await session.initialize(init, caller.authInfo);
+    session.budgets = budgets;
+    const response = await session.initialize({ ...init, params }, caller.authInfo);
     if ('error' in response) {
       session.reportDone('initialize', 'error', startedMs);
       await session.close();
@@ -176,20 +211,29 @@ export class LegacyEngine {
     }
     const negotiated = String((response.result as { protocolVersion?: unknown }).protocolVersion ?? requested);
     session.protocolVersion = negotiated;
-    await this.ctx.store.createSession(
+    const created = await this.ctx.store.createSession(
       ref,
       {
         tenant: caller.tenant,
         transport: 'streamable',
         principal: caller.principal,
         protocolVersion: negotiated,
-        initParams: JSON.stringify({ ...(init.params ?? {}), protocolVersion: negotiated }),
+        initParams: JSON.stringify({ ...params, protocolVersion: negotiated }),
         logLevel: '',
-        subscriptions: [],
         createdAtMs: Date.now(),
       },
       caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs,
-    );
+      budgets.maxSessionsPerPrincipal,
+    ).catch(async (err: unknown) => {
+      await session.close();
+      throw err;
+    });
+    if (!created) {
+      session.reportDone('initialize', 'error', startedMs);
+      await session.close();
+      this.ctx.hooks.onBudgetRefused?.(caller.tenant, 'sessions');
+      throw new McpHttpError('TOO_MANY_SESSIONS', { id: init.id, data: { max: budgets.maxSessionsPerPrincipal } });
+    }
     this.sessions.adopt(session);
     this.ctx.hooks.onSessionCreated?.(caller.tenant, 'legacy');
     session.reportDone('initialize', 'ok', startedMs);
@@ -229,6 +273,7 @@ export class LegacyEngine {
       maxBufferedBytes: this.ctx.opts.maxSseBufferedBytes,
       stallTimeoutMs: this.ctx.opts.keepAliveMs,
       hooks: this.ctx.hooks,
+      log: this.ctx.log,
     };
     if (typeof lastEventId === 'string' && lastEventId !== '') {
       const cursor = decodeEventId(lastEventId);
@@ -260,6 +305,7 @@ export class LegacyEngine {
       const r = await this.ctx.store.appendEvents(ref, GET_STREAM_ID, [''], {
         maxLen: this.ctx.opts.streamMaxLen,
         ttlMs: this.ctx.opts.streamTtlMs,
+        maxBytes: this.budgetsOf(caller).maxStreamBytes,
         kind: 'prime',
       });
       const tail = new StreamTail(this.ctx.store, ref, GET_STREAM_ID, res, {

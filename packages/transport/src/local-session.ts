@@ -7,8 +7,10 @@
  * the session's GET stream log. Server→client request ids are rewritten to `<nodeId>-<n>` so two nodes
  * serving one session never collide, and mapped back when the client's answer arrives on any node.
  */
+import { randomBytes } from 'node:crypto';
 import type { Transport, TransportSendOptions, JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
 import {
+  catalogErrorBody,
   GET_STREAM_ID,
   isRequest,
   isResponse,
@@ -21,6 +23,7 @@ import {
 import type { SessionRecord, SessionRef, SessionTransport, StreamEntry } from '@switchboard/store';
 import type { EngineContext } from './context';
 import type { ExchangeOwner, PostExchange } from './post-exchange';
+import type { SessionBudgets } from './options';
 
 /** What a tenant's factory returns: an SDK `McpServer` or low-level `Server` (anything that connects to a Transport). */
 export interface ServerLike {
@@ -37,7 +40,12 @@ export type ServerFactory = (() => ServerLike) & {
   endSession?: (ref: SessionRef) => Promise<void>;
 };
 
-const INTERNAL_PREFIX = `sb-internal-${process.pid}-`;
+/**
+ * Ids of the requests the edge itself sends a session's server (rehydration replays). A random part per
+ * process, so no client can produce one: a client request carrying an internal id would be swallowed (never
+ * answered) and pin its instance busy forever. The pid alone was predictable (PID 1 in a container).
+ */
+const INTERNAL_PREFIX = `sb-internal-${randomBytes(12).toString('base64url')}-`;
 /**
  * Whether a request reaching an instance was issued by the engine itself (the replayed handshake of a
  * rehydration, a state sync after another node changed the log level or subscriptions), not by the client.
@@ -84,6 +92,10 @@ export class LocalSession implements ExchangeOwner {
   closed = false;
   appliedLogLevel = '';
   readonly appliedSubscriptions = new Set<string>();
+  /** The store's subscription version `appliedSubscriptions` matches (0: none ever). */
+  appliedSubscriptionsVersion = 0;
+  /** The budgets of the caller that last used this instance (its tenant's). */
+  budgets: SessionBudgets;
   protocolVersion: string;
   private readonly exchanges = new Map<string, PostExchange>();
   /** Exchanges whose final message is not yet in the log (or on the socket): the drain waits for these. */
@@ -106,6 +118,7 @@ export class LocalSession implements ExchangeOwner {
   ) {
     this.transport = new EdgeTransport(this);
     this.protocolVersion = protocolVersion;
+    this.budgets = ctx.opts.budgets;
   }
 
   static async create(
@@ -140,12 +153,14 @@ export class LocalSession implements ExchangeOwner {
    * Applies session-scoped protocol state from the store (log level, resource subscriptions) to this
    * instance when another node changed it, so every node's instance behaves the same.
    */
-  async syncState(record: Pick<SessionRecord, 'logLevel' | 'subscriptions'>): Promise<void> {
+  async syncState(record: Pick<SessionRecord, 'logLevel' | 'subscriptionsVersion'>): Promise<void> {
     if (record.logLevel && record.logLevel !== this.appliedLogLevel) {
       const res = await this.internalRequest('logging/setLevel', { level: record.logLevel });
       if (!('error' in res)) this.appliedLogLevel = record.logLevel;
     }
-    const wanted = new Set(record.subscriptions);
+    // The subscriptions live in their own set: loaded only when they changed since this instance applied them.
+    if (record.subscriptionsVersion === this.appliedSubscriptionsVersion) return;
+    const wanted = new Set(await this.ctx.store.listSubscriptions(this.ref));
     for (const uri of wanted) {
       if (this.appliedSubscriptions.has(uri)) continue;
       await this.internalRequest('resources/subscribe', { uri });
@@ -156,12 +171,34 @@ export class LocalSession implements ExchangeOwner {
       await this.internalRequest('resources/unsubscribe', { uri });
       this.appliedSubscriptions.delete(uri);
     }
+    // The set read may be newer than the version loaded with the session: a later request re-reads (harmless).
+    this.appliedSubscriptionsVersion = record.subscriptionsVersion;
+  }
+
+  /**
+   * This node stored a subscription change (the request itself applies it to the instance). The instance
+   * is current only if no other node changed the set in between (the version moved by exactly one).
+   */
+  subscriptionChanged(uri: string, subscribed: boolean, version: number): void {
+    if (subscribed) this.appliedSubscriptions.add(uri);
+    else this.appliedSubscriptions.delete(uri);
+    if (version === this.appliedSubscriptionsVersion + 1) this.appliedSubscriptionsVersion = version;
   }
 
   private internalRequest(method: string, params: Record<string, unknown>, echoId?: RequestId, authInfo?: MessageExtraInfo['authInfo']): Promise<JsonRpcResponse> {
     const id = `${INTERNAL_PREFIX}${++this.internalSeq}`;
     return new Promise((resolve) => {
-      this.internal.set(id, (m) => resolve(echoId === undefined ? m : ({ ...m, id: echoId } as JsonRpcResponse)));
+      // A server that never answers must not hold the caller (and keep this instance busy) forever.
+      const timer = setTimeout(() => {
+        if (!this.internal.delete(id)) return;
+        this.ctx.log(`internal request ${method} of session ${this.ref.sid} got no answer in ${this.ctx.opts.internalRequestTimeoutMs} ms`);
+        resolve(catalogErrorBody('INTERNAL_REQUEST_TIMEOUT', echoId ?? id) as JsonRpcResponse);
+      }, this.ctx.opts.internalRequestTimeoutMs);
+      timer.unref();
+      this.internal.set(id, (m) => {
+        clearTimeout(timer);
+        resolve(echoId === undefined ? m : ({ ...m, id: echoId } as JsonRpcResponse));
+      });
       this.deliver({ jsonrpc: '2.0', id, method, params }, authInfo ? { authInfo } : undefined);
     });
   }
@@ -236,6 +273,16 @@ export class LocalSession implements ExchangeOwner {
     return [...out];
   }
 
+  /** POST streams whose request records this node keeps alive along with the leases (see keys.ts). */
+  leasedStreamIds(): string[] {
+    const out = new Set<string>();
+    for (const ex of this.exchanges.values()) {
+      const id = ex.leasedStreamId();
+      if (id !== undefined) out.add(id);
+    }
+    return [...out];
+  }
+
   /** Called by the transport for every message the SDK sends. */
   route(message: JsonRpcMessage, relatedRequestId: RequestId | undefined): void {
     if (isResponse(message)) {
@@ -297,7 +344,7 @@ export class LocalSession implements ExchangeOwner {
     this.appendChain = this.appendChain
       .then(async () => {
         if (before) await before();
-        const r = await ctx.store.appendEvents(ref, streamId, [text], { maxLen: ctx.opts.streamMaxLen, ttlMs: ctx.opts.streamTtlMs });
+        const r = await ctx.store.appendEvents(ref, streamId, [text], { maxLen: ctx.opts.streamMaxLen, ttlMs: ctx.opts.streamTtlMs, maxBytes: this.budgets.maxStreamBytes });
         const entries: StreamEntry[] = [{ id: r.ids[0]!, kind: 'msg', data: text }];
         ctx.hooks.onEventsAppended?.(1);
         ctx.hub.offer(ref, streamId, r, entries);

@@ -27,6 +27,11 @@ export interface EngineOptions {
   listenerTtlMs: number;
   /** A quiet tail re-reads its log this often (covers lost wake-ups) and checks for a dead owner. @default 5_000 */
   tailRecheckMs: number;
+  /**
+   * Wait for the server's answer to a request the edge makes itself (the client's initialize, a replayed
+   * initialize, state sync); past it the caller gets an INTERNAL_REQUEST_TIMEOUT error. @default 30_000
+   */
+  internalRequestTimeoutMs: number;
   /** Entries read per replay batch. @default 500 */
   replayBatchSize: number;
   /** Bytes buffered for a slow SSE reader before its connection is closed (it resumes from the log). @default 4_194_304 */
@@ -49,7 +54,37 @@ export interface EngineOptions {
   maxBatchLength: number;
   /** Deepest JSON nesting accepted in a body. @default 64 */
   maxJsonDepth: number;
+  /** Default budgets of every caller (a tenant overrides them through `CallerContext.budgets`). */
+  budgets: SessionBudgets;
 }
+
+/**
+ * What one principal may hold in the store (docs/security.md has the table). Defaults are safe for a public
+ * endpoint; every one is enforced in the store, so the bound holds across nodes.
+ */
+export interface SessionBudgets {
+  /** Live sessions per principal and tenant (deleted and expired ones do not count). @default 100 */
+  maxSessionsPerPrincipal: number;
+  /**
+   * Bytes of a session's stored handshake: the JSON of the initialize `capabilities` and `clientInfo` (the
+   * only params rehydration replays; the rest is never stored). Over it, initialize is refused. @default 8_192
+   */
+  maxInitParamsBytes: number;
+  /** Resource subscriptions per session. @default 64 */
+  maxSubscriptionsPerSession: number;
+  /** Bytes of one subscribed resource URI. @default 1_024 */
+  maxSubscriptionUriBytes: number;
+  /** Data bytes one stream log retains (its oldest entries are trimmed past it). @default 1_048_576 */
+  maxStreamBytes: number;
+}
+
+export const DEFAULT_SESSION_BUDGETS: SessionBudgets = {
+  maxSessionsPerPrincipal: 100,
+  maxInitParamsBytes: 8_192,
+  maxSubscriptionsPerSession: 64,
+  maxSubscriptionUriBytes: 1_024,
+  maxStreamBytes: 1_048_576,
+};
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   sessionTtlMs: 3_600_000,
@@ -64,16 +99,27 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   serverRequestTimeoutMs: 300_000,
   listenerTtlMs: 15_000,
   tailRecheckMs: 5_000,
+  internalRequestTimeoutMs: 30_000,
   replayBatchSize: 500,
   maxSseBufferedBytes: 4 * 1024 * 1024,
   instanceIdleMs: 5_000,
   maxWarmInstances: 1_000,
   maxBatchLength: 100,
   maxJsonDepth: 64,
+  budgets: DEFAULT_SESSION_BUDGETS,
 };
 
 export function resolveOptions(partial: Partial<EngineOptions> = {}): EngineOptions {
   const out = { ...DEFAULT_ENGINE_OPTIONS };
   for (const [k, v] of Object.entries(partial)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  out.budgets = resolveBudgets(DEFAULT_SESSION_BUDGETS, partial.budgets);
+  return out;
+}
+
+/** `base` with the defined fields of `override`. */
+export function resolveBudgets(base: SessionBudgets, override: Partial<SessionBudgets> | undefined): SessionBudgets {
+  if (!override) return base;
+  const out = { ...base };
+  for (const [k, v] of Object.entries(override)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
   return out;
 }

@@ -8,7 +8,7 @@ import { catalogErrorBody, newStreamId, supportsPriming, type JsonRpcRequest, re
 import type { StreamEntry } from '@switchboard/store';
 import { StreamTail } from './stream-tail';
 import type { EngineContext } from './context';
-import type { PrimeData } from './stream-hub';
+import type { StreamRequestRecord } from './stream-hub';
 
 export type ExchangeMode = 'undecided' | 'sse' | 'done';
 
@@ -16,6 +16,8 @@ export interface ExchangeOwner {
   readonly ctx: EngineContext;
   readonly ref: { tenant: string; sid: string };
   readonly protocolVersion: string;
+  /** The stream byte budget of this exchange's logs. */
+  readonly budgets: { maxStreamBytes: number };
   exchangeDone(exchange: PostExchange): void;
   /** Everything the exchange will ever write is in the log (SSE) or on the socket (JSON): drain may end its stream. */
   exchangeSettled(exchange: PostExchange): void;
@@ -40,6 +42,8 @@ export class PostExchange {
   private timer: NodeJS.Timeout | undefined;
   private broken = false;
   private readonly startedMs = Date.now();
+  /** Data bytes logged to this exchange's stream (its only writer is this node): the stream byte budget. */
+  private loggedBytes = 0;
 
   constructor(
     private readonly owner: ExchangeOwner,
@@ -59,6 +63,11 @@ export class PostExchange {
   /** Keys this node must keep leased (SSE mode only: JSON-mode requests are short by construction). */
   leasedKeys(): string[] {
     return this.mode === 'sse' ? [...this.open] : [];
+  }
+
+  /** The stream whose request record must stay alive with the leases (SSE mode, opened, requests still running). */
+  leasedStreamId(): string | undefined {
+    return this.mode === 'sse' && this.begun && this.open.size > 0 ? this.streamId : undefined;
   }
 
   respond(reqKey: string, message: string, isError: boolean): void {
@@ -179,8 +188,9 @@ export class PostExchange {
         const batch = this.queued;
         this.queued = emptyBatch();
         for (const step of batch.before) await step().catch((err) => this.owner.ctx.log('pre-append step failed', err));
-        if (!this.begun) await this.openStream(batch);
-        else await this.appendBatch(batch);
+        const logged = this.withinBudget(batch);
+        if (!this.begun) await this.openStream(logged);
+        else await this.appendBatch(logged);
         if (batch.end) this.owner.exchangeSettled(this);
       }
       if (this.closeRequested) {
@@ -192,19 +202,52 @@ export class PostExchange {
     }
   }
 
+  /**
+   * The stream byte budget: a batch that would take the log past `maxStreamBytes` is not logged. Instead
+   * every request of the exchange still unanswered in the log (running, or answered in this very batch) gets
+   * STREAM_BUDGET_EXCEEDED as its response, the running handlers are cancelled and the stream ends. Counted
+   * here, not in the store: only this node writes this stream (failOrphanedStream adds a few small errors).
+   */
+  private withinBudget(batch: LogBatch): LogBatch {
+    const bytes = batch.messages.reduce((n, m) => n + Buffer.byteLength(m), 0);
+    const maxBytes = this.owner.budgets.maxStreamBytes;
+    if (this.loggedBytes + bytes <= maxBytes) {
+      this.loggedBytes += bytes;
+      return batch;
+    }
+    const unanswered = this.requestKeys.filter((k) => this.open.has(k) || batch.release.includes(k));
+    const running = [...this.open];
+    // Emptied first: the cancellations below must not queue anything for this exchange.
+    this.open.clear();
+    for (const k of running) {
+      this.report(k, 'error');
+      this.owner.abortLocal(k, 'stream byte budget exceeded');
+    }
+    if (this.mode !== 'done') {
+      this.mode = 'done';
+      this.owner.exchangeDone(this);
+    }
+    this.owner.ctx.hooks.onBudgetRefused?.(this.owner.ref.tenant, 'stream-bytes');
+    const errors = unanswered.map((k) => JSON.stringify(catalogErrorBody('STREAM_BUDGET_EXCEEDED', this.requestIds[this.requestKeys.indexOf(k)]!, { maxBytes })));
+    this.loggedBytes += errors.reduce((n, m) => n + Buffer.byteLength(m), 0);
+    return { messages: errors, release: unanswered, end: true, before: [] };
+  }
+
   private async openStream(batch: LogBatch): Promise<void> {
     this.begun = true;
     const { ctx, ref } = this.owner;
     const streamId = this.streamId!;
     try {
-      const prime: PrimeData = { reqs: this.requests.map((r) => ({ k: requestIdKey(r.id), id: r.id })) };
+      const record: StreamRequestRecord = { reqs: this.requests.map((r) => ({ k: requestIdKey(r.id), id: r.id })) };
       const { append, cancelled } = await ctx.store.beginStream(ref, streamId, {
         maxLen: ctx.opts.streamMaxLen,
         ttlMs: batch.end ? ctx.opts.endedStreamTtlMs : ctx.opts.streamTtlMs,
         nodeId: ctx.nodeId,
         // Requests answered in this batch are released in the same step; the others are leased.
         requestKeys: [...this.open],
-        primeData: JSON.stringify(prime),
+        primeData: '',
+        // Only while something runs: a stream answered in this first batch never needs the dead-owner check.
+        requestRecord: this.open.size > 0 ? JSON.stringify(record) : undefined,
         leaseMs: ctx.opts.leaseMs,
         sessionTtlMs: ctx.opts.sessionTtlMs,
         messages: batch.messages,
@@ -222,6 +265,7 @@ export class PostExchange {
           maxBufferedBytes: ctx.opts.maxSseBufferedBytes,
           stallTimeoutMs: ctx.opts.keepAliveMs,
           hooks: ctx.hooks,
+          log: ctx.log,
           onClose: (t) => ctx.hub.unregister(t),
         });
         this.tail = tail;

@@ -42,7 +42,7 @@ describe('sealed requestState codec', () => {
     const state = await c.mint({ n: 1 }, ctx('alice'));
     const [v, kid, body] = state.split('.') as [string, string, string];
     const flipped = Buffer.from(body, 'base64url');
-    flipped[20] ^= 1;
+    flipped[20]! ^= 1;
     await expect(c.verify(`${v}.${kid}.${flipped.toString('base64url')}`, ctx('alice'))).rejects.toThrow('open');
     await expect(c.verify(`${state}x`, ctx('alice'))).rejects.toThrow('open');
     await expect(c.verify('not-a-state', ctx('alice'))).rejects.toThrow('malformed');

@@ -166,7 +166,7 @@ export class SessionRegistry {
     for (const s of [...this.live.values()]) {
       const leased = s.leasedKeys();
       if (leased.length > 0) {
-        const cancelled = await store.refreshLeases(s.ref, nodeId, leased, opts.leaseMs);
+        const cancelled = await store.refreshLeases(s.ref, nodeId, leased, opts.leaseMs, { streamIds: s.leasedStreamIds(), ttlMs: opts.streamTtlMs });
         for (const k of cancelled) s.abortLocal(k, 'cancelled');
       }
       await s.pollAnswers(now, 2000);

@@ -24,6 +24,7 @@ import type { SessionRef } from '@switchboard/store';
 import type { LegacyEngine, CallerContext } from './legacy-engine';
 import { SSE2024_STREAM_ID, type LocalSession } from './local-session';
 import { StreamTail } from './stream-tail';
+import { rehydrationParams } from './session-budgets';
 import { assertJsonContentType, assertSseAccept } from './http-checks';
 
 export class Sse2024Transport {
@@ -36,11 +37,17 @@ export class Sse2024Transport {
     const sid = newSessionId();
     const ref = { tenant: caller.tenant, sid };
     const ttlMs = caller.sessionTtlMs ?? opts.sessionTtlMs;
-    await store.createSession(
+    const budgets = this.engine.budgetsOf(caller);
+    const created = await store.createSession(
       ref,
-      { tenant: caller.tenant, transport: 'sse2024', principal: caller.principal, protocolVersion: DEPRECATED_SSE_PROTOCOL_VERSION, initParams: '', logLevel: '', subscriptions: [], createdAtMs: Date.now() },
+      { tenant: caller.tenant, transport: 'sse2024', principal: caller.principal, protocolVersion: DEPRECATED_SSE_PROTOCOL_VERSION, initParams: '', logLevel: '', createdAtMs: Date.now() },
       ttlMs,
+      budgets.maxSessionsPerPrincipal,
     );
+    if (!created) {
+      this.engine.ctx.hooks.onBudgetRefused?.(caller.tenant, 'sessions');
+      throw new McpHttpError('TOO_MANY_SESSIONS', { data: { max: budgets.maxSessionsPerPrincipal } });
+    }
     this.engine.ctx.hooks.onSessionCreated?.(caller.tenant, 'sse2024');
     const connectionId = randomBytes(9).toString('base64url');
     await store.claimListener(ref, connectionId, opts.listenerTtlMs);
@@ -55,6 +62,7 @@ export class Sse2024Transport {
       maxBufferedBytes: opts.maxSseBufferedBytes,
       stallTimeoutMs: opts.keepAliveMs,
       hooks: this.engine.ctx.hooks,
+      log: this.engine.ctx.log,
       onClose: (t) => {
         this.engine.hub.unregister(t);
         this.engine.sessions.listeners.delete(claim);
@@ -90,6 +98,7 @@ export class Sse2024Transport {
     if (record && record.principal !== caller.principal) this.engine.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
     if (!record || record.principal !== caller.principal || record.transport !== 'sse2024') throw new McpHttpError('SESSION_NOT_FOUND');
     const session = await this.engine.sessions.obtain(ref, record, caller.createServer);
+    session.budgets = this.engine.budgetsOf(caller);
     await session.syncState(record);
     for (const m of messages) {
       if (isRequest(m) && m.method === 'initialize') await this.initialize(session, m, caller);
@@ -105,13 +114,20 @@ export class Sse2024Transport {
   /** The handshake arrives over POST: its params become the session record other nodes rehydrate from. */
   private async initialize(session: LocalSession, init: JsonRpcRequest, caller: CallerContext): Promise<void> {
     const startedMs = Date.now();
-    const response = await session.initialize(init, caller.authInfo);
+    let params: Record<string, unknown>;
+    try {
+      params = rehydrationParams(init.params, session.budgets, init.id);
+    } catch (err) {
+      this.engine.ctx.hooks.onBudgetRefused?.(caller.tenant, 'init-params');
+      throw err;
+    }
+    const response = await session.initialize({ ...init, params }, caller.authInfo);
     session.reportDone('initialize', 'error' in response ? 'error' : 'ok', startedMs, 'sse2024');
     if (!('error' in response)) {
       const negotiated = String((response.result as { protocolVersion?: unknown }).protocolVersion ?? DEPRECATED_SSE_PROTOCOL_VERSION);
       session.protocolVersion = negotiated;
       await this.engine.ctx.store.updateSession(session.ref, {
-        initParams: JSON.stringify({ ...(init.params ?? {}), protocolVersion: negotiated }),
+        initParams: JSON.stringify({ ...params, protocolVersion: negotiated }),
         protocolVersion: negotiated,
       });
     }

@@ -10,8 +10,8 @@ import { channels, parseWake, type AppendResult, type SessionRef, type Store, ty
 import type { StreamTail } from './stream-tail';
 import type { EngineOptions } from './options';
 
-/** Prime entry data: which client requests a POST stream carries. */
-export interface PrimeData {
+/** A POST stream's request record (its own store key, see keys.ts): which client requests the stream carries. */
+export interface StreamRequestRecord {
   reqs: { k: string; id: string | number }[];
 }
 
@@ -163,13 +163,14 @@ export class StreamHub {
 
   private async failIfOrphaned(tail: StreamTail): Promise<void> {
     try {
-      const [prime] = await this.store.readEvents(tail.ref, tail.streamId, '0-0', 1);
-      if (!prime || prime.kind !== 'prime') return;
-      const data = JSON.parse(prime.data) as PrimeData;
+      // Its own key, not the log's first entry: `MAXLEN ~` trims that away once the stream grows long.
+      const text = await this.store.streamRequests(tail.ref, tail.streamId);
+      if (text === null) return; // answered, or a stream without requests (the 2024 SSE stream)
+      const data = JSON.parse(text) as StreamRequestRecord;
       const errors = data.reqs.map((r) => JSON.stringify(catalogErrorBody('REQUEST_OWNER_LOST', r.id)));
       const failed = await this.store.failOrphanedStream(
         tail.ref, tail.streamId, data.reqs.map((r) => r.k), errors,
-        { maxLen: this.opts.streamMaxLen, ttlMs: this.opts.endedStreamTtlMs },
+        { maxLen: this.opts.streamMaxLen, ttlMs: this.opts.endedStreamTtlMs, maxBytes: this.opts.budgets.maxStreamBytes },
       );
       if (failed) this.log(`answered orphaned stream ${tail.streamId} of session ${tail.ref.sid} with errors`);
     } catch (err) {

@@ -129,4 +129,26 @@ describe('StreamTail and slow readers', () => {
     expect(res.destroyed).toBe(true);
     expect(cuts).toEqual(['stall']);
   });
+
+  test('a failed log read closes the connection and is logged, not swallowed', async () => {
+    const res = new FakeResponse();
+    const logged: { msg: string; err: unknown }[] = [];
+    const down = new Error('store unreachable');
+    const store = { readEvents: async () => Promise.reject(down) } as unknown as Store;
+    const tail = new StreamTail(store, ref, 'get', res as unknown as ServerResponse, {
+      cursor: '0-0',
+      showPrime: true,
+      retryMs: 1000,
+      replayBatchSize: 100,
+      maxBufferedBytes: 32 * 1024,
+      log: (msg, err) => void logged.push({ msg, err }),
+    });
+    tail.open();
+    tail.wake();
+    for (let i = 0; i < 100 && !tail.isClosed; i++) await new Promise((r) => setImmediate(r));
+    expect(tail.isClosed).toBe(true);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.msg).toContain('reading stream get of session s failed');
+    expect(logged[0]!.err).toBe(down);
+  });
 });

@@ -32,6 +32,8 @@ export interface StreamTailOptions {
   /** 2024-11-05 HTTP+SSE framing: `event: message`, no event ids (that transport has no resumption). */
   legacySseFraming?: boolean;
   hooks?: EngineHooks;
+  /** The engine's log: a failed log read closes the connection, and says why here. */
+  log?: (msg: string, err?: unknown) => void;
   onClose?: (tail: StreamTail) => void;
 }
 
@@ -174,8 +176,9 @@ export class StreamTail {
         }
         this.live = true;
       } while (this.refetch && !this.closed);
-    } catch {
+    } catch (err) {
       // Store unreachable: the connection cannot make progress; the client resumes later from its last id.
+      this.opts.log?.(`reading stream ${this.streamId} of session ${this.ref.sid} failed; closing its connection (the client resumes)`, err);
       this.close();
     } finally {
       this.fetching = false;

@@ -90,6 +90,8 @@ function edgeEnv(opts: StartOptions, memFile: string, extra: Record<string, stri
   return {
     LOG_LEVEL: opts.logLevel,
     DRAIN_GRACE_MS: '0',
+    // The streams suite holds BENCH_STREAMS (10,000) SSE connections on one node, past the default cap.
+    MAX_CONNECTIONS: '100000',
     ...(opts.mode === 'sse' && { SSE_UPGRADE_AFTER_MS: '0' }),
     BENCH_MEM_FILE: memFile,
     ...extra,
@@ -259,7 +261,7 @@ export const SETUPS: BenchSetup[] = [
         pids: () => ({ server: [edge.pid], redis: [redis.pid()] }),
         memory,
         serverPid: () => edge.pid,
-        metricsUrl: `${edge.url}/metrics`,
+        metricsUrl: edge.metricsUrl,
         redis,
         stop: async () => {
           await edge.stop();
@@ -283,7 +285,7 @@ export const SETUPS: BenchSetup[] = [
         pids: () => ({ server: [edge.pid] }),
         memory,
         serverPid: () => edge.pid,
-        metricsUrl: `${edge.url}/metrics`,
+        metricsUrl: edge.metricsUrl,
         stop: async () => {
           await edge.stop();
           removeTempDir(dir);

@@ -18,7 +18,7 @@ export const EDGE_ENTRY = path.join(REPO_ROOT, 'apps/edge/dist/main.js');
 export interface StartEdgeOptions {
   /** NODE_ID of the process, e.g. `node-1`. */
   nodeId: string;
-  /** Extra environment, e.g. `{ REDIS_URL }`. PORT, HOST and NODE_ID are set by the helper. */
+  /** Extra environment, e.g. `{ REDIS_URL }`. PORT, METRICS_PORT, HOST and NODE_ID are set by the helper. */
   env?: Record<string, string | undefined>;
   /** Script to run. @default EDGE_ENTRY */
   entry?: string;
@@ -35,6 +35,8 @@ export interface Edge {
   readonly url: string;
   /** `url + '/mcp'` */
   readonly mcpUrl: string;
+  /** `http://127.0.0.1:METRICS_PORT/metrics`: the edge serves metrics on their own port, never on `url`. */
+  readonly metricsUrl: string;
   readonly port: number;
   readonly nodeId: string;
   /** pid of the current process (changes on `restart()`). */
@@ -82,13 +84,13 @@ export async function startEdge(opts: StartEdgeOptions): Promise<Edge> {
   const logToFile = opts.logToFile ?? process.env.SWITCHBOARD_TEST_LOGS === '1';
   const log = new LogBuffer(200);
 
-  const launch = async (port: number): Promise<ManagedProcess> => {
+  const launch = async (port: number, metricsPort: number): Promise<ManagedProcess> => {
     const proc = spawnManaged({
       name: nodeId,
       command: process.execPath,
       args: [...(opts.nodeArgs ?? []), entry],
       cwd: REPO_ROOT,
-      env: { ...process.env, ...opts.env, PORT: String(port), HOST, NODE_ID: nodeId },
+      env: { ...process.env, ...opts.env, PORT: String(port), HOST, NODE_ID: nodeId, METRICS_PORT: String(metricsPort) },
       log,
       logFile: logToFile ? path.join(REPO_ROOT, '.tmp/logs', `${nodeId}.log`) : undefined,
     });
@@ -119,11 +121,15 @@ export async function startEdge(opts: StartEdgeOptions): Promise<Edge> {
   };
 
   let port = 0;
+  let metricsPort = 0;
   let proc: ManagedProcess | undefined;
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
+    // Always a free port, like PORT (an env copied from a manifest names a fixed one).
+    do metricsPort = await freePort();
+    while (metricsPort === port);
     try {
-      proc = await launch(port);
+      proc = await launch(port, metricsPort);
       break;
     } catch (err) {
       if (!(err instanceof EdgeStartError && err.addressInUse) || attempt >= 5) throw err;
@@ -134,6 +140,7 @@ export async function startEdge(opts: StartEdgeOptions): Promise<Edge> {
   return {
     url,
     mcpUrl: `${url}/mcp`,
+    metricsUrl: `http://${HOST}:${metricsPort}/metrics`,
     port,
     nodeId,
     get pid() {
@@ -151,7 +158,7 @@ export async function startEdge(opts: StartEdgeOptions): Promise<Edge> {
       log.push(`--- test helper: restarting ${nodeId} on :${port} ---`);
       for (let attempt = 1; ; attempt++) {
         try {
-          proc = await launch(port);
+          proc = await launch(port, metricsPort);
           return;
         } catch (err) {
           if (!(err instanceof EdgeStartError && err.addressInUse) || attempt >= 20) throw err;

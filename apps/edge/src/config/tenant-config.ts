@@ -11,6 +11,11 @@
  *       eras: [legacy, modern, sse2024]
  *       auth: { ... }                 # see packages/auth (API keys, JWT, OAuth resource server, anonymous)
  *       rateLimits: { tenant: {limit: 1000, windowMs: 60000}, principal: {...}, methods: {"tools/call": {...}}, maxStreamsPerPrincipal: 20 }
+ *       budgets: { maxSessionsPerPrincipal: 100, maxInitParamsBytes: 8192, maxSubscriptionsPerSession: 64,
+ *                  maxSubscriptionUriBytes: 1024, maxStreamBytes: 1048576 }
+ *
+ * `rateLimits.principal` and `rateLimits.maxStreamsPerPrincipal` and every budget are on by default (the
+ * node's defaults, README "Environment"); a tenant's value overrides them (docs/security.md).
  *       cors: { origins: [https://app.acme.example] }
  *       allowedHosts: [mcp.acme.example]
  *       sessionIdleTtlMs: 3600000
@@ -85,6 +90,17 @@ export const TenantSchema = z
       })
       .strict()
       .default({ methods: {} }),
+    /** Overrides of the node's default budgets (docs/security.md); absent fields keep the default. */
+    budgets: z
+      .object({
+        maxSessionsPerPrincipal: z.number().int().positive().optional(),
+        maxInitParamsBytes: z.number().int().min(256).optional(),
+        maxSubscriptionsPerSession: z.number().int().positive().optional(),
+        maxSubscriptionUriBytes: z.number().int().min(64).optional(),
+        maxStreamBytes: z.number().int().min(1024).optional(),
+      })
+      .strict()
+      .default({}),
     cors: z.object({ origins: z.array(Origin).default([]) }).strict().default({ origins: [] }),
     allowedHosts: z.array(HostName).default([]),
     /** Accept loopback Host/Origin values (local development). */

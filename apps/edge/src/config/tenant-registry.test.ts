@@ -64,6 +64,8 @@ describe('tenant config', () => {
     ['invalid YAML is refused', 'tenants: [', env, /not valid YAML/],
     ['a CORS origin with a path is refused (it could never match)', good.replace('https://app.acme.example]', 'https://app.acme.example/app]'), env, /tenants\.0\.cors\.origins\.0: an origin/],
     ['a short requestState key names the field', good.replace('eras: [modern]', 'eras: [modern]\n    requestStateKeys: [c2hvcnQ=]'), env, /tenants\.1\.requestStateKeys\.0: must decode to at least 32 bytes/],
+    ['a budget below its minimum names the field', good.replace('eras: [modern]', 'eras: [modern]\n    budgets: { maxStreamBytes: 10 }'), env, /tenants\.1\.budgets\.maxStreamBytes/],
+    ['an unknown budget is refused', good.replace('eras: [modern]', 'eras: [modern]\n    budgets: { maxFun: 1 }'), env, /tenants\.1\.budgets.*maxFun/],
     ['a requestState key that is not base64 names the field', good.replace('eras: [modern]', 'eras: [modern]\n    requestStateKeys: ["not base64!"]'), env, /tenants\.1\.requestStateKeys\.0: base64/],
   ])('%s', (_name, text, e, pattern) => {
     const file = write(text);
@@ -77,6 +79,12 @@ describe('tenant config', () => {
     const key = Buffer.alloc(32, 7).toString('base64');
     const [, beta] = loadTenants(write(good.replace('eras: [modern]', `eras: [modern]\n    requestStateKeys: ["${key}"]`)), env);
     expect(beta!.requestStateKeys).toEqual([key]);
+  });
+
+  test('budgets: absent ones keep the node defaults (an empty override), given ones override them', () => {
+    const [acme, beta] = loadTenants(write(good.replace('eras: [modern]', 'eras: [modern]\n    budgets: { maxSessionsPerPrincipal: 5, maxStreamBytes: 65536 }')), env);
+    expect(acme!.budgets).toEqual({});
+    expect(beta!.budgets).toEqual({ maxSessionsPerPrincipal: 5, maxStreamBytes: 65536 });
   });
 
   test('requests resolve by path, then by Host mapping for /mcp', () => {

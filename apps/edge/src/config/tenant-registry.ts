@@ -21,6 +21,8 @@ export interface Tenant {
   eras: ReadonlySet<EraName>;
   auth: AuthConfig;
   rateLimits: TenantFileEntry['rateLimits'];
+  /** The tenant's overrides of the node's default budgets (docs/security.md). */
+  budgets: TenantFileEntry['budgets'];
   corsOrigins: string[];
   allowedHosts: string[];
   allowLoopback: boolean;
@@ -57,6 +59,7 @@ export function demoTenant(createServer: ServerFactory, extra: { allowedHosts: s
     eras: new Set(extra.eras ?? ERAS),
     auth: { anonymous: true } as AuthConfig,
     rateLimits: { methods: {} },
+    budgets: {},
     corsOrigins: extra.allowedOrigins,
     allowedHosts: extra.allowedHosts,
     allowLoopback: true,
@@ -120,6 +123,7 @@ export function loadTenants(file: string, env: NodeJS.ProcessEnv = process.env):
     eras: new Set(t.server.upstream ? t.eras.filter((e) => GATEWAY_ERAS.includes(e)) : t.eras),
     auth: t.auth,
     rateLimits: t.rateLimits,
+    budgets: t.budgets,
     corsOrigins: t.cors.origins,
     allowedHosts: t.allowedHosts.map((h) => h.toLowerCase()),
     allowLoopback: t.allowLoopback,

@@ -15,6 +15,37 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/**
+ * How long a connection refused mid-body stays open after its answer was sent (not reading: it costs a
+ * file descriptor, no memory), so a busy client still reads its answer before the close resets it.
+ */
+export const LINGER_MS = 5_000;
+
+/**
+ * An answer written before the request body was read in full (auth failure, 413, 408, ...) closes the
+ * connection: Node would otherwise read and discard the whole rest of the body to reuse the socket, which
+ * lets a client keep the node busy (and the socket open) with a body it was already refused. The close
+ * lingers briefly, as nginx's `lingering_close` does: our side is shut (FIN) after the answer, reading stops,
+ * and the socket is destroyed after `LINGER_MS`. Destroying at once
+ * would reset the connection while the client is still sending, and a reset discards the answer it has
+ * not read yet: the client would see ECONNRESET instead of its 401 or 413.
+ */
+export function closeUnlessComplete(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete || res.headersSent) return;
+  res.setHeader('Connection', 'close');
+  const socket = req.socket as IncomingMessage['socket'] & { destroySoon?: () => void };
+  // Node's server ends a `Connection: close` response with socket.destroySoon(): end, then destroy once flushed.
+  socket.destroySoon = function lingeringClose(this: typeof socket) {
+    this.end();
+    // Stop reading too (after Node's own resume of the refused request has run): the rest of the body
+    // then waits in kernel buffers, under TCP flow control, instead of being read and thrown away.
+    setImmediate(() => this.destroyed || this.pause());
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+  };
+}
+
 /** The path of the request URL (no query string); absolute-form request targets (RFC 9112 §3.2.2) too. */
 export function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';

@@ -5,35 +5,39 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { McpHttpError } from '@switchboard/protocol';
+import { isLoopbackHost, parseOrigin } from '../authority';
 
 export interface CorsPolicy {
   corsOrigins: string[];
   allowLoopback: boolean;
 }
 
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
 const ALLOWED_HEADERS = new Set([
   'content-type', 'accept', 'authorization', 'x-api-key', 'x-request-id',
   'mcp-session-id', 'mcp-protocol-version', 'last-event-id', 'mcp-method', 'mcp-name',
 ]);
 const EXPOSED_HEADERS = 'Mcp-Session-Id, Mcp-Protocol-Version, WWW-Authenticate, Retry-After, RateLimit, RateLimit-Policy, X-Request-Id';
 
-export function isOriginAllowed(origin: string, policy: CorsPolicy): boolean {
-  let url: URL;
-  try {
-    url = new URL(origin);
-  } catch {
-    return false;
-  }
-  if (policy.corsOrigins.includes(url.origin)) return true;
-  return policy.allowLoopback && LOOPBACK.has(url.hostname.toLowerCase());
+/** The normalized origin when the tenant accepts it (never the raw header: that is what gets echoed). */
+export function allowedOrigin(origin: string, policy: CorsPolicy): string | undefined {
+  const parsed = parseOrigin(origin);
+  if (!parsed) return undefined;
+  return policy.corsOrigins.includes(parsed.origin) || (policy.allowLoopback && isLoopbackHost(parsed.host)) ? parsed.origin : undefined;
 }
 
-/** Sets CORS headers; answers a preflight itself. Returns true when the response is complete. */
+export function isOriginAllowed(origin: string, policy: CorsPolicy): boolean {
+  return allowedOrigin(origin, policy) !== undefined;
+}
+
+/**
+ * Sets CORS headers; answers a preflight itself. Returns true when the response is complete. Runs after
+ * the Host check (mcp-route.ts), so no preflight is answered for a Host the tenant does not serve.
+ */
 export function applyCors(req: IncomingMessage, res: ServerResponse, policy: CorsPolicy): boolean {
-  const origin = req.headers.origin;
+  const raw = req.headers.origin;
   const preflight = req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
-  if (origin === undefined || !isOriginAllowed(origin, policy)) {
+  const origin = raw === undefined ? undefined : allowedOrigin(raw, policy);
+  if (origin === undefined) {
     if (preflight) throw new McpHttpError('INVALID_ORIGIN');
     return false;
   }

@@ -7,11 +7,12 @@
  * a new one, and the set of limiters stays bounded whatever method names clients send: a client-chosen method
  * must never get a fresh limiter (in memory mode that would be a fresh budget, and in any mode unbounded growth).
  */
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { rateLimit, type RateLimitRequestHandler, type Store as RateLimitStore } from 'express-rate-limit';
 import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
-import type { RedisLike } from '@switchboard/store';
+import { keys, type RedisLike } from '@switchboard/store';
 import { catalogErrorBody } from '@switchboard/protocol';
 import { factsOf, pathOf, sendJson } from '../http/plain';
 
@@ -45,14 +46,11 @@ export class RateLimits {
     const id = `${tenant}|${scope}|${method}|${l.limit}|${l.windowMs}`;
     let limiter = this.limiters.get(id);
     if (limiter) return limiter;
-    const prefix = `sb:${tenant}:rl:${scope}:${l.limit}:${l.windowMs}:`;
+    const prefix = keys.rateLimitPrefix(tenant, scope, l.limit, l.windowMs);
     let store: RateLimitStore | undefined;
     const redis = this.deps.redis;
     if (redis) {
-      store = new RateLimitRedisStore({
-        prefix,
-        sendCommand: (...args: string[]) => redis.call(args[0]!, ...args.slice(1)) as Promise<number>,
-      });
+      store = new RateLimitRedisStore({ prefix, sendCommand: (...args: string[]) => sendRateLimitCommand(redis, args) as Promise<number> });
     }
     limiter = rateLimit({
       windowMs: l.windowMs,
@@ -83,11 +81,11 @@ export class RateLimits {
    */
   async check(req: IncomingMessage, res: ServerResponse, tenant: string, principal: string, methods: string[], limits: TenantLimits): Promise<boolean> {
     const steps: [LimitScope, Limit, string, string][] = [];
-    if (limits.tenant) steps.push(['tenant', limits.tenant, tenant, '']);
-    if (limits.principal) steps.push(['principal', limits.principal, principal, '']);
+    if (limits.tenant) steps.push(['tenant', limits.tenant, keys.rateLimitSubject('tenant', principal), '']);
+    if (limits.principal) steps.push(['principal', limits.principal, keys.rateLimitSubject('principal', principal), '']);
     for (const method of methods) {
       // Own properties only: a client's method named `constructor` or `__proto__` is not a configured limit.
-      if (Object.hasOwn(limits.methods, method)) steps.push(['method', limits.methods[method]!, `${principal}\u0000${method}`, method]);
+      if (Object.hasOwn(limits.methods, method)) steps.push(['method', limits.methods[method]!, keys.rateLimitSubject('method', principal, method), method]);
     }
     if (steps.length === 0) return true;
     const state = { key: '', method: methods[0] ?? '' };
@@ -100,6 +98,26 @@ export class RateLimits {
     }
     return true;
   }
+}
+
+/**
+ * The counter's commands. `SCRIPT LOAD` is answered with the script's SHA1 computed here (what Redis
+ * answers) whether or not the load went through: the store issues it when a limiter is built, and a reply
+ * that fails then is a promise it may never await (an unhandled rejection ends the process) — limits are on
+ * by default, so a limiter's first request can come while Redis is down. Its EVALSHA then meets NOSCRIPT
+ * and the store loads again. On Redis Cluster a keyless `SCRIPT LOAD` would reach one random master while
+ * the EVALSHA goes to the key's master, so scripts are loaded on every master.
+ */
+async function sendRateLimitCommand(redis: RedisLike, args: string[]): Promise<unknown> {
+  const [command, ...rest] = args;
+  if (command!.toUpperCase() === 'SCRIPT' && rest[0]?.toUpperCase() === 'LOAD' && rest[1] !== undefined) {
+    const targets = redis.isCluster
+      ? (redis as unknown as { nodes(role: 'master'): { call(c: string, ...a: string[]): Promise<unknown> }[] }).nodes('master')
+      : [redis];
+    await Promise.all(targets.map((n) => n.call(command!, ...rest))).catch(() => undefined);
+    return createHash('sha1').update(rest[1]).digest('hex');
+  }
+  return redis.call(command!, ...rest);
 }
 
 /** express-rate-limit writes its `RateLimit` headers with Express's `res.append`: the plain equivalent. */

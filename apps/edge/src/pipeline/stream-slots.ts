@@ -29,8 +29,14 @@ export class StreamSlots {
   async run(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.floor(this.slotTtlMs / 3));
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        // The abort listener goes with the timer: one added per refresh and never removed would pile up on the signal.
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.floor(this.slotTtlMs / 3));
+        signal.addEventListener('abort', done, { once: true });
       });
       if (signal.aborted) break;
       for (const s of [...this.held]) await this.store.acquireStreamSlot(s.tenant, s.principal, s.id, s.max, this.slotTtlMs).catch(() => {});

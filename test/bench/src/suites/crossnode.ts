@@ -80,7 +80,7 @@ export async function runCrossnodeSuite(pair: EdgePair): Promise<CrossRow[]> {
       const sessions = await createSessions(pair.a.mcpUrl, config.crossSessions);
       let hBefore: Promise<Histogram> | undefined;
       let hAfter: Promise<Histogram> | undefined;
-      const metrics = () => fetchMetrics(`${pair.b.url}/metrics`).then((t) => parseHistogram(t, HIST));
+      const metrics = () => fetchMetrics(pair.b.metricsUrl).then((t) => parseHistogram(t, HIST));
       const { client, cpuPct } = await measure(
         pair.a.mcpUrl,
         pair.b.mcpUrl,

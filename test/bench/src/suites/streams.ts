@@ -161,7 +161,7 @@ export async function runStreamsSuite(): Promise<StreamsRow[]> {
   rows.push(
     await runOne('edge-redis', 'edge + Redis: sessions via node A, streams held on node B', async () => {
       const pair = await startEdgePair();
-      return { createUrl: pair.a.mcpUrl, holdUrl: pair.b.mcpUrl, memory: pair.memB, metricsUrl: `${pair.b.url}/metrics`, stop: pair.stop, logs: pair.logs };
+      return { createUrl: pair.a.mcpUrl, holdUrl: pair.b.mcpUrl, memory: pair.memB, metricsUrl: pair.b.metricsUrl, stop: pair.stop, logs: pair.logs };
     }),
   );
   const peer = setupById(BASELINE_ID);
