@@ -13,6 +13,7 @@ import { parseEras } from './era';
 import { createApp, createMetricsListener } from './app';
 import { RedisMemory } from './redis-memory';
 import { EdgeMetrics } from './metrics';
+import { createGatewayMetrics } from './gateway-metrics';
 import { demoTenant, loadTenants, TenantRegistry, type Tenant } from './config/tenant-registry';
 import { TenantHost } from './tenant-host';
 import { RateLimits } from './pipeline/rate-limit';
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
     onChangeEventDropped: (tenant) => metrics.changeEventsDropped.inc({ tenant }),
     log: logFn,
     debug: (msg) => log.debug(msg),
+    gatewayObserver: createGatewayMetrics(metrics.register),
     defaults: {
       principalRate: env.PRINCIPAL_RATE_LIMIT > 0 ? { limit: env.PRINCIPAL_RATE_LIMIT, windowMs: env.PRINCIPAL_RATE_WINDOW_MS } : undefined,
       maxStreamsPerPrincipal: env.MAX_STREAMS_PER_PRINCIPAL,

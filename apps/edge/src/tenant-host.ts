@@ -9,6 +9,7 @@ import { createAuthenticator, type TenantAuthenticator } from '@switchboard/auth
 import type { ProtectedResourceMetadataRoute } from '@switchboard/auth';
 import type { Store } from '@switchboard/store';
 import { parseRequestStateSecrets, type EngineHooks } from '@switchboard/transport';
+import type { GatewayObserver } from '@switchboard/gateway';
 import { TenantRegistry, type Endpoint, type Tenant } from './config/tenant-registry';
 import { startTenantRuntime, type TenantRuntime, type TenantServices } from './tenant-runtime';
 
@@ -29,6 +30,8 @@ export interface TenantHostDeps {
   log: (msg: string, err?: unknown) => void;
   debug: (msg: string) => void;
   retireAfterMs?: number;
+  /** Per-upstream metrics of gateway tenants. */
+  gatewayObserver?: GatewayObserver;
   /** Limits on by default for every tenant that does not set its own (docs/security.md). */
   defaults?: TenantLimitDefaults;
 }
@@ -41,7 +44,8 @@ export interface TenantLimitDefaults {
 }
 
 /** What a runtime is built from: a reload keeps the runtime while all of it is unchanged. */
-const runtimeInputs = (t: Tenant) => JSON.stringify([[...t.eras].sort(), t.requestStateKeys, t.bodyLimitBytes]);
+const runtimeInputs = (t: Tenant) =>
+  JSON.stringify([[...t.eras].sort(), t.requestStateKeys, t.bodyLimitBytes, t.upstream ? [t.upstream, t.sessionIdleTtlMs] : null]);
 
 export class TenantHost {
   private registry = new TenantRegistry([]);
@@ -86,6 +90,9 @@ export class TenantHost {
             onChangeEventDropped: this.deps.onChangeEventDropped,
             log: this.deps.log,
             debug: this.deps.debug,
+            upstream: t.upstream,
+            sessionTtlMs: t.sessionIdleTtlMs,
+            gatewayObserver: this.deps.gatewayObserver,
           });
           created.push(runtime);
         }

@@ -8,6 +8,7 @@
  */
 import type { McpServer, McpServerFactory, RequestStateCodec, Server, ServerEvent } from '@modelcontextprotocol/server';
 import type { Store } from '@switchboard/store';
+import { createGatewayServerFactory, UpstreamPool, type GatewayObserver, type UpstreamConfig } from '@switchboard/gateway';
 import {
   createSealedRequestStateCodec,
   ModernEngine,
@@ -41,6 +42,11 @@ export interface TenantRuntimeOptions {
   log: (msg: string, err?: unknown) => void;
   /** Per-request noise (requests the SDK rejected), for debugging only. */
   debug: (msg: string) => void;
+  /** Gateway tenant: its upstream; the 2025 engine then gets the forwarding factory (packages/gateway). */
+  upstream?: UpstreamConfig;
+  /** Gateway tenants: the session idle TTL (the stored upstream state lives as long). */
+  sessionTtlMs?: number;
+  gatewayObserver?: GatewayObserver;
 }
 
 export interface TenantRuntime {
@@ -69,7 +75,11 @@ export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<Tenan
     onReject: (reason) => o.onRequestStateRejected?.(o.tenant, reason),
   });
   const services: TenantServices = { requestState, events: bus };
-  const createServer: ServerFactory = () => o.factory(services);
+  // One upstream pool per gateway tenant per node: keep-alive connections, in-flight bound, breaker.
+  const pool = o.upstream ? new UpstreamPool(o.tenant, o.upstream, o.gatewayObserver) : undefined;
+  const createServer: ServerFactory = pool
+    ? createGatewayServerFactory({ tenant: o.tenant, pool, store: o.store, sessionTtlMs: o.sessionTtlMs ?? 3_600_000, log: o.log })
+    : () => o.factory(services);
 
   let modern: ModernEngine | undefined;
   if (o.eras.has('modern')) {
@@ -92,6 +102,7 @@ export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<Tenan
     async shutdown() {
       await modern?.shutdown();
       await bus.stop();
+      await pool?.close();
     },
   };
 }

@@ -53,6 +53,17 @@ export const ERROR_CATALOG = {
   TASK_LIST_UNAVAILABLE: { httpStatus: 200, code: -32601, message: 'Method not found: tasks/list needs an authenticated principal' },
   TASK_LIMIT: { httpStatus: 200, code: -32000, message: 'Too many tasks in progress for this principal' },
   TASK_CANCELLED: { httpStatus: 200, code: -32603, message: 'Internal error: the task was cancelled before it produced a result' },
+  // Gateway tenants (packages/gateway, docs/gateway.md): sent as the JSON-RPC response of the forwarded
+  // request (HTTP 200 on its JSON body or SSE stream); `data.upstream` names the kind for programs.
+  UPSTREAM_UNREACHABLE: { httpStatus: 200, code: -32603, message: 'Internal error: the upstream MCP server could not be reached' },
+  UPSTREAM_TIMEOUT: { httpStatus: 200, code: -32603, message: 'Internal error: the upstream MCP server did not answer in time' },
+  UPSTREAM_HTTP_ERROR: { httpStatus: 200, code: -32603, message: 'Internal error: the upstream MCP server failed (HTTP error)' },
+  UPSTREAM_INVALID_RESPONSE: { httpStatus: 200, code: -32603, message: 'Internal error: the upstream MCP server sent an invalid response' },
+  UPSTREAM_RESPONSE_TOO_LARGE: { httpStatus: 200, code: -32603, message: 'Internal error: the upstream response exceeded its size limit' },
+  UPSTREAM_CIRCUIT_OPEN: { httpStatus: 200, code: -32603, message: 'Internal error: the upstream MCP server is failing; requests are refused until it recovers' },
+  UPSTREAM_OVERLOADED: { httpStatus: 200, code: -32603, message: 'Internal error: too many requests in flight to the upstream MCP server' },
+  UPSTREAM_AUTH_FAILED: { httpStatus: 200, code: -32603, message: 'Internal error: the gateway\'s credentials were refused by the upstream MCP server' },
+  UPSTREAM_SESSION_EXPIRED: { httpStatus: 200, code: -32603, message: 'Internal error: the upstream session expired; this session has ended, initialize a new one' },
 } as const satisfies Record<string, { httpStatus: number; code: number; message: string }>;
 
 export type ErrorKind = keyof typeof ERROR_CATALOG;

@@ -17,6 +17,8 @@
  * | sb:<t>:{sid}:pending:<srvReqId>      | string | node waiting for the client's answer                | server request timeout     |
  * | sb:<t>:{sid}:answer:<srvReqId>       | string | the client's answer, until the owner takes it       | answer TTL                 |
  * | sb:<t>:{sid}:listener                | string | connection id holding the standalone GET stream     | heartbeat                  |
+ * | sb:<t>:{sid}:upstream                | string | gateway tenants: the upstream's session (JSON, never shown to clients) | session idle TTL, refreshed on read |
+ * | sb:<t>:{sid}:upstream-reader         | string | gateway tenants: `<nodeId> <id>` reading the upstream's standalone GET stream | lease, heartbeat |
  * | sb:<t>:slots:<principalHash>       | zset   | a principal's open long-lived streams (conn → expiry)| slot TTL, refreshed        |
  * | sb:<t>:sessions:<principalHash>    | zset   | a principal's sessions (sid → expiry bound), for the session budget | 1.5 × idle TTL, refreshed |
  * | sb:<t>:rl:<scope>:<limit>:<windowMs>:<subject> | string | a rate-limit counter (rate-limit-redis); subject `all` (tenant scope) or a hash of the principal (and method) | the window (rate-limit-redis) |
@@ -59,6 +61,10 @@ export const keys = {
   pending: (r: SessionRef, serverRequestId: string) => `${base(r)}:pending:${serverRequestId}`,
   answer: (r: SessionRef, serverRequestId: string) => `${base(r)}:answer:${serverRequestId}`,
   listener: (r: SessionRef) => `${base(r)}:listener`,
+  /** Gateway tenants (packages/gateway): the upstream session behind this session; deleted with it. */
+  upstream: (r: SessionRef) => `${base(r)}:upstream`,
+  /** Gateway tenants: the lease of the one node reading the upstream's standalone GET stream; deleted with the session. */
+  upstreamReader: (r: SessionRef) => `${base(r)}:upstream-reader`,
   secret: (tenant: string, name: string) => `sb:${tenant}:secret:${name}`,
   /** The principal is hashed: it is client-influenced text (a JWT `sub`) and must not shape the key. */
   streamSlots: (tenant: string, principal: string) => `sb:${tenant}:slots:${hashed(principal)}`,

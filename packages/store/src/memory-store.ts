@@ -179,7 +179,7 @@ export class MemoryStore implements Store {
         this.data.delete(keys.streamRequests(ref, id));
       }
     }
-    for (const k of [keys.session(ref), keys.listener(ref), keys.subscriptions(ref), keys.streams(ref)]) this.data.delete(k);
+    for (const k of [keys.session(ref), keys.listener(ref), keys.subscriptions(ref), keys.streams(ref), keys.upstream(ref), keys.upstreamReader(ref)]) this.data.delete(k);
     this.emit(channels.wake(ref), '!deleted');
     return existed;
   }
@@ -368,6 +368,35 @@ export class MemoryStore implements Store {
     queueMicrotask(() => {
       for (const h of set) h(channel, message);
     });
+  }
+
+  async readUpstreamState(ref: SessionRef, ttlMs: number): Promise<string | null> {
+    const k = keys.upstream(ref);
+    const v = this.str(k);
+    if (v === undefined) return null;
+    if (ttlMs > 0) this.expire(k, ttlMs);
+    return v;
+  }
+
+  async upstreamReaderLease(ref: SessionRef, holder: string, op: 'claim' | 'refresh' | 'release', ttlMs: number): Promise<boolean> {
+    const k = keys.upstreamReader(ref);
+    const current = this.str(k);
+    if (op === 'claim') {
+      if (current !== undefined) return false;
+      this.set(k, { kind: 'string', v: holder }, ttlMs);
+      return true;
+    }
+    if (current !== holder) return false;
+    if (op === 'refresh') {
+      this.expire(k, ttlMs);
+      return true;
+    }
+    this.data.delete(k);
+    return false;
+  }
+
+  async writeUpstreamState(ref: SessionRef, value: string, ttlMs: number): Promise<void> {
+    this.set(keys.upstream(ref), { kind: 'string', v: value }, ttlMs);
   }
 
   async getOrCreateSecret(tenant: string, name: string, candidate: string): Promise<string> {

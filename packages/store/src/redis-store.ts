@@ -139,7 +139,7 @@ export class RedisStore implements Store {
 
   async deleteSession(ref: SessionRef): Promise<boolean> {
     const streamIds = await this.cmd.smembers(keys.streams(ref));
-    const all = [keys.session(ref), keys.listener(ref), keys.subscriptions(ref), keys.streams(ref), ...streamIds.flatMap((s) => [keys.stream(ref, s), keys.streamRequests(ref, s)])];
+    const all = [keys.session(ref), keys.listener(ref), keys.subscriptions(ref), keys.streams(ref), keys.upstream(ref), keys.upstreamReader(ref), ...streamIds.flatMap((s) => [keys.stream(ref, s), keys.streamRequests(ref, s)])];
     const principal = await this.cmd.deleteSession(all.length, ...all, channels.wake(ref));
     if (typeof principal !== 'string') return false;
     await this.cmd.zrem(keys.sessionIndex(ref.tenant, principal), ref.sid);
@@ -260,6 +260,23 @@ export class RedisStore implements Store {
 
   async releaseListener(ref: SessionRef, connectionId: string): Promise<void> {
     await this.cmd.releaseListener(keys.listener(ref), connectionId);
+  }
+
+  async readUpstreamState(ref: SessionRef, ttlMs: number): Promise<string | null> {
+    return ttlMs > 0 ? this.cmd.getex(keys.upstream(ref), 'PX', ttlMs) : this.cmd.get(keys.upstream(ref));
+  }
+
+  async upstreamReaderLease(ref: SessionRef, holder: string, op: 'claim' | 'refresh' | 'release', ttlMs: number): Promise<boolean> {
+    const k = keys.upstreamReader(ref);
+    // The compare-and-extend / compare-and-delete scripts of the standalone-GET claim work on any such lease key.
+    if (op === 'claim') return (await this.cmd.set(k, holder, 'PX', ttlMs, 'NX')) === 'OK';
+    if (op === 'refresh') return (await this.cmd.refreshListener(k, holder, ttlMs)) === 1;
+    await this.cmd.releaseListener(k, holder);
+    return false;
+  }
+
+  async writeUpstreamState(ref: SessionRef, value: string, ttlMs: number): Promise<void> {
+    await this.cmd.set(keys.upstream(ref), value, 'PX', ttlMs);
   }
 
   async getOrCreateSecret(tenant: string, name: string, candidate: string): Promise<string> {

@@ -89,6 +89,39 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect(await store.updateSession(newRef(), { logLevel: 'debug' })).toBe(false);
   });
 
+  test('gateway upstream state: written with a TTL, read back (refreshing it), deleted with the session', async () => {
+    const ref = newRef();
+    expect(await store.readUpstreamState(ref, 60_000)).toBeNull();
+    await store.createSession(ref, record('t1'), 60_000);
+    await store.writeUpstreamState(ref, '{"sid":"up-1"}', 60_000);
+    expect(await store.readUpstreamState(ref, 60_000)).toBe('{"sid":"up-1"}');
+    expect(await store.readUpstreamState(ref, 0)).toBe('{"sid":"up-1"}');
+    expect(await store.readUpstreamState({ tenant: 't2', sid: ref.sid }, 60_000)).toBeNull();
+    await store.deleteSession(ref);
+    expect(await store.readUpstreamState(ref, 60_000)).toBeNull();
+    const short = newRef();
+    await store.writeUpstreamState(short, 'x', 150);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await store.readUpstreamState(short, 60_000)).toBeNull();
+  });
+
+  test('gateway upstream reader lease: one holder, refreshed and released only by it, gone with the session', async () => {
+    const ref = newRef();
+    await store.createSession(ref, record('t1'), 60_000);
+    expect(await store.upstreamReaderLease(ref, 'n1 a', 'claim', 60_000)).toBe(true);
+    expect(await store.upstreamReaderLease(ref, 'n2 b', 'claim', 60_000)).toBe(false);
+    expect(await store.upstreamReaderLease(ref, 'n2 b', 'refresh', 60_000)).toBe(false);
+    expect(await store.upstreamReaderLease(ref, 'n1 a', 'refresh', 60_000)).toBe(true);
+    await store.upstreamReaderLease(ref, 'n2 b', 'release', 0);
+    expect(await store.upstreamReaderLease(ref, 'n1 a', 'refresh', 60_000)).toBe(true);
+    await store.upstreamReaderLease(ref, 'n1 a', 'release', 0);
+    expect(await store.upstreamReaderLease(ref, 'n2 b', 'claim', 150)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await store.upstreamReaderLease(ref, 'n1 a', 'claim', 60_000)).toBe(true); // the lapsed lease is taken over
+    await store.deleteSession(ref);
+    expect(await store.upstreamReaderLease(ref, 'n1 a', 'refresh', 60_000)).toBe(false);
+  });
+
   test('resource subscriptions are session state: add, dedupe, remove, each change a new version', async () => {
     const ref = newRef();
     expect(await store.updateSubscription(ref, 'test://a', true)).toEqual({ ok: false, reason: 'no-session' });

@@ -185,6 +185,21 @@ export interface Store {
   subscribe(channel: string, handler: MessageHandler): Promise<void>;
   unsubscribe(channel: string, handler: MessageHandler): Promise<void>;
 
+  /**
+   * Gateway tenants: the state of the upstream session behind a session (opaque JSON owned by
+   * packages/gateway), kept in its own key with the session's idle TTL and deleted with the session.
+   * Reading refreshes the TTL (GETEX; `ttlMs` 0 reads without refreshing), so a session in use keeps it; null
+   * when absent or expired.
+   */
+  readUpstreamState(ref: SessionRef, ttlMs: number): Promise<string | null>;
+  writeUpstreamState(ref: SessionRef, value: string, ttlMs: number): Promise<void>;
+  /**
+   * Gateway tenants: the lease of the one reader of the upstream's standalone GET stream of a session.
+   * `claim` takes it when free (SET NX), `refresh` extends it and `release` drops it only for its `holder`.
+   * Returns whether `holder` holds it after the call (false after `release`). Deleted with the session.
+   */
+  upstreamReaderLease(ref: SessionRef, holder: string, op: 'claim' | 'refresh' | 'release', ttlMs: number): Promise<boolean>;
+
   /** Round trip through the store (readiness). */
   ping(): Promise<void>;
   close(): Promise<void>;

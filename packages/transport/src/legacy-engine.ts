@@ -348,6 +348,7 @@ export class LegacyEngine {
   async handleDelete(caller: CallerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const sid = sessionIdOf(req);
     const { ref } = await this.loadSession(caller, sid);
+    await caller.createServer.endSession?.(ref).catch((err) => this.ctx.log('ending the session at its server failed', err));
     await this.ctx.store.deleteSession(ref);
     await this.sessions.drop(ref);
     res.writeHead(200, { [HEADER_SESSION_ID]: sid }).end();

@@ -29,8 +29,16 @@ import type { SessionBudgets } from './options';
 export interface ServerLike {
   connect(transport: Transport): Promise<void>;
   close(): Promise<void>;
+  /** Optional: the instance holds work of its own (a gateway's upstream stream reader); never released while true. */
+  readonly busy?: boolean;
 }
-export type ServerFactory = () => ServerLike;
+export type ServerFactory = (() => ServerLike) & {
+  /**
+   * Optional: the client ended its session (DELETE, on whichever node received it), called before the
+   * session's keys are deleted. A gateway tenant ends the upstream session here (packages/gateway).
+   */
+  endSession?: (ref: SessionRef) => Promise<void>;
+};
 
 /**
  * Ids of the requests the edge itself sends a session's server (rehydration replays). A random part per
@@ -38,6 +46,14 @@ export type ServerFactory = () => ServerLike;
  * answered) and pin its instance busy forever. The pid alone was predictable (PID 1 in a container).
  */
 const INTERNAL_PREFIX = `sb-internal-${randomBytes(12).toString('base64url')}-`;
+/**
+ * Whether a request reaching an instance was issued by the engine itself (the replayed handshake of a
+ * rehydration, a state sync after another node changed the log level or subscriptions), not by the client.
+ * A gateway instance answers such syncs locally: the upstream session already has that state.
+ */
+export function isEngineRequestId(id: unknown): boolean {
+  return typeof id === 'string' && id.startsWith(INTERNAL_PREFIX);
+}
 /** The one stream of a 2024-11-05 HTTP+SSE session: every server message goes there. */
 export const SSE2024_STREAM_ID = 'sse';
 
@@ -214,7 +230,7 @@ export class LocalSession implements ExchangeOwner {
    * state sync. A busy instance is never released.
    */
   get busy(): boolean {
-    return this.exchanges.size > 0 || this.unsettled.size > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0;
+    return this.exchanges.size > 0 || this.unsettled.size > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0 || this.server.busy === true;
   }
 
   /** Client requests this node is running for the session (a POST counts until its answer is logged). */

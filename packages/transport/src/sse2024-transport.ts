@@ -66,7 +66,7 @@ export class Sse2024Transport {
       onClose: (t) => {
         this.engine.hub.unregister(t);
         this.engine.sessions.listeners.delete(claim);
-        void this.endSession(ref);
+        void this.endSession(ref, caller);
       },
     });
     await this.engine.hub.register(tail);
@@ -75,8 +75,9 @@ export class Sse2024Transport {
     tail.wake();
   }
 
-  private async endSession(ref: SessionRef): Promise<void> {
+  private async endSession(ref: SessionRef, caller: CallerContext): Promise<void> {
     try {
+      await caller.createServer.endSession?.(ref);
       await this.engine.ctx.store.deleteSession(ref);
       await this.engine.sessions.drop(ref);
     } catch (err) {

@@ -6,6 +6,8 @@
  *     - id: acme                      # [a-z0-9-], routes /t/acme/mcp (and /t/acme/sse, /t/acme/messages)
  *       hosts: [mcp.acme.example]     # optional: /mcp on these Host names also routes to acme
  *       server: { module: ./acme-server.js, export: createServer }   # factory returning an SDK McpServer
+ *       # or a gateway tenant, whose server runs elsewhere (packages/gateway, docs/gateway.md):
+ *       # server: { upstream: { url: http://search.internal:3001/mcp, headers: { Authorization: { env: SEARCH_TOKEN } }, timeoutMs: 60000 } }
  *       eras: [legacy, modern, sse2024]
  *       auth: { ... }                 # see packages/auth (API keys, JWT, OAuth resource server, anonymous)
  *       rateLimits: { tenant: {limit: 1000, windowMs: 60000}, principal: {...}, methods: {"tools/call": {...}}, maxStreamsPerPrincipal: 20 }
@@ -24,6 +26,7 @@
  */
 import { z } from 'zod';
 import { AuthConfigSchema } from '@switchboard/auth';
+import { UpstreamConfigSchema } from '@switchboard/gateway';
 
 export const ERAS = ['legacy', 'modern', 'sse2024'] as const;
 export type EraName = (typeof ERAS)[number];
@@ -65,12 +68,17 @@ export const TenantSchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'lower-case letters, digits and -, at most 32'),
     hosts: z.array(HostName).default([]),
-    server: z.object({
-      /** A module path (relative to the config file) or package name. */
-      module: z.string().min(1),
-      /** The exported factory; it must return a new server each call. */
-      export: z.string().min(1).default('createServer'),
-    }),
+    server: z
+      .object({
+        /** A module path (relative to the config file) or package name. */
+        module: z.string().min(1).optional(),
+        /** The exported factory; it must return a new server each call. */
+        export: z.string().min(1).default('createServer'),
+        /** Gateway tenant: the MCP server runs elsewhere and is reached over HTTP (instead of `module`). */
+        upstream: UpstreamConfigSchema.optional(),
+      })
+      .strict()
+      .refine((s) => (s.module === undefined) !== (s.upstream === undefined), 'exactly one of module or upstream'),
     eras: z.array(z.enum(ERAS)).min(1).default([...ERAS]),
     auth: AuthConfigSchema,
     rateLimits: z

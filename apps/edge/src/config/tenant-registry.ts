@@ -8,6 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { AuthConfig } from '@switchboard/auth';
 import type { ServerFactory, ServerLike } from '@switchboard/transport';
+import type { UpstreamConfig } from '@switchboard/gateway';
 import { ConfigError, resolveEnvRefs } from './secrets';
 import { ConfigFileSchema, ERAS, formatZodError, type EraName, type TenantFileEntry } from './tenant-config';
 
@@ -28,7 +29,20 @@ export interface Tenant {
   sessionIdleTtlMs: number;
   bodyLimitBytes: number;
   requestStateKeys: string[];
+  /** Gateway tenant: its upstream (the runtime builds the forwarding factory; `createServer` is a placeholder). */
+  upstream?: UpstreamConfig;
 }
+
+/**
+ * Placeholder factory of gateway tenants: the tenant runtime replaces it with the forwarding one (it needs
+ * the store and the node's upstream pool). One shared function, so a reload can keep an unchanged runtime.
+ */
+export const GATEWAY_FACTORY_PLACEHOLDER: ServerFactory = () => {
+  throw new Error('a gateway tenant is served through its runtime\'s forwarding factory');
+};
+
+/** The 2026-07-28 era is not built for gateway tenants yet (docs/gateway.md): they serve these. */
+const GATEWAY_ERAS: EraName[] = ['legacy', 'sse2024'];
 
 export type Endpoint = 'mcp' | 'sse' | 'messages';
 
@@ -56,7 +70,8 @@ export function demoTenant(createServer: ServerFactory, extra: { allowedHosts: s
 }
 
 function loadFactory(entry: TenantFileEntry, baseDir: string): ServerFactory {
-  const spec = entry.server.module;
+  if (entry.server.upstream) return GATEWAY_FACTORY_PLACEHOLDER;
+  const spec = entry.server.module!;
   const path = spec.startsWith('.') || isAbsolute(spec) ? resolve(baseDir, spec) : spec;
   let mod: Record<string, unknown>;
   try {
@@ -94,12 +109,18 @@ export function loadTenants(file: string, env: NodeJS.ProcessEnv = process.env):
   const parsed = ConfigFileSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`${file}: ${formatZodError(parsed.error)}`);
   const baseDir = dirname(resolve(file));
+  parsed.data.tenants.forEach((t, i) => {
+    const explicit = (raw as { tenants?: { eras?: unknown }[] }).tenants?.[i]?.eras !== undefined;
+    if (t.server.upstream && explicit && t.eras.includes('modern')) {
+      throw new ConfigError(`${file}: tenants.${i}.eras: "modern" is not available for gateway tenants yet (serve legacy, sse2024)`);
+    }
+  });
   return parsed.data.tenants.map((t) => ({
     id: t.id,
     basePath: `/t/${t.id}`,
     hosts: t.hosts.map((h) => h.toLowerCase()),
     createServer: loadFactory(t, baseDir),
-    eras: new Set(t.eras),
+    eras: new Set(t.server.upstream ? t.eras.filter((e) => GATEWAY_ERAS.includes(e)) : t.eras),
     auth: t.auth,
     rateLimits: t.rateLimits,
     budgets: t.budgets,
@@ -109,6 +130,7 @@ export function loadTenants(file: string, env: NodeJS.ProcessEnv = process.env):
     sessionIdleTtlMs: t.sessionIdleTtlMs,
     bodyLimitBytes: t.bodyLimitBytes,
     requestStateKeys: t.requestStateKeys,
+    ...(t.server.upstream ? { upstream: t.server.upstream } : {}),
   }));
 }
 

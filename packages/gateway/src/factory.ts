@@ -1,0 +1,34 @@
+/**
+ * A gateway tenant's server factory for the 2025 engine: every call builds a forwarding instance on the
+ * tenant's shared per-node upstream pool (connections, in-flight bound, breaker).
+ */
+import type { SessionRef, Store } from '@switchboard/store';
+import type { ServerFactory } from '@switchboard/transport';
+import { describeUpstream } from './config';
+import { toUpstreamError } from './errors';
+import { GatewayInstance, type GatewayInstanceDeps } from './gateway-instance';
+import { StreamableUpstream } from './streamable-upstream';
+
+export function createGatewayServerFactory(o: GatewayInstanceDeps & { store: Store }): ServerFactory {
+  const factory: ServerFactory = () => new GatewayInstance(o);
+  factory.endSession = (ref) => endUpstreamSession(o, ref);
+  return factory;
+}
+
+/**
+ * The client deleted its session, on whichever node: the upstream session behind it is ended too (DELETE),
+ * so sessions do not pile up upstream. Awaited only for the state read (before the session's keys go);
+ * the upstream DELETE runs in the background so a slow upstream never delays the client's DELETE.
+ */
+async function endUpstreamSession(o: GatewayInstanceDeps, ref: SessionRef): Promise<void> {
+  const { pool, store, log } = o;
+  if (pool.cfg.transport !== 'streamable') return;
+  const stored = await store.readUpstreamState(ref, o.sessionTtlMs);
+  if (stored === null) return;
+  const { sid, pv } = JSON.parse(stored) as { sid: string; pv: string };
+  if (!sid) return;
+  void new StreamableUpstream(pool)
+    .delete({ sessionId: sid, protocolVersion: pv }, AbortSignal.timeout(pool.cfg.timeoutMs))
+    .then(() => pool.observer.onSession?.(pool.name, 'deleted'))
+    .catch((err) => log(`ending the upstream session at ${describeUpstream(pool.cfg)} failed: ${toUpstreamError(err).message}`));
+}

@@ -1,0 +1,6 @@
+export { UpstreamConfigSchema, describeUpstream, type UpstreamConfig } from './config';
+export { UpstreamError, upstreamErrorBody, type UpstreamFailure } from './errors';
+export { CircuitBreaker, type BreakerState } from './circuit-breaker';
+export { UpstreamPool, type GatewayObserver } from './upstream-pool';
+export { GatewayInstance, type GatewayInstanceDeps } from './gateway-instance';
+export { createGatewayServerFactory } from './factory';

@@ -1,0 +1,81 @@
+/**
+ * Conformance through the gateway (issue 12's proof): the upstream is a separate process serving the
+ * conformance fixtures — the demo server run standalone (one Switchboard edge on its in-memory store, the demo
+ * tenant at /mcp) — and a gateway tenant on three edges on Redis behind nginx forwards to it. The official
+ * suites run against the gateway tenant's URL: 0.1.16 `--suite all` and the alpha's 2025-11-25 requirement set.
+ * (The 2026-07-28 set is not run: gateway tenants do not serve that era yet, docs/gateway.md.) Check totals
+ * are written for test/run-all.mjs like those of conformance.test.ts.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT, startCluster, startEdge, type Edge, type EdgeCluster } from '@switchboard/test-helpers';
+import { callTool, initSession, readAll } from './mcp-http';
+
+interface RunResult {
+  name: string;
+  passed: number;
+  failed: number;
+  logFile: string;
+  failedScenarios: string[];
+}
+
+function runConformance(url: string, label: string, runs: string[]): Promise<RunResult[]> {
+  const lib = join(REPO_ROOT, 'test/conformance/lib.mjs');
+  const script = `import { runConformance } from ${JSON.stringify(lib)};
+    const r = await runConformance({ url: ${JSON.stringify(url)}, label: ${JSON.stringify(label)}, outDir: ${JSON.stringify(join(REPO_ROOT, '.tmp/conformance'))}, runs: ${JSON.stringify(runs)} });
+    process.stdout.write('\\n@@RESULT@@' + JSON.stringify(r));`;
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 600_000 }, (err, stdout) => {
+      const i = stdout.lastIndexOf('@@RESULT@@');
+      if (i < 0) return reject(err ?? new Error(`conformance runner printed no result:\n${stdout.slice(-2000)}`));
+      resolve(JSON.parse(stdout.slice(i + '@@RESULT@@'.length)) as RunResult[]);
+    });
+  });
+}
+
+let upstream: Edge;
+let cluster: EdgeCluster;
+let dir: string;
+const gatewayUrl = () => `${cluster.lbUrl}/t/gw/mcp`;
+
+beforeAll(async () => {
+  upstream = await startEdge({ nodeId: 'upstream-demo', env: { LOG_LEVEL: 'warn' } });
+  dir = mkdtempSync(join(tmpdir(), 'switchboard-gw-conformance-'));
+  const config = join(dir, 'tenants.json');
+  writeFileSync(config, JSON.stringify({ tenants: [{ id: 'gw', auth: { anonymous: true }, server: { upstream: { url: upstream.mcpUrl } } }] }));
+  cluster = await startCluster({ nodes: 3, redis: 'single', env: { SWITCHBOARD_CONFIG: config, LOG_LEVEL: 'warn' } });
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+  await upstream?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('conformance through the gateway (3 nodes behind nginx, demo server as a separate upstream)', () => {
+  test('an upstream that polls (SEP-1699: priming event, retry, close mid-call) is resumed by the gateway, not failed', async () => {
+    const s = await initSession(gatewayUrl());
+    const msgs = await readAll(await callTool(gatewayUrl(), s, 'test_reconnection', {}, 'poll-1'), 20_000);
+    const response = msgs.find((m) => m.id === 'poll-1');
+    expect(response?.error).toBeUndefined();
+    expect(response?.result?.content?.[0]?.text).toBe('Reconnection test completed');
+  });
+
+  test('0.1.16 --suite all and alpha 2025-11-25: 0 failed', async () => {
+    const label = 'gateway-3-nodes-nginx';
+    const results = await runConformance(gatewayUrl(), label, ['0.1.16-all', 'alpha-2025-11-25']);
+    const dirOut = process.env.CONFORMANCE_SUMMARY_DIR;
+    if (dirOut) {
+      mkdirSync(dirOut, { recursive: true });
+      writeFileSync(join(dirOut, `${label}.json`), JSON.stringify(results.map((r) => ({ label, name: r.name, passed: r.passed, failed: r.failed, totalFailed: r.failed, unscoredFailed: 0 }))));
+    }
+    for (const r of results) {
+      // eslint-disable-next-line no-console
+      console.log(`conformance through the gateway, ${r.name}: ${r.passed} passed, ${r.failed} failed (${r.logFile})`);
+      expect({ run: r.name, failed: r.failed, failing: r.failedScenarios }).toEqual({ run: r.name, failed: 0, failing: [] });
+      expect(r.passed).toBeGreaterThan(40);
+    }
+  }, 900_000);
+});
