@@ -32,17 +32,18 @@ const typecheck = spawnSync(pnpm[0], [...pnpm[1], 'typecheck'], { stdio: 'inheri
 const typecheckFailed = typecheck.status !== 0;
 
 /**
- * Jest runs in two groups: every suite but the Docker ones (`*.docker.test.ts`) on 2 workers, then the Docker
- * ones one at a time (each builds images and runs a whole stack; side by side they would only compete for the
- * 2 cores). With arguments (a path or pattern, flags), one run with those arguments, as before.
+ * Jest runs in two groups: every suite but the serial ones on 2 workers, then the serial ones one at a time:
+ * the Docker suites (`*.docker.test.ts`: each builds images and runs a whole stack) and the suites that measure
+ * latency or memory against a baseline (hostile budget, backpressure), which a second suite on the 2 cores
+ * would distort. With arguments (a path or pattern, flags), one run with those arguments, as before.
  */
-const DOCKER_SUITES = '\\.docker\\.test\\.ts$';
+const SERIAL_SUITES = '(\\.docker\\.test\\.ts|/hostile-budget\\.test\\.ts|/backpressure\\.test\\.ts)$';
 const userArgs = process.argv.slice(2);
 const groups = userArgs.length
   ? [{ label: 'jest', args: ['--maxWorkers=2', ...userArgs] }]
   : [
-      { label: 'jest', args: ['--maxWorkers=2', '--testPathIgnorePatterns', '/node_modules/', '/dist/', DOCKER_SUITES] },
-      { label: 'jest (Docker suites, serial)', args: ['--runInBand', '--passWithNoTests', '--testPathPatterns', DOCKER_SUITES] },
+      { label: 'jest', args: ['--maxWorkers=2', '--testPathIgnorePatterns', '/node_modules/', '/dist/', SERIAL_SUITES] },
+      { label: 'jest (serial suites)', args: ['--runInBand', '--passWithNoTests', '--testPathPatterns', SERIAL_SUITES] },
     ];
 // A suite that leaks a handle keeps jest from exiting: bounded, so that shows as a failure instead of a hang.
 const JEST_LIMIT_MS = 45 * 60_000;
