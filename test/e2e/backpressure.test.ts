@@ -1,5 +1,5 @@
 /**
- * ARCHITECTURE §3.6 / §7, "slow SSE consumer": a client that stops reading its SSE stream costs the node
+ * docs/architecture.md §3.6 / §7, "slow SSE consumer": a client that stops reading its SSE stream costs the node
  * bounded memory. Past the bound (SSE_MAX_BUFFERED_BYTES, small here) the node cuts the connection, and the
  * client resumes from the log with Last-Event-ID and gets every event exactly once.
  *

@@ -1,5 +1,5 @@
 /**
- * ARCHITECTURE §7, "node killed mid-stream": the client resumes on another node and gets every event
+ * docs/architecture.md §7, "node killed mid-stream": the client resumes on another node and gets every event
  * once; a request whose owner died is answered with a JSON-RPC error once its lease lapses.
  */
 import { collectSse, readSse, startCluster, type EdgeCluster, type SseEvent } from '@switchboard/test-helpers';

@@ -1,5 +1,5 @@
 /**
- * The isolation matrix (ARCHITECTURE §3.7, spec S1/S2/S5): every resource a principal owns — a 2025 session id
+ * The isolation matrix (docs/architecture.md §3.7, spec S1/S2/S5): every resource a principal owns — a 2025 session id
  * (POST, GET, DELETE), a `Last-Event-ID` of one of its streams, a 2024 `/messages?sessionId=`, a 2026
  * `requestState` — presented by (a) the owner, (b) another principal of the same tenant, (c) a principal of
  * another tenant on its own route, (d) the owner's own key on another tenant's route (where the same key maps

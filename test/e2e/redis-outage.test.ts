@@ -1,5 +1,5 @@
 /**
- * ARCHITECTURE §7, "Redis unreachable": 503 with `Retry-After` and a JSON-RPC error body, fast; no crash
+ * docs/architecture.md §7, "Redis unreachable": 503 with `Retry-After` and a JSON-RPC error body, fast; no crash
  * (healthz stays 200), not ready (readyz 503); recovery by itself when Redis returns, re-subscribing every
  * channel. Pub/sub is proven by delivery well inside TAIL_RECHECK_MS (a quiet tail's log re-read is set to
  * 30 s here, so only a wake-up can deliver in time).

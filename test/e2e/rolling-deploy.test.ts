@@ -1,5 +1,5 @@
 /**
- * ARCHITECTURE §7, "rolling deploy (SIGTERM)": 3 edges on one Redis behind nginx, continuous load from real
+ * docs/architecture.md §7, "rolling deploy (SIGTERM)": 3 edges on one Redis behind nginx, continuous load from real
  * SDK clients, and every node restarted in turn the way Kubernetes does it with a preStop hook:
  *   remove the node from the balancer (nginx reload) → wait briefly → SIGTERM (DRAIN_GRACE_MS) → wait for the
  *   exit → start it again → wait until ready → put it back → next node.

@@ -1,5 +1,5 @@
 /**
- * Which protocol era serves an MCP request (ARCHITECTURE §1), decided per request and body first with the
+ * Which protocol era serves an MCP request (docs/architecture.md §1), decided per request and body first with the
  * SDK's own classifier, so the edge and `createMcpHandler` can never disagree about a request:
  *   - a `params._meta["io.modelcontextprotocol/protocolVersion"]` claim → modern (2026-07-28), even next
  *     to an `Mcp-Session-Id` (the claim wins; a modern request ignores session headers, M24);

@@ -1,6 +1,6 @@
 /**
  * The MCP endpoints of every tenant — `/mcp` (2025 and 2026 eras) and the 2024 `/sse` + `/messages` — on
- * plain `node:http` objects. Pipeline (ARCHITECTURE §6, order matters): tenant resolution → Host validation
+ * plain `node:http` objects. Pipeline (docs/architecture.md §6, order matters): tenant resolution → Host validation
  * (403) → CORS for that tenant (preflights answered here) → Origin validation (403) → authentication
  * (401/403) → body limit (413), body deadline (408) and JSON validity (400) → rate limits and the stream cap
  * (429) → the transport of the request's era. Credentials are in the headers, so nothing of a body is read

@@ -52,7 +52,7 @@ export interface RedisStoreOptions {
   nodeId?: string;
   /**
    * The subscriber (re)connected and re-subscribed its channels. Wake-ups published while it was away are
-   * lost, so holders of streams should re-read their logs (ARCHITECTURE §3.4).
+   * lost, so holders of streams should re-read their logs (docs/architecture.md §3.4).
    */
   onResubscribed?: () => void;
 }

@@ -1,7 +1,7 @@
 /**
  * The 2025-era Streamable HTTP transport (2025-03-26, 2025-06-18, 2025-11-25) served by any node:
  * POST / GET / DELETE on the MCP endpoint, with sessions, stream logs and routing in the store.
- * Flows: ARCHITECTURE §5. Errors are thrown as `McpHttpError` and serialized by the edge.
+ * Flows: docs/architecture.md §5. Errors are thrown as `McpHttpError` and serialized by the edge.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
@@ -109,7 +109,7 @@ export class LegacyEngine {
   private async loadSession(caller: CallerContext, sid: string): Promise<{ ref: SessionRef; record: SessionRecord }> {
     const ref = { tenant: caller.tenant, sid };
     const record = await this.ctx.store.touchSession(ref, caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
-    // Another principal's session answers exactly like a missing one (ARCHITECTURE §3.7); so does a
+    // Another principal's session answers exactly like a missing one (docs/architecture.md §3.7); so does a
     // session of the other wire (a 2024 HTTP+SSE session is not addressable on the Streamable endpoint).
     if (record && record.principal !== caller.principal) this.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
     if (!record || record.principal !== caller.principal || record.transport !== 'streamable') throw new McpHttpError('SESSION_NOT_FOUND');
@@ -160,7 +160,7 @@ export class LegacyEngine {
     for (const r of requests) if (!caller.tasks || !serveTaskRequest(caller.tasks, caller, session, r, extra, this.ctx.log)) session.deliver(r, extra);
   }
 
-  /** Session-scoped protocol state lives in the store, so every node's instance applies it (ARCHITECTURE §3.1). */
+  /** Session-scoped protocol state lives in the store, so every node's instance applies it (docs/architecture.md §3.1). */
   /**
    * Budgets apply here, before the request runs: only a valid log level is stored (the server answers an
    * invalid one with its error), and a subscription past the session's count or URI budget is refused.

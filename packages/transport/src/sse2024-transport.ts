@@ -1,5 +1,5 @@
 /**
- * The deprecated 2024-11-05 HTTP+SSE transport on the same machinery as the 2025 engine (ARCHITECTURE §1):
+ * The deprecated 2024-11-05 HTTP+SSE transport on the same machinery as the 2025 engine (docs/architecture.md §1):
  * `GET /sse` creates a session and holds its one SSE stream; `POST /messages?sessionId=` is accepted on any
  * node and everything the server sends (responses included) is appended to the session's `sse` stream log,
  * which the holding node tails. The session lives as long as its SSE connection: closing it deletes the

@@ -6,7 +6,7 @@
  * a gap, or a quiet interval. Reading is always "after the last written id", so nothing is skipped and
  * nothing repeats. The completion marker ends the HTTP response.
  *
- * A reader that stops reading costs bounded memory (ARCHITECTURE §3.6, §7): entries offered live are
+ * A reader that stops reading costs bounded memory (docs/architecture.md §3.6, §7): entries offered live are
  * written at once (the rest of a large batch is read from the log once the socket backs up), and once the bytes this node holds unsent for the connection pass `maxBufferedBytes` the
  * next entry cuts the connection (destroyed: the unsent bytes are dropped, not kept to be flushed; at most the
  * bound plus one entry is ever held); reads from the log are

@@ -1,5 +1,5 @@
 /**
- * CORS per tenant (ARCHITECTURE §6): only the tenant's configured origins (and loopback when the tenant
+ * CORS per tenant (docs/architecture.md §6): only the tenant's configured origins (and loopback when the tenant
  * allows it) get `Access-Control-Allow-Origin`; `Mcp-Session-Id` is exposed so browser clients can read it
  * (peers.md §4.8); the MCP request headers are allowed, including any `Mcp-Param-*`.
  */
