@@ -310,7 +310,7 @@ describe('gateway tenants on a 3-node fleet', () => {
     const refused = await errorOf(4); // threshold 2 reached: refused without trying
     expect(refused.error.data.upstream).toBe('circuit_open');
     expect(refused.ms).toBeLessThan(1_000);
-    const metrics = await (await fetch(`${fleet.cluster.nodes[0]!.url}/metrics`)).text();
+    const metrics = await (await fetch(fleet.cluster.nodes[0]!.metricsUrl)).text();
     expect(metrics).toMatch(/switchboard_gateway_upstream_errors_total\{[^}]*kind="unreachable"[^}]*\} [2-9]/);
     expect(metrics).toMatch(/switchboard_gateway_circuit_open\{[^}]*upstream="gw"[^}]*\} 1/);
 

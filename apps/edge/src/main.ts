@@ -114,14 +114,14 @@ async function main(): Promise<void> {
     { store, maxLen: legacy.ctx.opts.streamMaxLen, ttlMs: legacy.ctx.opts.streamTtlMs, redisClient: rawStore instanceof RedisStore ? rawStore.client : undefined },
     logFn,
   );
-  await tasks?.setTenants(tenants.tenants);
+  await tasks?.setTenants(tenants.tenants.filter((t) => !t.upstream));
 
   let draining = false;
   const controller = new AbortController();
   if (env.SWITCHBOARD_CONFIG) {
     new TenantRegistry([]).watchFile(env.SWITCHBOARD_CONFIG, controller.signal, logFn, process.env, async (next) => {
       await tenants.apply(next);
-      await tasks?.setTenants(tenants.tenants);
+      await tasks?.setTenants(tenants.tenants.filter((t) => !t.upstream));
     });
   }
   const streamSlots = new StreamSlots(store);

@@ -105,7 +105,8 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
     createServer: tenant.runtime.createServer,
     sessionTtlMs: tenant.sessionIdleTtlMs,
     authInfo,
-    tasks: deps.tasks?.hookFor(tenant),
+    // Gateway tenants have no tasks yet (docs/tasks.md): their tools run upstream.
+    tasks: tenant.upstream ? undefined : deps.tasks?.hookFor(tenant),
     budgets: tenant.budgets,
   };
   if (endpoint === 'sse') return deps.sse2024.handleSse(caller, req, res, `${tenant.basePath}/messages`);
