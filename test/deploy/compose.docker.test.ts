@@ -197,7 +197,7 @@ suite('docker compose stack (images built from the repo, Redis, 3 edges, nginx, 
       expect(transport.sessionId).toBe(sid);
 
       // The restarted edge serves the session again (it rebuilds the instance from Redis).
-      const served = await docker(['exec', edge2, '/nodejs/bin/node', '-e', "fetch('http://127.0.0.1:3000/metrics').then((r) => r.text()).then((t) => console.log(t.split('\\n').filter((l) => l.startsWith('switchboard_requests_total{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0)))"]);
+      const served = await docker(['exec', edge2, '/nodejs/bin/node', '-e', "fetch('http://127.0.0.1:9464/metrics').then((r) => r.text()).then((t) => console.log(t.split('\\n').filter((l) => l.startsWith('switchboard_requests_total{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0)))"]);
       expect(Number(served.trim())).toBeGreaterThan(0);
       report.push(
         `edge-2 stop (SIGTERM, drain) took ${stopMs} ms; ${emitted.length} notifications sent = received once each; 6 in-flight calls complete (progress 1..20 each); ` +
@@ -248,7 +248,7 @@ suite('docker compose stack (images built from the repo, Redis, 3 edges, nginx, 
       },
       { timeoutMs: 45_000, intervalMs: 1_000, message: 'three healthy scrape targets' },
     );
-    expect(targets.map((t) => t.labels.instance).sort()).toEqual(['edge-1:3000', 'edge-2:3000', 'edge-3:3000']);
+    expect(targets.map((t) => t.labels.instance).sort()).toEqual(['edge-1:9464', 'edge-2:9464', 'edge-3:9464']);
     const q = (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent('sum by (node) (switchboard_ready)')}`)).json()) as { data: { result: { metric: { node: string } }[] } };
     expect(q.data.result.map((r) => r.metric.node).sort()).toEqual(['edge-1', 'edge-2', 'edge-3']);
   }, 60_000);

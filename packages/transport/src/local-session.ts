@@ -105,6 +105,8 @@ export class LocalSession implements ExchangeOwner {
   private internalSeq = 0;
   private serverRequestSeq = 0;
   private appendChain: Promise<void> = Promise.resolve();
+  /** Links of `appendChain` not yet run: while any is, a response waits its turn behind them (see `route`). */
+  private chainedPending = 0;
   /** 2024-11-05 sessions: client requests running here (no POST exchange holds them). */
   private readonly sseInFlight = new Map<string, { id: RequestId; method: string; startedMs: number }>();
 
@@ -308,7 +310,11 @@ export class LocalSession implements ExchangeOwner {
         return;
       }
       const key = requestIdKey(id);
-      this.exchanges.get(key)?.respond(key, JSON.stringify(message), 'error' in message);
+      const respond = () => this.exchanges.get(key)?.respond(key, JSON.stringify(message), 'error' in message);
+      // Causal order: a notification the handler sent to the session's GET stream is logged before the
+      // request is answered, so a client's next call (on any node) cannot log its own notification first.
+      if (this.chainedPending === 0) respond();
+      else this.chain(async () => respond());
       return;
     }
     const related = relatedRequestId === undefined ? undefined : this.exchanges.get(requestIdKey(relatedRequestId));
@@ -346,15 +352,24 @@ export class LocalSession implements ExchangeOwner {
    */
   appendToStream(streamId: string, text: string, before?: () => Promise<void>): void {
     const { ctx, ref } = this;
+    this.chain(async () => {
+      if (before) await before();
+      const r = await ctx.store.appendEvents(ref, streamId, [text], { maxLen: ctx.opts.streamMaxLen, ttlMs: ctx.opts.streamTtlMs, maxBytes: this.budgets.maxStreamBytes });
+      const entries: StreamEntry[] = [{ id: r.ids[0]!, kind: 'msg', data: text }];
+      ctx.hooks.onEventsAppended?.(1);
+      ctx.hub.offer(ref, streamId, r, entries);
+    }, `append to stream ${streamId} failed`);
+  }
+
+  /** Runs `step` after every earlier link of the session's append chain; a failure is logged, the chain goes on. */
+  private chain(step: () => Promise<void>, failure = 'append chain step failed'): void {
+    this.chainedPending++;
     this.appendChain = this.appendChain
-      .then(async () => {
-        if (before) await before();
-        const r = await ctx.store.appendEvents(ref, streamId, [text], { maxLen: ctx.opts.streamMaxLen, ttlMs: ctx.opts.streamTtlMs, maxBytes: this.budgets.maxStreamBytes });
-        const entries: StreamEntry[] = [{ id: r.ids[0]!, kind: 'msg', data: text }];
-        ctx.hooks.onEventsAppended?.(1);
-        ctx.hub.offer(ref, streamId, r, entries);
-      })
-      .catch((err) => ctx.log(`append to stream ${streamId} failed`, err));
+      .then(step)
+      .catch((err) => this.ctx.log(failure, err))
+      .finally(() => {
+        this.chainedPending--;
+      });
   }
 
   /** A client's answer to a server→client request this node issued; false when it is not ours. */
