@@ -197,8 +197,23 @@ suite('docker compose stack (images built from the repo, Redis, 3 edges, nginx, 
       expect(transport.sessionId).toBe(sid);
 
       // The restarted edge serves the session again (it rebuilds the instance from Redis).
-      const served = await docker(['exec', edge2, '/nodejs/bin/node', '-e', "fetch('http://127.0.0.1:9464/metrics').then((r) => r.text()).then((t) => console.log(t.split('\\n').filter((l) => l.startsWith('switchboard_requests_total{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0)))"]);
-      expect(Number(served.trim())).toBeGreaterThan(0);
+      // nginx may keep the restarted edge out of rotation for its fail_timeout (10 s) after the failed
+      // attempts during the stop: go on calling until it has served the session's requests again.
+      const servedByEdge2 = async () => {
+        const text = await docker(['exec', edge2, '/nodejs/bin/node', '-e', "fetch('http://127.0.0.1:9464/metrics').then((r) => r.text()).then((t) => console.log(t))"]);
+        return text.split('\n').filter((l) => l.startsWith('switchboard_requests_total{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+      };
+      let extra = 0;
+      const served = String(
+        await waitFor(
+          async () => {
+            await echo(`after ${extra++}`);
+            const n = await servedByEdge2();
+            return n > 0 ? n : undefined;
+          },
+          { timeoutMs: 30_000, intervalMs: 250, message: 'the restarted edge-2 serves the session again' },
+        ),
+      );
       report.push(
         `edge-2 stop (SIGTERM, drain) took ${stopMs} ms; ${emitted.length} notifications sent = received once each; 6 in-flight calls complete (progress 1..20 each); ` +
           `${retried.length} request(s) answered by nginx itself (${[...new Set(retried)].join(', ')}: stopped upstream, never delivered) and resent; edge-2 served ${served.trim()} requests after restart`,
