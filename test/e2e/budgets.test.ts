@@ -13,7 +13,7 @@
  *   - stream slots and request rate: default caps answer 429 (with Retry-After for the rate).
  */
 import type { RedisServer } from '@switchboard/test-helpers';
-import { initializeRequest, MESSAGES } from '@switchboard/test-helpers';
+import { inParallel, initializeRequest, MESSAGES } from '@switchboard/test-helpers';
 import { post, readAll } from './mcp-http';
 import { DEMO_SERVER, deleteAs, getAs, newApiKey, sha256, startFleet, type Creds, type Fleet } from './fleet';
 
@@ -28,21 +28,6 @@ const config = () => ({
     { id: 'victim', server: DEMO_SERVER, auth: { anonymous: true } },
   ],
 });
-
-/** Runs `tasks` with at most `width` in flight. */
-async function pool<T>(tasks: (() => Promise<T>)[], width: number): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < tasks.length) {
-        const i = next++;
-        out[i] = await tasks[i]!();
-      }
-    }),
-  );
-  return out;
-}
 
 const p50 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -81,7 +66,7 @@ describe('budgets, on by default, across 2 nodes', () => {
   });
 
   test('F2 sessions per principal: 150 concurrent initializes create exactly the budget (100), the rest 429 TOO_MANY_SESSIONS; a DELETE frees a place', async () => {
-    const answers = await pool(Array.from({ length: 150 }, () => () => init(as('alice'))), 8);
+    const answers = await inParallel(Array.from({ length: 150 }, () => () => init(as('alice'))), 8);
     const created = answers.filter((a) => a.res.status === 200);
     const refused = answers.filter((a) => a.res.status === 429);
     figures.push(`sessions created by one principal out of 150 concurrent initializes: ${created.length} (429: ${refused.length})`);
@@ -100,7 +85,7 @@ describe('budgets, on by default, across 2 nodes', () => {
   test('F2 bytes per session: 20 initializes padded with 1 MB store only what rehydration needs; 1 MB of clientInfo is refused', async () => {
     const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
     const before = await usedMemory();
-    const padded = await pool(Array.from({ length: 20 }, () => () => init(as('bob'), { pad: 'x'.repeat(MB) })), 4);
+    const padded = await inParallel(Array.from({ length: 20 }, () => () => init(as('bob'), { pad: 'x'.repeat(MB) })), 4);
     const after = await usedMemory();
     const stored = await redis.hstrlen(`sb:dflt:{${padded[0]!.s!.sid}}:session`, 'init');
     figures.push(`Redis used_memory after 20 initializes padded with 1 MB: +${((after - before) / MB).toFixed(2)} MB; stored init params ${stored} bytes`);
@@ -138,7 +123,7 @@ describe('budgets, on by default, across 2 nodes', () => {
     const s = await session(as('carol'));
     let id = 10;
     // The attack: 64 URIs of 64 KB (a 4 MB list before budgets), then short ones until refused.
-    const long = await pool(Array.from({ length: 64 }, (_, i) => () => rpc(as('carol'), s, 'resources/subscribe', { uri: `test://long/${i}/${'u'.repeat(64 * 1024)}` }, id++)), 4);
+    const long = await inParallel(Array.from({ length: 64 }, (_, i) => () => rpc(as('carol'), s, 'resources/subscribe', { uri: `test://long/${i}/${'u'.repeat(64 * 1024)}` }, id++)), 4);
     const longStatuses = long.map((r) => r.status);
     const short: number[] = [];
     for (let i = 0; i < 70; i++) short.push((await rpc(as('carol'), s, 'resources/subscribe', { uri: `test://short/${i}` }, id++)).status);
@@ -219,7 +204,7 @@ describe('budgets, on by default, across 2 nodes', () => {
   }, 90_000);
 
   test('stream slots: a principal holds at most 32 long-lived streams by default; the 33rd is 429 TOO_MANY_STREAMS', async () => {
-    const sessions = await pool(Array.from({ length: 33 }, () => () => session(as('frank'))), 4);
+    const sessions = await inParallel(Array.from({ length: 33 }, () => () => session(as('frank'))), 4);
     const controllers: AbortController[] = [];
     const statuses: number[] = [];
     try {
@@ -247,7 +232,7 @@ describe('budgets, on by default, across 2 nodes', () => {
     await first.text();
     // draft-8 RateLimit-Policy: the default limit is on, with its quota and window.
     expect(first.headers.get('ratelimit-policy')).toMatch(/q=600; w=10/);
-    const answers = await pool(
+    const answers = await inParallel(
       Array.from({ length: 700 }, (_, i) => async () => {
         const res = await post(url(), { jsonrpc: '2.0', id: i + 1, method: 'ping' }, { sid: 'nosuchsession', version: '2025-11-25', headers: as('hank') });
         await res.text();

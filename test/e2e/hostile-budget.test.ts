@@ -9,7 +9,7 @@
  * under attack, and what each bound refused. A is a client with 2 requests in flight (4 in its final ping burst) that, refused for its rate,
  * retries 100 ms later.
  */
-import { initializeRequest, MESSAGES } from '@switchboard/test-helpers';
+import { inParallel, initializeRequest, MESSAGES } from '@switchboard/test-helpers';
 import { post } from './mcp-http';
 import { DEMO_SERVER, getAs, newApiKey, sha256, startFleet, type Creds, type Fleet } from './fleet';
 
@@ -38,20 +38,6 @@ const config = () => ({
 });
 
 interface S { sid: string; version: string }
-
-async function pool<T>(tasks: (() => Promise<T>)[], width: number): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < tasks.length) {
-        const i = next++;
-        out[i] = await tasks[i]!();
-      }
-    }),
-  );
-  return out;
-}
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
@@ -126,7 +112,7 @@ describe('hostile budget: one principal of tenant A against every bound, tenant 
     const getStatuses: number[] = [];
     const attack = async () => {
       // Sessions: 25 initializes (budget 20).
-      const opened = await pool(Array.from({ length: 25 }, () => () => openPaced()), 2);
+      const opened = await inParallel(Array.from({ length: 25 }, () => () => openPaced()), 2);
       for (const o of opened) count('sessions', o.status, 429);
       const sessions = opened.flatMap((o) => (o.s ? [o.s] : []));
       phase = 'init-params';
@@ -135,7 +121,7 @@ describe('hostile budget: one principal of tenant A against every bound, tenant 
       const s = sessions[0]!;
       phase = 'subscriptions';
       // Subscriptions: 20 (budget 16) and 5 URIs of 64 KB (budget 1 KiB).
-      const subs = await pool(Array.from({ length: 20 }, (_, i) => () => paced(() => rpc(ua, A, s, 'resources/subscribe', { uri: `test://m/${i}` }, `s${i}`))), 2);
+      const subs = await inParallel(Array.from({ length: 20 }, (_, i) => () => paced(() => rpc(ua, A, s, 'resources/subscribe', { uri: `test://m/${i}` }, `s${i}`))), 2);
       for (const r of subs) count('subscriptions', r.status, 429);
       for (let i = 0; i < 5; i++) {
         const r = await paced(() => rpc(ua, A, s, 'resources/subscribe', { uri: `test://long/${'u'.repeat(64 * 1024)}` }, `l${i}`));
@@ -166,7 +152,7 @@ describe('hostile budget: one principal of tenant A against every bound, tenant 
       for (const c of controllers) c.abort();
       phase = 'rate';
       // Rate: a burst of 200 pings, 4 in flight, not paced.
-      await pool(
+      await inParallel(
         Array.from({ length: 200 }, (_, i) => async () => {
           const r = await rpc(ua, A, s, 'ping', {}, `p${i}`);
           count('rate', r.status, 429);

@@ -5,7 +5,7 @@
  * are separate budgets; the per-principal cap on concurrent long-lived streams refuses one more with 429 and
  * frees the slot when a stream closes. Prints L, attempted, admitted and 429s for each L.
  */
-import { startEdge, waitFor } from '@switchboard/test-helpers';
+import { inParallel, startEdge, waitFor } from '@switchboard/test-helpers';
 import { call, callTool } from './modern-http';
 import { post, readAll } from './mcp-http';
 import { bearer, DEMO_SERVER, initSessionAs, newApiKey, openSse2024, sha256, startFleet, type Creds, type Fleet } from './fleet';
@@ -25,21 +25,6 @@ const config = () => ({
   ],
 });
 
-/** Runs `tasks` with at most `width` in flight. */
-async function pool<T>(tasks: (() => Promise<T>)[], width: number): Promise<T[]> {
-  const out: T[] = new Array(tasks.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < tasks.length) {
-        const i = next++;
-        out[i] = await tasks[i]!();
-      }
-    }),
-  );
-  return out;
-}
-
 describe('rate limits and the stream cap across 3 nodes', () => {
   let f: Fleet;
   const figures: string[] = [];
@@ -56,7 +41,7 @@ describe('rate limits and the stream cap across 3 nodes', () => {
   test.each(LIMITS)('a tenant limit of %i admits between L and L+3 of many concurrent requests spread over nginx and every node', async (limit) => {
     const targets = [f.lb(`rl${limit}`), f.node(0, `rl${limit}`), f.node(1, `rl${limit}`), f.node(2, `rl${limit}`)];
     const attempted = Math.max(3 * limit, limit + 60);
-    const answers = await pool(
+    const answers = await inParallel(
       Array.from({ length: attempted }, (_, i) => async () => {
         const res = await call(targets[i % targets.length]!, 'server/discover');
         return { status: res.status, headers: res.headers, body: res.body };
@@ -112,12 +97,12 @@ describe('rate limits and the stream cap across 3 nodes', () => {
 
   test('a client-chosen method name gets no budget of its own: not on Redis, not on a single memory-store node, and `constructor` is no configured limit', async () => {
     // On Redis the nodes share one counter per scope: 30 distinct method names never buy more than L = 10.
-    const onRedis = await pool(Array.from({ length: 30 }, (_, i) => async () => (await call(f.lb('rl10'), `x/${i}`)).status), 8);
+    const onRedis = await inParallel(Array.from({ length: 30 }, (_, i) => async () => (await call(f.lb('rl10'), `x/${i}`)).status), 8);
     expect(onRedis.filter((s) => s !== 429).length).toBeLessThanOrEqual(10);
     // One node on its memory store (no REDIS_URL), same file: exactly 10 per window, whatever the names.
     const memory = await startEdge({ nodeId: 'rl-memory', env: { SWITCHBOARD_CONFIG: f.configPath, REDIS_URL: undefined, LOG_LEVEL: 'warn' } });
     try {
-      const statuses = await pool(Array.from({ length: 30 }, (_, i) => async () => (await call(`${memory.url}/t/rl10/mcp`, `x/${i}`)).status), 8);
+      const statuses = await inParallel(Array.from({ length: 30 }, (_, i) => async () => (await call(`${memory.url}/t/rl10/mcp`, `x/${i}`)).status), 8);
       expect({ admitted: statuses.filter((s) => s !== 429).length }).toEqual({ admitted: 10 });
       // Methods named after Object.prototype members are not configured limits (the limiter's default is 5).
       for (const method of ['constructor', '__proto__', 'toString', ...Array(6).fill('constructor')]) {

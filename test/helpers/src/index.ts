@@ -1,7 +1,7 @@
 /** @switchboard/test-helpers: real Redis, real edge processes, real nginx. No mocks. */
 export { REPO_ROOT, makeTempDir, removeTempDir } from './paths';
 export { freePort } from './ports';
-export { sleep, waitFor, WaitAborted, withTimeout, times, shouldNotHappen, waitForPort, type WaitForOptions } from './wait';
+export { sleep, waitFor, WaitAborted, withTimeout, times, shouldNotHappen, waitForPort, inParallel, type WaitForOptions } from './wait';
 export {
   spawnManaged,
   killAllSync,

@@ -102,3 +102,18 @@ function canConnect(host: string, port: number): Promise<boolean> {
     socket.once('error', () => finish(false));
   });
 }
+
+/** Runs `tasks` with at most `width` in flight; results in the tasks' order. */
+export async function inParallel<T>(tasks: (() => Promise<T>)[], width: number): Promise<T[]> {
+  const out: T[] = new Array(tasks.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        out[i] = await tasks[i]!();
+      }
+    }),
+  );
+  return out;
+}
