@@ -1,100 +1,26 @@
 /**
  * Embedded single-node store with the same contract as the Redis store (same contract tests).
- * Mirrors the Redis data model: keys from `keys.ts`, per-key expiry, streams with monotonic
- * `<ms>-<seq>` ids and exact MAXLEN trimming, pub/sub delivered asynchronously like Redis's.
+ * Mirrors the Redis data model on `MemoryKeyspace` (keys from `keys.ts`, per-key expiry, streams), each
+ * operation the twin of its Lua script; pub/sub delivered asynchronously like Redis's.
  */
 import { channels, keys, STREAM_SET_PRUNE_AFTER, type SessionRef } from './keys';
 import type {
   AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, NewSessionRecord, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits, SubscriptionUpdate,
 } from './types';
 import { compareEntryIds } from '@switchboard/protocol';
-
-/** `bytes`: data bytes of the retained entries (the byte budget, `StreamLimits.maxBytes`). */
-interface Stream { entries: StreamEntry[]; lastMs: number; lastSeq: number; bytes: number }
-type Value =
-  | { kind: 'string'; v: string }
-  | { kind: 'session'; v: SessionRecord & { indexedAtMs: number } }
-  | { kind: 'set'; v: Set<string> }
-  | { kind: 'zset'; v: Map<string, number> }
-  | { kind: 'stream'; v: Stream };
-const entryBytes = (e: StreamEntry) => Buffer.byteLength(e.data);
-interface Slot { value: Value; expiresAt: number }
+import { MemoryKeyspace } from './memory-keyspace';
 
 export interface MemoryStoreOptions {
   /** How often expired keys are swept (they are also dropped lazily on access). @default 10_000 */
   sweepIntervalMs?: number;
 }
 
-export class MemoryStore implements Store {
+export class MemoryStore extends MemoryKeyspace implements Store {
   readonly kind = 'memory' as const;
-  private readonly data = new Map<string, Slot>();
   private readonly handlers = new Map<string, Set<MessageHandler>>();
-  private readonly sweeper: NodeJS.Timeout;
 
   constructor(opts: MemoryStoreOptions = {}) {
-    this.sweeper = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 10_000);
-    this.sweeper.unref();
-  }
-
-  /** Number of live keys (tests, metrics). */
-  get size(): number {
-    this.sweep();
-    return this.data.size;
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    for (const [k, s] of this.data) if (s.expiresAt <= now) this.data.delete(k);
-  }
-
-  private get(key: string): Slot | undefined {
-    const s = this.data.get(key);
-    if (s && s.expiresAt <= Date.now()) {
-      this.data.delete(key);
-      return undefined;
-    }
-    return s;
-  }
-
-  private set(key: string, value: Value, ttlMs: number): void {
-    this.data.set(key, { value, expiresAt: Date.now() + ttlMs });
-  }
-
-  private expire(key: string, ttlMs: number): void {
-    const s = this.get(key);
-    if (s) s.expiresAt = Date.now() + ttlMs;
-  }
-
-  private str(key: string): string | undefined {
-    const s = this.get(key);
-    return s?.value.kind === 'string' ? s.value.v : undefined;
-  }
-
-  private stream(key: string): Stream | undefined {
-    const s = this.get(key);
-    return s?.value.kind === 'stream' ? s.value.v : undefined;
-  }
-
-  private xadd(key: string, kind: StreamEntry['kind'], data: string, l: StreamLimits): string {
-    let st = this.stream(key);
-    if (!st) {
-      st = { entries: [], lastMs: 0, lastSeq: -1, bytes: 0 };
-      this.set(key, { kind: 'stream', v: st }, l.ttlMs);
-    }
-    const now = Date.now();
-    if (now > st.lastMs) {
-      st.lastMs = now;
-      st.lastSeq = 0;
-    } else st.lastSeq += 1;
-    const id = `${st.lastMs}-${st.lastSeq}`;
-    const entry = { id, kind, data };
-    st.entries.push(entry);
-    st.bytes += entryBytes(entry);
-    if (st.entries.length > l.maxLen) for (const e of st.entries.splice(0, st.entries.length - l.maxLen)) st.bytes -= entryBytes(e);
-    // The byte budget: oldest entries go first; the newest with data always stays (see appendEvents.lua).
-    const maxBytes = l.maxBytes ?? 0;
-    while (maxBytes > 0 && st.bytes > maxBytes && st.bytes - entryBytes(st.entries[0]!) > 0) st.bytes -= entryBytes(st.entries.shift()!);
-    return id;
+    super(opts);
   }
 
   /** The memory twin of admitSession-1.lua: a principal's session ids scored by an expiry bound. */

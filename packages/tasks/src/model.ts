@@ -114,28 +114,23 @@ export function taskPolicyOf(tool: { _meta?: Record<string, unknown>; execution?
   return { support, rerunSafe: declared?.rerunSafe === true };
 }
 
-/** 2025-11-25 `Task` (nested under `task` in CreateTaskResult; the body of tasks/get). Times as ISO 8601. */
-export function toTask2025(r: TaskRecord): Record<string, unknown> {
+/** The fields both generations render alike: id, status, message, times as ISO 8601. */
+function taskFields(r: TaskRecord): Record<string, unknown> {
   return {
     taskId: r.id,
     status: r.status,
     ...(r.statusMessage !== undefined && { statusMessage: r.statusMessage }),
     createdAt: new Date(r.createdAt).toISOString(),
     lastUpdatedAt: new Date(r.lastUpdatedAt).toISOString(),
-    ttl: r.ttlMs,
-    pollInterval: r.pollIntervalMs,
   };
+}
+
+/** 2025-11-25 `Task` (nested under `task` in CreateTaskResult; the body of tasks/get). */
+export function toTask2025(r: TaskRecord): Record<string, unknown> {
+  return { ...taskFields(r), ttl: r.ttlMs, pollInterval: r.pollIntervalMs };
 }
 
 /** 2026-07-28 task fields (flat in CreateTaskResult and DetailedTask); the caller adds resultType and payloads. */
 export function toTask2026(r: TaskRecord): Record<string, unknown> {
-  return {
-    taskId: r.id,
-    status: r.status,
-    ...(r.statusMessage !== undefined && { statusMessage: r.statusMessage }),
-    createdAt: new Date(r.createdAt).toISOString(),
-    lastUpdatedAt: new Date(r.lastUpdatedAt).toISOString(),
-    ttlMs: r.ttlMs,
-    pollIntervalMs: r.pollIntervalMs,
-  };
+  return { ...taskFields(r), ttlMs: r.ttlMs, pollIntervalMs: r.pollIntervalMs };
 }

@@ -2,18 +2,10 @@
  * The stored shape of a task, shared by both stores: a small `state` (the only part scripts rewrite) and
  * an opaque `spec` (tool, args, origin: written once, never re-encoded, so arguments keep their exact JSON).
  */
-import type { InputRequest, TaskRecord, TaskStatus } from './model';
+import type { InputRequest, TaskRecord } from './model';
 
-export interface TaskState {
-  id: string;
-  status: TaskStatus;
-  statusMessage?: string;
-  createdAt: number;
-  lastUpdatedAt: number;
-  ttlMs: number;
-  pollIntervalMs: number;
-  rerunSafe: boolean;
-  runs: number;
+/** The record's lifecycle fields, as scripts rewrite them. */
+export interface TaskState extends Pick<TaskRecord, 'id' | 'status' | 'statusMessage' | 'createdAt' | 'lastUpdatedAt' | 'ttlMs' | 'pollIntervalMs' | 'rerunSafe' | 'runs'> {
   outcome?: 'result' | 'error';
   /** Outstanding input keys, in request order. */
   pending: string[];
@@ -21,13 +13,8 @@ export interface TaskState {
   answered: string[];
 }
 
-export interface TaskSpec {
-  tool: string;
-  args: Record<string, unknown>;
-  era: '2025' | '2026';
-  sessionId?: string;
-  progressToken?: string | number;
-}
+/** What the task runs and for whom: written once. */
+export type TaskSpec = Pick<TaskRecord, 'tool' | 'args' | 'era' | 'sessionId' | 'progressToken'>;
 
 /** Lua's cjson writes an empty list as `{}`. */
 const asList = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);

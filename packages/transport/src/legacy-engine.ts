@@ -30,7 +30,8 @@ import { resolveBudgets, resolveOptions, type EngineOptions, type SessionBudgets
 import { assertSubscriptionUri, LOG_LEVELS, rehydrationParams } from './session-budgets';
 import { sleep, StreamHub } from './stream-hub';
 import { StreamTail } from './stream-tail';
-import { LocalSession, type ServerFactory } from './local-session';
+import { LocalSession } from './local-session';
+import type { ServerFactory } from './server-instance';
 import { PostExchange } from './post-exchange';
 import { SessionRegistry } from './session-registry';
 import type { EngineContext, EngineHooks } from './context';

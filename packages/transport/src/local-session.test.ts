@@ -7,7 +7,8 @@ import type { Transport } from '@modelcontextprotocol/server';
 import { ERROR_CATALOG } from '@switchboard/protocol';
 import { MemoryStore } from '@switchboard/store';
 import type { EngineContext } from './context';
-import { LocalSession, type ServerLike } from './local-session';
+import { LocalSession } from './local-session';
+import type { ServerLike } from './server-instance';
 import { resolveOptions } from './options';
 import { StreamHub } from './stream-hub';
 

@@ -7,8 +7,6 @@
  * the session's GET stream log. Server→client request ids are rewritten to `<nodeId>-<n>` so two nodes
  * serving one session never collide, and mapped back when the client's answer arrives on any node.
  */
-import { randomBytes } from 'node:crypto';
-import type { Transport, TransportSendOptions, JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
 import {
   catalogErrorBody,
   GET_STREAM_ID,
@@ -23,61 +21,10 @@ import {
 import type { SessionRecord, SessionRef, SessionTransport, StreamEntry } from '@switchboard/store';
 import type { EngineContext } from './context';
 import type { ExchangeOwner, PostExchange } from './post-exchange';
+import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
 import type { SessionBudgets } from './options';
+import { EdgeTransport, INTERNAL_PREFIX, isEngineRequestId, SSE2024_STREAM_ID, type ServerFactory, type ServerLike } from './server-instance';
 
-/** What a tenant's factory returns: an SDK `McpServer` or low-level `Server` (anything that connects to a Transport). */
-export interface ServerLike {
-  connect(transport: Transport): Promise<void>;
-  close(): Promise<void>;
-  /** Optional: the instance holds work of its own (a gateway's upstream stream reader); never released while true. */
-  readonly busy?: boolean;
-}
-export type ServerFactory = (() => ServerLike) & {
-  /**
-   * Optional: the client ended its session (DELETE, on whichever node received it), called before the
-   * session's keys are deleted. A gateway tenant ends the upstream session here (packages/gateway).
-   */
-  endSession?: (ref: SessionRef) => Promise<void>;
-};
-
-/**
- * Ids of the requests the edge itself sends a session's server (rehydration replays). A random part per
- * process, so no client can produce one: a client request carrying an internal id would be swallowed (never
- * answered) and pin its instance busy forever. The pid alone was predictable (PID 1 in a container).
- */
-const INTERNAL_PREFIX = `sb-internal-${randomBytes(12).toString('base64url')}-`;
-/**
- * Whether a request reaching an instance was issued by the engine itself (the replayed handshake of a
- * rehydration, a state sync after another node changed the log level or subscriptions), not by the client.
- * A gateway instance answers such syncs locally: the upstream session already has that state.
- */
-export function isEngineRequestId(id: unknown): boolean {
-  return typeof id === 'string' && id.startsWith(INTERNAL_PREFIX);
-}
-/** The one stream of a 2024-11-05 HTTP+SSE session: every server message goes there. */
-export const SSE2024_STREAM_ID = 'sse';
-
-class EdgeTransport implements Transport {
-  onclose?: () => void;
-  onerror?: (error: Error) => void;
-  onmessage?: <T extends JSONRPCMessage>(message: T, extra?: MessageExtraInfo) => void;
-  sessionId?: string;
-  protocolVersion?: string;
-
-  constructor(private readonly session: LocalSession) {
-    this.sessionId = session.ref.sid;
-  }
-  async start(): Promise<void> {}
-  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    this.session.route(message as JsonRpcMessage, options?.relatedRequestId);
-  }
-  async close(): Promise<void> {
-    this.onclose?.();
-  }
-  setProtocolVersion(version: string): void {
-    this.protocolVersion = version;
-  }
-}
 
 interface ServerRequestEntry {
   originalId: RequestId;
@@ -294,7 +241,7 @@ export class LocalSession implements ExchangeOwner {
   route(message: JsonRpcMessage, relatedRequestId: RequestId | undefined): void {
     if (isResponse(message)) {
       const id = message.id;
-      if (typeof id === 'string' && id.startsWith(INTERNAL_PREFIX)) {
+      if (isEngineRequestId(id)) {
         const done = this.internal.get(id);
         this.internal.delete(id);
         done?.(message);
@@ -338,12 +285,8 @@ export class LocalSession implements ExchangeOwner {
       related.emit(text);
       return;
     }
-    if (relatedRequestId !== undefined && !this.isInternalId(relatedRequestId)) return;
+    if (relatedRequestId !== undefined && !isEngineRequestId(relatedRequestId)) return;
     this.appendToStream(GET_STREAM_ID, text);
-  }
-
-  private isInternalId(id: RequestId): boolean {
-    return typeof id === 'string' && id.startsWith(INTERNAL_PREFIX);
   }
 
   /**

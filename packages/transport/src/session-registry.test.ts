@@ -10,7 +10,7 @@ import { MemoryStore } from '@switchboard/store';
 import { createDemoServer } from '@switchboard/demo-server';
 import { LegacyEngine, type CallerContext } from './legacy-engine';
 import type { EngineOptions } from './options';
-import type { ServerFactory } from './local-session';
+import type { ServerFactory } from './server-instance';
 
 const caller: CallerContext = { tenant: 't1', principal: 'p1', createServer: (() => createDemoServer()) as unknown as ServerFactory };
 

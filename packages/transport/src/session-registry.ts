@@ -13,7 +13,8 @@
  */
 import { channels, type InboxMessage, type SessionRecord, type SessionRef } from '@switchboard/store';
 import type { EngineContext } from './context';
-import { LocalSession, type ServerFactory } from './local-session';
+import { LocalSession } from './local-session';
+import type { ServerFactory } from './server-instance';
 import { sleep } from './stream-hub';
 
 const refKey = (r: SessionRef) => `${r.tenant}/${r.sid}`;

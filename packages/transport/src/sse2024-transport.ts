@@ -22,7 +22,8 @@ import {
 } from '@switchboard/protocol';
 import type { SessionRef } from '@switchboard/store';
 import type { LegacyEngine, CallerContext } from './legacy-engine';
-import { SSE2024_STREAM_ID, type LocalSession } from './local-session';
+import type { LocalSession } from './local-session';
+import { SSE2024_STREAM_ID } from './server-instance';
 import { StreamTail } from './stream-tail';
 import { rehydrationParams } from './session-budgets';
 import { assertJsonContentType, assertSseAccept } from './http-checks';
