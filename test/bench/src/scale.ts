@@ -139,7 +139,14 @@ async function main(): Promise<void> {
     if (openFailed) log(`scale: ${openFailed} streams failed to open: ${[...new Set(openErrors.map((e) => e.message))].slice(0, 3).join('; ')}`);
     await sleep(HOLD_S * 1000);
     const withStreams = await phase(edges, cluster);
-    const dropped = streams.filter((s) => s.endedBy !== undefined).length;
+    const droppedStreams = streams.filter((s) => s.endedBy !== undefined);
+    const dropped = droppedStreams.length;
+    if (dropped) {
+      const reasons = new Map<string, number>();
+      for (const s of droppedStreams) reasons.set(s.endedBy!, (reasons.get(s.endedBy!) ?? 0) + 1);
+      log(`scale: ${dropped} streams ended during the hold: ${[...reasons].map(([r, n]) => `${n} × ${r}`).join(', ')}`);
+      for (const e of edges) log(`${e.edge.nodeId} log tail:\n${e.edge.logs().split('\n').slice(-8).join('\n')}`);
+    }
     // Liveness: a trigger posted on the session's own node reaches the stream held on another.
     const sample = Array.from({ length: Math.min(300, STREAMS) }, (_, k) => Math.floor((k * STREAMS) / Math.min(300, STREAMS)));
     const live = new http.Agent({ keepAlive: true, maxSockets: 16 });
