@@ -92,6 +92,12 @@ async function main(): Promise<void> {
     },
   });
   const engine = legacy;
+  // Before the tenants: their modern engines take the tasks extension when they are built.
+  const tasks = EdgeTasks.create(
+    env.REDIS_URL,
+    { store, maxLen: legacy.ctx.opts.streamMaxLen, ttlMs: legacy.ctx.opts.streamTtlMs, redisClient: rawStore instanceof RedisStore ? rawStore.client : undefined },
+    logFn,
+  );
   const tenants = new TenantHost({
     store,
     hooks,
@@ -107,13 +113,9 @@ async function main(): Promise<void> {
       principalRate: env.PRINCIPAL_RATE_LIMIT > 0 ? { limit: env.PRINCIPAL_RATE_LIMIT, windowMs: env.PRINCIPAL_RATE_WINDOW_MS } : undefined,
       maxStreamsPerPrincipal: env.MAX_STREAMS_PER_PRINCIPAL,
     },
+    modernTasks: tasks ? (tenant, createServer) => tasks.modernHookFor(tenant, createServer) : undefined,
   });
   await tenants.apply(configured);
-  const tasks = EdgeTasks.create(
-    env.REDIS_URL,
-    { store, maxLen: legacy.ctx.opts.streamMaxLen, ttlMs: legacy.ctx.opts.streamTtlMs, redisClient: rawStore instanceof RedisStore ? rawStore.client : undefined },
-    logFn,
-  );
   await tasks?.setTenants(tenants.tenants.filter((t) => !t.upstream));
 
   let draining = false;

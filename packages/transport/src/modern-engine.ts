@@ -29,6 +29,7 @@ import {
 import { catalogErrorBody, formatSseEvent } from '@switchboard/protocol';
 import type { EngineHooks, RequestDone } from './context';
 import { ModernInstancePool } from './modern-instance-pool';
+import { withModernTasks, type ModernTaskHook } from './modern-task-hook';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
 import { pipeWebResponse, toWebRequest } from './web-bridge';
 
@@ -61,6 +62,8 @@ export interface ModernEngineDeps {
    */
   stallTimeoutMs?: number;
   hooks?: ModernHooks;
+  /** The tasks extension (modern-task-hook.ts); absent: no tasks (the tasks methods answer -32601). */
+  tasks?: ModernTaskHook;
 }
 
 /** Who is calling; the edge resolves it (auth comes later: the principal is 'anonymous' for now). */
@@ -107,8 +110,10 @@ export class ModernEngine {
 
   constructor(private readonly deps: ModernEngineDeps) {
     const maxIdle = deps.maxIdleInstances ?? 32;
-    if (maxIdle > 0) this.pool = new ModernInstancePool(deps.factory, maxIdle);
-    this.handler = createMcpHandler(this.pool?.factory ?? deps.factory, {
+    // Instances are decorated for tasks once, when built (pooled instances keep it).
+    const build = deps.tasks ? withModernTasks(deps.factory, deps.tenant, deps.tasks) : deps.factory;
+    if (maxIdle > 0) this.pool = new ModernInstancePool(build, maxIdle);
+    this.handler = createMcpHandler(this.pool?.factory ?? build, {
       legacy: 'reject',
       bus: deps.bus,
       maxRequestBodySize: deps.maxBodyBytes,
