@@ -17,6 +17,7 @@ export function envelope(extra: Record<string, unknown> = {}): Record<string, un
 function nameOf(method: string, params: Record<string, unknown>): string | undefined {
   if (method === 'tools/call' || method === 'prompts/get') return typeof params.name === 'string' ? params.name : undefined;
   if (method === 'resources/read') return typeof params.uri === 'string' ? params.uri : undefined;
+  if (method === 'tasks/get' || method === 'tasks/update' || method === 'tasks/cancel') return typeof params.taskId === 'string' ? params.taskId : undefined;
   return undefined;
 }
 
