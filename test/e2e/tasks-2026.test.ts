@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { REPO_ROOT, startEdge, waitFor, type Edge } from '@switchboard/test-helpers';
 import { DEMO_SERVER, newApiKey, sha256, startFleet, xApiKey, type Creds, type Fleet } from './fleet';
-import { ALL_CAPS, call, envelope } from './modern-http';
+import { ALL_CAPS, call, envelope, listen } from './modern-http';
 
 const WORKER_ENTRY = path.join(REPO_ROOT, 'apps/worker/dist/main.js');
 const EXT = 'io.modelcontextprotocol/tasks';
@@ -130,6 +130,29 @@ describe('tasks 2026-07-28 across 3 edges and a worker on Redis', () => {
     for (const method of ['tasks/result', 'tasks/list']) expect((await call(url(0), method, method === 'tasks/list' ? {} : { taskId }, as(xApiKey(ALICE)))).body.error?.code).toBe(-32601);
     expect((await get(0, xApiKey(ALICE), taskId)).body.result.status).toBe('working');
     await call(url(0), 'tasks/cancel', { taskId }, as(xApiKey(ALICE)));
+  });
+
+  test('status notifications: a listen stream on C naming a task created on A gets its changes; only own tasks are accepted', async () => {
+    const { taskId } = (await tool(0, xApiKey(ALICE), 'confirm_delete', { filename: 'watched.txt' })).body.result;
+    const mine = await listen(url(2), { taskIds: [taskId, 'f'.repeat(32), 'not-an-id'] }, 'watch-1', as(xApiKey(ALICE)));
+    const theirs = await listen(url(1), { taskIds: [taskId] }, 'watch-2', as(xApiKey(BOB)));
+    try {
+      expect(mine.messages[0]).toMatchObject({ method: 'notifications/subscriptions/acknowledged', params: { notifications: { taskIds: [taskId] } } });
+      expect(theirs.messages[0]).toMatchObject({ params: { notifications: { taskIds: [] } } });
+      const asked = await mine.waitFor((m) => m.method === 'notifications/tasks' && m.params.status === 'input_required', 15_000);
+      expect(asked.params).toMatchObject({ taskId, _meta: { 'io.modelcontextprotocol/subscriptionId': 'watch-1' } });
+      expect(asked.params.resultType).toBeUndefined();
+      const [key] = Object.keys(asked.params.inputRequests);
+      await call(url(1), 'tasks/update', { taskId, inputResponses: { [key!]: { action: 'accept', content: { confirm: false } } } }, as(xApiKey(ALICE)));
+      const done = await mine.waitFor((m) => m.method === 'notifications/tasks' && m.params.status === 'completed', 15_000);
+      expect(done.params.result).toMatchObject({ content: [{ text: 'kept watched.txt' }] });
+      expect(theirs.messages.filter((m) => m.method === 'notifications/tasks')).toEqual([]);
+    } finally {
+      mine.close();
+      theirs.close();
+    }
+    const refused = await call(url(0), 'subscriptions/listen', { notifications: { taskIds: [taskId] } }, as(xApiKey(ALICE), envelope()));
+    expect({ status: refused.status, code: refused.body.error?.code }).toEqual({ status: 400, code: -32021 });
   });
 
   test('an MRTR round before the task: input_required without a task, then the task carries the answer', async () => {

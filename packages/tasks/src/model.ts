@@ -146,3 +146,15 @@ export function toTask2025(r: TaskRecord): Record<string, unknown> {
 export function toTask2026(r: TaskRecord): Record<string, unknown> {
   return { ...taskFields(r), ttlMs: r.ttlMs, pollIntervalMs: r.pollIntervalMs };
 }
+
+/** 2026-07-28 DetailedTask (the `tasks/get` result and the `notifications/tasks` params). */
+export function detailedTask(t: TaskRecord, payload: TaskPayload | null): Record<string, unknown> {
+  const out: Record<string, unknown> = { resultType: 'complete', ...toTask2026(t) };
+  if (t.status === 'input_required' && t.inputRequests && Object.keys(t.inputRequests).length > 0) out.inputRequests = t.inputRequests;
+  if (payload && (t.status === 'completed' || t.status === 'failed')) {
+    // The stored tool result is the task's own: no related-task _meta on the 2026 wire.
+    if ('error' in payload) out.error = payload.error;
+    else out.result = payload.result;
+  }
+  return out;
+}

@@ -12,9 +12,10 @@
  * looked at; unknown, expired, foreign and malformed ids all get -32602 (TASK_NOT_FOUND).
  */
 import { ERROR_CATALOG, type ErrorKind } from '@switchboard/protocol';
-import { isValidTaskId, ownerHash, toTask2026, type TaskOwner, type TaskPayload, type TaskPolicy, type TaskRecord } from './model';
+import { detailedTask, isValidTaskId, ownerHash, toTask2026, type TaskOwner, type TaskPolicy } from './model';
 import type { TaskEvent, TaskStore } from './task-store';
 import type { TaskDispatcher } from './dispatcher';
+import { TaskWatch, type TaskNotify } from './task-watch';
 
 export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
@@ -31,6 +32,7 @@ export interface Tasks2026Options {
   toolPolicy(tool: string): Promise<TaskPolicy | undefined>;
   /** Status changes made here (cancel), for the 2025 session of a task created by a 2025 client (notifier.ts). */
   notify?: (e: TaskEvent) => void;
+  log?: (msg: string, err?: unknown) => void;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -48,21 +50,10 @@ export function declaresTasks(clientCapabilities: unknown): boolean {
   return isObject(clientCapabilities) && isObject(clientCapabilities.extensions) && isObject(clientCapabilities.extensions[TASKS_EXTENSION]);
 }
 
-/** 2026-07-28 DetailedTask (the `tasks/get` result and the `notifications/tasks` params). */
-export function detailedTask(t: TaskRecord, payload: TaskPayload | null): Record<string, unknown> {
-  const out: Record<string, unknown> = { resultType: 'complete', ...toTask2026(t) };
-  if (t.status === 'input_required' && t.inputRequests && Object.keys(t.inputRequests).length > 0) out.inputRequests = t.inputRequests;
-  if (payload && (t.status === 'completed' || t.status === 'failed')) {
-    // The stored tool result is the task's own: no related-task _meta on the 2026 wire.
-    if ('error' in payload) out.error = payload.error;
-    else out.result = payload.result;
-  }
-  return out;
-}
-
 export class Tasks2026 {
   /** The extension id listed in `server/discover`. */
   readonly extension = TASKS_EXTENSION;
+  private watcher?: TaskWatch;
 
   constructor(private readonly opts: Tasks2026Options) {}
 
@@ -139,5 +130,11 @@ export class Tasks2026 {
     if (c.outcome === 'unknown') return fail('TASK_NOT_FOUND');
     if (c.outcome === 'cancelled') this.opts.notify?.({ kind: 'status', tenant: owner.tenant, ownerHash: ownerHash(owner), task: c.task });
     return ACK;
+  }
+
+  /** `subscriptions/listen` with `notifications.taskIds`: status notifications of the caller's own tasks among them. */
+  watch(owner: TaskOwner, taskIds: unknown, notify: TaskNotify): Promise<{ accepted: string[]; off: () => void }> {
+    this.watcher ??= new TaskWatch(this.opts.store, owner.tenant, undefined, this.opts.log);
+    return this.watcher.watch(owner, taskIds, notify);
   }
 }

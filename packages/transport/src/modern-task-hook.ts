@@ -33,6 +33,8 @@ export interface ModernTaskHook {
   get(owner: TaskOwnerRef, declared: boolean, params: unknown): Promise<TaskAnswer>;
   update(owner: TaskOwnerRef, declared: boolean, params: unknown, inputResponses: unknown): Promise<TaskAnswer>;
   cancel(owner: TaskOwnerRef, declared: boolean, params: unknown): Promise<TaskAnswer>;
+  /** Status notifications of the caller's own tasks among `taskIds` (modern-task-listen.ts), until `off`. */
+  watch(owner: TaskOwnerRef, taskIds: unknown, notify: (task: Record<string, unknown>) => void): Promise<{ accepted: string[]; off: () => void }>;
 }
 
 type StoredHandler = (request: { method: string; params?: Record<string, unknown> }, ctx: ServerContext) => Promise<unknown>;
