@@ -87,7 +87,7 @@ describe('tasks extension 2026-07-28', () => {
     const c = await create(alice, 'multi_input', {});
     const waiting = await until(alice, c.taskId, (t) => t.status === 'input_required' && Object.keys(t.inputRequests ?? {}).length === 2);
     const [k1, k2] = Object.keys(waiting.inputRequests);
-    expect(waiting.inputRequests[k1]).toMatchObject({ method: 'elicitation/create' });
+    expect(waiting.inputRequests[k1!]).toMatchObject({ method: 'elicitation/create' });
     expect(resultOf(await tasks.update(alice, true, { taskId: c.taskId }, { [k1!]: { action: 'accept', content: { name: 'one', confirm: true } }, bogus: { x: 1 } }))).toEqual({
       resultType: 'complete',
     });
