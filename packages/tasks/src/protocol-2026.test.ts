@@ -10,6 +10,7 @@ import { InProcessTaskRunner } from './inprocess-runner';
 import { declaresTasks, Tasks2026, TASKS_EXTENSION, type Answer2026 } from './protocol-2026';
 import { toolPolicies, type ServerFactory } from './tool-driver';
 import type { TaskOwner, TaskPolicy } from './model';
+import { DEFAULT_TASK_LIMITS } from './task-store';
 
 const factory = createDemoServer as unknown as ServerFactory;
 const policies = toolPolicies();
@@ -134,5 +135,28 @@ describe('tasks extension 2026-07-28', () => {
     expect(errorOf(await tasks.update(alice, true, { taskId: c.taskId }, undefined))).toMatchObject({ code: -32602, data: { reason: 'params.inputResponses must be an object' } });
     expect(errorOf(await tasks.create(alice, { tool: 'slow_compute', args: [1], policy: { support: 'optional', rerunSafe: true, inputFirst: false } }))).toMatchObject({ code: -32602 });
     await tasks.cancel(alice, true, { taskId: c.taskId });
+  });
+});
+
+describe('tasks extension 2026-07-28: TTL', () => {
+  const store = new MemoryTaskStore({ ...DEFAULT_TASK_LIMITS, minTtlMs: 1, defaultTtlMs: 1000, pollIntervalMs: 50 });
+  const runner = new InProcessTaskRunner({ store, servers: () => factory, concurrency: 2, inputPollMs: 50 });
+  const tasks = new Tasks2026({ store, dispatcher: runner, toolPolicy: (tool) => policies(factory, tool) });
+  afterAll(() => runner.close());
+
+  test('a finished task stays readable for ttlMs, then is purged and answered like an unknown id', async () => {
+    const policy: TaskPolicy = { support: 'optional', rerunSafe: true, inputFirst: false };
+    const c = resultOf(await tasks.create(alice, { tool: 'slow_compute', args: { seconds: 0, label: 'ttl' }, policy }));
+    expect(c).toMatchObject({ ttlMs: 1000, pollIntervalMs: 50 });
+    let finishedAt = 0;
+    for (let i = 0; i < 100 && !finishedAt; i++) {
+      if (resultOf(await tasks.get(alice, true, { taskId: c.taskId })).status === 'completed') finishedAt = Date.now();
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(finishedAt).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(resultOf(await tasks.get(alice, true, { taskId: c.taskId })).status).toBe('completed');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(errorOf(await tasks.get(alice, true, { taskId: c.taskId }))).toEqual({ code: -32602, message: 'Invalid params: task not found' });
   });
 });
