@@ -108,6 +108,8 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
       },
     },
   }));
+  // Before the tenants: their modern engines take the tasks extension when they are built.
+  const tasks = EdgeTasks.create(env.REDIS_URL, { store, maxLen: engine.ctx.opts.streamMaxLen, ttlMs: engine.ctx.opts.streamTtlMs, redisClient }, logFn);
   const tenants = new TenantHost({
     store,
     hooks,
@@ -123,9 +125,9 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
       principalRate: env.PRINCIPAL_RATE_LIMIT > 0 ? { limit: env.PRINCIPAL_RATE_LIMIT, windowMs: env.PRINCIPAL_RATE_WINDOW_MS } : undefined,
       maxStreamsPerPrincipal: env.MAX_STREAMS_PER_PRINCIPAL,
     },
+    modernTasks: tasks ? (tenant, createServer) => tasks.modernHookFor(tenant, createServer) : undefined,
   });
   await tenants.apply(configured);
-  const tasks = EdgeTasks.create(env.REDIS_URL, { store, maxLen: engine.ctx.opts.streamMaxLen, ttlMs: engine.ctx.opts.streamTtlMs, redisClient }, logFn);
   // Gateway tenants' tasks are the upstream's business.
   const moduleTenants = () => tenants.tenants.filter((t) => !t.upstream);
   await tasks?.setTenants(moduleTenants());
