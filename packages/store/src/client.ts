@@ -25,6 +25,11 @@ export interface RedisClientOptions {
    * syscall per command. For command clients, not subscribers. @default false
    */
   autoPipelining?: boolean;
+  /**
+   * Cluster: SSUBSCRIBE through one subscriber connection per master (ioredis `shardedSubscribers`), each
+   * re-created and re-subscribed when its master changes. For sharded-mode subscribers (pubsub.ts). @default false
+   */
+  shardedSubscribers?: boolean;
 }
 
 const COMMON: RedisOptions = {
@@ -62,6 +67,7 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
       : new Cluster(parsed.nodes, {
           redisOptions: { ...COMMON, connectionName: opts.connectionName },
           enableAutoPipelining: opts.autoPipelining ?? false,
+          shardedSubscribers: opts.shardedSubscribers ?? false,
           clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
           // Queue only until the first connection (then failFastOnceConnected): during an outage a command fails
           // at once instead of waiting, unbounded, for the cluster to return.

@@ -1,6 +1,7 @@
 /**
- * One contract, five stores: the embedded memory store, a single Redis and a 3-master Redis Cluster (each a
- * real redis-server started by the test on a random port), and the deployment's Redis image through
+ * One contract, many stores: the embedded memory store, a single Redis and a 3-master Redis Cluster with
+ * sharded and with classic pub/sub, a single Redis with sharded pub/sub (each a real redis-server started by
+ * the test on a random port), and the deployment's Redis image through
  * testcontainers, single and as a 3-master cluster (when a Docker engine answers; under CI=true it must).
  */
 import { redisContainerUnavailableReason, startRedis, startRedisCluster, startRedisClusterContainer, startRedisContainer } from '@switchboard/test-helpers';
@@ -16,16 +17,20 @@ const limits = { maxLen: 50, ttlMs: 60_000 };
 const record = (tenant: string) => ({ tenant, transport: 'streamable' as const, principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}', logLevel: '', createdAtMs: 1 });
 const owner = { principal: 'alice' };
 const newRef = (tenant = 't1'): SessionRef => ({ tenant, sid: randomBytes(16).toString('hex') });
-const nextMessage = (store: Store, channel: string, timeoutMs = 2000) =>
-  new Promise<string>((resolve, reject) => {
+/** Subscribes `channel` (resolves once subscribed: a sharded subscriber may first connect to the shard); `.next` is its next message. */
+const nextMessage = async (store: Store, channel: string, timeoutMs = 2000): Promise<{ next: Promise<string> }> => {
+  let h: (c: string, m: string) => void = () => {};
+  const next = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no message on ${channel}`)), timeoutMs);
-    const h = (_c: string, m: string) => {
+    h = (_c, m) => {
       clearTimeout(timer);
       void store.unsubscribe(channel, h);
       resolve(m);
     };
-    void store.subscribe(channel, h);
   });
+  await store.subscribe(channel, h);
+  return { next };
+};
 
 type Backend = { name: string; setup: () => Promise<{ store: Store; teardown: () => Promise<void> }> };
 
@@ -39,12 +44,22 @@ const backends: Backend[] = [
       return { store, teardown: async () => { await store.close(); await redis.stop(); } };
     },
   },
-  {
-    name: 'redis cluster',
+  // Redis Cluster: auto resolves to sharded pub/sub (Redis ≥ 7); classic is the fallback (PUBSUB_MODE=classic).
+  ...(['auto', 'classic'] as const).map((pubsubMode) => ({
+    name: `redis cluster, ${pubsubMode === 'auto' ? 'sharded' : 'classic'} pub/sub`,
     setup: async () => {
       const cluster = await startRedisCluster({ masters: 3 });
-      const store = new RedisStore(cluster.url);
+      const store = new RedisStore(cluster.url, { pubsubMode });
+      expect(await store.pubsubMode).toBe(pubsubMode === 'auto' ? 'sharded' : 'classic');
       return { store, teardown: async () => { await store.close(); await cluster.stop(); } };
+    },
+  })),
+  {
+    name: 'single redis, sharded pub/sub (PUBSUB_MODE=sharded)',
+    setup: async () => {
+      const redis = await startRedis();
+      const store = new RedisStore(redis.url, { pubsubMode: 'sharded' });
+      return { store, teardown: async () => { await store.close(); await redis.stop(); } };
     },
   },
 ];
@@ -306,8 +321,7 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
 
   test('appends wake subscribers of the session channel', async () => {
     const ref = newRef();
-    const woke = nextMessage(store, channels.wake(ref));
-    await new Promise((r) => setTimeout(r, 50));
+    const woke = (await nextMessage(store, channels.wake(ref))).next;
     const r = await store.appendEvents(ref, GET_STREAM_ID, ['hello'], limits);
     const wake = parseWake(await woke);
     expect(wake).toMatchObject({ deleted: false, streamId: GET_STREAM_ID, lastId: r.ids[0] });
@@ -320,8 +334,7 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     const ref = newRef();
     await store.createSession(ref, record('t1'), 60_000);
     await store.beginStream(ref, 's1', { ...limits, nodeId: 'n1', requestKeys: ['n1'], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000 });
-    const woke = nextMessage(store, channels.wake(ref));
-    await new Promise((r) => setTimeout(r, 50));
+    const woke = (await nextMessage(store, channels.wake(ref))).next;
     expect(await store.deleteSession(ref)).toBe(true);
     expect(await woke).toBe('!deleted');
     expect(await store.touchSession(ref, 1000, owner)).toBeNull();
@@ -333,8 +346,7 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     const ref = newRef();
     expect(await store.routeAnswer(ref, 'nA-1', '{"x":1}', 10_000)).toBe(false);
     await store.recordPending(ref, 'nA-1', 'nodeA', 10_000);
-    const poked = nextMessage(store, channels.nodeInbox('nodeA'));
-    await new Promise((r) => setTimeout(r, 50));
+    const poked = (await nextMessage(store, channels.nodeInbox('nodeA'))).next;
     expect(await store.routeAnswer(ref, 'nA-1', '{"x":1}', 10_000)).toBe(true);
     expect(JSON.parse(await poked)).toMatchObject({ kind: 'answer', id: 'nA-1', sid: ref.sid });
     expect(await store.takeAnswer(ref, 'nA-1')).toBe('{"x":1}');
@@ -346,8 +358,7 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     await store.routeCancel(ref, 'n7', 'early', 10_000);
     const begun = await store.beginStream(ref, 's9', { ...limits, nodeId: 'nodeB', requestKeys: ['n7', 'n8'], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000 });
     expect(begun.cancelled).toEqual(['n7']);
-    const poked = nextMessage(store, channels.nodeInbox('nodeB'));
-    await new Promise((r) => setTimeout(r, 50));
+    const poked = (await nextMessage(store, channels.nodeInbox('nodeB'))).next;
     await store.routeCancel(ref, 'n8', 'late', 10_000);
     expect(JSON.parse(await poked)).toMatchObject({ kind: 'cancel', reqKey: 'n8', reason: 'late' });
     expect((await store.refreshLeases(ref, 'nodeB', ['n7', 'n8'], 5000)).sort()).toEqual(['n7', 'n8']);
