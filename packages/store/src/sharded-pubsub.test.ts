@@ -126,3 +126,40 @@ test('sharded: a killed subscriber connection is re-established, re-subscribed a
     await sleep(2_100);
   }
 });
+
+test('sharded: after a master fails over, its channels are re-subscribed on the promoted replica', async () => {
+  const ha = await startRedisCluster({ masters: 3, replicas: 1, nodeTimeoutMs: 1_000 });
+  let resubscribed = 0;
+  const a = new RedisStore(ha.url, { pubsubMode: 'sharded', nodeId: 'a' });
+  const b = new RedisStore(ha.url, { pubsubMode: 'sharded', nodeId: 'b', onResubscribed: () => resubscribed++ });
+  try {
+    const ref = newRef();
+    const ch = channels.wake(ref);
+    const got: string[] = [];
+    await b.subscribe(ch, (_c, m) => got.push(m));
+    const slot = Number(await a.client.cluster('KEYSLOT', ch));
+    const masterOf = (topo: Awaited<ReturnType<RedisClusterHandle['topology']>>) =>
+      topo.find((n) => n.role === 'master' && !n.flags.includes('fail') && n.slots.some((r) => {
+        const [lo, hi = lo] = r.split('-').map(Number);
+        return slot >= lo! && slot <= hi!;
+      }))?.port;
+    const victim = masterOf(await ha.topology())!;
+    await a.appendEvents(ref, GET_STREAM_ID, ['before'], limits);
+    await waitFor(() => got.length === 1, { timeoutMs: 5_000 });
+    await ha.nodes.find((n) => n.port === victim)!.kill();
+    await waitFor(async () => {
+      const now = masterOf(await ha.topology({ skipPorts: [victim] }));
+      return now !== undefined && now !== victim;
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor(() => resubscribed > 0, { timeoutMs: 30_000 });
+    // Appends retry until the client has the new slot map; then the wake-up reaches the re-subscribed holder.
+    await waitFor(async () => {
+      await a.appendEvents(ref, GET_STREAM_ID, ['after'], limits).catch(() => undefined);
+      return got.some((m) => m.endsWith(' after'));
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+    await ha.stop();
+    await sleep(2_100); // the slots-refresh backoff timer ioredis armed for the lost subscriber (see above)
+  }
+}, 90_000);
