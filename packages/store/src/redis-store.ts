@@ -5,7 +5,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { channels, keys, STREAM_SET_PRUNE_AFTER, type SessionRef } from './keys';
 import { createRedisClient, parseRedisUrl, type RedisLike } from './client';
-import { defineScripts, type ScriptCommands } from './scripts';
+import { defineScripts, variableKeyScriptNames, type ScriptCommands } from './scripts';
 import { RedisPubSub, type PubSubMode, type PubSubSetting } from './pubsub';
 import type {
   AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, NewSessionRecord, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits, SubscriptionUpdate,
@@ -72,7 +72,7 @@ export class RedisStore implements Store {
   constructor(url: string, opts: RedisStoreOptions = {}) {
     this.kind = parseRedisUrl(url).kind;
     const name = opts.nodeId ? `switchboard:${opts.nodeId}` : 'switchboard';
-    this.cmd = createRedisClient(url, { onError: opts.onError, connectionName: name, autoPipelining: true });
+    this.cmd = createRedisClient(url, { onError: opts.onError, connectionName: name, autoPipelining: true, autoPipeliningIgnoredCommands: variableKeyScriptNames() });
     this.scriptSets = defineScripts(this.cmd);
     this.s = this.scriptSets.classic;
     this.pubsub = new RedisPubSub(url, this.cmd, { setting: opts.pubsubMode, onError: opts.onError, connectionName: `${name}:sub`, onResubscribed: opts.onResubscribed });

@@ -27,6 +27,13 @@ export function scriptSources(): ScriptSource[] {
   return cached;
 }
 
+/** Names (both variants) of the scripts taking a variable key count: never auto-pipelined on Cluster (client.ts). */
+export function variableKeyScriptNames(): string[] {
+  return scriptSources()
+    .filter((s) => s.numberOfKeys === undefined)
+    .flatMap((s) => [s.name, `${s.name}Sharded`]);
+}
+
 const PUBLISH = /redis\.call\('PUBLISH'/g;
 
 /** Defines every script on `client`; returns the two command sets, classic and sharded pub/sub. */

@@ -330,6 +330,13 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     if (store.kind !== 'memory') expect(wake && !wake.deleted && wake.carried).toBeTruthy();
   });
 
+  test('concurrent appends to sessions of many slots (one tick, auto-pipelined on Cluster) all succeed', async () => {
+    const refs = Array.from({ length: 40 }, () => newRef());
+    const results = await Promise.all(refs.map((ref, i) => store.appendEvents(ref, GET_STREAM_ID, [`c${i}`], limits)));
+    expect(results.every((r) => r.ids.length === 1)).toBe(true);
+    expect((await store.readEvents(refs[7]!, GET_STREAM_ID, '0-0', 10)).map((e) => e.data)).toEqual(['c7']);
+  });
+
   test('deleting a session removes it and wakes its streams', async () => {
     const ref = newRef();
     await store.createSession(ref, record('t1'), 60_000);
