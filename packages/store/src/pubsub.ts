@@ -1,5 +1,5 @@
 /**
- * Pub/sub over Redis in one of two modes (docs/architecture.md §3.5):
+ * Pub/sub over Redis in one of two modes (docs/architecture.md §4.1):
  *   classic  PUBLISH / SUBSCRIBE. On Redis Cluster every message is relayed over the cluster bus to every
  *            node, so each shard carries the whole fleet's traffic, and ioredis sends a keyless PUBLISH to
  *            any node (two publishes on one channel may arrive in either order after the relay).

@@ -1,6 +1,6 @@
 /**
  * Suite `pubsub`: what pub/sub costs each shard of a 3-master Redis Cluster, classic (before) vs sharded
- * (after; docs/architecture.md §3.5). Two RedisStores stand for two edges: B holds BENCH_PUBSUB_SESSIONS
+ * (after; docs/architecture.md §4.1). Two RedisStores stand for two edges: B holds BENCH_PUBSUB_SESSIONS
  * sessions' streams (subscribes their wake channels), A appends BENCH_PUBSUB_MESSAGES events round robin
  * over them (each append publishes one wake-up from its Lua script, as an edge does). Per master: pub/sub
  * messages executed there (INFO commandstats publish/spublish) and relayed to it over the cluster bus
