@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     // Wake-ups published while the subscriber was away are lost: every held stream re-reads its log.
     onResubscribed: () => setTimeout(() => legacy?.hub.wakeAll(), 100),
   });
+  if (rawStore instanceof RedisStore) void rawStore.pubsubMode.then((mode) => log.info({ pubsubMode: mode }, 'pub/sub mode (PUBSUB_MODE)'), () => undefined);
   const store = instrumentStore(rawStore, metrics.storeObserver());
   const hooks = {
     ...metrics.hooks(),

@@ -96,8 +96,14 @@ export class RedisPubSub {
     }
     set = new Set([handler]);
     this.handlers.set(channel, set);
-    const sub = await this.subscriber();
-    await (this.mode === 'sharded' ? sub.ssubscribe(channel) : sub.subscribe(channel));
+    try {
+      const sub = await this.subscriber();
+      await (this.mode === 'sharded' ? sub.ssubscribe(channel) : sub.subscribe(channel));
+    } catch (err) {
+      // Not subscribed (Redis away): forget the channel, so the caller's next attempt subscribes again.
+      if (this.handlers.get(channel) === set) this.handlers.delete(channel);
+      throw err;
+    }
   }
 
   async unsubscribe(channel: string, handler: MessageHandler): Promise<void> {
