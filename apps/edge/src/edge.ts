@@ -71,6 +71,7 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
     // Wake-ups published while the subscriber was away are lost: every held stream re-reads its log.
     onResubscribed: () => setTimeout(() => legacy?.hub.wakeAll(), 100),
   });
+  if (rawStore instanceof RedisStore) void rawStore.pubsubMode.then((mode) => log.info({ pubsubMode: mode }, 'pub/sub mode (PUBSUB_MODE)'), () => undefined);
   const redisClient = rawStore instanceof RedisStore ? rawStore.client : undefined;
   const store = instrumentStore(rawStore, metrics.storeObserver());
   const hooks = {

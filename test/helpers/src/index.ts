@@ -13,6 +13,7 @@ export {
 } from './process';
 export { startRedis, redisCommand, type RedisServer, type StartRedisOptions } from './redis';
 export { startRedisCluster, type RedisClusterHandle, type StartRedisClusterOptions, type ClusterNodeInfo } from './redis-cluster';
+export { pubSubCounters, diffPubSubCounters, handledMessages, type PubSubCounters } from './pubsub-stats';
 export { startEdge, EDGE_ENTRY, type Edge, type StartEdgeOptions } from './edge';
 export { startNginx, renderNginxConfig, NGINX_TEMPLATE, type Nginx, type StartNginxOptions } from './nginx';
 export { startCluster, type EdgeCluster, type StartClusterOptions } from './cluster';
