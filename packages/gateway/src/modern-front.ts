@@ -1,0 +1,192 @@
+/**
+ * 2026-07-28 clients → a 2025 upstream: the tenant's `ModernEngine` (the edge's modern path, unchanged) is
+ * given this factory instead of a module's, so the SDK does the 2026-07-28 work (envelope, headers,
+ * `server/discover` from the upstream's initialize result, `resultType`, sealed `requestState` checks) and
+ * each feature request is forwarded on a pooled 2025 upstream session of the caller (legacy-sessions.ts).
+ *
+ * Input requests (MRTR, "replay" mapping): when the upstream sends `elicitation/create`,
+ * `sampling/createMessage` or `roots/list` during a call and the client has not answered it yet, the
+ * gateway cancels the upstream call and returns `input_required` with that request; `requestState` (sealed
+ * with the tenant's key, bound to principal and method) carries the answers so far and a digest of the
+ * call. The client's retry — on any node — runs the call again and answers the upstream's input requests
+ * from those answers, in order, as long as each request is the same (digest) as the one answered. This is
+ * the MRTR model itself (a handler re-run per round, nothing held between rounds), applied to a 2025 tool:
+ * the tool's work before its first question is repeated per round, which is why the table in
+ * docs/gateway.md lists it. A tool that asks something different on a replay is asked about again.
+ * Past MAX_ROUNDS the call is refused (ERA_NOT_TRANSLATABLE). Other upstream requests during a call: `ping`
+ * is answered, the rest get -32601 upstream.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  LOG_LEVEL_META_KEY,
+  ProtocolError,
+  type Implementation,
+  type McpServerFactory,
+  type RequestStateCodec,
+  type ServerCapabilities,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import { catalogErrorBody, isNotification, isRequest, isResponse, type JsonRpcMessage, type JsonRpcResponse } from '@switchboard/protocol';
+import { principalOf } from '@switchboard/transport';
+import { UpstreamError } from './errors';
+import { buildForwardingServer, runUpstreamCall, type UpstreamFace } from './forwarding-server';
+import { LegacySessions, type PooledSession, type SessionClient } from './legacy-sessions';
+import type { UpstreamPool } from './upstream-pool';
+
+const INPUT_METHODS = new Set(['elicitation/create', 'sampling/createMessage', 'roots/list']);
+/** Input rounds per call at most (the SDK shim's default for the other direction). */
+const MAX_ROUNDS = 8;
+const FACE_TTL_MS = 60_000;
+/** The gateway's own session, read for the upstream's face (capabilities, serverInfo): no principal maps to it. */
+const PROBE: SessionClient = { principal: '\0gateway', clientInfo: { name: 'switchboard-gateway', version: '1' }, capabilities: {} };
+
+interface Answer {
+  /** Digest of the input request answered. */
+  d: string;
+  r: unknown;
+}
+/** What `requestState` carries between rounds. */
+interface ReplayState {
+  call: string;
+  answers: Answer[];
+  pending: { key: string; d: string };
+}
+
+export interface ModernFrontDeps {
+  pool: UpstreamPool;
+  /** The tenant's sealing codec (the same keys as its module tenants' MRTR state). */
+  requestState: RequestStateCodec<unknown>;
+}
+
+export interface ModernToLegacy {
+  factory: McpServerFactory;
+  close(): Promise<void>;
+}
+
+export function createModernToLegacyFactory(deps: ModernFrontDeps): ModernToLegacy {
+  const sessions = new LegacySessions(deps.pool);
+  let face: { atMs: number; value: Promise<UpstreamFace> } | undefined;
+  const faceOf = (): Promise<UpstreamFace> => {
+    if (face && Date.now() - face.atMs < FACE_TTL_MS) return face.value;
+    const value = sessions.get(PROBE, AbortSignal.timeout(deps.pool.cfg.timeoutMs)).then((s) => ({
+      serverInfo: s.init.serverInfo as Implementation,
+      capabilities: (s.init.capabilities ?? {}) as ServerCapabilities,
+      ...(typeof s.init.instructions === 'string' && { instructions: s.init.instructions }),
+    }));
+    const slot = { atMs: Date.now(), value };
+    face = slot;
+    value.catch(() => face === slot && (face = undefined));
+    return value;
+  };
+  const factory: McpServerFactory = async () =>
+    buildForwardingServer(await faceOf(), (method, params, ctx) => call(deps, sessions, method, params, ctx), {
+      requestState: { verify: (state, ctx) => deps.requestState.verify(state, ctx) },
+    });
+  return { factory, close: () => sessions.closeAll() };
+}
+
+const digestOf = (method: string, params: unknown): string => {
+  const { _meta, ...rest } = (params ?? {}) as Record<string, unknown>;
+  void _meta;
+  return createHash('sha256').update(JSON.stringify([method, rest])).digest('base64url').slice(0, 22);
+};
+
+async function call(deps: ModernFrontDeps, sessions: LegacySessions, method: string, params: Record<string, unknown>, ctx: ServerContext): Promise<Record<string, unknown>> {
+  const envelope = (ctx.mcpReq.envelope ?? {}) as Record<string, unknown>;
+  const client: SessionClient = {
+    principal: principalOf(ctx),
+    clientInfo: (envelope[CLIENT_INFO_META_KEY] as Implementation | undefined) ?? { name: 'unknown', version: '0' },
+    capabilities: (envelope[CLIENT_CAPABILITIES_META_KEY] ?? {}) as Record<string, unknown>,
+  };
+  const callDigest = digestOf(method, params);
+  const state = ctx.mcpReq.requestState<ReplayState>();
+  const answers: Answer[] = state?.call === callDigest ? [...state.answers] : [];
+  if (state?.call === callDigest) {
+    const reply = ctx.mcpReq.inputResponses?.[state.pending.key];
+    if (reply !== undefined) answers.push({ d: state.pending.d, r: reply });
+  }
+  const level = envelope[LOG_LEVEL_META_KEY];
+  const logLevel = typeof level === 'string' ? level : undefined;
+  return runUpstreamCall(deps.pool, method, ctx.mcpReq.signal, async (signal, rearm) => {
+    let entry = await sessions.get(client, signal);
+    const once = (e: PooledSession) => round(deps, sessions, e, { method, params, ctx, answers, callDigest, logLevel }, signal, rearm);
+    try {
+      return await once(entry);
+    } catch (err) {
+      // A stateless client never saw the upstream session: a new one is opened and the call made once more.
+      if (!(err instanceof UpstreamError) || err.kind !== 'session_expired') throw err;
+      sessions.drop(entry);
+      entry = await sessions.get(client, signal);
+      return once(entry);
+    }
+  });
+}
+
+interface RoundInput {
+  method: string;
+  params: Record<string, unknown>;
+  ctx: ServerContext;
+  answers: Answer[];
+  callDigest: string;
+  logLevel?: string;
+}
+
+async function round(deps: ModernFrontDeps, sessions: LegacySessions, entry: PooledSession, x: RoundInput, signal: AbortSignal, rearm: () => void): Promise<JsonRpcResponse> {
+  const { http } = sessions;
+  const send = async (m: JsonRpcMessage) => {
+    const out = await http.post(m, entry.session, signal);
+    for await (const _ of out.messages) void _;
+  };
+  if (x.logLevel !== undefined && x.logLevel !== entry.logLevel && (entry.init.capabilities as { logging?: unknown } | undefined)?.logging) {
+    const id = `gw:${randomUUID()}`;
+    const out = await http.post({ jsonrpc: '2.0', id, method: 'logging/setLevel', params: { level: x.logLevel } }, entry.session, signal);
+    for await (const _ of out.messages) void _;
+    entry.logLevel = x.logLevel;
+  }
+  const id = `gw:${randomUUID()}`;
+  const out = await http.post({ jsonrpc: '2.0', id, method: x.method, params: x.params }, entry.session, signal);
+  let asked = 0;
+  for await (const m of out.messages) {
+    rearm();
+    if (isResponse(m)) {
+      if (m.id !== id) continue;
+      await out.messages.return(undefined);
+      return m;
+    }
+    if (!isRequest(m)) {
+      if (isNotification(m) && (m.method === 'notifications/progress' || m.method === 'notifications/message')) void x.ctx.mcpReq.notify(m as never).catch(() => {});
+      continue;
+    }
+    if (m.method === 'ping') {
+      void send({ jsonrpc: '2.0', id: m.id, result: {} }).catch(() => {});
+      continue;
+    }
+    if (!INPUT_METHODS.has(m.method)) {
+      void send({ jsonrpc: '2.0', id: m.id, error: { code: -32601, message: `${m.method} is not available through the gateway to a 2026-07-28 client` } }).catch(() => {});
+      continue;
+    }
+    const d = digestOf(m.method, m.params);
+    const prior = x.answers[asked];
+    asked++;
+    if (prior?.d === d) {
+      void send({ jsonrpc: '2.0', id: m.id, result: prior.r as Record<string, unknown> }).catch(() => {});
+      continue;
+    }
+    // A question the client has not answered (or a different one than last time): stop and ask the client.
+    const answered = x.answers.slice(0, asked - 1);
+    await out.messages.return(undefined);
+    void send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'input requested from a 2026-07-28 client' } }).catch(() => {});
+    if (answered.length >= MAX_ROUNDS) {
+      const { error } = catalogErrorBody('ERA_NOT_TRANSLATABLE', null, { feature: `more than ${MAX_ROUNDS} input requests in one call` });
+      throw new ProtocolError(error.code, error.message, error.data);
+    }
+    const key = `input-${asked}`;
+    const { _meta, ...inputParams } = (m.params ?? {}) as Record<string, unknown>;
+    void _meta;
+    const requestState = await deps.requestState.mint({ call: x.callDigest, answers: answered, pending: { key, d } } satisfies ReplayState, x.ctx);
+    return { jsonrpc: '2.0', id, result: { resultType: 'input_required', inputRequests: { [key]: { method: m.method, params: inputParams } }, requestState } };
+  }
+  throw new UpstreamError('invalid_response', 'the upstream ended the response stream without answering');
+}
