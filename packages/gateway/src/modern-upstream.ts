@@ -12,6 +12,7 @@ import {
   CLIENT_INFO_META_KEY,
   LOG_LEVEL_META_KEY,
   PROTOCOL_VERSION_META_KEY,
+  SERVER_INFO_META_KEY,
   type Implementation,
   type ServerCapabilities,
 } from '@modelcontextprotocol/server';
@@ -55,9 +56,11 @@ export class ModernUpstream {
     if (hit && Date.now() - hit.atMs < DISCOVER_TTL_MS) return hit.value;
     const value = this.request('server/discover', {}, GATEWAY_CLIENT, signal, () => {}).then((res) => {
       if (!('result' in res)) throw new UpstreamError('invalid_response', 'server/discover was refused');
-      const r = res.result as Partial<Discovered>;
-      if (typeof r.capabilities !== 'object' || typeof r.serverInfo !== 'object') throw new UpstreamError('invalid_response', 'server/discover result without capabilities or serverInfo');
-      return { capabilities: r.capabilities, serverInfo: r.serverInfo, ...(typeof r.instructions === 'string' && { instructions: r.instructions }) } as Discovered;
+      const r = res.result as Partial<Discovered> & { _meta?: Record<string, unknown> };
+      // 2026-07-28 results name the server in `_meta` (every result is stamped), not in a field.
+      const serverInfo = (r._meta?.[SERVER_INFO_META_KEY] ?? r.serverInfo) as Implementation | undefined;
+      if (typeof r.capabilities !== 'object' || typeof serverInfo !== 'object') throw new UpstreamError('invalid_response', 'server/discover result without capabilities or serverInfo');
+      return { capabilities: r.capabilities, serverInfo, ...(typeof r.instructions === 'string' && { instructions: r.instructions }) };
     });
     discovered.set(this.pool, { atMs: Date.now(), value });
     value.catch(() => discovered.get(this.pool)?.value === value && discovered.delete(this.pool));
