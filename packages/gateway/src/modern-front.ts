@@ -12,15 +12,19 @@
  * from those answers, in order, as long as each request is the same (digest) as the one answered. This is
  * the MRTR model itself (a handler re-run per round, nothing held between rounds), applied to a 2025 tool:
  * the tool's work before its first question is repeated per round, which is why the table in
- * docs/gateway.md lists it. A tool that asks something different on a replay is asked about again.
- * Past MAX_ROUNDS the call is refused (ERA_NOT_TRANSLATABLE). Other upstream requests during a call: `ping`
- * is answered, the rest get -32601 upstream.
+ * docs/gateway.md lists it. Answers are matched by digest, so a tool that asks something different on a
+ * replay is asked about again. Questions the upstream sends together are asked in one round. A question
+ * whose capability the request's envelope does not declare is -32021 (the 2026-07-28 error for it). Past
+ * MAX_INPUTS the call is refused (ERA_NOT_TRANSLATABLE). Other upstream requests during a call: `ping` is
+ * answered, the rest get -32601 upstream. Log messages reach the client only at or above the request's
+ * `logLevel` (none without one), as the 2026-07-28 era has it; progress always.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
   CLIENT_CAPABILITIES_META_KEY,
   CLIENT_INFO_META_KEY,
   LOG_LEVEL_META_KEY,
+  MissingRequiredClientCapabilityError,
   ProtocolError,
   type Implementation,
   type McpServerFactory,
@@ -36,8 +40,11 @@ import { LegacySessions, type PooledSession, type SessionClient } from './legacy
 import type { UpstreamPool } from './upstream-pool';
 
 const INPUT_METHODS = new Set(['elicitation/create', 'sampling/createMessage', 'roots/list']);
-/** Input rounds per call at most (the SDK shim's default for the other direction). */
-const MAX_ROUNDS = 8;
+/** Input requests answered per call at most (each round replays the call). */
+const MAX_INPUTS = 16;
+/** Questions asked in one round at most, and how long to wait for the next concurrent one. */
+const MAX_BATCH = 8;
+const BATCH_WINDOW_MS = 25;
 const FACE_TTL_MS = 60_000;
 /** The gateway's own session, read for the upstream's face (capabilities, serverInfo): no principal maps to it. */
 const PROBE: SessionClient = { principal: '\0gateway', clientInfo: { name: 'switchboard-gateway', version: '1' }, capabilities: {} };
@@ -51,7 +58,7 @@ interface Answer {
 interface ReplayState {
   call: string;
   answers: Answer[];
-  pending: { key: string; d: string };
+  pending: { key: string; d: string }[];
 }
 
 export interface ModernFrontDeps {
@@ -104,8 +111,10 @@ async function call(deps: ModernFrontDeps, sessions: LegacySessions, method: str
   const state = ctx.mcpReq.requestState<ReplayState>();
   const answers: Answer[] = state?.call === callDigest ? [...state.answers] : [];
   if (state?.call === callDigest) {
-    const reply = ctx.mcpReq.inputResponses?.[state.pending.key];
-    if (reply !== undefined) answers.push({ d: state.pending.d, r: reply });
+    for (const p of state.pending) {
+      const reply = ctx.mcpReq.inputResponses?.[p.key];
+      if (reply !== undefined) answers.push({ d: p.d, r: reply });
+    }
   }
   const level = envelope[LOG_LEVEL_META_KEY];
   const logLevel = typeof level === 'string' ? level : undefined;
@@ -146,47 +155,89 @@ async function round(deps: ModernFrontDeps, sessions: LegacySessions, entry: Poo
     entry.logLevel = x.logLevel;
   }
   const id = `gw:${randomUUID()}`;
-  const out = await http.post({ jsonrpc: '2.0', id, method: x.method, params: x.params }, entry.session, signal);
-  let asked = 0;
-  for await (const m of out.messages) {
-    rearm();
-    if (isResponse(m)) {
-      if (m.id !== id) continue;
-      await out.messages.return(undefined);
-      return m;
+  // The call's own stream is closed when the gateway stops it to ask the client (a read may be pending then).
+  const call = new AbortController();
+  const stop = () => call.abort(signal.reason);
+  signal.addEventListener('abort', stop, { once: true });
+  const out = await http.post({ jsonrpc: '2.0', id, method: x.method, params: x.params }, entry.session, call.signal);
+  const unused = [...x.answers];
+  const used: Answer[] = [];
+  const asking: { d: string; request: { method: string; params: Record<string, unknown> } }[] = [];
+  let batchTimer: NodeJS.Timeout | undefined;
+  const iterator = out.messages[Symbol.asyncIterator]();
+  try {
+    while (true) {
+      // Once a question is pending, the upstream's other concurrent questions (the 2025 shim sends a round's
+      // requests together) are gathered for BATCH_WINDOW_MS, so the client gets them in one round.
+      const next = asking.length === 0 ? await iterator.next() : await Promise.race([iterator.next(), new Promise<null>((r) => (batchTimer = setTimeout(() => r(null), BATCH_WINDOW_MS)))]);
+      clearTimeout(batchTimer);
+      if (next === null || next.done) break;
+      const m = next.value;
+      rearm();
+      if (isResponse(m)) {
+        if (m.id === id) return m; // answered after all (e.g. the tool stopped waiting): nothing to ask
+        continue;
+      }
+      if (!isRequest(m)) {
+        if (isNotification(m) && wanted(m, x.logLevel)) void x.ctx.mcpReq.notify(m as never).catch(() => {});
+        continue;
+      }
+      if (m.method === 'ping') {
+        void send({ jsonrpc: '2.0', id: m.id, result: {} }).catch(() => {});
+        continue;
+      }
+      if (!INPUT_METHODS.has(m.method)) {
+        void send({ jsonrpc: '2.0', id: m.id, error: { code: -32601, message: `${m.method} is not available through the gateway to a 2026-07-28 client` } }).catch(() => {});
+        continue;
+      }
+      const d = digestOf(m.method, m.params);
+      const i = unused.findIndex((a) => a.d === d);
+      if (i >= 0) {
+        const [answer] = unused.splice(i, 1);
+        used.push(answer!);
+        void send({ jsonrpc: '2.0', id: m.id, result: answer!.r as Record<string, unknown> }).catch(() => {});
+        continue;
+      }
+      const { _meta, ...params } = (m.params ?? {}) as Record<string, unknown>;
+      void _meta;
+      const request = { method: m.method, params };
+      const missing = missingCapability(request, x.ctx);
+      if (missing) throw new MissingRequiredClientCapabilityError({ requiredCapabilities: missing });
+      asking.push({ d, request });
+      if (asking.length >= MAX_BATCH) break;
     }
-    if (!isRequest(m)) {
-      if (isNotification(m) && (m.method === 'notifications/progress' || m.method === 'notifications/message')) void x.ctx.mcpReq.notify(m as never).catch(() => {});
-      continue;
-    }
-    if (m.method === 'ping') {
-      void send({ jsonrpc: '2.0', id: m.id, result: {} }).catch(() => {});
-      continue;
-    }
-    if (!INPUT_METHODS.has(m.method)) {
-      void send({ jsonrpc: '2.0', id: m.id, error: { code: -32601, message: `${m.method} is not available through the gateway to a 2026-07-28 client` } }).catch(() => {});
-      continue;
-    }
-    const d = digestOf(m.method, m.params);
-    const prior = x.answers[asked];
-    asked++;
-    if (prior?.d === d) {
-      void send({ jsonrpc: '2.0', id: m.id, result: prior.r as Record<string, unknown> }).catch(() => {});
-      continue;
-    }
-    // A question the client has not answered (or a different one than last time): stop and ask the client.
-    const answered = x.answers.slice(0, asked - 1);
-    await out.messages.return(undefined);
-    void send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'input requested from a 2026-07-28 client' } }).catch(() => {});
-    if (answered.length >= MAX_ROUNDS) {
-      const { error } = catalogErrorBody('ERA_NOT_TRANSLATABLE', null, { feature: `more than ${MAX_ROUNDS} input requests in one call` });
-      throw new ProtocolError(error.code, error.message, error.data);
-    }
-    const key = `input-${asked}`;
-    const { _meta, ...inputParams } = (m.params ?? {}) as Record<string, unknown>;
-    void _meta;
-    const requestState = await deps.requestState.mint({ call: x.callDigest, answers: answered, pending: { key, d } } satisfies ReplayState, x.ctx);
-    return { jsonrpc: '2.0', id, result: { resultType: 'input_required', inputRequests: { [key]: { method: m.method, params: inputParams } }, requestState } };
+  } finally {
+    clearTimeout(batchTimer);
+    signal.removeEventListener('abort', stop);
+    call.abort(new Error('stopped reading the upstream call'));
+    void iterator.return?.(undefined)?.catch(() => {});
   }
-  throw new UpstreamError('invalid_response', 'the upstream ended the response stream without answering');
+  if (asking.length === 0) throw new UpstreamError('invalid_response', 'the upstream ended the response stream without answering');
+  // Questions the client has not answered: stop the upstream call and ask the client (the retry replays it).
+  void send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'input requested from a 2026-07-28 client' } }).catch(() => {});
+  if (used.length + asking.length > MAX_INPUTS) {
+    const { error } = catalogErrorBody('ERA_NOT_TRANSLATABLE', null, { feature: `more than ${MAX_INPUTS} input requests in one call` });
+    throw new ProtocolError(error.code, error.message, error.data);
+  }
+  const base = used.length;
+  const pending = asking.map((a, k) => ({ key: `input-${base + k + 1}`, d: a.d }));
+  const requestState = await deps.requestState.mint({ call: x.callDigest, answers: used, pending } satisfies ReplayState, x.ctx);
+  const inputRequests = Object.fromEntries(asking.map((a, k) => [pending[k]!.key, a.request]));
+  return { jsonrpc: '2.0', id, result: { resultType: 'input_required', inputRequests, requestState } };
+}
+
+const LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+
+/** Progress always; log messages only when the request opted in (`logLevel`) and at or above its level. */
+function wanted(m: JsonRpcMessage & { method: string; params?: Record<string, unknown> }, logLevel: string | undefined): boolean {
+  if (m.method === 'notifications/progress') return true;
+  if (m.method !== 'notifications/message' || logLevel === undefined) return false;
+  return LEVELS.indexOf(String(m.params?.level)) >= LEVELS.indexOf(logLevel);
+}
+
+/** What the client would have to declare for `request` (undefined when its envelope declares it). */
+function missingCapability(request: { method: string; params: Record<string, unknown> }, ctx: ServerContext): Record<string, unknown> | undefined {
+  const declared = ((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as Record<string, unknown>;
+  const capability = request.method === 'elicitation/create' ? 'elicitation' : request.method === 'sampling/createMessage' ? 'sampling' : 'roots';
+  return declared[capability] === undefined ? { [capability]: {} } : undefined;
 }
