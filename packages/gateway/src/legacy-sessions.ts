@@ -1,9 +1,9 @@
 /**
  * Upstream sessions of a 2025 upstream for clients that have none (2026-07-28 clients, modern-front.ts).
- * A 2025 upstream's behaviour depends on the session's `initialize` (the client's capabilities decide
- * whether it may elicit, sample or list roots) and its log level, so sessions are pooled per node by
- * (principal, client capabilities, client name): callers that could observe each other's session state are
- * never mixed, and callers that cannot share one session instead of paying a handshake per call. Nothing
+ * A 2025 upstream's behaviour depends on the session's `initialize` (the declared capabilities, the client
+ * info) and its log level, so sessions are pooled per node by (principal, declared capabilities, client
+ * name): callers that could observe each other's session state are never mixed, and callers that cannot
+ * share one session instead of paying a handshake per call. Nothing
  * is stored: a node that has none opens its own (an upstream session is not needed across nodes, because
  * no 2026-07-28 request depends on an earlier one). At most `MAX_SESSIONS` per node; the least recently
  * used is ended (upstream DELETE) past it. An upstream 404 drops the entry: the caller opens a new one.

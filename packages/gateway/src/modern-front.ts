@@ -25,6 +25,7 @@ import {
   CLIENT_INFO_META_KEY,
   LOG_LEVEL_META_KEY,
   MissingRequiredClientCapabilityError,
+  PROTOCOL_VERSION_META_KEY,
   ProtocolError,
   type Implementation,
   type McpServerFactory,
@@ -46,6 +47,13 @@ const MAX_INPUTS = 16;
 const MAX_BATCH = 8;
 const BATCH_WINDOW_MS = 25;
 const FACE_TTL_MS = 60_000;
+/**
+ * What the gateway declares in upstream sessions: every input kind. A 2026-07-28 client declares its
+ * capabilities per request, so the gateway (not the upstream) checks each question against the request's
+ * envelope and answers -32021 for an undeclared one — the 2026-07-28 rule, which a session initialized with
+ * one request's capabilities could not apply to the next request's.
+ */
+const UPSTREAM_INPUT_CAPABILITIES = { elicitation: { form: {}, url: {} }, sampling: { tools: {} }, roots: {} };
 /** The gateway's own session, read for the upstream's face (capabilities, serverInfo): no principal maps to it. */
 const PROBE: SessionClient = { principal: '\0gateway', clientInfo: { name: 'switchboard-gateway', version: '1' }, capabilities: {} };
 
@@ -100,13 +108,18 @@ const digestOf = (method: string, params: unknown): string => {
   return createHash('sha256').update(JSON.stringify([method, rest])).digest('base64url').slice(0, 22);
 };
 
-async function call(deps: ModernFrontDeps, sessions: LegacySessions, method: string, params: Record<string, unknown>, ctx: ServerContext): Promise<Record<string, unknown>> {
+async function call(deps: ModernFrontDeps, sessions: LegacySessions, method: string, given: Record<string, unknown>, ctx: ServerContext): Promise<Record<string, unknown>> {
   const envelope = (ctx.mcpReq.envelope ?? {}) as Record<string, unknown>;
   const client: SessionClient = {
     principal: principalOf(ctx),
     clientInfo: (envelope[CLIENT_INFO_META_KEY] as Implementation | undefined) ?? { name: 'unknown', version: '0' },
-    capabilities: (envelope[CLIENT_CAPABILITIES_META_KEY] ?? {}) as Record<string, unknown>,
+    capabilities: UPSTREAM_INPUT_CAPABILITIES,
   };
+  // The request's envelope rides along in `_meta` (a 2025 server ignores the reserved keys; one that reads
+  // them sees the caller's per-request capabilities), minus the version claim: the upstream hop is 2025.
+  const { [PROTOCOL_VERSION_META_KEY]: _claim, ...carried } = envelope;
+  void _claim;
+  const params = { ...given, _meta: { ...(given._meta as Record<string, unknown> | undefined), ...carried } };
   const callDigest = digestOf(method, params);
   const state = ctx.mcpReq.requestState<ReplayState>();
   const answers: Answer[] = state?.call === callDigest ? [...state.answers] : [];
@@ -238,6 +251,12 @@ function wanted(m: JsonRpcMessage & { method: string; params?: Record<string, un
 /** What the client would have to declare for `request` (undefined when its envelope declares it). */
 function missingCapability(request: { method: string; params: Record<string, unknown> }, ctx: ServerContext): Record<string, unknown> | undefined {
   const declared = ((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] ?? {}) as Record<string, unknown>;
-  const capability = request.method === 'elicitation/create' ? 'elicitation' : request.method === 'sampling/createMessage' ? 'sampling' : 'roots';
-  return declared[capability] === undefined ? { [capability]: {} } : undefined;
+  const p = request.params;
+  const [capability, member] =
+    request.method === 'elicitation/create' ? ['elicitation', p.mode === 'url' ? 'url' : undefined]
+    : request.method === 'sampling/createMessage' ? ['sampling', p.tools !== undefined || p.toolChoice !== undefined ? 'tools' : undefined]
+    : ['roots', undefined];
+  const has = declared[capability] as Record<string, unknown> | undefined;
+  if (has === undefined) return { [capability]: member ? { [member]: {} } : {} };
+  return member !== undefined && has[member] === undefined ? { [capability]: { [member]: {} } } : undefined;
 }
