@@ -21,7 +21,8 @@ let fleet: Fleet;
 
 const textOf = (m: Record<string, any> | undefined): string | undefined => m?.result?.content?.[0]?.text;
 const responseTo = (msgs: Record<string, any>[], id: unknown) => msgs.find((m) => m.id === id && !('method' in m));
-const v2Stats = async () => (await fetch(`http://127.0.0.1:${v2Port}/stats`)).json() as Promise<{ calls: number; modern: number; legacy: number; lastLogLevel: string | null }>;
+const v2Stats = async () =>
+  (await fetch(`http://127.0.0.1:${v2Port}/stats`)).json() as Promise<{ calls: number; modern: number; legacy: number; lastLogLevel: string | null; lastHeaders: Record<string, string | undefined> }>;
 
 beforeAll(async () => {
   demo = await startEdge({ nodeId: 'upstream-demo', env: { LOG_LEVEL: 'warn' } });
@@ -96,6 +97,10 @@ describe('2026-07-28 clients, 2025 upstream (the demo server, sessionful)', () =
     const a2 = { action: 'accept', content: { [Object.keys(q2.params.requestedSchema.properties)[0]!]: 'green' } };
     const done = await callTool(fleet.node(2, 'd25'), 'test_input_required_result_multi_round', args, { inputResponses: { [k2]: a2 }, requestState: r2.body.result.requestState });
     expect(textOf(done.body)).toBe('Multi-round complete: Ada likes green');
+    const noSampling = await callTool(fleet.node(1, 'd25'), 'test_sampling', { prompt: 'x' }, {}, { meta: envelope({ 'io.modelcontextprotocol/clientCapabilities': {} }) });
+    expect(noSampling.status).toBe(400);
+    expect(noSampling.body.error.code).toBe(-32021);
+    expect(noSampling.body.error.data.requiredCapabilities).toEqual({ sampling: {} });
     const tampered = `${r2.body.result.requestState as string}x`;
     const refused = await callTool(fleet.node(0, 'd25'), 'test_input_required_result_multi_round', args, { inputResponses: { [k2]: a2 }, requestState: tampered });
     expect(refused.body.error?.code).toBe(-32602);
@@ -184,6 +189,18 @@ describe('SDK v2 stateless upstream', () => {
     await stream.waitFor((e) => e.data.includes('"ask"') && e.data.includes('result'), 10_000);
     stream.close();
     expect(textOf(responseTo(stream.messages(), 'ask'))).toBe('why? -> because (state asked:why?)');
+  });
+
+  test("a passed-through 2026-07-28 request carries the routing headers upstream, never the client's cookies or forwarding headers", async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const res = await callTool(fleet.lb('v26'), 'echo', { text: 'h' }, {}, { headers: { cookie: 'session=client-secret', 'x-forwarded-for': '203.0.113.9', 'x-secret': 'client', traceparent } });
+    expect(textOf(res.body)).toBe('v2:h');
+    const seen = (await v2Stats()).lastHeaders;
+    expect(seen).toMatchObject({ 'mcp-method': 'tools/call', 'mcp-name': 'echo', traceparent });
+    expect(seen.cookie).toBeUndefined();
+    expect(seen['x-forwarded-for']).toBeUndefined();
+    expect(seen['x-secret']).toBeUndefined();
+    expect(seen.authorization).toBeUndefined();
   });
 
   test('prompts, completion and resources through the 2026-07-28 upstream to a 2025 client', async () => {
