@@ -8,37 +8,12 @@
  * (2026-07-28 clients translated onto upstream 2025 sessions). Check totals are written for test/run-all.mjs
  * like those of conformance.test.ts.
  */
-import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, startCluster, startEdge, type Edge, type EdgeCluster } from '@switchboard/test-helpers';
+import { startCluster, startEdge, type Edge, type EdgeCluster } from '@switchboard/test-helpers';
+import { countedFailing, describeRun, expectClean, record, runConformance } from './conformance-run';
 import { callTool, initSession, readAll } from './mcp-http';
-
-interface RunResult {
-  name: string;
-  passed: number;
-  failed: number;
-  logFile: string;
-  failedScenarios: string[];
-  scoredFailed: number;
-  unscoredFailed: number;
-  unscoredFailing: string[];
-}
-
-function runConformance(url: string, label: string, runs: string[]): Promise<RunResult[]> {
-  const lib = join(REPO_ROOT, 'test/conformance/lib.mjs');
-  const script = `import { runConformance } from ${JSON.stringify(lib)};
-    const r = await runConformance({ url: ${JSON.stringify(url)}, label: ${JSON.stringify(label)}, outDir: ${JSON.stringify(join(REPO_ROOT, '.tmp/conformance'))}, runs: ${JSON.stringify(runs)} });
-    process.stdout.write('\\n@@RESULT@@' + JSON.stringify(r));`;
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, maxBuffer: 64 * 1024 * 1024, timeout: 600_000 }, (err, stdout) => {
-      const i = stdout.lastIndexOf('@@RESULT@@');
-      if (i < 0) return reject(err ?? new Error(`conformance runner printed no result:\n${stdout.slice(-2000)}`));
-      resolve(JSON.parse(stdout.slice(i + '@@RESULT@@'.length)) as RunResult[]);
-    });
-  });
-}
 
 let upstream: Edge;
 let cluster: EdgeCluster;
@@ -76,49 +51,25 @@ describe('conformance through the gateway (3 nodes behind nginx, demo server as 
   test('0.1.16 --suite all and alpha 2025-11-25: 0 failed', async () => {
     const results = await runConformance(gatewayUrl(), 'gateway-3-nodes-nginx', ['0.1.16-all', 'alpha-2025-11-25']);
     record('gateway-3-nodes-nginx', results);
-    expectClean(results);
+    expectClean(results, 'conformance through the gateway,');
   }, 900_000);
 
   test('alpha 2026-07-28 (scored): 0 failed with a 2026-07-28 upstream (pass-through)', async () => {
     const results = await runConformance(gatewayUrl('gw26'), 'gateway-2026-upstream', ['alpha-2026-07-28']);
     record('gateway-2026-upstream', results);
-    expectClean(results);
+    expectClean(results, 'conformance through the gateway (2026-07-28 upstream),');
   }, 900_000);
 
   test('alpha 2026-07-28 (scored) translated onto a 2025 upstream: only the documented untranslatable check fails', async () => {
     const [r] = await runConformance(gatewayUrl('gw'), 'gateway-2025-upstream', ['alpha-2026-07-28']);
     record('gateway-2025-upstream', [r!]);
     // eslint-disable-next-line no-console
-    console.log(`conformance translated onto a 2025 upstream, ${r!.name}: ${r!.passed} passed, ${r!.failed} failed (${r!.scoredFailed} scored) (${r!.logFile})`);
+    console.log(describeRun('conformance translated onto a 2025 upstream,', r!));
     // docs/gateway.md, era-translation table: the 2025 wire does not carry the key a handler gave its input
     // request (sep-2322-elicitation-incomplete asks for the fixture's key "user_name"); every other check passes.
-    const scored = r!.failedScenarios.filter((x) => !r!.unscoredFailing.includes(x));
+    const scored = countedFailing(r!);
     expect(scored.filter((x) => x !== 'input-required-result-basic-elicitation')).toEqual([]);
     expect(r!.scoredFailed).toBeLessThanOrEqual(1);
     expect(r!.passed).toBeGreaterThan(140);
   }, 900_000);
 });
-
-/** The 2026-07-28 run is judged by its scored checks (the alpha also runs extension scenarios it does not score). */
-const failedOf = (r: RunResult) => (r.name === 'alpha-2026-07-28' ? r.scoredFailed : r.failed);
-
-function record(label: string, results: RunResult[]): void {
-  const dirOut = process.env.CONFORMANCE_SUMMARY_DIR;
-  if (!dirOut) return;
-  mkdirSync(dirOut, { recursive: true });
-  writeFileSync(
-    join(dirOut, `${label}.json`),
-    JSON.stringify(results.map((r) => ({ label, name: r.name, passed: r.passed, failed: failedOf(r), totalFailed: r.failed, unscoredFailed: r.unscoredFailed }))),
-  );
-}
-
-function expectClean(results: RunResult[]): void {
-  for (const r of results) {
-    const unscored = r.unscoredFailed > 0 ? `; ${r.unscoredFailed} in unscored scenarios: ${r.unscoredFailing.join(', ')}` : '';
-    // eslint-disable-next-line no-console
-    console.log(`conformance through the gateway, ${r.name}: ${r.passed} passed, ${r.failed} failed (${r.scoredFailed} scored${unscored}) (${r.logFile})`);
-    const failing = r.name === 'alpha-2026-07-28' ? r.failedScenarios.filter((x) => !r.unscoredFailing.includes(x)) : r.failedScenarios;
-    expect({ run: r.name, failed: failedOf(r), failing }).toEqual({ run: r.name, failed: 0, failing: [] });
-    expect(r.passed).toBeGreaterThan(40);
-  }
-}
