@@ -21,7 +21,10 @@ let dir: string;
 const gatewayUrl = (tenant = 'gw') => `${cluster.lbUrl}/t/${tenant}/mcp`;
 
 beforeAll(async () => {
-  upstream = await startEdge({ nodeId: 'upstream-demo', env: { LOG_LEVEL: 'warn' } });
+  // Every client reaches the upstream as the gateway (one principal there), and each 2025 session's upstream
+  // GET stream stays open until the session ends: the upstream's per-principal stream cap is raised so the
+  // sessions the earlier suites leave behind do not crowd out the 2026-07-28 run's listen streams.
+  upstream = await startEdge({ nodeId: 'upstream-demo', env: { LOG_LEVEL: 'warn', MAX_STREAMS_PER_PRINCIPAL: '10000' } });
   dir = mkdtempSync(join(tmpdir(), 'switchboard-gw-conformance-'));
   const config = join(dir, 'tenants.json');
   writeFileSync(config, JSON.stringify({
