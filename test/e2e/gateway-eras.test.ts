@@ -30,12 +30,15 @@ beforeAll(async () => {
   v2 = spawnManaged({ name: 'sdk-v2-upstream', command: process.execPath, args: [path.join(__dirname, 'fixtures', 'sdk-v2-upstream.mjs')], env: { ...process.env, PORT: String(v2Port) }, cwd: __dirname });
   await waitForPort(v2Port, { isAlive: () => v2.exitInfo() === null });
   const v2Url = `http://127.0.0.1:${v2Port}/mcp`;
+  const nobody = `http://127.0.0.1:${await freePort()}/mcp`; // nothing listens there
   fleet = await startFleet(() => ({
     tenants: [
       { id: 'd25', auth: { anonymous: true }, server: { upstream: { url: demo.mcpUrl } } },
       { id: 'd26', auth: { anonymous: true }, server: { upstream: { url: demo.mcpUrl, era: '2026-07-28' } } },
       { id: 'v25', auth: { anonymous: true }, server: { upstream: { url: v2Url } } },
       { id: 'v26', auth: { anonymous: true }, server: { upstream: { url: v2Url, era: '2026-07-28' } } },
+      { id: 'down25', auth: { anonymous: true }, server: { upstream: { url: nobody } } },
+      { id: 'down26', auth: { anonymous: true }, server: { upstream: { url: nobody, era: '2026-07-28' } } },
     ],
   }));
 }, 120_000);
@@ -210,5 +213,21 @@ describe('SDK v2 stateless upstream', () => {
     expect((await ask('prompts/get', { name: 'greet', arguments: { who: 'world' } }, 0)).result.messages[0].content.text).toBe('hello world');
     expect((await ask('completion/complete', { ref: { type: 'ref/prompt', name: 'greet' }, argument: { name: 'who', value: 'w' } }, 1)).result.completion.values).toEqual(['world', 'wide']);
     expect((await ask('resources/read', { uri: 'v2://motd' }, 2)).result.contents[0].text).toBe('message of the day');
+  });
+});
+
+describe('an unreachable upstream, every direction: the catalog error, never a bare HTTP failure', () => {
+  test('2025 client, 2026-07-28 upstream: initialize answered with UPSTREAM_UNREACHABLE', async () => {
+    const res = await post(fleet.lb('down26'), { jsonrpc: '2.0', id: 'i', method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } });
+    const [body] = await readAll(res);
+    expect(body!.error).toMatchObject({ code: -32603, data: { upstream: 'unreachable' } });
+  });
+
+  test('2026-07-28 client: on a 2026-07-28 upstream (pass-through) and on a 2025 upstream (translated)', async () => {
+    const through = await callTool(fleet.lb('down26'), 'echo', { text: 'x' });
+    expect(through.status).toBe(200);
+    expect(through.body.error).toMatchObject({ code: -32603, data: { upstream: 'unreachable' } });
+    const translated = await callTool(fleet.lb('down25'), 'echo', { text: 'x' });
+    expect(translated.body.error).toMatchObject({ code: -32603, data: { upstream: 'unreachable' } });
   });
 });

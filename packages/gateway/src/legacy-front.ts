@@ -14,11 +14,11 @@
  * client related to the request. A client's `notifications/cancelled` aborts the upstream POST, which is
  * the 2026-07-28 cancellation.
  */
-import type { Server, ServerContext, Transport } from '@modelcontextprotocol/server';
+import type { JSONRPCMessage, Server, ServerContext, Transport } from '@modelcontextprotocol/server';
 import { isNotification } from '@switchboard/protocol';
 import type { ServerLike } from '@switchboard/transport';
-import { toUpstreamError } from './errors';
-import { asProtocolError, buildForwardingServer, runUpstreamCall } from './forwarding-server';
+import { toUpstreamError, upstreamErrorBody } from './errors';
+import { buildForwardingServer, runUpstreamCall } from './forwarding-server';
 import { ModernUpstream, type ClientEnvelope } from './modern-upstream';
 import type { UpstreamPool } from './upstream-pool';
 
@@ -37,7 +37,15 @@ export class LegacyFront implements ServerLike {
     try {
       face = await upstream.discover(AbortSignal.timeout(this.pool.cfg.timeoutMs));
     } catch (err) {
-      throw asProtocolError(toUpstreamError(err));
+      // No face to build a server from: every request (the client's initialize first) gets the upstream
+      // failure as its JSON-RPC error, instead of the edge failing the HTTP request.
+      const e = toUpstreamError(err);
+      transport.onmessage = (m) => {
+        const id = (m as { id?: unknown; method?: unknown }).id;
+        if ((typeof id === 'string' || typeof id === 'number') && 'method' in m) void transport.send(upstreamErrorBody(e, id) as JSONRPCMessage, { relatedRequestId: id });
+      };
+      await transport.start();
+      return;
     }
     const server = buildForwardingServer(face, (method, params, ctx) => this.forward(upstream, method, params, ctx));
     if (face.capabilities.logging) {

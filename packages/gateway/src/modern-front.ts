@@ -95,8 +95,11 @@ export function createModernToLegacyFactory(deps: ModernFrontDeps): ModernToLega
     value.catch(() => face === slot && (face = undefined));
     return value;
   };
+  // Unreachable upstream: a server with every feature whose calls fail with the upstream's catalog error
+  // (the SDK would answer a failed factory with a bare internal error), and work again once it is back.
+  const unavailable = (): UpstreamFace => ({ serverInfo: { name: deps.pool.name, version: '0' }, capabilities: { tools: {}, resources: {}, prompts: {}, completions: {}, logging: {} } });
   const factory: McpServerFactory = async () =>
-    buildForwardingServer(await faceOf(), (method, params, ctx) => call(deps, sessions, method, params, ctx), {
+    buildForwardingServer(await faceOf().catch(unavailable), (method, params, ctx) => call(deps, sessions, method, params, ctx), {
       requestState: { verify: (state, ctx) => deps.requestState.verify(state, ctx) },
     });
   return { factory, close: () => sessions.closeAll() };
