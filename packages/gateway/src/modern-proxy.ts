@@ -85,10 +85,13 @@ export class ModernProxy implements ModernFront {
       } else release = pool.admit();
       rearm();
       const upstream = await pool.send(pool.cfg.url, 'POST', pool.headers(forwardedHeaders(req)), body, controller.signal, isListen);
-      const type = header(upstream.headers, 'content-type') ?? 'application/json';
+      const type = header(upstream.headers, 'content-type') ?? '';
       if (upstream.status === 401 || upstream.status === 403) throw (upstream.body.destroy(), new UpstreamError('auth_failed', `HTTP ${upstream.status}`, upstream.status));
       if (upstream.status >= 500) throw (upstream.body.destroy(), new UpstreamError('http_error', `HTTP ${upstream.status}`, upstream.status));
-      res.writeHead(upstream.status, { 'Content-Type': type, ...(type.startsWith('text/event-stream') && { 'Cache-Control': 'no-cache' }) });
+      res.writeHead(upstream.status, {
+        ...(type !== '' && { 'Content-Type': type }),
+        ...(type.startsWith('text/event-stream') && { 'Cache-Control': 'no-cache' }),
+      });
       let bytes = 0;
       let errored = false;
       for await (const chunk of upstream.body) {
