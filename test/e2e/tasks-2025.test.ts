@@ -1,10 +1,11 @@
 /**
  * MCP 2025-11-25 tasks through real edges: 2 edge processes and 1 worker process on one redis-server
- * (a task created on A is read, awaited and cancelled on B), and the embedded default (one edge, no Redis,
+ * (a task created on A is read, awaited and cancelled on B; a task's question asked on B's tasks/result stream
+ * is answered through A), and the embedded default (one edge, no Redis,
  * tasks run in process). Raw JSON-RPC over Streamable HTTP.
  */
 import path from 'node:path';
-import { collectSse, initializeRequest, REPO_ROOT, startEdge, startRedis, type Edge, type RedisServer } from '@switchboard/test-helpers';
+import { collectSse, initializeRequest, recordSse, REPO_ROOT, startEdge, startRedis, type Edge, type RedisServer } from '@switchboard/test-helpers';
 import { messagesOf, openGet, post, readAll, type Session } from './mcp-http';
 
 const WORKER_ENTRY = path.join(REPO_ROOT, 'apps/worker/dist/main.js');
@@ -68,6 +69,28 @@ function suite(name: string, setup: () => Promise<{ a: Edge; b: Edge; stop: () =
       expect((await rpc(b.mcpUrl, s, 'tools/call', { name: 'echo', arguments: { text: 'x' }, task: {} })).error).toMatchObject({ code: -32601 });
       // Anonymous tenant: no shared list.
       expect((await rpc(b.mcpUrl, s, 'tasks/list')).error).toMatchObject({ code: -32601 });
+    });
+
+    test('a task that asks for input: the question comes on tasks/result on B, the answer goes through A, the task completes', async () => {
+      const { s } = await open(a.mcpUrl);
+      const task = (await rpc(a.mcpUrl, s, 'tools/call', { name: 'confirm_delete', arguments: { filename: 'f.txt' }, task: {} })).result.task;
+      const id = ++seq;
+      const controller = new AbortController();
+      const res = await post(b.mcpUrl, { jsonrpc: '2.0', id, method: 'tasks/result', params: { taskId: task.taskId } }, { sid: s.sid, version: s.version, signal: controller.signal });
+      expect(res.status).toBe(200);
+      const stream = recordSse(res, (e) => (e.data === '' ? undefined : (JSON.parse(e.data) as Record<string, any>)), { signal: controller.signal, label: 'tasks/result' });
+      try {
+        const ask = await stream.waitFor((m) => m.method === 'elicitation/create', 15_000);
+        expect(ask.params).toMatchObject({ requestedSchema: { properties: { confirm: { type: 'boolean' } } }, _meta: { [RELATED]: { taskId: task.taskId } } });
+        expect((await rpc(b.mcpUrl, s, 'tasks/get', { taskId: task.taskId })).result.status).toBe('input_required');
+        const answered = await post(a.mcpUrl, { jsonrpc: '2.0', id: ask.id, result: { action: 'accept', content: { confirm: true } } }, { sid: s.sid, version: s.version });
+        expect(answered.status).toBe(202);
+        const final = await stream.waitFor((m) => m.id === id && !('method' in m), 15_000);
+        expect(final.result).toEqual({ content: [{ type: 'text', text: 'deleted f.txt' }], _meta: { [RELATED]: { taskId: task.taskId } } });
+      } finally {
+        controller.abort();
+      }
+      expect((await rpc(a.mcpUrl, s, 'tasks/get', { taskId: task.taskId })).result.status).toBe('completed');
     });
 
     test('status and progress notifications reach the session\'s GET stream on another node', async () => {

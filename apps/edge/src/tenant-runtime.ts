@@ -17,6 +17,7 @@ import {
   resolveRequestStateSecrets,
   StoreEventBus,
   type EngineHooks,
+  type ModernTaskHook,
   type ServerFactory,
   type ServerLike,
 } from '@switchboard/transport';
@@ -49,6 +50,8 @@ export interface TenantRuntimeOptions {
   /** Gateway tenants: the session idle TTL (the stored upstream state lives as long). */
   sessionTtlMs?: number;
   gatewayObserver?: GatewayObserver;
+  /** The 2026-07-28 tasks extension for this tenant, given its server factory (tasks-setup.ts); absent: none. */
+  modernTasks?: (tenant: string, createServer: ServerFactory) => ModernTaskHook | undefined;
 }
 
 export interface TenantRuntime {
@@ -98,6 +101,8 @@ export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<Tenan
       bus,
       maxBodyBytes: o.bodyLimitBytes,
       keepAliveMs: o.keepAliveMs,
+      // Gateway tenants have no tasks yet (docs/tasks.md): their tools run upstream.
+      tasks: pool ? undefined : o.modernTasks?.(o.tenant, createServer),
       hooks: { ...o.hooks, onError: (err) => o.debug(`modern request rejected or failed: ${err.message}`) },
     });
   }

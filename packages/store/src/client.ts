@@ -25,6 +25,13 @@ export interface RedisClientOptions {
    * syscall per command. For command clients, not subscribers. @default false
    */
   autoPipelining?: boolean;
+  /**
+   * Redis Cluster: commands kept out of auto-pipelines. ioredis groups an auto-pipeline by the slot of a
+   * command's first argument when it does not know the command's keys, which for a script taking its key
+   * count first (`name N k1 k2`) is the number N: the pipeline then mixes shards and fails ("All keys in
+   * the pipeline should belong to the same slots allocation group"). Single Redis has one group: unused.
+   */
+  autoPipeliningIgnoredCommands?: string[];
 }
 
 const COMMON: RedisOptions = {
@@ -62,6 +69,7 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
       : new Cluster(parsed.nodes, {
           redisOptions: { ...COMMON, connectionName: opts.connectionName },
           enableAutoPipelining: opts.autoPipelining ?? false,
+          autoPipeliningIgnoredCommands: opts.autoPipeliningIgnoredCommands ?? [],
           clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
           // Queue only until the first connection (then failFastOnceConnected): during an outage a command fails
           // at once instead of waiting, unbounded, for the cluster to return.

@@ -5,7 +5,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { channels, keys, STREAM_SET_PRUNE_AFTER, type SessionRef } from './keys';
 import { createRedisClient, parseRedisUrl, type RedisLike } from './client';
-import { defineScripts, type ScriptCommands } from './scripts';
+import { defineScripts, variableKeyScripts, type ScriptCommands } from './scripts';
 import type {
   AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, NewSessionRecord, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits, SubscriptionUpdate,
 } from './types';
@@ -69,7 +69,7 @@ export class RedisStore implements Store {
   constructor(url: string, opts: RedisStoreOptions = {}) {
     this.kind = parseRedisUrl(url).kind;
     const name = opts.nodeId ? `switchboard:${opts.nodeId}` : 'switchboard';
-    this.cmd = createRedisClient(url, { onError: opts.onError, connectionName: name, autoPipelining: true }) as Scripted;
+    this.cmd = createRedisClient(url, { onError: opts.onError, connectionName: name, autoPipelining: true, autoPipeliningIgnoredCommands: variableKeyScripts() }) as Scripted;
     defineScripts(this.cmd);
     this.sub = createRedisClient(url, { onError: opts.onError, connectionName: `${name}:sub` });
     let connectedOnce = false;

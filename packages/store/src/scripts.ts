@@ -22,6 +22,11 @@ export function scriptSources(): ScriptSource[] {
   return cached;
 }
 
+/** Scripts whose key count is their first argument (files without the `-N` suffix). */
+export function variableKeyScripts(): string[] {
+  return scriptSources().filter((s) => s.numberOfKeys === undefined).map((s) => s.name);
+}
+
 export function defineScripts(client: Redis | Cluster): void {
   for (const s of scriptSources()) client.defineCommand(s.name, { lua: s.lua, numberOfKeys: s.numberOfKeys });
 }

@@ -257,6 +257,17 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     expect((await store.lastEvent(ref, 'sc'))?.id).toBe(ended.append.ids[2]);
   });
 
+  test('many sessions at once: variable-key scripts issued in one tick for sessions on every shard all succeed', async () => {
+    // On Cluster, commands issued in one tick are auto-pipelined per group of nodes; a script whose key count is
+    // its first argument was once grouped by that number instead of its first key, and failed across shards.
+    const refs = Array.from({ length: 60 }, () => newRef());
+    await Promise.all(refs.map((ref) => store.createSession(ref, record('t1'), 60_000)));
+    const begun = await Promise.all(refs.map((ref) => store.beginStream(ref, 's', { ...limits, nodeId: 'n1', requestKeys: ['r1'], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000 })));
+    expect(begun.map((b) => b.append.ids.length)).toEqual(refs.map(() => 1));
+    const appended = await Promise.all(refs.map((ref) => store.appendEvents(ref, 's', ['m'], { ...limits, end: true, releaseRequestKeys: ['r1'] })));
+    expect(appended.map((a) => a.ids.length)).toEqual(refs.map(() => 2));
+  });
+
   test('a long session\'s set of stream ids forgets expired streams (DELETE still finds the live ones)', async () => {
     const ref = newRef();
     await store.createSession(ref, record('t1'), 60_000);

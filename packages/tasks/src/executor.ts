@@ -113,6 +113,7 @@ export class TaskExecutor {
         onRequest: (method, params, inputSignal) => this.askForInput(owner, task, `r${task.runs}-${++inputSeq}`, method, params, inputSignal, enqueue, status),
       },
       signal,
+      task.priorInput,
     );
     await chain;
 

@@ -6,7 +6,7 @@ import { createRedisClient, parseRedisUrl, type RedisLike } from '@switchboard/s
 import { ownerHash, newTaskId, type NewTask, type TaskOwner, type TaskPayload, type TaskRecord, type TerminalStatus } from './model';
 import { GROUP_TTL_MARGIN_MS, keyList, ownerKeys, taskChannels } from './keys';
 import { defineTaskScripts, type TaskScriptCommands } from './scripts';
-import { parseState, toRecord, type TaskSpec, type TaskState } from './record';
+import { parseState, specOf, toRecord, type TaskSpec, type TaskState } from './record';
 import {
   DEFAULT_TASK_LIMITS,
   decodeCursor,
@@ -110,7 +110,7 @@ export class RedisTaskStore implements TaskStore {
         pending: [],
         answered: [],
       };
-      const stored: TaskSpec = { tool: spec.tool, args: spec.args, era: spec.era, sessionId: spec.sessionId, progressToken: spec.progressToken };
+      const stored: TaskSpec = specOf(spec);
       const r = await this.cmd.taskCreate(...keyList(k), nowMs, id, JSON.stringify(state), JSON.stringify(stored), this.activeTtlMs, this.limits.maxActivePerOwner, this.groupTtlMs);
       if (r === 0) return { ok: false, reason: 'active_limit', limit: this.limits.maxActivePerOwner };
       if (r === 1) return { ok: true, task: toRecord(state, stored) };

@@ -47,7 +47,18 @@ class DriverTransport implements Transport {
   }
 }
 
-export async function runTool(factory: ServerFactory, tool: string, args: Record<string, unknown>, hooks: ToolDriverHooks, signal: AbortSignal): Promise<ToolOutcome> {
+/**
+ * `inputResponses`: answers gathered before the task existed (2026-07-28 MRTR rounds); they ride on the call
+ * as its retry fields, which the SDK hands to the handler as `ctx.mcpReq.inputResponses` in either era.
+ */
+export async function runTool(
+  factory: ServerFactory,
+  tool: string,
+  args: Record<string, unknown>,
+  hooks: ToolDriverHooks,
+  signal: AbortSignal,
+  inputResponses?: Record<string, unknown>,
+): Promise<ToolOutcome> {
   const waiting = new Map<string | number, (m: Msg) => void>();
   const inputAborts = new AbortController();
   let transport!: DriverTransport;
@@ -87,7 +98,7 @@ export async function runTool(factory: ServerFactory, tool: string, args: Record
     if (init.error) return { error: init.error };
     transport.deliver({ jsonrpc: '2.0', method: 'notifications/initialized' });
     if (signal.aborted) return { aborted: true };
-    const call = request('call', 'tools/call', { name: tool, arguments: args, _meta: { progressToken: PROGRESS_TOKEN } });
+    const call = request('call', 'tools/call', { name: tool, arguments: args, ...(inputResponses && { inputResponses }), _meta: { progressToken: PROGRESS_TOKEN } });
     const aborted = new Promise<ToolOutcome>((resolve) => {
       const onAbort = () => {
         inputAborts.abort();
