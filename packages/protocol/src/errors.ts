@@ -66,6 +66,8 @@ export const ERROR_CATALOG = {
   UPSTREAM_OVERLOADED: { httpStatus: 200, code: -32603, message: 'Internal error: too many requests in flight to the upstream MCP server' },
   UPSTREAM_AUTH_FAILED: { httpStatus: 200, code: -32603, message: 'Internal error: the gateway\'s credentials were refused by the upstream MCP server' },
   UPSTREAM_SESSION_EXPIRED: { httpStatus: 200, code: -32603, message: 'Internal error: the upstream session expired; this session has ended, initialize a new one' },
+  // Era translation (docs/gateway.md, era-translation table): `data.feature` names what has no mapping.
+  ERA_NOT_TRANSLATABLE: { httpStatus: 200, code: -32603, message: 'Internal error: this request cannot be translated between the client\'s and the upstream MCP server\'s protocol eras' },
 } as const satisfies Record<string, { httpStatus: number; code: number; message: string }>;
 
 export type ErrorKind = keyof typeof ERROR_CATALOG;
