@@ -3,32 +3,11 @@
  * (a task created on A is read, awaited and cancelled on B), and the embedded default (one edge, no Redis,
  * tasks run in process). Raw JSON-RPC over Streamable HTTP.
  */
-import path from 'node:path';
-import { collectSse, initializeRequest, REPO_ROOT, startEdge, startRedis, type Edge, type RedisServer } from '@switchboard/test-helpers';
-import { messagesOf, openGet, post, readAll, type Session } from './mcp-http';
+import { collectSse, startEdge, startRedis, startWorker, type Edge, type RedisServer } from '@switchboard/test-helpers';
+import { messagesOf, openGet } from './mcp-http';
+import { openTaskSession as open, rpc } from './tasks-http';
 
-const WORKER_ENTRY = path.join(REPO_ROOT, 'apps/worker/dist/main.js');
 const RELATED = 'io.modelcontextprotocol/related-task';
-let seq = 100;
-
-async function open(url: string, version = '2025-11-25'): Promise<{ s: Session; capabilities: Record<string, unknown> }> {
-  const res = await post(url, initializeRequest(version));
-  expect(res.status).toBe(200);
-  const sid = res.headers.get('mcp-session-id')!;
-  const body = (await res.json()) as { result: { protocolVersion: string; capabilities: Record<string, unknown> } };
-  const s = { sid, version: body.result.protocolVersion };
-  expect((await post(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, { sid, version: s.version })).status).toBe(202);
-  return { s, capabilities: body.result.capabilities };
-}
-
-async function rpc(url: string, s: Session, method: string, params: Record<string, unknown> = {}): Promise<Record<string, any>> {
-  const id = ++seq;
-  const res = await post(url, { jsonrpc: '2.0', id, method, params }, { sid: s.sid, version: s.version });
-  expect(res.status).toBe(200);
-  const final = (await readAll(res, 20_000)).find((m) => m.id === id && !('method' in m));
-  if (!final) throw new Error(`no response to ${method}`);
-  return final;
-}
 
 function suite(name: string, setup: () => Promise<{ a: Edge; b: Edge; stop: () => Promise<void> }>) {
   describe(name, () => {
@@ -101,7 +80,7 @@ suite('2025-11-25 tasks: 2 edges + 1 worker on Redis', async () => {
   const [a, b, w] = await Promise.all([
     startEdge({ nodeId: 'edge-a', env }),
     startEdge({ nodeId: 'edge-b', env }),
-    startEdge({ nodeId: 'worker-1', entry: WORKER_ENTRY, env: { ...env, TASK_LOCK_MS: '2000' } }),
+    startWorker({ nodeId: 'worker-1', env: { ...env, TASK_LOCK_MS: '2000' } }),
   ]);
   return { a, b, stop: async () => { await Promise.all([a.stop(), b.stop(), w.stop()]); await redis.stop(); } };
 });

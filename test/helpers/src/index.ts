@@ -14,6 +14,7 @@ export {
 export { startRedis, redisCommand, type RedisServer, type StartRedisOptions } from './redis';
 export { startRedisCluster, type RedisClusterHandle, type StartRedisClusterOptions, type ClusterNodeInfo } from './redis-cluster';
 export { startEdge, EDGE_ENTRY, type Edge, type StartEdgeOptions } from './edge';
+export { startWorker, WORKER_ENTRY, type Worker } from './worker';
 export { startNginx, renderNginxConfig, NGINX_TEMPLATE, type Nginx, type StartNginxOptions } from './nginx';
 export { startCluster, type EdgeCluster, type StartClusterOptions } from './cluster';
 export { readSse, collectSse, recordSse, SseTimeoutError, type SseEvent, type SseRecorder, type ReadSseOptions, type CollectSseOptions } from './sse';
