@@ -172,18 +172,24 @@ export class Tasks2025 {
     const forwarded = new Set<string>();
     const relay = new AbortController();
     let wake: (() => void) | undefined;
+    // A status event that lands while the record is being read must not be lost (it would cost a whole poll period).
+    let changed = false;
     const off = await store.onEvents(ctx.owner.tenant, (e) => {
-      if (e.kind === 'status' && e.task.id === id) wake?.();
+      if (e.kind !== 'status' || e.task.id !== id) return;
+      changed = true;
+      wake?.();
     });
     const onAbort = () => wake?.();
     ctx.signal?.addEventListener('abort', onAbort);
     try {
       for (;;) {
+        changed = false;
         const t = await store.get(ctx.owner, id);
         if (!t) return fail('TASK_NOT_FOUND', r.id);
         if (isTerminal(t.status)) return await this.outcome(ctx, r, t);
         if (ctx.signal?.aborted) return fail('INTERNAL_ERROR', r.id);
         if (t.status === 'input_required' && ctx.sendRequest) this.relayInput(ctx, t, forwarded, relay.signal);
+        if (changed) continue;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.resultPollMs);
           wake = () => {

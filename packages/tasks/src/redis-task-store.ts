@@ -67,6 +67,7 @@ export class RedisTaskStore implements TaskStore {
   private readonly cmd: Scripted;
   private sub: RedisLike | undefined;
   private readonly handlers = new Map<string, Set<(message: string) => void>>();
+  private readonly subscribed = new Map<string, Promise<unknown>>();
   private readonly groupTtlMs: number;
 
   constructor(
@@ -264,14 +265,17 @@ export class RedisTaskStore implements TaskStore {
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      await this.sub.subscribe(channel);
+      this.subscribed.set(channel, this.sub.subscribe(channel));
     }
     set.add(handler);
+    // Every caller, not only the first, returns once the subscription is active (no event missed after).
+    await this.subscribed.get(channel);
     return async () => {
       const s = this.handlers.get(channel);
       s?.delete(handler);
       if (s && s.size === 0) {
         this.handlers.delete(channel);
+        this.subscribed.delete(channel);
         await this.sub?.unsubscribe(channel).catch(() => undefined);
       }
     };

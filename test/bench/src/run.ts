@@ -7,6 +7,7 @@
  *   replay      resume a 10,000-event stream with Last-Event-ID on another node    (suites/replay.ts)
  *   streams     10,000 concurrent GET streams on one node: drops, RSS per stream   (suites/streams.ts)
  *   sessions    memory per idle session on the node and in Redis                  (suites/sessions.ts)
+ *   tasks       durable tasks: created/completed per s with 1 and 2 workers, latency (suites/tasks.ts)
  * Prints the side-by-side table (ratios vs the SDK v1 stateful peer), the targets table, details, and —
  * when a throughput target is missed — a CPU profile summary of the edge; writes `.tmp/bench/<ts>.json`.
  *
@@ -32,6 +33,7 @@ import { startEdgePair, type EdgePair } from './suites/pair';
 import { runReplaySuite } from './suites/replay';
 import { measureInstanceCost, runSessionsSuite } from './suites/sessions';
 import { runStreamsSuite } from './suites/streams';
+import { runTasksSuite } from './suites/tasks';
 import { runThroughputSuite } from './suites/throughput';
 import { evaluateTargets, type Results } from './targets';
 
@@ -52,6 +54,7 @@ function budgetMs(nRuns: number): number {
   if (has('replay')) ms += 120_000;
   if (has('streams')) ms += 2 * (config.streamsHoldS * 1000 + 90_000);
   if (has('sessions')) ms += 3 * 60_000;
+  if (has('tasks')) ms += 2 * (2 * (config.warmupS + config.tasksDurationS) * 1000 + 180_000);
   if (config.profile !== 'off') ms += 4 * ((1 + config.profileDurationS) * 1000 + 25_000);
   return ms;
 }
@@ -102,6 +105,14 @@ async function main(startedAt: Date): Promise<number> {
       log(err.message);
       return undefined;
     });
+  }
+
+  if (has('tasks')) {
+    res.tasks = await runTasksSuite();
+    for (const r of res.tasks) {
+      if (r.status === 'failed') problems.push(`tasks ${r.workers} worker(s): ${r.error?.split('\n')[0]}`);
+      else if ((r.failed ?? 0) > 0) problems.push(`tasks ${r.workers} worker(s): ${r.failed} task creations failed`);
+    }
   }
 
   let targets = evaluateTargets(res);

@@ -6,6 +6,8 @@ import type { CrossRow } from './suites/crossnode';
 import type { ReplayRow } from './suites/replay';
 import type { InstanceCost, SessionsRow } from './suites/sessions';
 import type { StreamsRow } from './suites/streams';
+import type { TasksRow } from './suites/tasks';
+import { tasksTargets } from './tasks-report';
 import { cpuPerRequestUs, type ThroughputRow } from './suites/throughput';
 
 export interface Results {
@@ -17,6 +19,7 @@ export interface Results {
   sessions?: SessionsRow[];
   profiles?: ProfileSummary[];
   instanceCost?: InstanceCost;
+  tasks?: TasksRow[];
 }
 
 export interface TargetResult {
@@ -202,6 +205,7 @@ export function evaluateTargets(res: Results): TargetResult[] {
       });
     }
   }
+  if (res.tasks) out.push(...tasksTargets(res.tasks));
   return out;
 }
 
