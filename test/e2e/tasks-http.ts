@@ -17,9 +17,16 @@ export async function openTaskSession(url: string, version = '2025-11-25'): Prom
 }
 
 /** One request; its final JSON-RPC message (result or error). Throws on a non-200 answer or no response. */
-export async function rpc(url: string, s: Session, method: string, params: Record<string, unknown> = {}, timeoutMs = 20_000): Promise<Record<string, any>> {
+export async function rpc(
+  url: string,
+  s: Session,
+  method: string,
+  params: Record<string, unknown> = {},
+  o: { timeoutMs?: number; headers?: Record<string, string> } = {},
+): Promise<Record<string, any>> {
   const id = ++seq;
-  const res = await post(url, { jsonrpc: '2.0', id, method, params }, { sid: s.sid, version: s.version });
+  const timeoutMs = o.timeoutMs ?? 20_000;
+  const res = await post(url, { jsonrpc: '2.0', id, method, params }, { sid: s.sid, version: s.version, headers: o.headers });
   if (res.status !== 200) throw new Error(`${method} at ${url}: HTTP ${res.status} ${await res.text()}`);
   const final = (await readAll(res, timeoutMs)).find((m) => m.id === id && !('method' in m));
   if (!final) throw new Error(`no response to ${method}`);
