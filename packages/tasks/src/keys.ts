@@ -19,7 +19,7 @@
  * | P:meta                | hash   | `bytes`: total payload bytes in P:res                          | group TTL                  |
  * | channel sb:<t>:tasks:events | pubsub | status changes (full record) and progress, for edges to forward | —                 |
  * | channel sb:tasks:control    | pubsub | cancel / input-arrived pokes to whichever worker runs a task | —                    |
- * | BullMQ `{sbq:<t>}:tasks:*`  | (BullMQ) | the tenant's task queue (jobs carry owner and task id)    | jobs removed on finish (age/count bounded) |
+ * | BullMQ `{sbq:<t>}:tasks:*`  | (BullMQ) | the tenant's task queue (jobs carry owner and task id)    | jobs removed when they finish; per tenant only `:meta`, `:id` and `:events` (≤ ~100 entries) stay |
  *
  * Per-task expiry is logical (P:exp, purged by every script before it acts: at most PURGE_BATCH entries
  * per call); the group TTL is the backstop that makes every key expire: each write sets it to
