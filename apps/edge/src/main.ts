@@ -114,6 +114,7 @@ async function main(): Promise<void> {
     { store, maxLen: legacy.ctx.opts.streamMaxLen, ttlMs: legacy.ctx.opts.streamTtlMs, redisClient: rawStore instanceof RedisStore ? rawStore.client : undefined },
     logFn,
   );
+  if (tasks) tasks.onBudgetRefused = (tenant) => metrics.budgetRefusals.inc({ tenant, kind: 'tasks' });
   await tasks?.setTenants(tenants.tenants.filter((t) => !t.upstream));
 
   let draining = false;

@@ -37,6 +37,8 @@ export interface Tasks2025Options {
   resultPollMs?: number;
   /** Status changes made here (cancel, answers), for the session's notifications (notifier.ts). */
   notify?: (e: TaskEvent) => void;
+  /** A creation refused by the principal's active-task budget (TASK_LIMIT), for the refusals metric. */
+  onRefused?: (tenant: string) => void;
 }
 
 const fail = (kind: ErrorKind, id: JsonRpcRequest['id'], data?: unknown): JsonRpcResponse => catalogErrorBody(kind, id, data) as JsonRpcResponse;
@@ -135,7 +137,10 @@ export class Tasks2025 {
       sessionId: ctx.sessionId,
       progressToken,
     });
-    if (!created.ok) return fail('TASK_LIMIT', r.id, { limit: created.limit });
+    if (!created.ok) {
+      this.opts.onRefused?.(ctx.owner.tenant);
+      return fail('TASK_LIMIT', r.id, { limit: created.limit });
+    }
     return ok(r.id, { task: toTask2025(created.task) });
   }
 
