@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import http from 'node:http';
 import { sleep, startEdge, startRedis, startWorker, waitFor, withTimeout, type Edge, type RedisServer, type Worker } from '@switchboard/test-helpers';
 import { config, log } from '../config';
+import { cpuSeconds } from '../cpu';
 import { summarize, type LatencySummary, type LoadResult } from '../loadgen';
 import { createMcpSession, findResponse, request, type BenchSession } from '../mcp';
 import { fetchMetrics } from '../prom';
@@ -36,6 +37,8 @@ export interface TasksRow {
   redisCallsPerTask?: number;
   /** Top commands, calls per task. */
   redisByCommand?: Record<string, number>;
+  /** CPU the fleet (edge + workers + Redis, not the load generator) spent per task, creation to drain: contention-independent cost. */
+  cpuMsPerTask?: Record<string, number>;
   cpuPct?: Record<string, number>;
   failed?: number;
 }
@@ -145,6 +148,7 @@ async function runOne(workerCount: number): Promise<TasksRow> {
     log(`${name}: task creation, ${config.warmupS} s + ${config.tasksDurationS} s, concurrency ${config.concurrency}`);
     const statsBefore = await commandStats(redis);
     const doneBefore = await completed(workers);
+    const cpuBefore = cpuSeconds(pids());
     let doneAtMeasure = 0;
     let doneAtDrain = 0;
     let tMeasure = 0;
@@ -161,8 +165,11 @@ async function runOne(workerCount: number): Promise<TasksRow> {
     const drainStart = performance.now();
     await waitFor(async () => (await completed(workers)) - doneBefore >= createdTotal, { timeoutMs: 120_000, intervalMs: 100, message: `${name}: ${createdTotal} created tasks never all completed` });
     const drainS = (performance.now() - drainStart) / 1000;
+    const cpuAfter = cpuSeconds(pids());
     const statsAfter = await commandStats(redis);
     const tasks = (await completed(workers)) - doneBefore;
+    const cpuMsPerTask = Object.fromEntries(Object.keys(cpuAfter).map((k) => [k, Math.round(((cpuAfter[k]! - (cpuBefore[k] ?? 0)) / tasks) * 1e6) / 1e3]));
+    cpuMsPerTask.total = Math.round(Object.values(cpuMsPerTask).reduce((a, b) => a + b, 0) * 1000) / 1000;
     const diff = Object.entries(statsAfter)
       .map(([cmd, n]) => [cmd, n - (statsBefore[cmd] ?? 0)] as const)
       .filter(([cmd, n]) => n > 0 && cmd !== 'info');
@@ -179,6 +186,7 @@ async function runOne(workerCount: number): Promise<TasksRow> {
       drainS: Math.round(drainS * 100) / 100,
       idle,
       redisCallsPerTask: perTask(calls),
+      cpuMsPerTask,
       redisByCommand: Object.fromEntries(diff.sort((a, b) => b[1] - a[1]).slice(0, 8).map(([c, n]) => [c, perTask(n)])),
       cpuPct,
       failed,
