@@ -15,7 +15,8 @@
  * BENCH_WARMUP_S (2), BENCH_CONCURRENCY (32), BENCH_SESSIONS (16), BENCH_MAX_ERROR_RATE (0.001),
  * BENCH_LOG_LEVEL (warn), BENCH_CROSS_RATE (1000), BENCH_CROSS_SESSIONS (50), BENCH_CROSS_DURATION_S (5),
  * BENCH_REPLAY_EVENTS (10000), BENCH_REPLAY_TRIALS (5), BENCH_STREAMS (10000), BENCH_STREAMS_HOLD_S (10),
- * BENCH_IDLE_SESSIONS (5000), BENCH_PROFILE (auto | always | off), BENCH_PROFILE_DURATION_S (5).
+ * BENCH_IDLE_SESSIONS (5000), BENCH_PROFILE (auto | always | off), BENCH_PROFILE_DURATION_S (5), BENCH_TASKS_IDLE (200),
+ * BENCH_TASKS_DURATION_S (5), BENCH_TASKS_WORKER_CONCURRENCY (16). `pnpm bench:tasks` runs the tasks suite alone.
  *
  * Exit code 0 when every selected run completed with a failure rate ≤ BENCH_MAX_ERROR_RATE (missed
  * performance targets are reported, not failures), 1 otherwise, 2 if the run overran its time budget.
