@@ -62,6 +62,14 @@ describe('tasks under chaos: 3 edges + 2 workers + nginx + persistent Redis', ()
   });
 
   const lb = () => c.lbMcpUrl;
+  /** Every task of a load of rerun-safe tasks completed: none lost, stuck, failed or refused. */
+  const allCompleted = async (ledger: TaskLedger, label: string) => {
+    const t = await ledger.settle(60_000, label);
+    totals[label] = t;
+    clean(t);
+    expect(t).toMatchObject({ createErrors: 0, failed: 0, cancelled: 0, completed: t.created });
+    expect(t.created).toBeGreaterThan(20);
+  };
   const submit = async (ledger: TaskLedger, spec: NewTask) => {
     const r = await queues.submit(owner, spec);
     if (!r.ok) throw new Error('refused');
@@ -132,11 +140,7 @@ describe('tasks under chaos: 3 edges + 2 workers + nginx + persistent Redis', ()
       await sleep(1_500);
     }
     await load.stop();
-    const t = await ledger.settle(60_000, 'worker rolling restart');
-    totals['worker rolling restart'] = t;
-    clean(t);
-    expect(t).toMatchObject({ createErrors: 0, failed: 0, cancelled: 0, completed: t.created });
-    expect(t.created).toBeGreaterThan(20);
+    await allCompleted(ledger, 'worker rolling restart');
   }, 120_000);
 
   test('rolling restart of the edges under load: 0 lost, 0 stuck, no failed create', async () => {
@@ -156,11 +160,7 @@ describe('tasks under chaos: 3 edges + 2 workers + nginx + persistent Redis', ()
       await sleep(500);
     }
     await load.stop();
-    const t = await ledger.settle(60_000, 'edge rolling restart');
-    totals['edge rolling restart'] = t;
-    clean(t);
-    expect(t).toMatchObject({ createErrors: 0, failed: 0, cancelled: 0, completed: t.created });
-    expect(t.created).toBeGreaterThan(20);
+    await allCompleted(ledger, 'edge rolling restart');
   }, 120_000);
 
   test('Redis restart with persistence (AOF): finished, running and queued tasks all survive', async () => {

@@ -4,7 +4,7 @@
  * key is left and BullMQ keeps only the tenant queue's own bookkeeping (`:meta`, the `:id` counter, and
  * `:events` capped at ~100 entries): nothing per task or per principal. Slow by design (the group TTL's 60 s margin).
  */
-import { startRedis, startWorker, waitFor, type RedisServer, type Worker } from '@switchboard/test-helpers';
+import { scanKeys, startRedis, startWorker, waitFor, type RedisServer, type Worker } from '@switchboard/test-helpers';
 import { bullConnection, DEFAULT_TASK_LIMITS, RedisTaskStore, TaskQueues, type NewTask, type TaskOwner, type TaskRecord } from '@switchboard/tasks';
 
 const TTL = { TASK_MIN_TTL_MS: '100', TASK_DEFAULT_TTL_MS: '1000', TASK_MAX_TTL_MS: '1000' };
@@ -15,14 +15,7 @@ const terminal = (t: TaskRecord | null) => !!t && ['completed', 'failed', 'cance
 async function scan(redis: RedisServer, pattern: string): Promise<string[]> {
   const c = redis.client();
   try {
-    const out: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await c.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      out.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
-    return out.sort();
+    return await scanKeys(c, pattern);
   } finally {
     c.disconnect();
   }

@@ -11,7 +11,7 @@ export {
   type SpawnOptions,
   type ExitInfo,
 } from './process';
-export { startRedis, redisCommand, type RedisServer, type StartRedisOptions } from './redis';
+export { startRedis, redisCommand, scanKeys, type RedisServer, type StartRedisOptions } from './redis';
 export { startRedisCluster, type RedisClusterHandle, type StartRedisClusterOptions, type ClusterNodeInfo } from './redis-cluster';
 export { startEdge, EDGE_ENTRY, type Edge, type StartEdgeOptions } from './edge';
 export { startWorker, WORKER_ENTRY, type Worker } from './worker';
