@@ -2,7 +2,8 @@
  * Warm server instances for task runs. Building a tenant's server instance and its initialize handshake
  * cost more CPU than a short tool call itself (about two thirds of a no-op task on a worker), so an
  * instance that finished a call cleanly is kept for the next task of the same owner (tenant and
- * principal, and the same factory: a config reload brings a new factory and retires the old instances).
+ * principal, and the same factory: after a config reload the old factory's instances are never handed out
+ * again and close when their idle time ends).
  * Like an edge session that serves one principal's calls one after another, an instance never serves
  * two owners and never two calls at once. An instance whose call was aborted (cancel, drain) is closed:
  * its handler may still be running.
