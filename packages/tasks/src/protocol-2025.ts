@@ -206,7 +206,8 @@ export class Tasks2025 {
     } finally {
       relay.abort();
       ctx.signal?.removeEventListener('abort', onAbort);
-      await off();
+      // The answer does not wait for the UNSUBSCRIBE round trip (off() never rejects).
+      void off();
     }
   }
 
