@@ -49,11 +49,19 @@ export function tasksTargets(rows: TasksRow[]): TargetResult[] {
   const one = rows.find((r) => r.workers === 1 && r.status === 'ok');
   const best = rows.filter((r) => r.status === 'ok').sort((a, b) => (b.completedPerS ?? 0) - (a.completedPerS ?? 0))[0];
   const out: TargetResult[] = [];
-  const p50 = one?.idle?.client.p50;
+  // Created → completed as the record has it (edge's create, worker's terminal write; ms resolution). The
+  // client-side time adds the tasks/result request that observes it, and is shown beside it.
+  const p50 = one?.idle?.server.p50;
   out.push(
     p50 === undefined
       ? { suite: 'tasks', target: 'create → completed p50 ≤ 5 ms, idle fleet', measured: 'run failed', pass: null, margin: '-' }
-      : { suite: 'tasks', target: 'create → completed p50 ≤ 5 ms, idle fleet', measured: `${f(p50)} ms (record ${f(one!.idle!.server.p50, 0)} ms), 1 worker`, pass: p50 <= 5, margin: p50 <= 5 ? `${f(((5 - p50) / 5) * 100, 0)}% under` : `${f(p50 / 5)}x over` },
+      : {
+          suite: 'tasks',
+          target: 'create → completed p50 ≤ 5 ms, idle fleet',
+          measured: `${f(p50, 0)} ms (record), 1 worker; client create sent → tasks/result answered ${f(one!.idle!.client.p50)} ms`,
+          pass: p50 <= 5,
+          margin: p50 <= 5 ? `${f(((5 - p50) / 5) * 100, 0)}% under` : `${f(p50 / 5)}x over`,
+        },
   );
   const rate = best?.completedPerS;
   out.push(
