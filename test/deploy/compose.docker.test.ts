@@ -8,7 +8,8 @@
  *    the session, every in-flight call's progress and every notification on the session's GET stream
  *    (resumed with Last-Event-ID) arrive exactly once;
  *  - the containers run as the compose file declares (docker inspect + what the process itself sees);
- *  - Prometheus in the stack scrapes the three edges;
+ *  - a task (MCP 2025-11-25) created through nginx runs on the worker container and is read on the edges;
+ *  - Prometheus in the stack scrapes the three edges and the worker;
  *  - `down` leaves nothing behind: containers, networks, volumes and the images this test built.
  * Services come from the compose file: a new service with `build:` (e.g. a worker) is built and started
  * without changing this test. Base images: scripts/local-images.sh. Engine: scripts/ensure-docker.sh.
@@ -43,7 +44,7 @@ interface Service {
 
 const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
 
-suite('docker compose stack (images built from the repo, Redis, 3 edges, nginx, Prometheus)', () => {
+suite('docker compose stack (images built from the repo, Redis, 3 edges, a worker, nginx, Prometheus)', () => {
   const env: Record<string, string> = {};
   let services: Service[] = [];
   let running: Service[] = [];
@@ -64,6 +65,7 @@ suite('docker compose stack (images built from the repo, Redis, 3 edges, nginx, 
       SWITCHBOARD_PROMETHEUS_PORT: String(await freePort()),
       SWITCHBOARD_GRAFANA_PORT: String(await freePort()),
       SWITCHBOARD_EDGE_IMAGE: `switchboard/edge:test-${RUN_ID}`,
+      SWITCHBOARD_WORKER_IMAGE: `switchboard/worker:test-${RUN_ID}`,
     });
     const file = YAML.parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
     services = Object.entries<any>(file.services).map(([name, spec]) => ({ name, spec, image: interpolate(spec.image, { ...process.env, ...env }), build: spec.build }));
@@ -223,6 +225,41 @@ suite('docker compose stack (images built from the repo, Redis, 3 edges, nginx, 
     }
   }, 180_000);
 
+  test('a task created through nginx runs on the worker container; its status and result are read on the edges', async () => {
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
+    let id = 0;
+    const rpc = async (method: string, params: Record<string, unknown>, sid?: string) => {
+      const res = await fetch(`${lb}/mcp`, { method: 'POST', headers: { ...headers, ...(sid ? { 'mcp-session-id': sid } : {}) }, body: JSON.stringify({ jsonrpc: '2.0', id: ++id, method, params }) });
+      const body = await res.text();
+      // JSON, or an SSE stream whose last data line is the answer.
+      const json = res.headers.get('content-type')?.includes('text/event-stream') ? body.split('\n').filter((l) => l.startsWith('data:')).pop()!.slice(5) : body;
+      return { sid: res.headers.get('mcp-session-id'), msg: JSON.parse(json) as Record<string, any> };
+    };
+    const init = await rpc('initialize', { protocolVersion: '2025-11-25', capabilities: { tasks: {} }, clientInfo: { name: 'compose-tasks', version: '1.0.0' } });
+    const sid = init.sid!;
+    expect(init.msg.result.capabilities.tasks).toMatchObject({ requests: { tools: { call: {} } } });
+    await fetch(`${lb}/mcp`, { method: 'POST', headers: { ...headers, 'mcp-session-id': sid }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) });
+    const created = await rpc('tools/call', { name: 'long_job', arguments: { steps: 4, delayMs: 100 }, task: { ttl: 60_000 } }, sid);
+    const taskId = created.msg.result.task.taskId as string;
+    expect(created.msg.result.task.status).toBe('working');
+    const polls: string[] = [];
+    const done = await waitFor(
+      async () => {
+        const r = await rpc('tasks/get', { taskId }, sid);
+        polls.push(r.msg.result.status);
+        return r.msg.result.status === 'working' ? undefined : r.msg.result;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, message: 'the task completes on the worker' },
+    );
+    expect(done).toMatchObject({ taskId, status: 'completed', statusMessage: 'step 4/4' });
+    expect((await rpc('tasks/result', { taskId }, sid)).msg.result.content).toEqual([{ type: 'text', text: 'done 4' }]);
+    // The worker ran it (the edges only enqueue: compose starts them without WORKER_CONCURRENCY): its own
+    // metrics, read inside its container (the port is not published).
+    const metrics = await docker(['exec', await containerOf('worker'), '/nodejs/bin/node', '-e', "fetch('http://127.0.0.1:3100/metrics').then((r) => r.text()).then((t) => console.log(t))"]);
+    expect(Number(/switchboard_tasks_total\{[^}]*outcome="completed"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0)).toBeGreaterThanOrEqual(1);
+    report.push(`task ${taskId.slice(0, 8)}… completed on the worker container; ${polls.length} tasks/get polls through nginx`);
+  }, 60_000);
+
   test('the containers run as the compose file declares (read-only root, non-root user, no capabilities)', async () => {
     const rows: string[] = [];
     // One service after another: each check is a few docker calls, slow only on a loaded host.
@@ -253,17 +290,17 @@ suite('docker compose stack (images built from the repo, Redis, 3 edges, nginx, 
     report.push(...rows);
   }, 240_000);
 
-  test('Prometheus in the stack scrapes the three edges', async () => {
+  test('Prometheus in the stack scrapes the three edges and the worker', async () => {
     if (!running.some((s) => s.name === 'prometheus')) throw new Error('prometheus is not running');
     const targets = await waitFor(
       async () => {
         const r = (await (await fetch(`${promUrl}/api/v1/targets`)).json()) as { data: { activeTargets: { labels: { instance: string }; health: string }[] } };
         const t = r.data.activeTargets;
-        return t.length === 3 && t.every((x) => x.health === 'up') ? t : undefined;
+        return t.length === 4 && t.every((x) => x.health === 'up') ? t : undefined;
       },
-      { timeoutMs: 45_000, intervalMs: 1_000, message: 'three healthy scrape targets' },
+      { timeoutMs: 45_000, intervalMs: 1_000, message: 'four healthy scrape targets' },
     );
-    expect(targets.map((t) => t.labels.instance).sort()).toEqual(['edge-1:9464', 'edge-2:9464', 'edge-3:9464']);
+    expect(targets.map((t) => t.labels.instance).sort()).toEqual(['edge-1:9464', 'edge-2:9464', 'edge-3:9464', 'worker:3100']);
     const q = (await (await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent('sum by (node) (switchboard_ready)')}`)).json()) as { data: { result: { metric: { node: string } }[] } };
     expect(q.data.result.map((r) => r.metric.node).sort()).toEqual(['edge-1', 'edge-2', 'edge-3']);
   }, 60_000);

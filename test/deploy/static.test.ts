@@ -37,7 +37,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('has Redis, three edges built from apps/edge/Dockerfile, nginx, Prometheus and Grafana', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['edge-1', 'edge-2', 'edge-3', 'grafana', 'nginx', 'prometheus', 'redis']);
+    expect(Object.keys(compose.services).sort()).toEqual(['edge-1', 'edge-2', 'edge-3', 'grafana', 'nginx', 'prometheus', 'redis', 'worker']);
     const ids = new Set<string>();
     for (const name of EDGES) {
       const s = compose.services[name];
@@ -51,17 +51,28 @@ describe('docker-compose.yml', () => {
     expect(ids.size).toBe(EDGES.length);
   });
 
+  it('has a task worker built from apps/worker/Dockerfile, hardened like the edges, on the same Redis', () => {
+    const w = compose.services.worker;
+    expect(w.build).toEqual({ context: '.', dockerfile: 'apps/worker/Dockerfile' });
+    expect(w.environment).toMatchObject({ HOST: '0.0.0.0', PORT: '3100', REDIS_URL: compose.services['edge-1'].environment.REDIS_URL });
+    expect(Number(w.environment.WORKER_CONCURRENCY)).toBeGreaterThan(0);
+    expect(w).toMatchObject({ read_only: true, tmpfs: ['/tmp'], cap_drop: ['ALL'] });
+    expect(seconds(w.stop_grace_period)).toBeGreaterThan(Number(w.environment.DRAIN_GRACE_MS) / 1000);
+    // The edges only enqueue; tasks run on the worker.
+    for (const e of EDGES) expect(compose.services[e].environment.WORKER_CONCURRENCY).toBeUndefined();
+  });
+
   it('mounts only files that exist', () => {
     const mounts = Object.values<any>(compose.services).flatMap((s) => (s.volumes ?? []).filter((v: string) => v.startsWith('./')).map((v: string) => v.split(':')[0]));
     expect(mounts.length).toBeGreaterThan(0);
     expect(mounts.filter((m: string) => !existsSync(path.join(ROOT, m)))).toEqual([]);
   });
 
-  it('Prometheus scrapes exactly the edges, and loads the alert rules', () => {
+  it('Prometheus scrapes exactly the edges and the worker, and loads the alert rules', () => {
     const prom = YAML.parse(read('infra/prometheus/prometheus.yml'));
     const targets = prom.scrape_configs.flatMap((s: any) => s.static_configs.flatMap((c: any) => c.targets));
-    // The metrics listener, never the MCP port (which does not serve /metrics).
-    expect(targets.sort()).toEqual(EDGES.map((e) => `${e}:${compose.services[e].environment.METRICS_PORT}`));
+    // The edges' metrics listener, never the MCP port (which does not serve /metrics); the worker's one port.
+    expect(targets.sort()).toEqual([...EDGES.map((e) => `${e}:${compose.services[e].environment.METRICS_PORT}`), `worker:${compose.services.worker.environment.PORT}`]);
     const mount = compose.services.prometheus.volumes.find((v: string) => v.startsWith('./infra/prometheus:'));
     const inContainer = mount.split(':')[1];
     for (const f of prom.rule_files) expect(existsSync(path.join(ROOT, 'infra/prometheus', path.relative(inContainer, f)))).toBe(true);
@@ -115,8 +126,11 @@ describe('nginx for compose (infra/nginx/compose-entrypoint.sh)', () => {
   });
 });
 
-describe('apps/edge/Dockerfile', () => {
-  const text = read('apps/edge/Dockerfile');
+describe.each([
+  ['apps/edge/Dockerfile', '3000 9464'],
+  ['apps/worker/Dockerfile', '3100'],
+])('%s', (file, ports) => {
+  const text = read(file);
   const df = DockerfileParser.parse(text);
   const froms = df.getFROMs();
   /** Instructions grouped by build stage (a stage runs from its FROM to the next). */
@@ -147,7 +161,7 @@ describe('apps/edge/Dockerfile', () => {
     expect(text).toContain(pinned);
   });
 
-  it('runs as a numeric non-root user and exposes the edge port', () => {
+  it('runs as a numeric non-root user and exposes its ports', () => {
     const users = final.instructions.filter((i) => i.getKeyword() === 'USER').map(args);
     expect(users).toHaveLength(1);
     const [uid] = users[0]!.split(':');
@@ -155,7 +169,7 @@ describe('apps/edge/Dockerfile', () => {
     expect(Number(uid)).toBeGreaterThan(0);
     // Kubernetes runs it as the same user (runAsUser) with runAsNonRoot.
     expect(read('k8s/base/deployment.yaml')).toContain(`runAsUser: ${uid}`);
-    expect(final.instructions.filter((i) => i.getKeyword() === 'EXPOSE').map(args)).toEqual(['3000 9464']);
+    expect(final.instructions.filter((i) => i.getKeyword() === 'EXPOSE').map(args)).toEqual([ports]);
   });
 
   it('.dockerignore keeps host node_modules and build output out of the context', () => {

@@ -17,6 +17,7 @@ export function envelope(extra: Record<string, unknown> = {}): Record<string, un
 function nameOf(method: string, params: Record<string, unknown>): string | undefined {
   if (method === 'tools/call' || method === 'prompts/get') return typeof params.name === 'string' ? params.name : undefined;
   if (method === 'resources/read') return typeof params.uri === 'string' ? params.uri : undefined;
+  if (method === 'tasks/get' || method === 'tasks/update' || method === 'tasks/cancel') return typeof params.taskId === 'string' ? params.taskId : undefined;
   return undefined;
 }
 
@@ -91,9 +92,9 @@ export interface Listener {
   close(): void;
 }
 
-export async function listen(url: string, filter: Record<string, unknown>, id: string | number = `listen-${nextId++}`): Promise<Listener> {
+export async function listen(url: string, filter: Record<string, unknown>, id: string | number = `listen-${nextId++}`, opts: Pick<ModernPostOptions, 'headers' | 'meta'> = {}): Promise<Listener> {
   const controller = new AbortController();
-  const res = await modernPost(url, 'subscriptions/listen', { notifications: filter }, { id, signal: controller.signal });
+  const res = await modernPost(url, 'subscriptions/listen', { notifications: filter }, { ...opts, id, signal: controller.signal });
   if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) throw new Error(`listen got ${res.status} ${await res.text()}`);
   const rec = recordSse(res, (e) => (e.data === '' ? undefined : (JSON.parse(e.data) as Record<string, any>)), { signal: controller.signal, label: `listen ${id}` });
   const { items: messages, waitFor, ended } = rec;

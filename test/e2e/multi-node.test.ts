@@ -38,8 +38,11 @@ describe.each(REDIS_MODES)('multi-node on %s Redis', (mode) => {
     for (const server of servers) {
       const client = server.client();
       try {
-        const [, count] = (await client.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
-        n += Number(count);
+        // Classic subscribers (single Redis) and sharded ones (Cluster: PUBSUB_MODE auto → sharded).
+        for (const kind of ['NUMSUB', 'SHARDNUMSUB']) {
+          const [, count] = (await client.call('PUBSUB', kind, channel)) as [string, number];
+          n += Number(count);
+        }
       } finally {
         client.disconnect();
       }

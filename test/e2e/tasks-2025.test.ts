@@ -1,13 +1,35 @@
 /**
  * MCP 2025-11-25 tasks through real edges: 2 edge processes and 1 worker process on one redis-server
- * (a task created on A is read, awaited and cancelled on B), and the embedded default (one edge, no Redis,
+ * (a task created on A is read, awaited and cancelled on B; a task's question asked on B's tasks/result stream
+ * is answered through A), and the embedded default (one edge, no Redis,
  * tasks run in process). Raw JSON-RPC over Streamable HTTP.
  */
-import { collectSse, startEdge, startRedis, startWorker, type Edge, type RedisServer } from '@switchboard/test-helpers';
-import { messagesOf, openGet } from './mcp-http';
-import { openTaskSession as open, rpc } from './tasks-http';
+import path from 'node:path';
+import { collectSse, initializeRequest, recordSse, REPO_ROOT, startEdge, startRedis, type Edge, type RedisServer } from '@switchboard/test-helpers';
+import { messagesOf, openGet, post, readAll, type Session } from './mcp-http';
 
+const WORKER_ENTRY = path.join(REPO_ROOT, 'apps/worker/dist/main.js');
 const RELATED = 'io.modelcontextprotocol/related-task';
+let seq = 100;
+
+async function open(url: string, version = '2025-11-25'): Promise<{ s: Session; capabilities: Record<string, unknown> }> {
+  const res = await post(url, initializeRequest(version));
+  expect(res.status).toBe(200);
+  const sid = res.headers.get('mcp-session-id')!;
+  const body = (await res.json()) as { result: { protocolVersion: string; capabilities: Record<string, unknown> } };
+  const s = { sid, version: body.result.protocolVersion };
+  expect((await post(url, { jsonrpc: '2.0', method: 'notifications/initialized' }, { sid, version: s.version })).status).toBe(202);
+  return { s, capabilities: body.result.capabilities };
+}
+
+async function rpc(url: string, s: Session, method: string, params: Record<string, unknown> = {}): Promise<Record<string, any>> {
+  const id = ++seq;
+  const res = await post(url, { jsonrpc: '2.0', id, method, params }, { sid: s.sid, version: s.version });
+  expect(res.status).toBe(200);
+  const final = (await readAll(res, 20_000)).find((m) => m.id === id && !('method' in m));
+  if (!final) throw new Error(`no response to ${method}`);
+  return final;
+}
 
 function suite(name: string, setup: () => Promise<{ a: Edge; b: Edge; stop: () => Promise<void> }>) {
   describe(name, () => {
@@ -49,6 +71,28 @@ function suite(name: string, setup: () => Promise<{ a: Edge; b: Edge; stop: () =
       expect((await rpc(b.mcpUrl, s, 'tasks/list')).error).toMatchObject({ code: -32601 });
     });
 
+    test('a task that asks for input: the question comes on tasks/result on B, the answer goes through A, the task completes', async () => {
+      const { s } = await open(a.mcpUrl);
+      const task = (await rpc(a.mcpUrl, s, 'tools/call', { name: 'confirm_delete', arguments: { filename: 'f.txt' }, task: {} })).result.task;
+      const id = ++seq;
+      const controller = new AbortController();
+      const res = await post(b.mcpUrl, { jsonrpc: '2.0', id, method: 'tasks/result', params: { taskId: task.taskId } }, { sid: s.sid, version: s.version, signal: controller.signal });
+      expect(res.status).toBe(200);
+      const stream = recordSse(res, (e) => (e.data === '' ? undefined : (JSON.parse(e.data) as Record<string, any>)), { signal: controller.signal, label: 'tasks/result' });
+      try {
+        const ask = await stream.waitFor((m) => m.method === 'elicitation/create', 15_000);
+        expect(ask.params).toMatchObject({ requestedSchema: { properties: { confirm: { type: 'boolean' } } }, _meta: { [RELATED]: { taskId: task.taskId } } });
+        expect((await rpc(b.mcpUrl, s, 'tasks/get', { taskId: task.taskId })).result.status).toBe('input_required');
+        const answered = await post(a.mcpUrl, { jsonrpc: '2.0', id: ask.id, result: { action: 'accept', content: { confirm: true } } }, { sid: s.sid, version: s.version });
+        expect(answered.status).toBe(202);
+        const final = await stream.waitFor((m) => m.id === id && !('method' in m), 15_000);
+        expect(final.result).toEqual({ content: [{ type: 'text', text: 'deleted f.txt' }], _meta: { [RELATED]: { taskId: task.taskId } } });
+      } finally {
+        controller.abort();
+      }
+      expect((await rpc(a.mcpUrl, s, 'tasks/get', { taskId: task.taskId })).result.status).toBe('completed');
+    });
+
     test('status and progress notifications reach the session\'s GET stream on another node', async () => {
       const { s } = await open(a.mcpUrl);
       const get = await openGet(b.mcpUrl, s);
@@ -80,7 +124,7 @@ suite('2025-11-25 tasks: 2 edges + 1 worker on Redis', async () => {
   const [a, b, w] = await Promise.all([
     startEdge({ nodeId: 'edge-a', env }),
     startEdge({ nodeId: 'edge-b', env }),
-    startWorker({ nodeId: 'worker-1', env: { ...env, TASK_LOCK_MS: '2000' } }),
+    startEdge({ nodeId: 'worker-1', entry: WORKER_ENTRY, env: { ...env, TASK_LOCK_MS: '2000' } }),
   ]);
   return { a, b, stop: async () => { await Promise.all([a.stop(), b.stop(), w.stop()]); await redis.stop(); } };
 });

@@ -1,7 +1,7 @@
 /**
  * MCP tasks at the edge (issue 11, docs/tasks.md): the TaskStore, the dispatcher (BullMQ queues with
- * Redis, the in-process runner without) and one Tasks2025 per tenant runtime, handed to the 2025 engine as
- * its task hook. With Redis, workers (`apps/worker`) run the tasks; `WORKER_CONCURRENCY` > 0 makes this
+ * Redis, the in-process runner without), one Tasks2025 per tenant runtime, handed to the 2025 engine as
+ * its task hook, and one Tasks2026 per tenant runtime for the 2026-07-28 engine (the tasks extension). With Redis, workers (`apps/worker`) run the tasks; `WORKER_CONCURRENCY` > 0 makes this
  * edge host a worker pool too (small deployments).
  *
  * Its settings are read here rather than in env.ts so the feature stays in one module:
@@ -19,6 +19,7 @@ import {
   sessionNotifier,
   TaskQueues,
   Tasks2025,
+  Tasks2026,
   TaskWorkerPool,
   taskLimitsFromEnv,
   toolPolicies,
@@ -27,7 +28,7 @@ import {
   type TaskEvent,
   type TaskStore,
 } from '@switchboard/tasks';
-import type { LegacyTaskHook } from '@switchboard/transport';
+import type { LegacyTaskHook, ModernTaskHook } from '@switchboard/transport';
 import type { RedisLike, Store } from '@switchboard/store';
 
 /** Where 2025-11-25 task notifications go: the node's session store (the session's GET stream log). */
@@ -113,6 +114,20 @@ export class EdgeTasks {
       this.hooks.set(factory, hook);
     }
     return hook;
+  }
+
+  /**
+   * The 2026-07-28 engine's hook for a tenant (built with its runtime; a reload brings a new runtime and a new
+   * hook). `createServer` is the tenant's factory, read for tool task policies.
+   */
+  modernHookFor(_tenant: string, createServer: ServerFactory): ModernTaskHook {
+    return new Tasks2026({
+      store: this.store,
+      dispatcher: this.dispatcher,
+      toolPolicy: (tool) => this.policies(createServer, tool),
+      notify: this.notify,
+      onRefused: (t) => this.onBudgetRefused?.(t),
+    });
   }
 
   /** Drain: in-process tasks get the grace (then fail); an edge-hosted pool hands its tasks back. */

@@ -11,7 +11,7 @@ import type { Store } from '@switchboard/store';
 import { parseRequestStateSecrets, type EngineHooks } from '@switchboard/transport';
 import type { GatewayObserver } from '@switchboard/gateway';
 import { TenantRegistry, type Endpoint, type Tenant } from './config/tenant-registry';
-import { startTenantRuntime, type TenantRuntime, type TenantServices } from './tenant-runtime';
+import { startTenantRuntime, type TenantRuntime, type TenantRuntimeOptions, type TenantServices } from './tenant-runtime';
 
 export interface ServedTenant extends Tenant {
   runtime: TenantRuntime;
@@ -34,6 +34,8 @@ export interface TenantHostDeps {
   gatewayObserver?: GatewayObserver;
   /** Limits on by default for every tenant that does not set its own (docs/security.md). */
   defaults?: TenantLimitDefaults;
+  /** The 2026-07-28 tasks extension per tenant (tasks-setup.ts). */
+  modernTasks?: TenantRuntimeOptions['modernTasks'];
 }
 
 export interface TenantLimitDefaults {
@@ -93,6 +95,7 @@ export class TenantHost {
             upstream: t.upstream,
             sessionTtlMs: t.sessionIdleTtlMs,
             gatewayObserver: this.deps.gatewayObserver,
+            modernTasks: this.deps.modernTasks,
           });
           created.push(runtime);
         }

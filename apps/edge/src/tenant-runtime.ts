@@ -2,19 +2,22 @@
  * The per-tenant services a tenant's MCP server is built with, and the tenant's modern-era handler:
  *   - the tenant's change-event bus (`StoreEventBus` on `sb:<tenant>:events`), shared by every node;
  *   - the tenant's requestState codec (sealed with the tenant's key ring, see request-state-keys.ts);
- *   - one `ModernEngine` (one SDK `createMcpHandler`) when the tenant serves the modern era.
+ *   - one `ModernEngine` (one SDK `createMcpHandler`) when the tenant serves the modern era; for a gateway
+ *     tenant the same engine with the translating factory (2025 upstream), or the pass-through proxy
+ *     (2026-07-28 upstream) — packages/gateway, docs/gateway.md.
  * The tenant's factory is called with `{ requestState, events }` for both eras, so an MRTR handler seals
  * with the same keys whether the SDK's legacy shim or a 2026-07-28 client drives it.
  */
 import type { McpServer, McpServerFactory, RequestStateCodec, Server, ServerEvent } from '@modelcontextprotocol/server';
 import type { Store } from '@switchboard/store';
-import { createGatewayServerFactory, UpstreamPool, type GatewayObserver, type UpstreamConfig } from '@switchboard/gateway';
+import { createGatewayServerFactory, createModernToLegacyFactory, ModernProxy, UpstreamPool, type GatewayObserver, type ModernFront, type UpstreamConfig } from '@switchboard/gateway';
 import {
   createSealedRequestStateCodec,
   ModernEngine,
   resolveRequestStateSecrets,
   StoreEventBus,
   type EngineHooks,
+  type ModernTaskHook,
   type ServerFactory,
   type ServerLike,
 } from '@switchboard/transport';
@@ -47,13 +50,15 @@ export interface TenantRuntimeOptions {
   /** Gateway tenants: the session idle TTL (the stored upstream state lives as long). */
   sessionTtlMs?: number;
   gatewayObserver?: GatewayObserver;
+  /** The 2026-07-28 tasks extension for this tenant, given its server factory (tasks-setup.ts); absent: none. */
+  modernTasks?: (tenant: string, createServer: ServerFactory) => ModernTaskHook | undefined;
 }
 
 export interface TenantRuntime {
   /** For the legacy engine: the tenant factory with the tenant's services bound. */
   createServer: ServerFactory;
   /** Present when the tenant serves the 2026-07-28 era. */
-  modern?: ModernEngine;
+  modern?: ModernFront;
   /** Drain: listen streams get their teardown signals, the bus unsubscribes. */
   shutdown(): Promise<void>;
 }
@@ -81,17 +86,23 @@ export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<Tenan
     ? createGatewayServerFactory({ tenant: o.tenant, pool, store: o.store, sessionTtlMs: o.sessionTtlMs ?? 3_600_000, log: o.log })
     : () => o.factory(services);
 
-  let modern: ModernEngine | undefined;
-  if (o.eras.has('modern')) {
+  let modern: ModernFront | undefined;
+  let translator: { close(): Promise<void> } | undefined;
+  if (o.eras.has('modern') && pool?.cfg.era === '2026-07-28') {
+    modern = new ModernProxy(o.tenant, pool, o.hooks);
+  } else if (o.eras.has('modern')) {
     // createMcpHandler needs an SDK McpServer or Server; a tenant factory builds exactly that (ServerLike is
-    // only the structural view the legacy engine needs).
-    const factory: McpServerFactory = () => o.factory(services) as McpServer | Server;
+    // only the structural view the legacy engine needs). A gateway tenant's translates to its 2025 upstream.
+    const gateway = pool ? (translator = createModernToLegacyFactory({ pool, requestState })) : undefined;
+    const factory: McpServerFactory = gateway?.factory ?? (() => o.factory(services) as McpServer | Server);
     modern = new ModernEngine({
       tenant: o.tenant,
       factory,
       bus,
       maxBodyBytes: o.bodyLimitBytes,
       keepAliveMs: o.keepAliveMs,
+      // Gateway tenants have no tasks yet (docs/tasks.md): their tools run upstream.
+      tasks: pool ? undefined : o.modernTasks?.(o.tenant, createServer),
       hooks: { ...o.hooks, onError: (err) => o.debug(`modern request rejected or failed: ${err.message}`) },
     });
   }
@@ -101,6 +112,7 @@ export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<Tenan
     modern,
     async shutdown() {
       await modern?.shutdown();
+      await translator?.close();
       await bus.stop();
       await pool?.close();
     },

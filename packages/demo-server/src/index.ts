@@ -31,6 +31,7 @@ import { randomBytes } from 'node:crypto';
 import { registerModernFixtures, type ModernFixtureDeps } from './modern-fixtures';
 import { registerDemoTools } from './demo-tools';
 import { registerTaskTools } from './task-tools';
+import { registerTaskFixtures } from './task-fixtures';
 import { registerFixturePrompts, registerFixtureResources } from './fixture-content';
 import { registerFixtureTools } from './fixture-tools';
 import { DEMO_SERVER_NAME, DEMO_SERVER_VERSION } from './names';
@@ -40,6 +41,7 @@ export { DEMO_SERVER_NAME, DEMO_SERVER_VERSION } from './names';
 export { FIXTURE_TOOL_NAMES, JSON_SCHEMA_2020_12_INPUT } from './fixture-tools';
 export { DEMO_TOOL_NAMES } from './demo-tools';
 export { TASK_TOOL_NAMES, LONG_JOB_TASK_META } from './task-tools';
+export { TASK_FIXTURE_TOOL_NAMES } from './task-fixtures';
 export { MODERN_FIXTURE_TOOL_NAMES, cancellationProbeUri, type ModernFixtureDeps } from './modern-fixtures';
 
 /** What a deployment plugs into the demo server; everything is optional for standalone use. */
@@ -88,6 +90,7 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
   registerFixtureTools(server);
   registerDemoTools(server, subscribed);
   registerTaskTools(server);
+  registerTaskFixtures(server);
   registerFixtureResources(server, subscribed);
   registerFixturePrompts(server);
   registerModernFixtures(server, { requestState, events: options.events });

@@ -50,7 +50,7 @@ describe('demo server instances', () => {
       const first = await one.client.listTools();
       expect(await two.client.listTools()).toEqual(first);
       expect(await one.client.listTools()).toEqual(first);
-      expect(first.tools.length).toBe(38); // 37 + long_job (task tools)
+      expect(first.tools.length).toBe(45); // 37 + long_job (task tools) + 7 tasks conformance fixtures
     } finally {
       await one.close();
       await two.close();

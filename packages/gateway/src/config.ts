@@ -36,8 +36,14 @@ export const UpstreamConfigSchema = z
       .url()
       .refine((u) => /^https?:$/.test(new URL(u).protocol), 'an http:// or https:// URL')
       .refine((u) => new URL(u).username === '' && new URL(u).password === '', 'no credentials in the URL (use headers with { env })'),
-    /** Which wire the upstream speaks. `streamable`: 2025 Streamable HTTP, sessionful or stateless. */
+    /** Which wire the upstream speaks. `streamable`: Streamable HTTP (2025 sessionful or stateless, or 2026-07-28). */
     transport: z.enum(['streamable', 'sse2024']).default('streamable'),
+    /**
+     * The upstream's protocol era, configured (not negotiated): `2025` (2024-11-05 … 2025-11-25, initialize +
+     * sessions) or `2026-07-28` (stateless, `server/discover`). Clients of any era are translated to it
+     * (docs/gateway.md, era-translation table).
+     */
+    era: z.enum(['2025', '2026-07-28']).default('2025'),
     headers: z.record(HeaderName, HeaderValue).default({}),
     /** Longest wait for the upstream's next message about a request (each message restarts it). */
     timeoutMs: z.number().int().min(100).max(3_600_000).default(60_000),
@@ -62,7 +68,8 @@ export const UpstreamConfigSchema = z
       .strict()
       .default({ failureThreshold: 5, cooldownMs: 10_000 }),
   })
-  .strict();
+  .strict()
+  .refine((c) => c.era === '2025' || c.transport === 'streamable', { message: 'a 2026-07-28 upstream speaks Streamable HTTP (transport: streamable)', path: ['era'] });
 
 export type UpstreamConfig = z.infer<typeof UpstreamConfigSchema>;
 

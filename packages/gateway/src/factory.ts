@@ -1,15 +1,19 @@
 /**
- * A gateway tenant's server factory for the 2025 engine: every call builds a forwarding instance on the
- * tenant's shared per-node upstream pool (connections, in-flight bound, breaker).
+ * A gateway tenant's server factory for the 2025 engine (2025 and 2024 clients): every call builds a
+ * forwarding instance on the tenant's shared per-node upstream pool (connections, in-flight bound, breaker)
+ * — a relay for a 2025 upstream, a translator for a 2026-07-28 one.
  */
 import type { SessionRef, Store } from '@switchboard/store';
 import type { ServerFactory } from '@switchboard/transport';
 import { describeUpstream } from './config';
 import { toUpstreamError } from './errors';
 import { GatewayInstance, type GatewayInstanceDeps } from './gateway-instance';
+import { LegacyFront } from './legacy-front';
 import { StreamableUpstream } from './streamable-upstream';
 
 export function createGatewayServerFactory(o: GatewayInstanceDeps & { store: Store }): ServerFactory {
+  // A 2026-07-28 upstream has no sessions: each instance translates (legacy-front.ts), nothing to end.
+  if (o.pool.cfg.era === '2026-07-28') return () => new LegacyFront(o.pool);
   const factory: ServerFactory = () => new GatewayInstance(o);
   factory.endSession = (ref) => endUpstreamSession(o, ref);
   return factory;

@@ -14,13 +14,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { JSONRPCMessage, Transport } from '@modelcontextprotocol/server';
-import { isNotification, isRequest, isResponse, requestIdKey, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '@switchboard/protocol';
+import { isNotification, isRequest, requestIdKey, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse, type RequestId } from '@switchboard/protocol';
 import type { SessionRef, Store } from '@switchboard/store';
 import { isEngineRequestId, type ServerLike } from '@switchboard/transport';
 import { describeUpstream } from './config';
 import { toUpstreamError, upstreamErrorBody, UpstreamError, type UpstreamFailure } from './errors';
 import { Sse2024Upstream } from './sse2024-upstream';
-import { StreamableUpstream, type UpstreamSession } from './streamable-upstream';
+import { responseOf, StreamableUpstream, type UpstreamSession } from './streamable-upstream';
 import type { UpstreamPool } from './upstream-pool';
 import { UpstreamReader } from './upstream-reader';
 
@@ -366,19 +366,4 @@ export class GatewayInstance implements ServerLike {
     }
     this.send(m);
   }
-}
-
-/** Reads upstream messages until the response to `id`; the others (notifications, server→client requests) go to `other`. */
-async function responseOf(messages: AsyncGenerator<JsonRpcMessage>, id: RequestId, other: (m: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
-  for await (const m of messages) {
-    if (isResponse(m)) {
-      if (m.id === id) {
-        await messages.return(undefined);
-        return m;
-      }
-      continue; // an answer to nothing we asked: dropped
-    }
-    other(m);
-  }
-  throw new UpstreamError('invalid_response', 'the upstream ended the response stream without answering');
 }

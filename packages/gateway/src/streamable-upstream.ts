@@ -5,7 +5,7 @@
  * `WWW-Authenticate` is never relayed: it is about our credential), 404 on a session → session_expired, other
  * errors with a JSON-RPC body → that body, else http_error.
  */
-import type { JsonRpcMessage } from '@switchboard/protocol';
+import { isResponse, type JsonRpcMessage, type JsonRpcResponse, type RequestId } from '@switchboard/protocol';
 import { UpstreamError } from './errors';
 import { readSseEvents } from './sse-reader';
 import { header, type UpstreamPool } from './upstream-pool';
@@ -46,9 +46,11 @@ export interface PostOutcome {
 export class StreamableUpstream {
   constructor(readonly pool: UpstreamPool) {}
 
-  async post(message: JsonRpcMessage, session: UpstreamSession, signal: AbortSignal): Promise<PostOutcome> {
+  /** `extra`: per-request protocol headers (2026-07-28 upstreams: `Mcp-Method`, `Mcp-Name`). */
+  async post(message: JsonRpcMessage, session: UpstreamSession, signal: AbortSignal, extra: Record<string, string> = {}): Promise<PostOutcome> {
     const { pool } = this;
     const headers = pool.headers({
+      ...extra,
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
       'mcp-session-id': session.sessionId,
@@ -161,4 +163,19 @@ function safeParse(text: string): unknown {
 
 export function isMessage(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && (v as { jsonrpc?: unknown }).jsonrpc === '2.0';
+}
+
+/** Reads upstream messages until the response to `id`; the others (notifications, server→client requests) go to `other`. */
+export async function responseOf(messages: AsyncGenerator<JsonRpcMessage>, id: RequestId, other: (m: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
+  for await (const m of messages) {
+    if (isResponse(m)) {
+      if (m.id === id) {
+        await messages.return(undefined);
+        return m;
+      }
+      continue; // an answer to nothing we asked: dropped
+    }
+    other(m);
+  }
+  throw new UpstreamError('invalid_response', 'the upstream ended the response stream without answering');
 }

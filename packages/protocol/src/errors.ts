@@ -52,6 +52,8 @@ export const ERROR_CATALOG = {
   TASK_REQUIRED: { httpStatus: 200, code: -32601, message: 'Method not found: this tool must be called as a task' },
   TASK_LIST_UNAVAILABLE: { httpStatus: 200, code: -32601, message: 'Method not found: tasks/list needs an authenticated principal' },
   TASK_LIMIT: { httpStatus: 200, code: -32000, message: 'Too many tasks in progress for this principal' },
+  // 2026-07-28 tasks extension: -32021 is the spec's MissingRequiredClientCapability (the SDK sends it with HTTP 400).
+  TASK_EXTENSION_REQUIRED: { httpStatus: 400, code: -32021, message: 'Missing required client capability: the io.modelcontextprotocol/tasks extension' },
   TASK_CANCELLED: { httpStatus: 200, code: -32603, message: 'Internal error: the task was cancelled before it produced a result' },
   // Gateway tenants (packages/gateway, docs/gateway.md): sent as the JSON-RPC response of the forwarded
   // request (HTTP 200 on its JSON body or SSE stream); `data.upstream` names the kind for programs.
@@ -64,6 +66,8 @@ export const ERROR_CATALOG = {
   UPSTREAM_OVERLOADED: { httpStatus: 200, code: -32603, message: 'Internal error: too many requests in flight to the upstream MCP server' },
   UPSTREAM_AUTH_FAILED: { httpStatus: 200, code: -32603, message: 'Internal error: the gateway\'s credentials were refused by the upstream MCP server' },
   UPSTREAM_SESSION_EXPIRED: { httpStatus: 200, code: -32603, message: 'Internal error: the upstream session expired; this session has ended, initialize a new one' },
+  // Era translation (docs/gateway.md, era-translation table): `data.feature` names what has no mapping.
+  ERA_NOT_TRANSLATABLE: { httpStatus: 200, code: -32603, message: 'Internal error: this request cannot be translated between the client\'s and the upstream MCP server\'s protocol eras' },
 } as const satisfies Record<string, { httpStatus: number; code: number; message: string }>;
 
 export type ErrorKind = keyof typeof ERROR_CATALOG;

@@ -4,6 +4,7 @@ export { parseWake, type Wake } from './wake';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store';
 export { RedisStore, type RedisStoreOptions } from './redis-store';
 export { createRedisClient, parseRedisUrl, type RedisLike } from './client';
+export { RedisPubSub, pubSubSettingFromEnv, redisMajorVersion, resolvePubSubMode, type PubSubMode, type PubSubSetting, type RedisPubSubOptions } from './pubsub';
 
 import { MemoryStore } from './memory-store';
 import { RedisStore, type RedisStoreOptions } from './redis-store';

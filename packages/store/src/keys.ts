@@ -32,6 +32,10 @@
  * of the session's expiry) is pushed forward at most every half idle TTL by the request that touches it.
  * Expired entries are pruned on every admission, so the count never includes dead sessions for long.
  *
+ * Channels: with sharded pub/sub (Redis Cluster, pubsub.ts) a channel lives on the shard owning its slot. The
+ * wake channel carries the session's hash tag, so the scripts that write the session publish on its shard;
+ * the node inbox and the tenant events channel each live on the shard of their own slot.
+ *
  * Tenant secrets (e.g. the requestState sealing key when none is configured) have no TTL on purpose: every
  * node reads the same value at start-up, and an expiry would let a later node mint a different one.
  */

@@ -13,14 +13,37 @@ import { MemoryKeyspace } from './memory-keyspace';
 export interface MemoryStoreOptions {
   /** How often expired keys are swept (they are also dropped lazily on access). @default 10_000 */
   sweepIntervalMs?: number;
+  /**
+   * Finished streams kept for resumption (each until its ended-stream TTL): past this many, the oldest
+   * finished log is dropped at once, so a node's heap stays flat under load instead of holding every call's
+   * log for the TTL (Redis holds them there, not the node). A resume from a dropped log is answered like an
+   * expired one. @default 1_000
+   */
+  maxEndedStreams?: number;
 }
 
 export class MemoryStore extends MemoryKeyspace implements Store {
   readonly kind = 'memory' as const;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
+  /** Keys of finished stream logs, oldest first (a Map keeps insertion order). */
+  private readonly ended = new Map<string, string | undefined>();
+  private readonly maxEndedStreams: number;
 
   constructor(opts: MemoryStoreOptions = {}) {
     super(opts);
+    this.maxEndedStreams = opts.maxEndedStreams ?? 1_000;
+  }
+
+  /** A stream log just ended: remember it, and drop the oldest finished logs past the bound. */
+  private noteEnded(streamKey: string, requestsKey?: string): void {
+    this.ended.delete(streamKey);
+    this.ended.set(streamKey, requestsKey);
+    while (this.ended.size > this.maxEndedStreams) {
+      const [oldest, requests] = this.ended.entries().next().value as [string, string | undefined];
+      this.ended.delete(oldest);
+      this.data.delete(oldest);
+      if (requests) this.data.delete(requests);
+    }
   }
 
   /** The memory twin of admitSession-1.lua: a principal's session ids scored by an expiry bound. */
@@ -121,6 +144,7 @@ export class MemoryStore extends MemoryKeyspace implements Store {
     if (o.end) ids.push(this.xadd(key, 'end', '', o));
     this.expire(key, o.ttlMs);
     if (o.requestRecord) this.set(keys.streamRequests(ref, streamId), { kind: 'string', v: o.requestRecord }, o.ttlMs);
+    if (o.end) this.noteEnded(key, keys.streamRequests(ref, streamId));
     const setKey = keys.streams(ref);
     const set = this.get(setKey);
     if (set?.value.kind === 'set') {
@@ -151,7 +175,10 @@ export class MemoryStore extends MemoryKeyspace implements Store {
     if (o.end) ids.push(this.xadd(key, 'end', '', o));
     this.expire(key, o.ttlMs);
     for (const r of o.releaseRequestKeys ?? []) this.data.delete(keys.inflight(ref, r));
-    if (o.end) this.data.delete(keys.streamRequests(ref, streamId));
+    if (o.end) {
+      this.data.delete(keys.streamRequests(ref, streamId));
+      this.noteEnded(key);
+    }
     this.emit(channels.wake(ref), `${streamId} ${ids.at(-1)}`);
     return { prevId, ids };
   }
@@ -195,6 +222,7 @@ export class MemoryStore extends MemoryKeyspace implements Store {
     const id = this.xadd(key, 'end', '', l);
     this.expire(key, l.ttlMs);
     this.data.delete(keys.streamRequests(ref, streamId));
+    this.noteEnded(key);
     this.emit(channels.wake(ref), `${streamId} ${id}`);
     return true;
   }

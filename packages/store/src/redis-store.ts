@@ -5,13 +5,12 @@
 import type { Cluster, Redis } from 'ioredis';
 import { channels, keys, STREAM_SET_PRUNE_AFTER, type SessionRef } from './keys';
 import { createRedisClient, parseRedisUrl, type RedisLike } from './client';
-import { defineScripts, type ScriptCommands } from './scripts';
+import { defineScripts, variableKeyScriptNames, type ScriptCommands } from './scripts';
+import { RedisPubSub, type PubSubMode, type PubSubSetting } from './pubsub';
 import type {
   AppendResult, BeginStreamOptions, CursorCheck, MessageHandler, NewSessionRecord, SessionRecord, SessionTransport, Store, StreamEntry, StreamLimits, SubscriptionUpdate,
 } from './types';
 import { compareEntryIds } from '@switchboard/protocol';
-
-type Scripted = RedisLike & ScriptCommands;
 
 const RECORD_FIELDS = { tenant: 'tenant', transport: 'tr', principal: 'principal', protocolVersion: 'pv', initParams: 'init', logLevel: 'lvl', createdAtMs: 'created', subscriptionsVersion: 'subv', indexedAtMs: 'bud' } as const;
 
@@ -55,6 +54,8 @@ export interface RedisStoreOptions {
    * lost, so holders of streams should re-read their logs (docs/architecture.md §3.4).
    */
   onResubscribed?: () => void;
+  /** Classic or sharded pub/sub (pubsub.ts). @default PUBSUB_MODE from the environment, else auto */
+  pubsubMode?: PubSubSetting;
 }
 
 /** Appends whose data totals at most this many bytes carry it in their wake (see wake.ts); larger entries are read from the log, paced by the reader. */
@@ -62,25 +63,19 @@ const WAKE_DATA_MAX_BYTES = 8 * 1024;
 
 export class RedisStore implements Store {
   readonly kind: 'redis' | 'redis-cluster';
-  private readonly cmd: Scripted;
-  private readonly sub: RedisLike;
-  private readonly handlers = new Map<string, Set<MessageHandler>>();
+  private readonly cmd: RedisLike;
+  private readonly pubsub: RedisPubSub;
+  private readonly scriptSets: Record<PubSubMode, ScriptCommands>;
+  /** Scripts that do not publish (the same in both modes). */
+  private readonly s: ScriptCommands;
 
   constructor(url: string, opts: RedisStoreOptions = {}) {
     this.kind = parseRedisUrl(url).kind;
     const name = opts.nodeId ? `switchboard:${opts.nodeId}` : 'switchboard';
-    this.cmd = createRedisClient(url, { onError: opts.onError, connectionName: name, autoPipelining: true }) as Scripted;
-    defineScripts(this.cmd);
-    this.sub = createRedisClient(url, { onError: opts.onError, connectionName: `${name}:sub` });
-    let connectedOnce = false;
-    this.sub.on('ready', () => {
-      if (connectedOnce) opts.onResubscribed?.();
-      connectedOnce = true;
-    });
-    this.sub.on('message', (channel: string, message: string) => {
-      const set = this.handlers.get(channel);
-      if (set) for (const h of set) h(channel, message);
-    });
+    this.cmd = createRedisClient(url, { onError: opts.onError, connectionName: name, autoPipelining: true, autoPipeliningIgnoredCommands: variableKeyScriptNames() });
+    this.scriptSets = defineScripts(this.cmd);
+    this.s = this.scriptSets.classic;
+    this.pubsub = new RedisPubSub(url, this.cmd, { setting: opts.pubsubMode, onError: opts.onError, connectionName: `${name}:sub`, onResubscribed: opts.onResubscribed });
   }
 
   /** The command client, for readiness probes and tests. */
@@ -88,12 +83,26 @@ export class RedisStore implements Store {
     return this.cmd;
   }
 
+  /** The pub/sub mode once resolved (at start-up; see pubsub.ts). */
+  get pubsubMode(): Promise<PubSubMode> {
+    return this.pubsub.modeReady;
+  }
+
+  /** Scripts that publish, in the resolved mode: only the first calls after start-up wait for it. */
+  private async publishing(): Promise<ScriptCommands> {
+    return this.scriptSets[await this.pubsub.modeReady];
+  }
+
+  private get mode(): PubSubMode | undefined {
+    return this.pubsub.mode;
+  }
+
   async createSession(ref: SessionRef, record: NewSessionRecord, ttlMs: number, maxSessionsPerPrincipal = 0): Promise<boolean> {
     // The index is in another slot than the session (Redis Cluster): counted first, then written. A failure
     // in between leaves an entry that only expires — it over-counts, never under-counts.
     const now = Date.now();
     const index = keys.sessionIndex(ref.tenant, record.principal);
-    const admitted = await this.cmd.admitSession(index, now, indexScore(now, ttlMs), ref.sid, maxSessionsPerPrincipal, Math.ceil(ttlMs * 1.5), '0');
+    const admitted = await this.s.admitSession(index, now, indexScore(now, ttlMs), ref.sid, maxSessionsPerPrincipal, Math.ceil(ttlMs * 1.5), '0');
     if (admitted !== 1) return false;
     const k = keys.session(ref);
     const f = RECORD_FIELDS;
@@ -108,10 +117,10 @@ export class RedisStore implements Store {
 
   async touchSession(ref: SessionRef, ttlMs: number, owner: { principal: string; transport?: SessionTransport }): Promise<SessionRecord | null> {
     const now = Date.now();
-    const flat = await this.cmd.touchSession(keys.session(ref), keys.subscriptions(ref), ttlMs, owner.principal, owner.transport ?? '', now);
+    const flat = await this.s.touchSession(keys.session(ref), keys.subscriptions(ref), ttlMs, owner.principal, owner.transport ?? '', now);
     if (flat.at(-2) === '!index') {
       // Not awaited: the request needs not wait for its session's index entry to move forward.
-      this.cmd
+      this.s
         .admitSession(keys.sessionIndex(ref.tenant, owner.principal), now, indexScore(now, ttlMs), ref.sid, 0, Math.ceil(ttlMs * 1.5), '1')
         .catch(() => undefined);
     }
@@ -124,11 +133,11 @@ export class RedisStore implements Store {
     if (fields.initParams !== undefined) args.push(RECORD_FIELDS.initParams, fields.initParams);
     if (fields.protocolVersion !== undefined) args.push(RECORD_FIELDS.protocolVersion, fields.protocolVersion);
     if (args.length === 0) return true;
-    return (await this.cmd.updateSession(keys.session(ref), ...args)) === 1;
+    return (await this.s.updateSession(keys.session(ref), ...args)) === 1;
   }
 
   async updateSubscription(ref: SessionRef, uri: string, subscribed: boolean, maxSubscriptions = 0): Promise<SubscriptionUpdate> {
-    const [status, version] = await this.cmd.updateSubscriptions(keys.session(ref), keys.subscriptions(ref), uri, subscribed ? '1' : '0', maxSubscriptions);
+    const [status, version] = await this.s.updateSubscriptions(keys.session(ref), keys.subscriptions(ref), uri, subscribed ? '1' : '0', maxSubscriptions);
     if (status === 1) return { ok: true, version: Number(version) };
     return { ok: false, reason: status === -1 ? 'full' : 'no-session' };
   }
@@ -140,7 +149,7 @@ export class RedisStore implements Store {
   async deleteSession(ref: SessionRef): Promise<boolean> {
     const streamIds = await this.cmd.smembers(keys.streams(ref));
     const all = [keys.session(ref), keys.listener(ref), keys.subscriptions(ref), keys.streams(ref), keys.upstream(ref), keys.upstreamReader(ref), ...streamIds.flatMap((s) => [keys.stream(ref, s), keys.streamRequests(ref, s)])];
-    const principal = await this.cmd.deleteSession(all.length, ...all, channels.wake(ref));
+    const principal = await (this.mode ? this.scriptSets[this.mode] : await this.publishing()).deleteSession(all.length, ...all, channels.wake(ref));
     if (typeof principal !== 'string') return false;
     await this.cmd.zrem(keys.sessionIndex(ref.tenant, principal), ref.sid);
     return true;
@@ -160,7 +169,7 @@ export class RedisStore implements Store {
       ...o.requestKeys.map((r) => keys.cancelled(ref, r)),
       ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r)),
     ];
-    const out = await this.cmd.beginStream(
+    const out = await this.s.beginStream(
       ks.length, ...ks, o.maxLen, o.ttlMs, o.leaseMs, `${o.nodeId} ${streamId}`, o.primeData, streamId, n, o.sessionTtlMs,
       o.end ? '1' : '0', STREAM_SET_PRUNE_AFTER, o.requestRecord ?? '', o.maxBytes ?? 0, ...(o.messages ?? []),
     );
@@ -174,7 +183,7 @@ export class RedisStore implements Store {
   private async pruneStreamSet(ref: SessionRef): Promise<void> {
     const ids = await this.cmd.smembers(keys.streams(ref));
     const ks = [keys.streams(ref), ...ids.map((id) => keys.stream(ref, id))];
-    await this.cmd.pruneStreamSet(ks.length, ...ks, ...ids);
+    await this.s.pruneStreamSet(ks.length, ...ks, ...ids);
   }
 
   async appendEvents(
@@ -185,7 +194,7 @@ export class RedisStore implements Store {
   ): Promise<AppendResult> {
     // Deleted with the released leases: once the stream ends, nothing runs any more and its request record goes.
     const ks = [keys.stream(ref, streamId), ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r)), ...(o.end ? [keys.streamRequests(ref, streamId)] : [])];
-    const [prev, ...ids] = await this.cmd.appendEvents(
+    const [prev, ...ids] = await (this.mode ? this.scriptSets[this.mode] : await this.publishing()).appendEvents(
       ks.length, ...ks, o.maxLen, o.ttlMs, channels.wake(ref), streamId, o.end ? '1' : '0', o.kind ?? 'msg', WAKE_DATA_MAX_BYTES, o.maxBytes ?? 0, ...messages,
     );
     return { prevId: prev ?? null, ids };
@@ -202,7 +211,7 @@ export class RedisStore implements Store {
   }
 
   async checkCursor(ref: SessionRef, streamId: string, entryId: string): Promise<CursorCheck> {
-    const [state, firstId] = await this.cmd.checkCursor(keys.stream(ref, streamId), entryId);
+    const [state, firstId] = await this.s.checkCursor(keys.stream(ref, streamId), entryId);
     if (state === 1) return 'ok';
     if (state === 0 && firstId && compareEntryIds(entryId, firstId) < 0) return 'trimmed';
     return 'unknown';
@@ -214,7 +223,7 @@ export class RedisStore implements Store {
 
   async failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], l: StreamLimits): Promise<boolean> {
     const ks = [keys.stream(ref, streamId), keys.streamRequests(ref, streamId), ...requestKeys.map((r) => keys.inflight(ref, r))];
-    return (await this.cmd.failOrphanedStream(ks.length, ...ks, l.maxLen, l.ttlMs, channels.wake(ref), streamId, ...errorMessages)) === 1;
+    return (await (this.mode ? this.scriptSets[this.mode] : await this.publishing()).failOrphanedStream(ks.length, ...ks, l.maxLen, l.ttlMs, channels.wake(ref), streamId, ...errorMessages)) === 1;
   }
 
   async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number, records?: { streamIds: string[]; ttlMs: number }): Promise<string[]> {
@@ -224,7 +233,7 @@ export class RedisStore implements Store {
       ...requestKeys.map((r) => keys.cancelled(ref, r)),
       ...(records?.streamIds ?? []).map((id) => keys.streamRequests(ref, id)),
     ];
-    const idx = await this.cmd.refreshLeases(ks.length, ...ks, leaseMs, nodeId, requestKeys.length, records?.ttlMs ?? 0);
+    const idx = await this.s.refreshLeases(ks.length, ...ks, leaseMs, nodeId, requestKeys.length, records?.ttlMs ?? 0);
     return idx.map((i) => requestKeys[i - 1]!);
   }
 
@@ -238,7 +247,11 @@ export class RedisStore implements Store {
 
   async routeAnswer(ref: SessionRef, serverRequestId: string, message: string, ttlMs: number): Promise<boolean> {
     const envelope = JSON.stringify({ v: 1, kind: 'answer', tenant: ref.tenant, sid: ref.sid, id: serverRequestId });
-    return (await this.cmd.routeAnswer(keys.pending(ref, serverRequestId), keys.answer(ref, serverRequestId), message, ttlMs, channels.nodeInboxPrefix, envelope)) === 1;
+    const sharded = (this.mode ?? (await this.pubsub.modeReady)) === 'sharded';
+    const node = await this.s.routeAnswer(keys.pending(ref, serverRequestId), keys.answer(ref, serverRequestId), message, ttlMs, sharded ? '' : channels.nodeInboxPrefix, envelope);
+    if (node === null) return false;
+    if (sharded) await this.pubsub.publish(channels.nodeInbox(node), envelope);
+    return true;
   }
 
   async takeAnswer(ref: SessionRef, serverRequestId: string): Promise<string | null> {
@@ -247,7 +260,9 @@ export class RedisStore implements Store {
 
   async routeCancel(ref: SessionRef, reqKey: string, reason: string | undefined, tombstoneMs: number): Promise<void> {
     const envelope = JSON.stringify({ v: 1, kind: 'cancel', tenant: ref.tenant, sid: ref.sid, reqKey, reason });
-    await this.cmd.routeCancel(keys.inflight(ref, reqKey), keys.cancelled(ref, reqKey), tombstoneMs, channels.nodeInboxPrefix, envelope);
+    const sharded = (this.mode ?? (await this.pubsub.modeReady)) === 'sharded';
+    const node = await this.s.routeCancel(keys.inflight(ref, reqKey), keys.cancelled(ref, reqKey), tombstoneMs, sharded ? '' : channels.nodeInboxPrefix, envelope);
+    if (sharded && node !== null) await this.pubsub.publish(channels.nodeInbox(node), envelope);
   }
 
   async claimListener(ref: SessionRef, connectionId: string, ttlMs: number): Promise<boolean> {
@@ -255,11 +270,11 @@ export class RedisStore implements Store {
   }
 
   async refreshListener(ref: SessionRef, connectionId: string, ttlMs: number): Promise<boolean> {
-    return (await this.cmd.refreshListener(keys.listener(ref), connectionId, ttlMs)) === 1;
+    return (await this.s.refreshListener(keys.listener(ref), connectionId, ttlMs)) === 1;
   }
 
   async releaseListener(ref: SessionRef, connectionId: string): Promise<void> {
-    await this.cmd.releaseListener(keys.listener(ref), connectionId);
+    await this.s.releaseListener(keys.listener(ref), connectionId);
   }
 
   async readUpstreamState(ref: SessionRef, ttlMs: number): Promise<string | null> {
@@ -270,8 +285,8 @@ export class RedisStore implements Store {
     const k = keys.upstreamReader(ref);
     // The compare-and-extend / compare-and-delete scripts of the standalone-GET claim work on any such lease key.
     if (op === 'claim') return (await this.cmd.set(k, holder, 'PX', ttlMs, 'NX')) === 'OK';
-    if (op === 'refresh') return (await this.cmd.refreshListener(k, holder, ttlMs)) === 1;
-    await this.cmd.releaseListener(k, holder);
+    if (op === 'refresh') return (await this.s.refreshListener(k, holder, ttlMs)) === 1;
+    await this.s.releaseListener(k, holder);
     return false;
   }
 
@@ -288,7 +303,7 @@ export class RedisStore implements Store {
   }
 
   async acquireStreamSlot(tenant: string, principal: string, connectionId: string, max: number, ttlMs: number): Promise<boolean> {
-    return (await this.cmd.acquireStreamSlot(keys.streamSlots(tenant, principal), Date.now(), ttlMs, connectionId, max)) === 1;
+    return (await this.s.acquireStreamSlot(keys.streamSlots(tenant, principal), Date.now(), ttlMs, connectionId, max)) === 1;
   }
 
   async releaseStreamSlot(tenant: string, principal: string, connectionId: string): Promise<void> {
@@ -296,33 +311,20 @@ export class RedisStore implements Store {
   }
 
   async publish(channel: string, message: string): Promise<void> {
-    await this.cmd.publish(channel, message);
+    await this.pubsub.publish(channel, message);
   }
 
-  async subscribe(channel: string, handler: MessageHandler): Promise<void> {
-    let set = this.handlers.get(channel);
-    if (!set) {
-      set = new Set();
-      this.handlers.set(channel, set);
-      set.add(handler);
-      await this.sub.subscribe(channel);
-      return;
-    }
-    set.add(handler);
+  subscribe(channel: string, handler: MessageHandler): Promise<void> {
+    return this.pubsub.subscribe(channel, handler);
   }
 
-  async unsubscribe(channel: string, handler: MessageHandler): Promise<void> {
-    const set = this.handlers.get(channel);
-    if (!set) return;
-    set.delete(handler);
-    if (set.size === 0) {
-      this.handlers.delete(channel);
-      await this.sub.unsubscribe(channel);
-    }
+  unsubscribe(channel: string, handler: MessageHandler): Promise<void> {
+    return this.pubsub.unsubscribe(channel, handler);
   }
 
   async ping(): Promise<void> {
-    // A round trip through pub/sub proves the subscriber is alive, not just the command connection.
+    // A round trip through pub/sub proves the subscriber is alive, not just the command connection (sharded
+    // on Cluster: the subscriber of the shard owning this random channel).
     const channel = `sb:ping:${Math.random().toString(36).slice(2)}`;
     let timer: NodeJS.Timeout | undefined;
     let onMessage: MessageHandler = () => {};
@@ -331,7 +333,7 @@ export class RedisStore implements Store {
         onMessage = () => resolve();
         timer = setTimeout(() => reject(new Error('pub/sub round trip timed out')), 2000);
         this.subscribe(channel, onMessage)
-          .then(() => this.cmd.publish(channel, 'ping'))
+          .then(() => this.pubsub.publish(channel, 'ping'))
           .catch(reject);
       });
     } finally {
@@ -342,6 +344,6 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.cmd.quit(), this.sub.quit()]);
+    await Promise.allSettled([this.cmd.quit(), this.pubsub.close()]);
   }
 }

@@ -1,6 +1,11 @@
 /**
  * Loads the Lua scripts in `../lua` once per client with `defineCommand`. A file named `name-N.lua`
  * declares N keys; a file without the suffix takes a variable key count (passed as the first argument).
+ *
+ * Scripts that publish are loaded twice: as written (PUBLISH, classic pub/sub) and with SPUBLISH (sharded
+ * pub/sub, pubsub.ts), registered as `<name>Sharded`. A script may SPUBLISH only to channels of the slot it
+ * runs in: each publishes on the session's wake channel, which carries the session's hash tag (keys.ts),
+ * or leaves the publish to its caller (routeAnswer / routeCancel: the inbox is another node's channel).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,8 +27,32 @@ export function scriptSources(): ScriptSource[] {
   return cached;
 }
 
-export function defineScripts(client: Redis | Cluster): void {
-  for (const s of scriptSources()) client.defineCommand(s.name, { lua: s.lua, numberOfKeys: s.numberOfKeys });
+/** Names (both variants) of the scripts taking a variable key count: never auto-pipelined on Cluster (client.ts). */
+export function variableKeyScriptNames(): string[] {
+  return scriptSources()
+    .filter((s) => s.numberOfKeys === undefined)
+    .flatMap((s) => [s.name, `${s.name}Sharded`]);
+}
+
+const PUBLISH = /redis\.call\('PUBLISH'/g;
+
+/** Defines every script on `client`; returns the two command sets, classic and sharded pub/sub. */
+export function defineScripts(client: Redis | Cluster): Record<'classic' | 'sharded', ScriptCommands> {
+  const classic: Record<string, unknown> = {};
+  const sharded: Record<string, unknown> = {};
+  const commands = client as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const s of scriptSources()) {
+    client.defineCommand(s.name, { lua: s.lua, numberOfKeys: s.numberOfKeys });
+    classic[s.name] = commands[s.name]!.bind(client);
+    const shardedLua = s.lua.replace(PUBLISH, "redis.call('SPUBLISH'");
+    if (shardedLua === s.lua) {
+      sharded[s.name] = classic[s.name];
+      continue;
+    }
+    client.defineCommand(`${s.name}Sharded`, { lua: shardedLua, numberOfKeys: s.numberOfKeys });
+    sharded[s.name] = commands[`${s.name}Sharded`]!.bind(client);
+  }
+  return { classic: classic as unknown as ScriptCommands, sharded: sharded as unknown as ScriptCommands };
 }
 
 /** Typed view of the commands `defineScripts` adds. Variable-key scripts take the key count first. */
@@ -36,8 +65,10 @@ export interface ScriptCommands {
   checkCursor(key: string, entryId: string): Promise<[number, string | null]>;
   failOrphanedStream(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   refreshLeases(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
-  routeAnswer(pending: string, answer: string, message: string, ttlMs: number, inboxPrefix: string, envelope: string): Promise<number>;
-  routeCancel(inflight: string, tombstone: string, ttlMs: number, inboxPrefix: string, envelope: string): Promise<number>;
+  /** The waiting node's id (null: nobody waits). With an empty `inboxPrefix` the caller pokes its inbox. */
+  routeAnswer(pending: string, answer: string, message: string, ttlMs: number, inboxPrefix: string, envelope: string): Promise<string | null>;
+  /** The running node's id (null: not running). With an empty `inboxPrefix` the caller pokes its inbox. */
+  routeCancel(inflight: string, tombstone: string, ttlMs: number, inboxPrefix: string, envelope: string): Promise<string | null>;
   refreshListener(key: string, connectionId: string, ttlMs: number): Promise<number>;
   releaseListener(key: string, connectionId: string): Promise<number>;
   updateSubscriptions(session: string, subs: string, uri: string, add: '1' | '0', max: number): Promise<[number, number?]>;

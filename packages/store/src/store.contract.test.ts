@@ -1,13 +1,11 @@
 /**
- * One contract, five stores: the embedded memory store, a single Redis and a 3-master Redis Cluster (each a
- * real redis-server started by the test on a random port), and the deployment's Redis image through
- * testcontainers, single and as a 3-master cluster (when a Docker engine answers; under CI=true it must).
+ * One contract, many stores (test-support/contract-backends.ts: memory, single Redis, Redis Cluster with
+ * sharded and classic pub/sub, and the deployment's Redis image through testcontainers).
  */
-import { redisContainerUnavailableReason, startRedis, startRedisCluster, startRedisClusterContainer, startRedisContainer } from '@switchboard/test-helpers';
 import { GET_STREAM_ID } from '@switchboard/protocol';
-import { MemoryStore } from './memory-store';
 import { RedisStore } from './redis-store';
 import type { SessionRef, Store } from './types';
+import { backends, nextMessage } from './test-support/contract-backends';
 import { channels, keys } from './keys';
 import { parseWake } from './wake';
 import { randomBytes } from 'node:crypto';
@@ -16,59 +14,6 @@ const limits = { maxLen: 50, ttlMs: 60_000 };
 const record = (tenant: string) => ({ tenant, transport: 'streamable' as const, principal: 'alice', protocolVersion: '2025-11-25', initParams: '{"a":1}', logLevel: '', createdAtMs: 1 });
 const owner = { principal: 'alice' };
 const newRef = (tenant = 't1'): SessionRef => ({ tenant, sid: randomBytes(16).toString('hex') });
-const nextMessage = (store: Store, channel: string, timeoutMs = 2000) =>
-  new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no message on ${channel}`)), timeoutMs);
-    const h = (_c: string, m: string) => {
-      clearTimeout(timer);
-      void store.unsubscribe(channel, h);
-      resolve(m);
-    };
-    void store.subscribe(channel, h);
-  });
-
-type Backend = { name: string; setup: () => Promise<{ store: Store; teardown: () => Promise<void> }> };
-
-const backends: Backend[] = [
-  { name: 'memory', setup: async () => { const store = new MemoryStore(); return { store, teardown: () => store.close() }; } },
-  {
-    name: 'single redis',
-    setup: async () => {
-      const redis = await startRedis();
-      const store = new RedisStore(redis.url);
-      return { store, teardown: async () => { await store.close(); await redis.stop(); } };
-    },
-  },
-  {
-    name: 'redis cluster',
-    setup: async () => {
-      const cluster = await startRedisCluster({ masters: 3 });
-      const store = new RedisStore(cluster.url);
-      return { store, teardown: async () => { await store.close(); await cluster.stop(); } };
-    },
-  },
-];
-
-const noContainers = redisContainerUnavailableReason();
-if (noContainers && process.env.CI !== 'true') console.warn(`store contract: the testcontainers backend is skipped: ${noContainers}`);
-if (!noContainers || process.env.CI === 'true') {
-  backends.push({
-    name: 'redis container (testcontainers)',
-    setup: async () => {
-      const redis = await startRedisContainer();
-      const store = new RedisStore(redis.url);
-      return { store, teardown: async () => { await store.close(); await redis.stop(); } };
-    },
-  });
-  backends.push({
-    name: 'redis cluster container (testcontainers)',
-    setup: async () => {
-      const cluster = await startRedisClusterContainer({ masters: 3 });
-      const store = new RedisStore(cluster.url);
-      return { store, teardown: async () => { await store.close(); await cluster.stop(); } };
-    },
-  });
-}
 
 describe.each(backends)('store contract: $name', ({ setup }) => {
   let store: Store;
@@ -306,8 +251,7 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
 
   test('appends wake subscribers of the session channel', async () => {
     const ref = newRef();
-    const woke = nextMessage(store, channels.wake(ref));
-    await new Promise((r) => setTimeout(r, 50));
+    const woke = (await nextMessage(store, channels.wake(ref))).next;
     const r = await store.appendEvents(ref, GET_STREAM_ID, ['hello'], limits);
     const wake = parseWake(await woke);
     expect(wake).toMatchObject({ deleted: false, streamId: GET_STREAM_ID, lastId: r.ids[0] });
@@ -316,12 +260,18 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     if (store.kind !== 'memory') expect(wake && !wake.deleted && wake.carried).toBeTruthy();
   });
 
+  test('concurrent appends to sessions of many slots (one tick, auto-pipelined on Cluster) all succeed', async () => {
+    const refs = Array.from({ length: 40 }, () => newRef());
+    const results = await Promise.all(refs.map((ref, i) => store.appendEvents(ref, GET_STREAM_ID, [`c${i}`], limits)));
+    expect(results.every((r) => r.ids.length === 1)).toBe(true);
+    expect((await store.readEvents(refs[7]!, GET_STREAM_ID, '0-0', 10)).map((e) => e.data)).toEqual(['c7']);
+  });
+
   test('deleting a session removes it and wakes its streams', async () => {
     const ref = newRef();
     await store.createSession(ref, record('t1'), 60_000);
     await store.beginStream(ref, 's1', { ...limits, nodeId: 'n1', requestKeys: ['n1'], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000 });
-    const woke = nextMessage(store, channels.wake(ref));
-    await new Promise((r) => setTimeout(r, 50));
+    const woke = (await nextMessage(store, channels.wake(ref))).next;
     expect(await store.deleteSession(ref)).toBe(true);
     expect(await woke).toBe('!deleted');
     expect(await store.touchSession(ref, 1000, owner)).toBeNull();
@@ -333,8 +283,7 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     const ref = newRef();
     expect(await store.routeAnswer(ref, 'nA-1', '{"x":1}', 10_000)).toBe(false);
     await store.recordPending(ref, 'nA-1', 'nodeA', 10_000);
-    const poked = nextMessage(store, channels.nodeInbox('nodeA'));
-    await new Promise((r) => setTimeout(r, 50));
+    const poked = (await nextMessage(store, channels.nodeInbox('nodeA'))).next;
     expect(await store.routeAnswer(ref, 'nA-1', '{"x":1}', 10_000)).toBe(true);
     expect(JSON.parse(await poked)).toMatchObject({ kind: 'answer', id: 'nA-1', sid: ref.sid });
     expect(await store.takeAnswer(ref, 'nA-1')).toBe('{"x":1}');
@@ -346,8 +295,7 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     await store.routeCancel(ref, 'n7', 'early', 10_000);
     const begun = await store.beginStream(ref, 's9', { ...limits, nodeId: 'nodeB', requestKeys: ['n7', 'n8'], primeData: '{}', leaseMs: 5000, sessionTtlMs: 60_000 });
     expect(begun.cancelled).toEqual(['n7']);
-    const poked = nextMessage(store, channels.nodeInbox('nodeB'));
-    await new Promise((r) => setTimeout(r, 50));
+    const poked = (await nextMessage(store, channels.nodeInbox('nodeB'))).next;
     await store.routeCancel(ref, 'n8', 'late', 10_000);
     expect(JSON.parse(await poked)).toMatchObject({ kind: 'cancel', reqKey: 'n8', reason: 'late' });
     expect((await store.refreshLeases(ref, 'nodeB', ['n7', 'n8'], 5000)).sort()).toEqual(['n7', 'n8']);

@@ -30,5 +30,5 @@ local json = cjson.encode(st)
 redis.call('HSET', REC, id, json)
 touch_group(tonumber(ARGV[3]))
 publish_status(ARGV[4], ARGV[5], id, json)
-redis.call('PUBLISH', ARGV[6], ARGV[7])
+if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
 return { 'ok', json }

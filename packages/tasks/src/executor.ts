@@ -112,8 +112,8 @@ export class TaskExecutor {
       onRequest: (method, params, inputSignal) => this.askForInput(owner, task, `r${task.runs}-${++inputSeq}`, method, params, inputSignal, enqueue, status),
     };
     const outcome = this.opts.instances
-      ? await this.opts.instances.run(factory, hash, task.tool, task.args, driverHooks, signal)
-      : await runTool(factory, task.tool, task.args, driverHooks, signal);
+      ? await this.opts.instances.run(factory, hash, task.tool, task.args, driverHooks, signal, task.priorInput)
+      : await runTool(factory, task.tool, task.args, driverHooks, signal, task.priorInput);
     await chain;
 
     if ('aborted' in outcome) {

@@ -24,3 +24,5 @@ export { bullConnection } from './bull-connection';
 export { taskLimitsFromEnv, TASK_LIMIT_ENV } from './limits-env';
 export { Tasks2025, RELATED_TASK_META, type Session2025Context, type Tasks2025Options } from './protocol-2025';
 export { sessionNotifier } from './notifier';
+export { Tasks2026, TASKS_EXTENSION, declaresTasks, extensionRequired, type Answer2026, type CallRoute, type Tasks2026Options } from './protocol-2026';
+export { TaskWatch, type TaskNotify } from './task-watch';

@@ -52,7 +52,15 @@ export class InstancePool {
   }
 
   /** Runs one call on an idle instance of this owner, or a new one; keeps the instance if it may serve again. */
-  async run(factory: ServerFactory, owner: string, tool: string, args: Record<string, unknown>, hooks: ToolDriverHooks, signal: AbortSignal): Promise<ToolOutcome> {
+  async run(
+    factory: ServerFactory,
+    owner: string,
+    tool: string,
+    args: Record<string, unknown>,
+    hooks: ToolDriverHooks,
+    signal: AbortSignal,
+    inputResponses?: Record<string, unknown>,
+  ): Promise<ToolOutcome> {
     const key = this.keyOf(factory, owner);
     let inst = this.take(key);
     if (!inst) {
@@ -62,7 +70,7 @@ export class InstancePool {
     }
     let outcome: ToolOutcome | undefined;
     try {
-      outcome = await inst.call(tool, args, hooks, signal);
+      outcome = await inst.call(tool, args, hooks, signal, inputResponses);
       return outcome;
     } finally {
       if (outcome && !('aborted' in outcome) && inst.reusable && !this.closed) this.keep(key, inst);

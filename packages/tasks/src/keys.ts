@@ -19,6 +19,10 @@
  * | P:meta                | hash   | `bytes`: total payload bytes in P:res                          | group TTL                  |
  * | channel sb:<t>:tasks:events | pubsub | status changes (full record) and progress, for edges to forward | —                 |
  * | channel sb:tasks:control    | pubsub | cancel / input-arrived pokes to whichever worker runs a task | —                    |
+ *
+ * Both channels are in other slots than the owner groups. Classic pub/sub: the scripts PUBLISH the status
+ * event and poke. Sharded pub/sub (Redis Cluster, @switchboard/store pubsub.ts): a script may publish only in
+ * its own slot, so the store SPUBLISHes them after the script, and each channel lives on one shard.
  * | BullMQ `{sbq:<t>}:tasks:*`  | (BullMQ) | the tenant's task queue (jobs carry owner and task id)    | jobs removed when they finish; per tenant only `:meta`, `:id` and `:events` (≤ ~100 entries) stay |
  *
  * Per-task expiry is logical (P:exp, purged by every script before it acts: at most PURGE_BATCH entries

@@ -4,7 +4,7 @@
  * events delivered synchronously-after-write to in-process subscribers.
  */
 import { newTaskId, ownerHash, type InputRequest, type NewTask, type TaskOwner, type TaskPayload, type TaskRecord, type TerminalStatus } from './model';
-import { toRecord, type TaskSpec, type TaskState } from './record';
+import { specOf, toRecord, type TaskSpec, type TaskState } from './record';
 import {
   DEFAULT_TASK_LIMITS,
   decodeCursor,
@@ -106,7 +106,7 @@ export class MemoryTaskStore implements TaskStore {
       answered: [],
     };
     // Arguments are kept as their JSON, exactly like the Redis store's opaque spec.
-    const stored: TaskSpec = JSON.parse(JSON.stringify({ tool: spec.tool, args: spec.args, era: spec.era, sessionId: spec.sessionId, progressToken: spec.progressToken })) as TaskSpec;
+    const stored: TaskSpec = JSON.parse(JSON.stringify(specOf(spec))) as TaskSpec;
     const e: Entry = { state, spec: stored, inputs: new Map(), answers: new Map(), expiresAt: nowMs + this.limits.maxTtlMs };
     g.tasks.set(id, e);
     return { ok: true, task: this.record(e) };

@@ -55,6 +55,11 @@ export interface TaskRecord {
   sessionId?: string;
   /** 2025-11-25: the creating request's progressToken (valid for the task's lifetime). */
   progressToken?: string | number;
+  /**
+   * 2026-07-28: answers the client gave in the multi-round-trip (MRTR) rounds before the task was created,
+   * by key; the first run hands them to the handler as the call's `inputResponses`.
+   */
+  priorInput?: Record<string, unknown>;
   /** Outstanding input requests while `input_required`, by key (keys unique for the task's lifetime). */
   inputRequests?: Record<string, InputRequest>;
   /** Answers received and not yet consumed by the running handler, by key. */
@@ -75,6 +80,7 @@ export interface NewTask {
   ttlMs?: number;
   sessionId?: string;
   progressToken?: string | number;
+  priorInput?: Record<string, unknown>;
 }
 
 const TASK_ID = /^[0-9a-f]{32}$/;
@@ -104,14 +110,20 @@ export interface TaskPolicy {
   support: 'forbidden' | 'optional' | 'required';
   /** Safe to run again from the start after a worker died mid-run. */
   rerunSafe: boolean;
+  /**
+   * 2026-07-28: the tool gathers input through multi-round-trip rounds before it becomes a task. A call
+   * without `inputResponses` runs as an ordinary (synchronous) call, so its `input_required` result reaches
+   * the client; the call that carries the answers becomes the task, and its first run sees those answers.
+   */
+  inputFirst: boolean;
 }
 
 /** A tool's task policy from its tools/list entry (`_meta[TASK_POLICY_META_KEY]`, else MCP `execution.taskSupport`). */
 export function taskPolicyOf(tool: { _meta?: Record<string, unknown>; execution?: { taskSupport?: string }; annotations?: { idempotentHint?: boolean } }): TaskPolicy {
-  const declared = tool._meta?.[TASK_POLICY_META_KEY] as { support?: string; rerunSafe?: boolean } | undefined;
+  const declared = tool._meta?.[TASK_POLICY_META_KEY] as { support?: string; rerunSafe?: boolean; inputFirst?: boolean } | undefined;
   const raw = declared?.support ?? tool.execution?.taskSupport;
   const support = raw === 'optional' || raw === 'required' ? raw : 'forbidden';
-  return { support, rerunSafe: declared?.rerunSafe === true };
+  return { support, rerunSafe: declared?.rerunSafe === true, inputFirst: declared?.inputFirst === true };
 }
 
 /** The fields both generations render alike: id, status, message, times as ISO 8601. */
@@ -133,4 +145,16 @@ export function toTask2025(r: TaskRecord): Record<string, unknown> {
 /** 2026-07-28 task fields (flat in CreateTaskResult and DetailedTask); the caller adds resultType and payloads. */
 export function toTask2026(r: TaskRecord): Record<string, unknown> {
   return { ...taskFields(r), ttlMs: r.ttlMs, pollIntervalMs: r.pollIntervalMs };
+}
+
+/** 2026-07-28 DetailedTask (the `tasks/get` result and the `notifications/tasks` params). */
+export function detailedTask(t: TaskRecord, payload: TaskPayload | null): Record<string, unknown> {
+  const out: Record<string, unknown> = { resultType: 'complete', ...toTask2026(t) };
+  if (t.status === 'input_required' && t.inputRequests && Object.keys(t.inputRequests).length > 0) out.inputRequests = t.inputRequests;
+  if (payload && (t.status === 'completed' || t.status === 'failed')) {
+    // The stored tool result is the task's own: no related-task _meta on the 2026 wire.
+    if ('error' in payload) out.error = payload.error;
+    else out.result = payload.result;
+  }
+  return out;
 }

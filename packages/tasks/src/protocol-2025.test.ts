@@ -14,7 +14,7 @@ import type { TaskEvent } from './task-store';
 
 const factory = createDemoServer as unknown as ServerFactory;
 const policies = toolPolicies();
-const overrides: Record<string, TaskPolicy> = { test_elicitation: { support: 'optional', rerunSafe: false }, echo_required: { support: 'required', rerunSafe: true } };
+const overrides: Record<string, TaskPolicy> = { test_elicitation: { support: 'optional', rerunSafe: false, inputFirst: false }, echo_required: { support: 'required', rerunSafe: true, inputFirst: false } };
 let seq = 0;
 const req = (method: string, params?: Record<string, unknown>): JsonRpcRequest => ({ jsonrpc: '2.0', id: ++seq, method, ...(params && { params }) });
 const resultOf = (r: JsonRpcResponse) => {

@@ -14,7 +14,10 @@ export interface TaskState extends Pick<TaskRecord, 'id' | 'status' | 'statusMes
 }
 
 /** What the task runs and for whom: written once. */
-export type TaskSpec = Pick<TaskRecord, 'tool' | 'args' | 'era' | 'sessionId' | 'progressToken'>;
+export type TaskSpec = Pick<TaskRecord, 'tool' | 'args' | 'era' | 'sessionId' | 'progressToken' | 'priorInput'>;
+
+/** The spec to store for a new task (only the fields it has). */
+export const specOf = (t: TaskSpec): TaskSpec => ({ tool: t.tool, args: t.args, era: t.era, sessionId: t.sessionId, progressToken: t.progressToken, ...(t.priorInput !== undefined && { priorInput: t.priorInput }) });
 
 /** Lua's cjson writes an empty list as `{}`. */
 const asList = (v: unknown): string[] => (Array.isArray(v) ? (v as string[]) : []);
@@ -41,6 +44,7 @@ export function toRecord(state: TaskState, spec: TaskSpec, inputs?: Map<string, 
   if (state.statusMessage !== undefined) r.statusMessage = state.statusMessage;
   if (spec.sessionId !== undefined) r.sessionId = spec.sessionId;
   if (spec.progressToken !== undefined) r.progressToken = spec.progressToken;
+  if (spec.priorInput !== undefined) r.priorInput = spec.priorInput;
   if (state.outcome !== undefined) r.outcome = state.outcome;
   if (inputs && inputs.size > 0) r.inputRequests = Object.fromEntries(inputs) as Record<string, InputRequest>;
   if (answers && answers.size > 0) r.inputResponses = Object.fromEntries(answers);

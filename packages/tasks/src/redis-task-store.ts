@@ -2,11 +2,11 @@
  * TaskStore on Redis (single or Cluster). Keys, channels and TTLs: keys.ts. Every write is one Lua script
  * over one owner's key group (one slot), so state changes, bounds and the status event are atomic.
  */
-import { createRedisClient, parseRedisUrl, type RedisLike } from '@switchboard/store';
+import { createRedisClient, parseRedisUrl, RedisPubSub, type PubSubSetting, type RedisLike } from '@switchboard/store';
 import { ownerHash, newTaskId, type NewTask, type TaskOwner, type TaskPayload, type TaskRecord, type TerminalStatus } from './model';
 import { GROUP_TTL_MARGIN_MS, keyList, ownerKeys, taskChannels } from './keys';
 import { defineTaskScripts, type TaskScriptCommands } from './scripts';
-import { parseState, toRecord, type TaskSpec, type TaskState } from './record';
+import { parseState, specOf, toRecord, type TaskSpec, type TaskState } from './record';
 import {
   DEFAULT_TASK_LIMITS,
   decodeCursor,
@@ -39,6 +39,8 @@ export interface RedisTaskStoreOptions {
    * liveness PINGs. Its owner closes it; `close()` leaves it open.
    */
   client?: RedisLike;
+  /** Classic or sharded pub/sub (@switchboard/store pubsub.ts). @default PUBSUB_MODE from the environment, else auto */
+  pubsubMode?: PubSubSetting;
 }
 
 export const tooLargePayload = (limit: number): string =>
@@ -65,9 +67,7 @@ export class RedisTaskStore implements TaskStore {
   readonly limits: TaskLimits;
   readonly client: RedisLike;
   private readonly cmd: Scripted;
-  private sub: RedisLike | undefined;
-  private readonly handlers = new Map<string, Set<(message: string) => void>>();
-  private readonly subscribed = new Map<string, Promise<unknown>>();
+  private readonly pubsub: RedisPubSub;
   private readonly groupTtlMs: number;
 
   constructor(
@@ -80,6 +80,16 @@ export class RedisTaskStore implements TaskStore {
     this.client = opts.client ?? createRedisClient(url, { onError: opts.onError, connectionName: opts.connectionName ?? 'sb-tasks' });
     defineTaskScripts(this.client);
     this.cmd = this.client as Scripted;
+    this.pubsub = new RedisPubSub(url, this.client, { setting: opts.pubsubMode, onError: opts.onError, connectionName: 'sb-tasks-sub', livenessTimeoutMs: 0 });
+  }
+
+  /**
+   * Sharded pub/sub: a script runs in its owner's slot and may publish only there, but the events and control
+   * channels serve a tenant and the fleet; so the scripts publish nothing (empty channel arguments) and the
+   * write's status event and control poke are SPUBLISHed after it, in the writer's order.
+   */
+  private async sharded(): Promise<boolean> {
+    return (this.pubsub.mode ?? (await this.pubsub.modeReady)) === 'sharded';
   }
 
   private eventPrefix(owner: TaskOwner, hash = ownerHash(owner)): string {
@@ -111,7 +121,7 @@ export class RedisTaskStore implements TaskStore {
         pending: [],
         answered: [],
       };
-      const stored: TaskSpec = { tool: spec.tool, args: spec.args, era: spec.era, sessionId: spec.sessionId, progressToken: spec.progressToken };
+      const stored: TaskSpec = specOf(spec);
       const r = await this.cmd.taskCreate(...keyList(k), nowMs, id, JSON.stringify(state), JSON.stringify(stored), this.activeTtlMs, this.limits.maxActivePerOwner, this.groupTtlMs);
       if (r === 0) return { ok: false, reason: 'active_limit', limit: this.limits.maxActivePerOwner };
       if (r === 1) return { ok: true, task: toRecord(state, stored) };
@@ -152,9 +162,11 @@ export class RedisTaskStore implements TaskStore {
   }
 
   private async finishWith(owner: TaskOwner, id: string, status: TerminalStatus, payload: string, outcome: string, message: string, control: string): Promise<WriteOutcome<'done' | 'terminal'>> {
+    const sh = await this.sharded();
+    const nowMs = Date.now();
     const r = await this.cmd.taskFinish(
       ...keyList(ownerKeys(owner)),
-      Date.now(),
+      nowMs,
       id,
       status,
       message,
@@ -165,20 +177,30 @@ export class RedisTaskStore implements TaskStore {
       this.limits.maxRetainedPerOwner,
       this.limits.maxRetainedBytesPerOwner,
       this.groupTtlMs,
-      taskChannels.events(owner.tenant),
+      sh ? '' : taskChannels.events(owner.tenant),
       this.eventPrefix(owner),
       taskChannels.control,
-      control,
+      sh ? '' : control,
     );
-    return (await this.outcome(owner, id, r)) as WriteOutcome<'done' | 'terminal'>;
+    return (await this.outcome(owner, id, r, sh ? { nowMs, control } : undefined)) as WriteOutcome<'done' | 'terminal'>;
   }
 
-  private async outcome(owner: TaskOwner, id: string, r: string[]): Promise<WriteOutcome<string>> {
+  /**
+   * `after` (sharded mode): the write's time and poke; the status event the script left to its caller is
+   * published when the write changed the task (every change stamps lastUpdatedAt with the write's time).
+   */
+  private async outcome(owner: TaskOwner, id: string, r: string[], after?: { nowMs: number; control?: string }): Promise<WriteOutcome<string>> {
     if (r[0] === 'unknown') return { outcome: 'unknown' };
     // Status writes return the state; the spec is re-read only when someone needs the full record.
     const state = parseState(r[1]!);
     const full = await this.get(owner, id);
-    return { outcome: r[0]!, task: full ?? toRecord(state, { tool: '', args: {}, era: '2025' }) };
+    const task = full ?? toRecord(state, { tool: '', args: {}, era: '2025' });
+    if (after && r[0] !== 'terminal' && state.lastUpdatedAt === after.nowMs) {
+      const spec: TaskSpec = { tool: task.tool, args: task.args, era: task.era, sessionId: task.sessionId, progressToken: task.progressToken };
+      await this.pubsub.publish(taskChannels.events(owner.tenant), `${this.eventPrefix(owner)},"state":${r[1]},"spec":${JSON.stringify(spec)}}`);
+      if (after.control) await this.pubsub.publish(taskChannels.control, after.control);
+    }
+    return { outcome: r[0]!, task };
   }
 
   async cancel(owner: TaskOwner, id: string): Promise<WriteOutcome<'cancelled' | 'terminal'>> {
@@ -195,28 +217,32 @@ export class RedisTaskStore implements TaskStore {
 
   async submitInput(owner: TaskOwner, id: string, responses: Record<string, unknown>): Promise<WriteOutcome<'ok' | 'terminal'>> {
     const pairs = Object.entries(responses).flatMap(([k, v]) => [k, JSON.stringify(v ?? null)]);
+    const sh = await this.sharded();
+    const nowMs = Date.now();
     const r = await this.cmd.taskInput(
       ...keyList(ownerKeys(owner)),
-      Date.now(),
+      nowMs,
       id,
       this.groupTtlMs,
-      taskChannels.events(owner.tenant),
+      sh ? '' : taskChannels.events(owner.tenant),
       this.eventPrefix(owner),
       taskChannels.control,
-      this.control(owner, id, 'input'),
+      sh ? '' : this.control(owner, id, 'input'),
       ...pairs,
     );
-    return this.outcome(owner, id, r) as Promise<WriteOutcome<'ok' | 'terminal'>>;
+    return this.outcome(owner, id, r, sh ? { nowMs, control: this.control(owner, id, 'input') } : undefined) as Promise<WriteOutcome<'ok' | 'terminal'>>;
   }
 
   async startRun(owner: TaskOwner, id: string): Promise<WriteOutcome<'run' | 'refused' | 'terminal'>> {
+    const sh = await this.sharded();
+    const nowMs = Date.now();
     const r = await this.cmd.taskStart(
       ...keyList(ownerKeys(owner)),
-      Date.now(),
+      nowMs,
       id,
       this.activeTtlMs,
       this.groupTtlMs,
-      taskChannels.events(owner.tenant),
+      sh ? '' : taskChannels.events(owner.tenant),
       this.eventPrefix(owner),
       refusedPayload(),
       this.limits.maxResultBytes,
@@ -227,58 +253,39 @@ export class RedisTaskStore implements TaskStore {
       JSON.stringify({ error: { code: -32603, message: RUNS_EXHAUSTED_MESSAGE(this.limits.maxRuns) } }),
       'worker lost too many times',
     );
-    return this.outcome(owner, id, r) as Promise<WriteOutcome<'run' | 'refused' | 'terminal'>>;
+    return this.outcome(owner, id, r, sh ? { nowMs } : undefined) as Promise<WriteOutcome<'run' | 'refused' | 'terminal'>>;
   }
 
   async update(owner: TaskOwner, id: string, patch: StatusPatch): Promise<WriteOutcome<'ok' | 'terminal'>> {
     const adds = Object.entries(patch.addInputRequests ?? {});
+    const sh = await this.sharded();
+    const nowMs = Date.now();
     const r = await this.cmd.taskUpdate(
       ...keyList(ownerKeys(owner)),
-      Date.now(),
+      nowMs,
       id,
       patch.status ?? '',
       patch.statusMessage === undefined ? '0' : '1',
       patch.statusMessage ?? '',
       this.activeTtlMs,
       this.groupTtlMs,
-      taskChannels.events(owner.tenant),
+      sh ? '' : taskChannels.events(owner.tenant),
       this.eventPrefix(owner),
       adds.length,
       ...adds.flatMap(([k, v]) => [k, JSON.stringify(v)]),
       ...(patch.consumeResponses ?? []),
     );
-    return this.outcome(owner, id, r) as Promise<WriteOutcome<'ok' | 'terminal'>>;
+    return this.outcome(owner, id, r, sh ? { nowMs } : undefined) as Promise<WriteOutcome<'ok' | 'terminal'>>;
   }
 
   async publishProgress(event: Extract<TaskEvent, { kind: 'progress' }>): Promise<void> {
-    await this.client.publish(taskChannels.events(event.tenant), JSON.stringify(event));
+    await this.pubsub.publish(taskChannels.events(event.tenant), JSON.stringify(event));
   }
 
   private async listen(channel: string, handler: (message: string) => void): Promise<() => Promise<void>> {
-    if (!this.sub) {
-      this.sub = createRedisClient(this.url, { onError: this.opts.onError, connectionName: 'sb-tasks-sub', livenessTimeoutMs: 0 });
-      this.sub.on('message', (ch: string, message: string) => {
-        for (const h of this.handlers.get(ch) ?? []) h(message);
-      });
-    }
-    let set = this.handlers.get(channel);
-    if (!set) {
-      set = new Set();
-      this.handlers.set(channel, set);
-      this.subscribed.set(channel, this.sub.subscribe(channel));
-    }
-    set.add(handler);
-    // Every caller, not only the first, returns once the subscription is active (no event missed after).
-    await this.subscribed.get(channel);
-    return async () => {
-      const s = this.handlers.get(channel);
-      s?.delete(handler);
-      if (s && s.size === 0) {
-        this.handlers.delete(channel);
-        this.subscribed.delete(channel);
-        await this.sub?.unsubscribe(channel).catch(() => undefined);
-      }
-    };
+    const h = (_: string, message: string) => handler(message);
+    await this.pubsub.subscribe(channel, h);
+    return () => this.pubsub.unsubscribe(channel, h).catch(() => undefined);
   }
 
   onEvents(tenant: string, handler: (e: TaskEvent) => void): Promise<() => Promise<void>> {
@@ -300,6 +307,6 @@ export class RedisTaskStore implements TaskStore {
 
   async close(): Promise<void> {
     const own = this.opts.client === undefined;
-    await Promise.all([own ? this.client.quit().catch(() => this.client.disconnect()) : undefined, this.sub?.quit().catch(() => this.sub?.disconnect())]);
+    await Promise.all([own ? this.client.quit().catch(() => this.client.disconnect()) : undefined, this.pubsub.close()]);
   }
 }

@@ -26,14 +26,15 @@ const backends: Backend[] = [
       return { store, redis: store.client, teardown: async () => { await store.close(); await redis.stop(); } };
     },
   },
-  {
-    name: 'redis cluster',
+  // Sharded pub/sub (auto on Redis ≥ 7) and the classic fallback: the status events and pokes travel differently.
+  ...(['sharded', 'classic'] as const).map((pubsubMode) => ({
+    name: `redis cluster, ${pubsubMode} pub/sub`,
     setup: async () => {
       const cluster = await startRedisCluster({ masters: 3 });
-      const store = new RedisTaskStore(cluster.url, { limits, groupTtlMarginMs: 500 });
+      const store = new RedisTaskStore(cluster.url, { limits, groupTtlMarginMs: 500, pubsubMode: pubsubMode === 'sharded' ? 'auto' : 'classic' });
       return { store, redis: store.client, teardown: async () => { await store.close(); await cluster.stop(); } };
     },
-  },
+  })),
 ];
 
 describe.each(backends)('task store contract: $name', ({ setup }) => {

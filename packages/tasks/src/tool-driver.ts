@@ -105,7 +105,11 @@ export class ToolInstance {
     });
   }
 
-  async call(tool: string, args: Record<string, unknown>, hooks: ToolDriverHooks, signal: AbortSignal): Promise<ToolOutcome> {
+  /**
+   * `inputResponses`: answers gathered before the task existed (2026-07-28 MRTR rounds); they ride on the call
+   * as its retry fields, which the SDK hands to the handler as `ctx.mcpReq.inputResponses` in either era.
+   */
+  async call(tool: string, args: Record<string, unknown>, hooks: ToolDriverHooks, signal: AbortSignal, inputResponses?: Record<string, unknown>): Promise<ToolOutcome> {
     if (signal.aborted) return { aborted: true };
     const n = ++this.seq;
     const id = `call-${n}`;
@@ -113,7 +117,7 @@ export class ToolInstance {
     this.current = cur;
     let onAbort: (() => void) | undefined;
     try {
-      const call = this.request(id, 'tools/call', { name: tool, arguments: args, _meta: { progressToken: cur.token } });
+      const call = this.request(id, 'tools/call', { name: tool, arguments: args, ...(inputResponses && { inputResponses }), _meta: { progressToken: cur.token } });
       const aborted = new Promise<ToolOutcome>((resolve) => {
         onAbort = () => {
           this.reusable = false; // the handler may still run: this instance serves nothing else
@@ -142,12 +146,19 @@ export class ToolInstance {
   }
 }
 
-/** One call on a fresh instance, closed afterwards. */
-export async function runTool(factory: ServerFactory, tool: string, args: Record<string, unknown>, hooks: ToolDriverHooks, signal: AbortSignal): Promise<ToolOutcome> {
+/** One call on a fresh instance, closed afterwards (`inputResponses`: see ToolInstance.call). */
+export async function runTool(
+  factory: ServerFactory,
+  tool: string,
+  args: Record<string, unknown>,
+  hooks: ToolDriverHooks,
+  signal: AbortSignal,
+  inputResponses?: Record<string, unknown>,
+): Promise<ToolOutcome> {
   const inst = await ToolInstance.open(factory);
   if (!(inst instanceof ToolInstance)) return inst;
   try {
-    return await inst.call(tool, args, hooks, signal);
+    return await inst.call(tool, args, hooks, signal, inputResponses);
   } finally {
     await inst.close();
   }

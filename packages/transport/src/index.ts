@@ -10,3 +10,4 @@ export { StoreEventBus, type StoreEventBusHooks } from './store-event-bus';
 export { createSealedRequestStateCodec, principalOf, PRINCIPAL_EXTRA_KEY, type RequestStateCodecOptions } from './request-state-codec';
 export { parseRequestStateSecrets, resolveRequestStateSecrets } from './request-state-keys';
 export { hasTasks, type LegacyTaskHook } from './task-hook';
+export { withModernTasks, type ModernTaskHook, type TaskAnswer, type TaskOwnerRef } from './modern-task-hook';

@@ -49,6 +49,9 @@ export class LocalSession implements ExchangeOwner {
   private readonly unsettled = new Set<PostExchange>();
   private readonly internal = new Map<string, (m: JsonRpcResponse) => void>();
   private readonly serverRequests = new Map<string, ServerRequestEntry>();
+  /** Server→client requests the edge itself made (`edgeRequest`), by their id: who waits for the answer. */
+  private readonly edgeWaiters = new Map<RequestId, (r: JsonRpcResponse) => void>();
+  private edgeRequestSeq = 0;
   private internalSeq = 0;
   private serverRequestSeq = 0;
   private appendChain: Promise<void> = Promise.resolve();
@@ -315,12 +318,29 @@ export class LocalSession implements ExchangeOwner {
       });
   }
 
+  /**
+   * A server→client request made by the edge, not the session's server (a 2025 task's question, sent on its
+   * `tasks/result` stream): routed like the server's own (pending record first, answer from any node).
+   */
+  edgeRequest(method: string, params: Record<string, unknown>, relatedRequestId: RequestId, signal: AbortSignal): Promise<JsonRpcResponse> {
+    const id = `sb-edge-${++this.edgeRequestSeq}`;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(new Error('aborted'));
+      signal.addEventListener('abort', () => this.edgeWaiters.delete(id) && reject(new Error('aborted')), { once: true });
+      this.edgeWaiters.set(id, resolve);
+      this.route({ jsonrpc: '2.0', id, method, params } as JsonRpcMessage, relatedRequestId);
+    });
+  }
+
   /** A client's answer to a server→client request this node issued; false when it is not ours. */
   answerLocal(serverRequestId: string, response: JsonRpcResponse): boolean {
     const entry = this.serverRequests.get(serverRequestId);
     if (!entry) return false;
     this.serverRequests.delete(serverRequestId);
-    this.deliver({ ...response, id: entry.originalId } as JsonRpcResponse);
+    const edgeWaiter = this.edgeWaiters.get(entry.originalId);
+    this.edgeWaiters.delete(entry.originalId);
+    if (edgeWaiter) edgeWaiter({ ...response, id: entry.originalId } as JsonRpcResponse);
+    else this.deliver({ ...response, id: entry.originalId } as JsonRpcResponse);
     this.ctx.store.clearPending(this.ref, serverRequestId).catch((err) => this.ctx.log('clearPending failed', err));
     return true;
   }

@@ -29,6 +29,8 @@ import {
 import { catalogErrorBody, formatSseEvent } from '@switchboard/protocol';
 import type { EngineHooks, RequestDone } from './context';
 import { ModernInstancePool } from './modern-instance-pool';
+import { withModernTasks, type ModernTaskHook } from './modern-task-hook';
+import { TaskListen } from './modern-task-listen';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
 import { pipeWebResponse, toWebRequest } from './web-bridge';
 
@@ -61,6 +63,8 @@ export interface ModernEngineDeps {
    */
   stallTimeoutMs?: number;
   hooks?: ModernHooks;
+  /** The tasks extension (modern-task-hook.ts); absent: no tasks (the tasks methods answer -32601). */
+  tasks?: ModernTaskHook;
 }
 
 /** Who is calling; the edge resolves it (auth comes later: the principal is 'anonymous' for now). */
@@ -107,8 +111,10 @@ export class ModernEngine {
 
   constructor(private readonly deps: ModernEngineDeps) {
     const maxIdle = deps.maxIdleInstances ?? 32;
-    if (maxIdle > 0) this.pool = new ModernInstancePool(deps.factory, maxIdle);
-    this.handler = createMcpHandler(this.pool?.factory ?? deps.factory, {
+    // Instances are decorated for tasks once, when built (pooled instances keep it).
+    const build = deps.tasks ? withModernTasks(deps.factory, deps.tenant, deps.tasks) : deps.factory;
+    if (maxIdle > 0) this.pool = new ModernInstancePool(build, maxIdle);
+    this.handler = createMcpHandler(this.pool?.factory ?? build, {
       legacy: 'reject',
       bus: deps.bus,
       maxRequestBodySize: deps.maxBodyBytes,
@@ -156,14 +162,27 @@ export class ModernEngine {
     // building a body stream per request. Unparseable bodies still go as text (the SDK answers them).
     const request = toWebRequest(req, shape.parsed === undefined ? body : undefined, controller.signal);
     this.pool?.expect(request, { needsPristine: shape.noClientInfo });
+    let taskListen: TaskListen | undefined;
     try {
+      if (isListen && this.deps.tasks && shape.id !== undefined) {
+        // The tasks part of a listen stream (`notifications.taskIds`) is ours; the SDK serves the rest.
+        const opened = await TaskListen.open(this.deps.tasks, { tenant: this.deps.tenant, principal: caller.principal }, shape.parsed, shape.id);
+        if (opened && 'refusal' in opened) {
+          outcome = 'error';
+          res.writeHead(400, { 'Content-Type': 'application/json' }).end(JSON.stringify(opened.refusal));
+          return;
+        }
+        taskListen = opened;
+      }
       let response: Response;
       try {
+        const parsedBody = taskListen ? taskListen.body : shape.parsed;
         response = await this.handler.fetch(request, {
           authInfo: this.authInfoFor(caller),
-          ...(shape.parsed !== undefined && { parsedBody: shape.parsed }),
+          ...(parsedBody !== undefined && { parsedBody }),
         });
         this.pool?.fetched(request);
+        if (taskListen) response = taskListen.wrap(response);
       } catch (err) {
         // The drain closed the handler before this request produced a response: answer it (not a bare 500).
         if (!exchange.abandoned || shape.id === undefined || clientClosed || res.headersSent) throw err;
@@ -206,6 +225,7 @@ export class ModernEngine {
       if (answered && piped === 'finished') outcome = ownerLost ? 'error' : 'ok';
       reusable = piped === 'finished' && !exchange.abandoned && (isListen || id === undefined || responded);
     } finally {
+      taskListen?.close();
       this.pool?.settle(request, reusable && !clientClosed);
       res.off('close', onEarlyClose);
       this.open.delete(controller);

@@ -179,3 +179,48 @@ describe('session instance release', () => {
     expect(a.engine.sessions.size).toBe(2);
   });
 });
+
+test('the maintenance tick refreshes listener claims concurrently, so thousands of GET streams keep their claims', async () => {
+  // A store whose listener refresh takes a while: one after another, 40 claims would need 40 × 30 ms per tick.
+  let inFlight = 0;
+  let maxInFlight = 0;
+  let refreshed = 0;
+  class SlowStore extends MemoryStore {
+    override async refreshListener(...args: Parameters<MemoryStore['refreshListener']>): Promise<boolean> {
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+      await new Promise((r) => setTimeout(r, 30));
+      inFlight--;
+      refreshed++;
+      return super.refreshListener(...args);
+    }
+  }
+  const store = new SlowStore();
+  const engine = new LegacyEngine({ store, nodeId: 'n1', options: { listenerTtlMs: 900, leaseMs: 900 } });
+  const lost: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    const ref = { tenant: 't1', sid: `${i}`.padStart(32, '0') };
+    const connectionId = `c${i}`;
+    expect(await store.claimListener(ref, connectionId, 900)).toBe(true);
+    engine.sessions.listeners.add({ ref, connectionId, onLost: () => lost.push(connectionId) });
+  }
+  const controller = new AbortController();
+  const loops = engine.start(controller.signal);
+  try {
+    await waitUntil(() => refreshed >= 80);
+    expect(maxInFlight).toBe(40);
+    expect(lost).toEqual([]);
+  } finally {
+    controller.abort();
+    await loops;
+    await engine.shutdown(0);
+    await store.close();
+  }
+});
+
+async function waitUntil(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -161,22 +161,28 @@ export class SessionRegistry {
     }
   }
 
+  /**
+   * Refreshes this node's leases and listener claims. Many at once (`MAINTENANCE_CONCURRENCY`): one after
+   * another, a node holding thousands of GET streams took longer than a claim's TTL to get round them all
+   * (10,000 streams on 3 nodes: 4-68 % of the streams lost their claim and were cut), while concurrent calls
+   * share the store client's pipelined writes.
+   */
   private async tick(): Promise<void> {
     const now = Date.now();
     const { store, nodeId, opts } = this.ctx;
-    for (const s of [...this.live.values()]) {
+    await forEachConcurrently([...this.live.values()], MAINTENANCE_CONCURRENCY, async (s) => {
       const leased = s.leasedKeys();
       if (leased.length > 0) {
         const cancelled = await store.refreshLeases(s.ref, nodeId, leased, opts.leaseMs, { streamIds: s.leasedStreamIds(), ttlMs: opts.streamTtlMs });
         for (const k of cancelled) s.abortLocal(k, 'cancelled');
       }
       await s.pollAnswers(now, 2000);
-    }
-    for (const claim of [...this.listeners]) {
+    });
+    await forEachConcurrently([...this.listeners], MAINTENANCE_CONCURRENCY, async (claim) => {
       const held = await store.refreshListener(claim.ref, claim.connectionId, opts.listenerTtlMs);
       if (!held) claim.onLost();
       else if (claim.sessionTtlMs !== undefined && !(await store.touchSession(claim.ref, claim.sessionTtlMs, { principal: claim.principal ?? '' }))) claim.onLost();
-    }
+    });
   }
 
   /** Client requests running on this node, across sessions (drain waits for zero). */
@@ -203,4 +209,21 @@ export class SessionRegistry {
     this.live.clear();
     await Promise.all(all.map((s) => s.close()));
   }
+}
+
+/** Store calls the maintenance tick keeps in flight at once. */
+const MAINTENANCE_CONCURRENCY = 256;
+
+/** Runs `fn` over `items` with at most `limit` running at once; one item's failure does not stop the others. */
+async function forEachConcurrently<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      await fn(item).catch((err) => (firstError ??= err));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (firstError !== undefined) throw firstError;
 }

@@ -11,7 +11,15 @@ import type { LocalSession } from './local-session';
 
 export interface LegacyTaskHook {
   claims(r: JsonRpcRequest): boolean;
-  handle(ctx: { owner: { tenant: string; principal: string }; sessionId: string }, r: JsonRpcRequest): Promise<JsonRpcResponse>;
+  handle(
+    ctx: {
+      owner: { tenant: string; principal: string };
+      sessionId: string;
+      /** Asks the client something on the stream of the request being answered; resolves with its result. */
+      sendRequest?(method: string, params: Record<string, unknown>, signal: AbortSignal): Promise<unknown>;
+    },
+    r: JsonRpcRequest,
+  ): Promise<JsonRpcResponse>;
   guardPlainCall(tenant: string, r: JsonRpcRequest): Promise<JsonRpcResponse | undefined>;
   capability(): Record<string, unknown>;
   decorateToolsList(result: Record<string, unknown>): Record<string, unknown>;
@@ -47,7 +55,13 @@ export function serveTaskRequest(
     respond({ jsonrpc: '2.0', id: r.id, error: { code: -32603, message: 'Internal error' } });
   };
   if (hook.claims(r)) {
-    hook.handle({ owner: { tenant: caller.tenant, principal: caller.principal }, sessionId: session.ref.sid }, r).then(respond, failed);
+    // A task's questions (input_required) reach the client on this request's stream (tasks/result).
+    const sendRequest = async (method: string, params: Record<string, unknown>, signal: AbortSignal) => {
+      const answer = await session.edgeRequest(method, params, r.id, signal);
+      if ('error' in answer) throw new Error(answer.error.message);
+      return answer.result;
+    };
+    hook.handle({ owner: { tenant: caller.tenant, principal: caller.principal }, sessionId: session.ref.sid, sendRequest }, r).then(respond, failed);
     return true;
   }
   if (r.method === 'tools/list') {

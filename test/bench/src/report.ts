@@ -2,6 +2,7 @@
 import type { ProfileSummary } from './profile';
 import { BASELINE_ID, type Mode } from './setups';
 import { config } from './config';
+import { renderPubSub } from './suites/pubsub';
 import { cpuPerRequestUs } from './suites/throughput';
 import { median, type Results, type TargetResult } from './targets';
 import { renderTasks } from './tasks-report';
@@ -149,6 +150,17 @@ export function renderDetails(res: Results): string {
         out.push(`  ${`${r.setupId}/${r.mode}`.padEnd(28)} ${f(total, 2)}: ${Object.entries(r.storeOpsPerRequest!).map(([k, v]) => `${k} ${f(v, 2)}`).join(', ')}`);
       }
     }
+    const withRedis = res.throughput.filter((r) => r.redisPerRequest);
+    if (withRedis.length) {
+      out.push('Redis cost per tools/call (INFO commandstats / INFO cpu over the run; commands include those a script runs, a script\'s usec includes theirs):');
+      for (const r of withRedis) {
+        const c = r.redisPerRequest!;
+        out.push(
+          `  ${`${r.setupId}/${r.mode}`.padEnd(28)} ${f(c.commands, 2)} commands (${f(c.scripts, 2)} scripts; ${Object.entries(c.byCommand).slice(0, 6).map(([k, v]) => `${k} ${f(v, 2)}`).join(', ')}), ` +
+            `command time ${f(c.usec, 1)} µs, Redis CPU ${f(c.cpuUs, 1)} µs`,
+        );
+      }
+    }
     const grown = res.throughput.filter((r) => r.mem && r.requestsBetweenSamples);
     if (grown.length) {
       out.push('Memory retained per request over the 10 s run ((after − before) / requests; GC\'d heap; Redis used_memory):');
@@ -220,6 +232,7 @@ export function renderDetails(res: Results): string {
     for (const [name, c] of Object.entries(res.instanceCost)) out.push(`    ${kb(c.perInstanceBytes).padStart(10)}  ${name} (${c.tools} tools)`);
   }
   if (res.tasks?.length) out.push('', renderTasks(res.tasks));
+  if (res.pubsub?.length) out.push('', ...renderPubSub(res.pubsub));
   if (res.profiles?.length) out.push('', ...res.profiles.map(renderProfile));
   return out.join('\n');
 }

@@ -92,6 +92,9 @@ function edgeEnv(opts: StartOptions, memFile: string, extra: Record<string, stri
     DRAIN_GRACE_MS: '0',
     // The streams suite holds BENCH_STREAMS (10,000) SSE connections on one node, past the default cap.
     MAX_CONNECTIONS: '100000',
+    // One principal sends every request: the default per-principal limit (600 per 10 s) would answer most of
+    // them 429, and the bench would measure the limiter instead of the calls.
+    PRINCIPAL_RATE_LIMIT: '0',
     ...(opts.mode === 'sse' && { SSE_UPGRADE_AFTER_MS: '0' }),
     BENCH_MEM_FILE: memFile,
     ...extra,
@@ -209,7 +212,7 @@ function clusterSetup(id: string, label: string, era: 'legacy' | 'modern'): Benc
       const cluster: EdgeCluster = await startCluster({
         nodes: 3,
         redis: 'single',
-        env: { LOG_LEVEL: logLevel, DRAIN_GRACE_MS: '0', ...(mode === 'sse' && { SSE_UPGRADE_AFTER_MS: '0' }), ...env },
+        env: { LOG_LEVEL: logLevel, DRAIN_GRACE_MS: '0', PRINCIPAL_RATE_LIMIT: '0', ...(mode === 'sse' && { SSE_UPGRADE_AFTER_MS: '0' }), ...env },
       });
       const workload = era === 'modern' ? WORKLOADS[mode] : undefined;
       return {

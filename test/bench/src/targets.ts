@@ -5,6 +5,7 @@ import { BASELINE_ID, type Mode } from './setups';
 import type { CrossRow } from './suites/crossnode';
 import type { ReplayRow } from './suites/replay';
 import type { InstanceCost, SessionsRow } from './suites/sessions';
+import type { PubSubRow } from './suites/pubsub';
 import type { StreamsRow } from './suites/streams';
 import type { TasksRow } from './suites/tasks';
 import { tasksTargets } from './tasks-report';
@@ -20,6 +21,7 @@ export interface Results {
   profiles?: ProfileSummary[];
   instanceCost?: InstanceCost;
   tasks?: TasksRow[];
+  pubsub?: PubSubRow[];
 }
 
 export interface TargetResult {
@@ -94,6 +96,20 @@ export function evaluateTargets(res: Results): TargetResult[] {
           about: { setupId: id, mode },
         });
       }
+    }
+    // Redis round trips per call: each store operation is one (edge metric); commandstats adds what Redis ran.
+    for (const mode of modes) {
+      const max = mode === 'json' ? 1 : 2;
+      const t = `tools/call ${MODE_NAME[mode]}, 1 node + Redis: Redis round trips per call ≤ ${max}`;
+      const r = find('edge-redis', mode);
+      if (!r?.storeOpsPerRequest) {
+        out.push(na('throughput', t, 'not measured'));
+        continue;
+      }
+      const trips = Object.values(r.storeOpsPerRequest).reduce((a, b) => a + b, 0);
+      const c = r.redisPerRequest;
+      const redisNote = c ? ` (Redis: ${f(c.commands)} commands, ${f(c.scripts)} scripts, ${f(c.cpuUs, 1)} µs CPU per call)` : '';
+      out.push({ suite: 'throughput', target: t, measured: `${f(trips)}${redisNote}`, pass: trips <= max + 0.005, margin: atMost(trips, max) });
     }
   }
 

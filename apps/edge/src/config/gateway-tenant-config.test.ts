@@ -22,11 +22,11 @@ describe('gateway tenant config', () => {
     return join(d, 'tenants.yaml');
   };
 
-  test('the minimal anonymous config of the issue loads: defaults applied, served on the 2025 and 2024 eras', () => {
+  test('the minimal anonymous config of the issue loads: defaults applied (a 2025 upstream), served on every client era', () => {
     const [ev] = loadTenants(write(minimal), {});
     expect(ev!.basePath).toBe('/t/ev');
-    expect(ev!.upstream).toMatchObject({ url: 'http://127.0.0.1:3001/mcp', transport: 'streamable', timeoutMs: 60_000 });
-    expect([...ev!.eras].sort()).toEqual(['legacy', 'sse2024']);
+    expect(ev!.upstream).toMatchObject({ url: 'http://127.0.0.1:3001/mcp', transport: 'streamable', era: '2025', timeoutMs: 60_000 });
+    expect([...ev!.eras].sort()).toEqual(['legacy', 'modern', 'sse2024']);
     expect(ev!.createServer).toBe(GATEWAY_FACTORY_PLACEHOLDER);
   });
 
@@ -41,7 +41,7 @@ describe('gateway tenant config', () => {
     ['both module and upstream', minimal.replace('server: { upstream', 'server: { module: ./x.js, upstream'), /exactly one of module or upstream/],
     ['neither', minimal.replace('server: { upstream: { url: "http://127.0.0.1:3001/mcp" } }', 'server: {}'), /exactly one of module or upstream/],
     ['a reserved header', minimal.replace('/mcp" }', '/mcp", headers: { Host: evil.example } }'), /tenants\.0\.server\.upstream\.headers/],
-    ['an explicit modern era (not built for gateway tenants)', minimal.replace('auth:', 'eras: [legacy, modern]\n    auth:'), /"modern" is not available for gateway tenants/],
+    ['a 2026-07-28 upstream on the 2024 transport', minimal.replace('/mcp" }', '/mcp", era: "2026-07-28", transport: sse2024 }'), /tenants\.0\.server\.upstream\.era: a 2026-07-28 upstream speaks Streamable HTTP/],
   ])('refuses %s', (_name, text, pattern) => {
     const file = write(text);
     expect(() => loadTenants(file, {})).toThrow(ConfigError);

@@ -41,9 +41,6 @@ export const GATEWAY_FACTORY_PLACEHOLDER: ServerFactory = () => {
   throw new Error('a gateway tenant is served through its runtime\'s forwarding factory');
 };
 
-/** The 2026-07-28 era is not built for gateway tenants yet (docs/gateway.md): they serve these. */
-const GATEWAY_ERAS: EraName[] = ['legacy', 'sse2024'];
-
 export type Endpoint = 'mcp' | 'sse' | 'messages';
 
 const TENANT_PATH = /^\/t\/([a-z0-9][a-z0-9-]{0,31})\/(mcp|sse|messages)\/?$/;
@@ -109,18 +106,12 @@ export function loadTenants(file: string, env: NodeJS.ProcessEnv = process.env):
   const parsed = ConfigFileSchema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(`${file}: ${formatZodError(parsed.error)}`);
   const baseDir = dirname(resolve(file));
-  parsed.data.tenants.forEach((t, i) => {
-    const explicit = (raw as { tenants?: { eras?: unknown }[] }).tenants?.[i]?.eras !== undefined;
-    if (t.server.upstream && explicit && t.eras.includes('modern')) {
-      throw new ConfigError(`${file}: tenants.${i}.eras: "modern" is not available for gateway tenants yet (serve legacy, sse2024)`);
-    }
-  });
   return parsed.data.tenants.map((t) => ({
     id: t.id,
     basePath: `/t/${t.id}`,
     hosts: t.hosts.map((h) => h.toLowerCase()),
     createServer: loadFactory(t, baseDir),
-    eras: new Set(t.server.upstream ? t.eras.filter((e) => GATEWAY_ERAS.includes(e)) : t.eras),
+    eras: new Set(t.eras),
     auth: t.auth,
     rateLimits: t.rateLimits,
     budgets: t.budgets,

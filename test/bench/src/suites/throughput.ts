@@ -40,6 +40,12 @@ export interface ThroughputRow {
   requestsBetweenSamples?: number;
   /** Our edges: store operations per request during the run, by operation (switchboard_redis_command_duration_seconds_count). */
   storeOpsPerRequest?: Record<string, number>;
+  /**
+   * Setups with Redis: Redis's side per request over the run (INFO commandstats, INFO cpu): commands executed
+   * (those inside scripts included), script calls, Σ usec (a script's includes its commands), and the Redis
+   * process CPU (user + sys) — networking and pub/sub included.
+   */
+  redisPerRequest?: { commands: number; scripts: number; usec: number; cpuUs: number; byCommand: Record<string, number> };
   /** 1 when the run was repeated because the machine was busy with something else (the quieter run is kept). */
   reruns?: number;
 }
@@ -59,6 +65,39 @@ export async function redisUsedMemory(r: RunningSetup): Promise<number | undefin
   } finally {
     client.disconnect();
   }
+}
+
+interface RedisCost { calls: Record<string, number>; usec: number; cpuS: number }
+async function redisCost(r: RunningSetup): Promise<RedisCost | undefined> {
+  if (!r.redis) return undefined;
+  const client = r.redis.client();
+  try {
+    const [stats, cpu] = [await client.info('commandstats'), await client.info('cpu')];
+    const calls: Record<string, number> = {};
+    let usec = 0;
+    for (const m of stats.matchAll(/^cmdstat_(\S+?):calls=(\d+),usec=(\d+)/gm)) {
+      if (m[1] === 'info') continue; // our own sampling
+      calls[m[1]!] = Number(m[2]);
+      usec += Number(m[3]);
+    }
+    const cpuS = Number(/used_cpu_user:([\d.]+)/.exec(cpu)?.[1] ?? 0) + Number(/used_cpu_sys:([\d.]+)/.exec(cpu)?.[1] ?? 0);
+    return { calls, usec, cpuS };
+  } finally {
+    client.disconnect();
+  }
+}
+
+function redisPerRequest(before: RedisCost, after: RedisCost, requests: number): ThroughputRow['redisPerRequest'] {
+  const per = (n: number) => Math.round((n / requests) * 100) / 100;
+  const diff = Object.entries(after.calls).map(([c, n]) => [c, n - (before.calls[c] ?? 0)] as const);
+  const byCommand = Object.fromEntries(diff.map(([c, n]) => [c, per(n)] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]));
+  return {
+    commands: per(diff.reduce((a, [, n]) => a + n, 0)),
+    scripts: (byCommand.evalsha ?? 0) + (byCommand.eval ?? 0),
+    usec: per(after.usec - before.usec),
+    cpuUs: per((after.cpuS - before.cpuS) * 1e6),
+    byCommand,
+  };
 }
 
 /** Forks the load generator (a `runWorker` module), hands it the config, and samples server CPU over the measured window. */
@@ -138,8 +177,10 @@ export async function runThroughputOne(
     }
     log(`${name}: ${sessions.length} sessions on ${r.mcpUrl}; ${warmupS} s warm-up + ${durationS} s measured, concurrency ${config.concurrency}`);
     const opsBefore = await storeOps(r).catch(() => undefined);
+    const costBefore = await redisCost(r).catch(() => undefined);
     const { load, cpuPct } = await runLoadgen(loadCfg(warmupS * 1000, durationS * 1000), r);
     const opsAfter = await storeOps(r).catch(() => undefined);
+    const costAfter = await redisCost(r).catch(() => undefined);
     let mem: ThroughputRow['mem'];
     let redisMem: ThroughputRow['redisMem'];
     if (before && r.memory) {
@@ -158,10 +199,11 @@ export async function runThroughputOne(
           .sort((a, b) => b[1] - a[1]),
       );
     }
+    const redisPer = costBefore && costAfter && f.total > 0 ? redisPerRequest(costBefore, costAfter, f.total) : undefined;
     total += f.total;
     failed += f.failed;
     for (const sample of load.errorSamples) log(`${name}: error sample: ${sample}`);
-    return { ...base, status: 'ok', mcpUrl: r.mcpUrl, load, failureRate: total ? failed / total : 1, cpuPct, mem, redisMem, requestsBetweenSamples: mem ? f.total : undefined, storeOpsPerRequest };
+    return { ...base, status: 'ok', mcpUrl: r.mcpUrl, load, failureRate: total ? failed / total : 1, cpuPct, mem, redisMem, requestsBetweenSamples: mem ? f.total : undefined, storeOpsPerRequest, redisPerRequest: redisPer };
   } catch (err) {
     const logs = running?.logs().split('\n').slice(-40).join('\n');
     const message = `${(err as Error).message}${logs ? `\n--- server logs ---\n${logs}` : ''}`;
