@@ -282,17 +282,17 @@ async function taskScenario(f: Fleet, creds: Record<string, string>): Promise<vo
   const call = async (steps: number, delayMs: number) => (await rpc(url, s, 'tools/call', { name: 'long_job', arguments: { steps, delayMs }, task: {} }, { headers: creds })).result.task.taskId as string;
   const status = async (id: string) => (await rpc(url, s, 'tasks/get', { taskId: id }, { headers: creds })).result;
   const short = await Promise.all(Array.from({ length: 4 }, () => call(5, 50)));
-  await waitFor(async () => (await Promise.all(short.map(status))).every((t) => t.status === 'completed'), { timeoutMs: 20_000, message: 'short tasks complete' });
+  await waitFor(async () => (await Promise.all(short.map(status))).every((t) => t.status === 'completed'), { timeoutMs: 20_000, intervalMs: 500, message: 'short tasks complete' });
   const doomed = await call(1000, 20);
-  await waitFor(async () => /^step/.test((await status(doomed)).statusMessage ?? ''), { timeoutMs: 10_000 });
+  await waitFor(async () => /^step/.test((await status(doomed)).statusMessage ?? ''), { timeoutMs: 10_000, intervalMs: 500 });
   await rpc(url, s, 'tasks/cancel', { taskId: doomed }, { headers: creds });
   const long = await Promise.all(Array.from({ length: 4 }, () => call(40, 100)));
-  await waitFor(async () => (await Promise.all(long.map(status))).every((t) => /^step/.test(t.statusMessage ?? '')), { timeoutMs: 15_000, message: 'long tasks running' });
+  await waitFor(async () => (await Promise.all(long.map(status))).every((t) => /^step/.test(t.statusMessage ?? '')), { timeoutMs: 15_000, intervalMs: 500, message: 'long tasks running' });
   const [w1] = f.cluster.workers;
   await w1!.kill();
   await sleep(1_500);
   await w1!.restart();
-  await waitFor(async () => (await Promise.all(long.map(status))).every((t) => t.status === 'completed'), { timeoutMs: 40_000, message: 'the killed worker\'s tasks run again and complete' });
+  await waitFor(async () => (await Promise.all(long.map(status))).every((t) => t.status === 'completed'), { timeoutMs: 40_000, intervalMs: 500, message: 'the killed worker\'s tasks run again and complete' });
 }
 
 /** Queries that cannot show data today, and why (none: a draining edge keeps its metrics listener open). */
