@@ -52,15 +52,7 @@ export class InstancePool {
   }
 
   /** Runs one call on an idle instance of this owner, or a new one; keeps the instance if it may serve again. */
-  async run(
-    factory: ServerFactory,
-    owner: string,
-    tool: string,
-    args: Record<string, unknown>,
-    hooks: ToolDriverHooks,
-    signal: AbortSignal,
-    inputResponses?: Record<string, unknown>,
-  ): Promise<ToolOutcome> {
+  async run(factory: ServerFactory, owner: string, tool: string, args: Record<string, unknown>, hooks: ToolDriverHooks, signal: AbortSignal, inputResponses?: Record<string, unknown>): Promise<ToolOutcome> {
     const key = this.keyOf(factory, owner);
     let inst = this.take(key);
     if (!inst) {
