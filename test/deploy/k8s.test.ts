@@ -27,6 +27,8 @@ describe('k8s manifests', () => {
     for (const dir of ['k8s/base', 'k8s/overlays/dev', 'k8s/overlays/prod']) {
       expect(r.out).toContain(`ok   ${dir} apps/v1 Deployment/`);
       expect(r.out).toContain(`ok   ${dir} monitoring.coreos.com/v1 PrometheusRule/`);
+      expect(r.out).toContain(`ok   ${dir} apps/v1 Deployment/${dir === 'k8s/base' ? '-' : dir.endsWith('dev') ? 'switchboard-dev' : 'switchboard'}/switchboard-worker`);
+      expect(r.out).toContain(`ok   ${dir} policy/v1 PodDisruptionBudget/${dir === 'k8s/base' ? '-' : dir.endsWith('dev') ? 'switchboard-dev' : 'switchboard'}/switchboard-worker`);
     }
   });
 
@@ -46,6 +48,8 @@ describe('k8s manifests', () => {
     expect(fails).toContain('sessionAffinity: None: ClientIP');
     expect(fails).toContain('terminationGracePeriodSeconds >=');
     expect(fails).toContain('edge readiness probe is GET /readyz');
+    expect(fails).toContain('worker terminationGracePeriodSeconds >=');
+    expect(fails).toContain('worker reads the edges\' tenant file');
   });
 
   it('the PrometheusRule carries exactly the rules of infra/prometheus/alerts.yml', () => {

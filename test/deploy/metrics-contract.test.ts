@@ -1,13 +1,13 @@
 /**
  * The metric names contract: every metric the Grafana dashboard and the alert rules query must be
- * documented in docs/metrics.md and exported by a running edge. prom-client prints `# TYPE` for every
- * registered metric at once (a labelled counter has no sample before its first increment), so a
- * freshly started edge is enough. Needs `pnpm build` (the edge runs from apps/edge/dist).
+ * documented in docs/metrics.md and exported by a running edge or task worker. prom-client prints `# TYPE`
+ * for every registered metric at once (a labelled counter has no sample before its first increment), so a
+ * freshly started edge and worker (on their own redis-server) are enough. Needs `pnpm build`.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { startEdge, type Edge } from '@switchboard/test-helpers';
+import { startEdge, startRedis, startWorker, type Edge, type RedisServer, type Worker } from '@switchboard/test-helpers';
 import { CONTRACT_PREFIXES, dashboardQueries, documentedMetrics, exportedTypes, metricNames, ruleQueries, type Query } from './lib/metric-refs';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -45,7 +45,7 @@ describe('metrics contract (docs/metrics.md)', () => {
 
   it('the dashboard and the alerts query the metrics they are meant to show', () => {
     // Guards against the extraction silently finding nothing.
-    for (const n of ['switchboard_requests_total', 'switchboard_request_duration_seconds', 'switchboard_redis_command_duration_seconds', 'switchboard_replay_failures_total', 'switchboard_ready', 'switchboard_draining', 'process_resident_memory_bytes']) {
+    for (const n of ['switchboard_requests_total', 'switchboard_request_duration_seconds', 'switchboard_redis_command_duration_seconds', 'switchboard_replay_failures_total', 'switchboard_ready', 'switchboard_draining', 'process_resident_memory_bytes', 'switchboard_task_queue_oldest_waiting_seconds', 'switchboard_tasks_total']) {
       expect([n, queried.has(n)]).toEqual([n, true]);
     }
   });
@@ -55,15 +55,19 @@ describe('metrics contract (docs/metrics.md)', () => {
     expect(undocumented.map((n) => `${n} (queried by ${queried.get(n)!.join('; ')})`)).toEqual([]);
   });
 
-  describe('a running edge', () => {
+  describe('a running edge and task worker', () => {
     let edge: Edge;
+    let redis: RedisServer;
+    let worker: Worker;
     let exported: Map<string, string>;
     beforeAll(async () => {
-      edge = await startEdge({ nodeId: 'metrics-contract' });
-      exported = exportedTypes(await get(edge.metricsUrl));
-    });
+      redis = await startRedis();
+      [edge, worker] = await Promise.all([startEdge({ nodeId: 'metrics-contract' }), startWorker({ nodeId: 'metrics-contract-worker', env: { REDIS_URL: redis.url } })]);
+      exported = new Map([...exportedTypes(await get(edge.metricsUrl)), ...exportedTypes(await get(`${worker.url}/metrics`))]);
+    }, 30_000);
     afterAll(async () => {
-      await edge?.stop();
+      await Promise.all([edge?.stop(), worker?.stop()]);
+      await redis?.stop();
     });
 
     it('exports every metric the dashboard and the alerts query', () => {

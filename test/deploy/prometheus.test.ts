@@ -1,13 +1,15 @@
 /**
  * The shipped monitoring against a real fleet: Debian's Prometheus (`prometheus`, `promtool`) scrapes three
- * edge processes on loopback (their own Redis and nginx, test/e2e/fleet.ts) while a bounded load and staged
- * faults run, then every Grafana panel query, every dashboard variable and every alert expression is
+ * edge processes and two task workers on loopback (their own Redis and nginx, test/e2e/fleet.ts) while a
+ * bounded load and staged faults run, then every Grafana panel query, every dashboard variable and every alert expression is
  * evaluated through Prometheus' HTTP API over the run:
  *  - `promtool check rules` accepts infra/prometheus/alerts.yml;
  *  - each query returns data (a panel that cannot show data for a fleet that produced its metric is a bug);
  *  - staged faults fire their alerts, on a test copy of the rules whose `for:` is 2 s (evaluated every 1 s):
  *    Redis killed → SwitchboardNoReadyPods + SwitchboardRedisUnavailable (+ 5xx ratio), Redis paused →
- *    latency, bogus Last-Event-IDs → replay failures, a node drained under an in-flight call → draining.
+ *    latency, bogus Last-Event-IDs → replay failures, a node drained under an in-flight call → draining,
+ *    tasks waiting behind a tenant's busy slots → SwitchboardTaskBacklog; a worker `kill -9`'d mid-task →
+ *    stalled and retried tasks.
  * A readiness prober polls each node's /readyz every second, as kubelet or a compose healthcheck does
  * (switchboard_ready reports the last probe). Prometheus scrapes each edge's metrics listener (METRICS_PORT). Needs `pnpm build` (edges run from apps/edge/dist).
  */
@@ -19,6 +21,7 @@ import { freePort, makeTempDir, removeTempDir, redisCommand, sleep, spawnManaged
 import { backgroundSse, bearer, callToolAs, DEMO_SERVER, getAs, initSessionAs, newApiKey, sha256, startFleet, type Fleet } from '../e2e/fleet';
 import { post } from '../e2e/mcp-http';
 import { call as modernCall } from '../e2e/modern-http';
+import { openTaskSession, rpc } from '../e2e/tasks-http';
 import { dashboardQueries, ruleQueries, type Query } from './lib/metric-refs';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -68,8 +71,14 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
       tenants: [
         { id: 'acme', server: DEMO_SERVER, auth: { apiKeys: { hashes: [sha256(KEY)] } } },
         { id: 'tight', server: DEMO_SERVER, eras: ['modern'], auth: { anonymous: true }, rateLimits: { tenant: { limit: 3, windowMs: 60_000 } } },
+        // Long tasks that keep every worker slot of the tenant busy: a backlog.
+        { id: 'jobs', server: DEMO_SERVER, auth: { anonymous: true } },
       ],
-    }), { env: { LOG_LEVEL: 'warn', DRAIN_GRACE_MS: '15000', REDIS_MEMORY_SAMPLE_MS: '1000' } });
+    }), {
+      env: { LOG_LEVEL: 'warn', DRAIN_GRACE_MS: '15000', REDIS_MEMORY_SAMPLE_MS: '1000' },
+      workers: 2,
+      workerEnv: { LOG_LEVEL: 'warn', WORKER_CONCURRENCY: '2', TASK_LOCK_MS: '1000', DRAIN_GRACE_MS: '1000' },
+    });
 
     dir = makeTempDir('prometheus');
     // The shipped rules with `for:` shortened so a staged fault fires within the test.
@@ -82,7 +91,10 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
       YAML.stringify({
         global: { scrape_interval: '1s', evaluation_interval: '1s' },
         rule_files: [path.join(dir, 'alerts.test.yml')],
-        scrape_configs: [{ job_name: 'switchboard-edge', metrics_path: '/metrics', static_configs: [{ targets: f.cluster.nodes.map((n) => new URL(n.metricsUrl).host) }] }],
+        scrape_configs: [
+          { job_name: 'switchboard-edge', metrics_path: '/metrics', static_configs: [{ targets: f.cluster.nodes.map((n) => new URL(n.metricsUrl).host) }] },
+          { job_name: 'switchboard-worker', metrics_path: '/metrics', static_configs: [{ targets: f.cluster.workers.map((w) => new URL(w.url).host) }] },
+        ],
       }),
     );
     const check = spawnSync(PROMTOOL, ['check', 'config', path.join(dir, 'prometheus.yml')], { encoding: 'utf8' });
@@ -94,7 +106,7 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
     });
     promUrl = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await fetch(`${promUrl}/-/ready`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, message: `prometheus ready\n${prom.log.tail(20)}` });
-    await waitFor(async () => ((await api('targets')).activeTargets as { health: string }[]).filter((t) => t.health === 'up').length === 3, { timeoutMs: 20_000, intervalMs: 250, message: 'three targets up' });
+    await waitFor(async () => ((await api('targets')).activeTargets as { health: string }[]).filter((t) => t.health === 'up').length === 5, { timeoutMs: 20_000, intervalMs: 250, message: 'five targets up (3 edges, 2 workers)' });
     t0 = Date.now() / 1000;
     // The orchestrator's readiness probe (kubelet, compose healthcheck): switchboard_ready is what the last
     // GET /readyz found, so something must probe, as in every deployment.
@@ -138,6 +150,9 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
     const node = (i: number) => f.node(i, 'acme');
     const creds = bearer(KEY);
     const until = Date.now() + 60_000;
+    // Tasks run beside the load (tasks.ts below): a backlog, outcomes, a worker killed mid-task.
+    const tasks = taskScenario(f, creds);
+    tasks.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
 
     // ---- load: 2025 sessions (streams, cross-node delivery, replay, cancellation), 2026 requests, rejections ----
     const worker = async (w: number) => {
@@ -186,6 +201,10 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
     const s = await initSessionAs(lb, creds);
     for (let k = 0; k < 15; k++) await (await getAs(node(k % 3), s, creds, { lastEventId: `bogus-${k}` })).arrayBuffer();
     await waitFor(async () => (await instant('sum(increase(switchboard_replay_failures_total[15m])) > 10')).length > 0, { timeoutMs: 20_000, intervalMs: 500, message: 'replay failures scraped' });
+
+    // ---- tasks: outcomes, stalls and reruns recorded; the backlog (a task waiting > 60 s) fires its alert ----
+    await tasks;
+    await waitFor(() => alertStates.get('SwitchboardTaskBacklog') === 'firing', { timeoutMs: 90_000, intervalMs: 500, message: 'SwitchboardTaskBacklog fires' });
 
     // ---- fault 1: Redis stalls (SIGSTOP) for 1.5 s under requests: store latency p99 ----
     const redis = f.cluster.redis as RedisServer;
@@ -245,10 +264,36 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
 
     expect(rows.filter((r) => r.points === 0 && !KNOWN_GAPS.has(r.source)).map((r) => `${r.source}: ${r.expr}`)).toEqual([]);
     // The staged faults fire their alerts.
-    for (const a of ['SwitchboardNoReadyPods', 'SwitchboardRedisUnavailable', 'SwitchboardHighErrorRate', 'SwitchboardRedisLatencyHigh', 'SwitchboardReplayFailures', 'SwitchboardRedisMemoryHigh', 'SwitchboardRedisMemoryFull']) expect([a, alertStates.get(a)]).toEqual([a, 'firing']);
+    for (const a of ['SwitchboardNoReadyPods', 'SwitchboardRedisUnavailable', 'SwitchboardHighErrorRate', 'SwitchboardRedisLatencyHigh', 'SwitchboardReplayFailures', 'SwitchboardRedisMemoryHigh', 'SwitchboardRedisMemoryFull', 'SwitchboardTaskBacklog']) expect([a, alertStates.get(a)]).toEqual([a, 'firing']);
     for (const [gap, why] of KNOWN_GAPS) console.warn(`known gap: ${gap} had ${rows.find((r) => r.source === gap)?.points ? 'data' : 'no data'}: ${why}`);
-  }, 240_000);
+  }, 300_000);
 });
+
+/**
+ * Tasks on the workers: tenant `jobs` gets 5 tasks of 150 s for its 4 slots (2 workers × 2), so one waits
+ * from the start; tenant `acme` gets short tasks (completed), one cancelled, and 4 long ones, then worker-1
+ * is `kill -9`'d mid-task and started again (worker-2 finds the stalled jobs; they run again).
+ */
+async function taskScenario(f: Fleet, creds: Record<string, string>): Promise<void> {
+  const { s: js } = await openTaskSession(f.lb('jobs'));
+  for (let k = 0; k < 5; k++) await rpc(f.lb('jobs'), js, 'tools/call', { name: 'long_job', arguments: { steps: 1500, delayMs: 100 }, task: {} });
+  const url = f.lb('acme');
+  const s = await initSessionAs(url, creds);
+  const call = async (steps: number, delayMs: number) => (await rpc(url, s, 'tools/call', { name: 'long_job', arguments: { steps, delayMs }, task: {} }, { headers: creds })).result.task.taskId as string;
+  const status = async (id: string) => (await rpc(url, s, 'tasks/get', { taskId: id }, { headers: creds })).result;
+  const short = await Promise.all(Array.from({ length: 4 }, () => call(5, 50)));
+  await waitFor(async () => (await Promise.all(short.map(status))).every((t) => t.status === 'completed'), { timeoutMs: 20_000, intervalMs: 500, message: 'short tasks complete' });
+  const doomed = await call(1000, 20);
+  await waitFor(async () => /^step/.test((await status(doomed)).statusMessage ?? ''), { timeoutMs: 10_000, intervalMs: 500 });
+  await rpc(url, s, 'tasks/cancel', { taskId: doomed }, { headers: creds });
+  const long = await Promise.all(Array.from({ length: 4 }, () => call(40, 100)));
+  await waitFor(async () => (await Promise.all(long.map(status))).every((t) => /^step/.test(t.statusMessage ?? '')), { timeoutMs: 15_000, intervalMs: 500, message: 'long tasks running' });
+  const [w1] = f.cluster.workers;
+  await w1!.kill();
+  await sleep(1_500);
+  await w1!.restart();
+  await waitFor(async () => (await Promise.all(long.map(status))).every((t) => t.status === 'completed'), { timeoutMs: 40_000, intervalMs: 500, message: 'the killed worker\'s tasks run again and complete' });
+}
 
 /** Queries that cannot show data today, and why (none: a draining edge keeps its metrics listener open). */
 const KNOWN_GAPS = new Map<string, string>();

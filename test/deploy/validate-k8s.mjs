@@ -139,6 +139,7 @@ function checkRules(name, objs) {
       rule(hpa.spec.minReplicas <= edge.spec.replicas && edge.spec.replicas <= hpa.spec.maxReplicas, `${idOf(hpa)} bounds [${hpa.spec.minReplicas}, ${hpa.spec.maxReplicas}] contain replicas ${edge.spec.replicas}`, 'out of bounds');
     }
   }
+  checkWorkerRules(rule, objs, edge);
   for (const o of [...byKind('PodDisruptionBudget'), ...byKind('NetworkPolicy'), ...byKind('Service')]) {
     const sel = o.kind === 'Service' ? o.spec.selector : o.spec.podSelector?.matchLabels ?? o.spec.selector?.matchLabels;
     rule(pods.some((p) => matches(sel, p.labels)), `${idOf(o)} selects some pods`, JSON.stringify(sel));
@@ -153,6 +154,33 @@ function checkRules(name, objs) {
     const ports = new Set(svcs.flatMap((s) => s.spec.ports.map((p) => p.name)));
     rule(sm.spec.endpoints.every((e) => ports.has(e.port)), `${idOf(sm)} scrapes a named port of a selected Service`, `services ${svcs.map(idOf)} ports ${[...ports]}`);
   }
+}
+
+/** The task workers (apps/worker): drain timing, probes, the edges' tenant file, a PDB, scraped metrics. */
+function checkWorkerRules(rule, objs, edge) {
+  const workers = objs.filter((o) => o.kind === 'Deployment' && o.metadata.name === 'switchboard-worker');
+  rule(workers.length === 1, 'exactly one switchboard-worker Deployment', `found ${workers.length}`);
+  const w = workers[0];
+  if (!w) return;
+  const spec = w.spec.template.spec;
+  const labels = w.spec.template.metadata.labels;
+  const c = spec.containers.find((x) => x.name === 'worker');
+  rule(c?.livenessProbe?.httpGet?.path === '/healthz', 'worker liveness probe is GET /healthz (no Redis in it)', JSON.stringify(c?.livenessProbe));
+  rule(c?.readinessProbe?.httpGet?.path === '/readyz', 'worker readiness probe is GET /readyz', JSON.stringify(c?.readinessProbe));
+  // SIGTERM: running tasks get DRAIN_GRACE_MS, then the rest is handed back (<= 5 s), then exit.
+  const graceMs = Number(env(c, 'DRAIN_GRACE_MS')?.value ?? 10000);
+  rule(spec.terminationGracePeriodSeconds >= graceMs / 1000 + 10, `worker terminationGracePeriodSeconds >= DRAIN_GRACE_MS ${graceMs / 1000}s + 5s hand-back + 5s margin`, `is ${spec.terminationGracePeriodSeconds}`);
+  rule(env(c, 'HOST')?.value === '0.0.0.0', 'worker binds HOST=0.0.0.0', JSON.stringify(env(c, 'HOST')));
+  rule(env(c, 'NODE_ID')?.valueFrom?.fieldRef?.fieldPath === 'metadata.name', 'worker NODE_ID is the pod name (downward API)', JSON.stringify(env(c, 'NODE_ID')));
+  const port = c?.ports?.find((p) => p.name === 'metrics')?.containerPort;
+  rule(String(port) === env(c, 'PORT')?.value, 'worker container port "metrics" == PORT', `${port} vs ${env(c, 'PORT')?.value}`);
+  const edgeC = edge?.spec.template.spec.containers.find((x) => x.name === 'edge');
+  rule(env(c, 'SWITCHBOARD_CONFIG')?.value === env(edgeC, 'SWITCHBOARD_CONFIG')?.value, 'worker reads the edges\' tenant file', `${env(c, 'SWITCHBOARD_CONFIG')?.value} vs ${env(edgeC, 'SWITCHBOARD_CONFIG')?.value}`);
+  const edgeSecrets = (edgeC?.envFrom ?? []).map((e) => e.secretRef?.name).filter(Boolean);
+  rule((c?.envFrom ?? []).some((e) => edgeSecrets.includes(e.secretRef?.name)), 'worker gets REDIS_URL and tenant secrets from the edges\' Secret', JSON.stringify(c?.envFrom));
+  rule(objs.some((o) => o.kind === 'PodDisruptionBudget' && matches(o.spec.selector?.matchLabels, labels)), 'a PodDisruptionBudget covers the workers', 'none selects them');
+  const monitors = objs.filter((o) => o.kind === 'PodMonitor' && matches(o.spec.selector?.matchLabels, labels));
+  rule(monitors.length > 0 && monitors.every((m) => m.spec.podMetricsEndpoints.every((e) => c?.ports?.some((p) => p.name === e.port))), 'a PodMonitor scrapes the worker\'s metrics port', JSON.stringify(monitors.map((m) => m.spec.podMetricsEndpoints)));
 }
 
 async function validateObjects(name, objs) {

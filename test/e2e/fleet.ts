@@ -134,6 +134,9 @@ export interface StartFleetOptions {
   nodes?: number;
   /** Edge script override (e.g. another build, to measure a "before"). */
   entry?: string;
+  /** Task workers (`apps/worker`) reading the same tenant file. @default 0 */
+  workers?: number;
+  workerEnv?: Record<string, string | undefined>;
 }
 
 const RELOAD_LINE = /tenant config (reloaded|reload refused) \(SIGHUP\)/;
@@ -157,6 +160,8 @@ export async function startFleet(config: (jwks: JwksServer) => TenantConfigFile,
       redis: opts.redis,
       entry: opts.entry,
       env: { SWITCHBOARD_CONFIG: configPath, PUBLIC_BASE_URL, LOG_LEVEL: 'info', ...opts.env },
+      workers: opts.workers,
+      workerEnv: { SWITCHBOARD_CONFIG: configPath, LOG_LEVEL: 'info', ...opts.workerEnv },
     });
   } catch (err) {
     await jwks.stop();

@@ -111,6 +111,7 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
   }));
   // Before the tenants: their modern engines take the tasks extension when they are built.
   const tasks = EdgeTasks.create(env.REDIS_URL, { store, maxLen: engine.ctx.opts.streamMaxLen, ttlMs: engine.ctx.opts.streamTtlMs, redisClient }, logFn);
+  if (tasks) tasks.onBudgetRefused = (tenant) => metrics.budgetRefusals.inc({ tenant, kind: 'tasks' });
   const tenants = new TenantHost({
     store,
     hooks,

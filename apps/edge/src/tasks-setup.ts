@@ -58,6 +58,8 @@ export class EdgeTasks {
   private readonly hooks = new WeakMap<object, Tasks2025>();
   private readonly policies = toolPolicies();
   private factories = new Map<string, ServerFactory>();
+  /** Creations refused by a principal's task budget (the edge counts them in switchboard_budget_refusals_total). */
+  onBudgetRefused?: (tenant: string) => void;
 
   private constructor(
     readonly store: TaskStore,
@@ -107,6 +109,7 @@ export class EdgeTasks {
         // Anonymous callers share one principal: a list would show everyone's tasks.
         listEnabled: tenant.auth.anonymous !== true,
         notify: this.notify,
+        onRefused: (t) => this.onBudgetRefused?.(t),
       });
       this.hooks.set(factory, hook);
     }
@@ -123,6 +126,7 @@ export class EdgeTasks {
       dispatcher: this.dispatcher,
       toolPolicy: (tool) => this.policies(createServer, tool),
       notify: this.notify,
+      onRefused: (t) => this.onBudgetRefused?.(t),
     });
   }
 

@@ -5,7 +5,8 @@
  */
 import { ownerHash, type TaskOwner, type TaskRecord, type TerminalStatus } from './model';
 import type { TaskControl, TaskEvent, TaskStore } from './task-store';
-import { runTool, type ServerFactory } from './tool-driver';
+import type { InstancePool } from './instance-pool';
+import { runTool, type ServerFactory, type ToolDriverHooks } from './tool-driver';
 
 export type TaskOutcomeLabel = TerminalStatus | 'refused';
 
@@ -26,6 +27,8 @@ export interface ExecutorOptions {
   hooks?: ExecutorHooks;
   /** Every status change and progress report this run makes, for the session's notifications (notifier.ts). */
   notify?: (e: TaskEvent) => void;
+  /** Warm instances per owner (instance-pool.ts); without it every run builds a fresh instance. */
+  instances?: InstancePool;
 }
 
 /** finished: the task reached a terminal state (here or elsewhere). interrupted: shutdown; hand it back. */
@@ -95,26 +98,22 @@ export class TaskExecutor {
     };
     let inputSeq = 0;
 
-    const outcome = await runTool(
-      factory,
-      task.tool,
-      task.args,
-      {
-        onProgress: (progress, total, message) => {
-          void enqueue(async () => {
-            const event: TaskEvent = { kind: 'progress', tenant: owner.tenant, ownerHash: hash, taskId, sessionId: task.sessionId, progressToken: task.progressToken, progress, total, message };
-            await store.publishProgress(event);
-            this.opts.notify?.(event);
-            // 2026-07-28 carries progress as statusMessage only.
-            const u = await store.update(owner, taskId, { statusMessage: message ?? (total !== undefined ? `${progress}/${total}` : String(progress)) });
-            if (u.outcome === 'ok') status(u.task);
-          });
-        },
-        onRequest: (method, params, inputSignal) => this.askForInput(owner, task, `r${task.runs}-${++inputSeq}`, method, params, inputSignal, enqueue, status),
+    const driverHooks: ToolDriverHooks = {
+      onProgress: (progress, total, message) => {
+        void enqueue(async () => {
+          const event: TaskEvent = { kind: 'progress', tenant: owner.tenant, ownerHash: hash, taskId, sessionId: task.sessionId, progressToken: task.progressToken, progress, total, message };
+          await store.publishProgress(event);
+          this.opts.notify?.(event);
+          // 2026-07-28 carries progress as statusMessage only.
+          const u = await store.update(owner, taskId, { statusMessage: message ?? (total !== undefined ? `${progress}/${total}` : String(progress)) });
+          if (u.outcome === 'ok') status(u.task);
+        });
       },
-      signal,
-      task.priorInput,
-    );
+      onRequest: (method, params, inputSignal) => this.askForInput(owner, task, `r${task.runs}-${++inputSeq}`, method, params, inputSignal, enqueue, status),
+    };
+    const outcome = this.opts.instances
+      ? await this.opts.instances.run(factory, hash, task.tool, task.args, driverHooks, signal, task.priorInput)
+      : await runTool(factory, task.tool, task.args, driverHooks, signal, task.priorInput);
     await chain;
 
     if ('aborted' in outcome) {

@@ -13,7 +13,8 @@ import type { TaskStore } from './task-store';
 export function createTaskStore(redisUrl: string | undefined, opts: RedisTaskStoreOptions = {}): TaskStore {
   return redisUrl ? new RedisTaskStore(redisUrl, opts) : new MemoryTaskStore(opts.limits);
 }
-export { runTool, listTools, toolPolicies, type ServerFactory, type ServerLike, type ToolOutcome, type ToolDriverHooks } from './tool-driver';
+export { InstancePool, type InstancePoolOptions } from './instance-pool';
+export { runTool, ToolInstance, listTools, toolPolicies, type ServerFactory, type ServerLike, type ToolOutcome, type ToolDriverHooks } from './tool-driver';
 export { TaskExecutor, SHUTDOWN, type ExecutorHooks, type ExecuteResult, type TaskOutcomeLabel } from './executor';
 export { ENQUEUE_FAILED_MESSAGE, type TaskDispatcher } from './dispatcher';
 export { TaskQueues, type TaskJobData, type QueueStats } from './queues';

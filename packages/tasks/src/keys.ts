@@ -23,7 +23,7 @@
  * Both channels are in other slots than the owner groups. Classic pub/sub: the scripts PUBLISH the status
  * event and poke. Sharded pub/sub (Redis Cluster, @switchboard/store pubsub.ts): a script may publish only in
  * its own slot, so the store SPUBLISHes them after the script, and each channel lives on one shard.
- * | BullMQ `{sbq:<t>}:tasks:*`  | (BullMQ) | the tenant's task queue (jobs carry owner and task id)    | jobs removed on finish (age/count bounded) |
+ * | BullMQ `{sbq:<t>}:tasks:*`  | (BullMQ) | the tenant's task queue (jobs carry owner and task id)    | jobs removed when they finish; per tenant only `:meta`, `:id` and `:events` (≤ ~100 entries) stay |
  *
  * Per-task expiry is logical (P:exp, purged by every script before it acts: at most PURGE_BATCH entries
  * per call); the group TTL is the backstop that makes every key expire: each write sets it to

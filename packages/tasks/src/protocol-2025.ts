@@ -37,6 +37,8 @@ export interface Tasks2025Options {
   resultPollMs?: number;
   /** Status changes made here (cancel, answers), for the session's notifications (notifier.ts). */
   notify?: (e: TaskEvent) => void;
+  /** A creation refused by the principal's active-task budget (TASK_LIMIT), for the refusals metric. */
+  onRefused?: (tenant: string) => void;
 }
 
 const fail = (kind: ErrorKind, id: JsonRpcRequest['id'], data?: unknown): JsonRpcResponse => catalogErrorBody(kind, id, data) as JsonRpcResponse;
@@ -135,7 +137,10 @@ export class Tasks2025 {
       sessionId: ctx.sessionId,
       progressToken,
     });
-    if (!created.ok) return fail('TASK_LIMIT', r.id, { limit: created.limit });
+    if (!created.ok) {
+      this.opts.onRefused?.(ctx.owner.tenant);
+      return fail('TASK_LIMIT', r.id, { limit: created.limit });
+    }
     return ok(r.id, { task: toTask2025(created.task) });
   }
 
@@ -172,18 +177,24 @@ export class Tasks2025 {
     const forwarded = new Set<string>();
     const relay = new AbortController();
     let wake: (() => void) | undefined;
+    // A status event that lands while the record is being read must not be lost (it would cost a whole poll period).
+    let changed = false;
     const off = await store.onEvents(ctx.owner.tenant, (e) => {
-      if (e.kind === 'status' && e.task.id === id) wake?.();
+      if (e.kind !== 'status' || e.task.id !== id) return;
+      changed = true;
+      wake?.();
     });
     const onAbort = () => wake?.();
     ctx.signal?.addEventListener('abort', onAbort);
     try {
       for (;;) {
+        changed = false;
         const t = await store.get(ctx.owner, id);
         if (!t) return fail('TASK_NOT_FOUND', r.id);
         if (isTerminal(t.status)) return await this.outcome(ctx, r, t);
         if (ctx.signal?.aborted) return fail('INTERNAL_ERROR', r.id);
         if (t.status === 'input_required' && ctx.sendRequest) this.relayInput(ctx, t, forwarded, relay.signal);
+        if (changed) continue;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.resultPollMs);
           wake = () => {
@@ -195,7 +206,8 @@ export class Tasks2025 {
     } finally {
       relay.abort();
       ctx.signal?.removeEventListener('abort', onAbort);
-      await off();
+      // The answer does not wait for the UNSUBSCRIBE round trip (off() never rejects).
+      void off();
     }
   }
 

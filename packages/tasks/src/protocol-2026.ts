@@ -33,6 +33,8 @@ export interface Tasks2026Options {
   /** Status changes made here (cancel), for the 2025 session of a task created by a 2025 client (notifier.ts). */
   notify?: (e: TaskEvent) => void;
   log?: (msg: string, err?: unknown) => void;
+  /** A creation refused by the principal's active-task budget (TASK_LIMIT), for the refusals metric. */
+  onRefused?: (tenant: string) => void;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -90,7 +92,10 @@ export class Tasks2026 {
       era: '2026',
       ...(call.priorInput && Object.keys(call.priorInput).length > 0 && { priorInput: call.priorInput }),
     });
-    if (!created.ok) return fail('TASK_LIMIT', { limit: created.limit });
+    if (!created.ok) {
+      this.opts.onRefused?.(owner.tenant);
+      return fail('TASK_LIMIT', { limit: created.limit });
+    }
     return { result: { resultType: 'task', ...toTask2026(created.task) } };
   }
 

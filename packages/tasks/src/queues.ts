@@ -16,8 +16,13 @@ export interface TaskJobData {
   taskId: string;
 }
 
-/** Jobs are removed once finished (the record keeps the outcome); a bounded tail stays for operators. */
-const JOB_RETENTION = { removeOnComplete: { age: 3600, count: 1000 }, removeOnFail: { age: 86_400, count: 1000 } };
+/**
+ * Jobs are removed the moment they finish: the record keeps the outcome, and BullMQ's age/count retention
+ * only trims when a later job finishes, so an idle queue would keep its last jobs forever.
+ */
+const JOB_RETENTION = { removeOnComplete: true, removeOnFail: true };
+/** BullMQ's events stream (nobody here reads it: status events go through the store): kept short. */
+const EVENTS_MAX_LEN = 100;
 
 export interface QueueStats {
   waiting: number;
@@ -38,7 +43,7 @@ export class TaskQueues implements TaskDispatcher {
   queue(tenant: string): Queue<TaskJobData> {
     let q = this.queues.get(tenant);
     if (!q) {
-      q = new Queue<TaskJobData>(queueNames.name, { connection: this.connection, prefix: queueNames.prefix(tenant) });
+      q = new Queue<TaskJobData>(queueNames.name, { connection: this.connection, prefix: queueNames.prefix(tenant), streams: { events: { maxLen: EVENTS_MAX_LEN } } });
       q.on('error', () => undefined); // connection errors surface on the shared connection's listener
       this.queues.set(tenant, q);
     }

@@ -3,7 +3,7 @@
  * redis-server started here on a random port).
  */
 import { randomBytes } from 'node:crypto';
-import { startRedis, startRedisCluster, sleep, waitFor } from '@switchboard/test-helpers';
+import { scanKeys as scanAll, startRedis, startRedisCluster, sleep, waitFor } from '@switchboard/test-helpers';
 import type { Redis, Cluster } from 'ioredis';
 import { MemoryTaskStore } from './memory-task-store';
 import { RedisTaskStore } from './redis-task-store';
@@ -252,17 +252,3 @@ describe.each(backends)('task store contract: $name', ({ setup }) => {
     await waitFor(async () => (await scanAll(redis!, 'sb:t-exp:*')).length === 0, { timeoutMs: 12_000 });
   }, 20_000);
 });
-
-async function scanAll(redis: Redis | Cluster, pattern: string): Promise<string[]> {
-  const nodes = 'nodes' in redis && typeof (redis as Cluster).nodes === 'function' ? (redis as Cluster).nodes('master') : [redis as Redis];
-  const out: string[] = [];
-  for (const n of nodes) {
-    let cursor = '0';
-    do {
-      const [next, batch] = await n.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      out.push(...batch);
-      cursor = next;
-    } while (cursor !== '0');
-  }
-  return out;
-}

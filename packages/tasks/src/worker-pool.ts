@@ -15,6 +15,7 @@ import { WaitingError, Worker, type Job } from 'bullmq';
 import type { Cluster, Redis } from 'ioredis';
 import { queueNames } from './keys';
 import { SHUTDOWN, TaskExecutor, type ExecutorHooks } from './executor';
+import { InstancePool } from './instance-pool';
 import type { TaskJobData } from './queues';
 import type { TaskEvent, TaskStore } from './task-store';
 import type { ServerFactory } from './tool-driver';
@@ -47,11 +48,14 @@ export class TaskWorkerPool {
   private readonly workers = new Map<string, Worker<TaskJobData>>();
   private readonly running = new Map<string, Running>();
   private readonly executor: TaskExecutor;
+  private readonly instances: InstancePool;
   private offControl: (() => Promise<void>) | undefined;
   private closing = false;
 
   constructor(private readonly opts: WorkerPoolOptions) {
-    this.executor = new TaskExecutor({ store: opts.store, servers: opts.servers, inputPollMs: opts.inputPollMs, hooks: opts.hooks, notify: opts.notify });
+    // Enough warm instances for one owner to fill every slot of a tenant.
+    this.instances = new InstancePool({ maxIdlePerOwner: opts.concurrency });
+    this.executor = new TaskExecutor({ store: opts.store, servers: opts.servers, inputPollMs: opts.inputPollMs, hooks: opts.hooks, notify: opts.notify, instances: this.instances });
   }
 
   get runningCount(): number {
@@ -138,5 +142,6 @@ export class TaskWorkerPool {
     this.offControl = undefined;
     await Promise.all([...this.workers.values()].map((w) => w.close(true).catch(() => undefined)));
     this.workers.clear();
+    await this.instances.close();
   }
 }

@@ -16,7 +16,7 @@ const list = (name: string): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-export const ALL_SUITES = ['throughput', 'memory', 'crossnode', 'replay', 'streams', 'sessions', 'pubsub'] as const;
+export const ALL_SUITES = ['throughput', 'memory', 'crossnode', 'replay', 'streams', 'sessions', 'pubsub', 'tasks'] as const;
 export type SuiteName = (typeof ALL_SUITES)[number];
 
 function suitesFromEnv(): SuiteName[] {
@@ -59,6 +59,10 @@ export const config = {
   streamsHoldS: numberFromEnv('BENCH_STREAMS_HOLD_S', 10, { min: 0 }),
   // sessions
   idleSessions: numberFromEnv('BENCH_IDLE_SESSIONS', 5_000, { min: 1, integer: true }),
+  // tasks
+  tasksIdle: numberFromEnv('BENCH_TASKS_IDLE', 200, { min: 1, integer: true }),
+  tasksDurationS: numberFromEnv('BENCH_TASKS_DURATION_S', 5, { min: 0.5 }),
+  tasksWorkerConcurrency: numberFromEnv('BENCH_TASKS_WORKER_CONCURRENCY', 16, { min: 1, integer: true }),
   // pubsub: classic vs sharded pub/sub on a 3-master cluster
   pubsubSessions: numberFromEnv('BENCH_PUBSUB_SESSIONS', 200, { min: 1, integer: true }),
   pubsubMessages: numberFromEnv('BENCH_PUBSUB_MESSAGES', 6_000, { min: 1, integer: true }),

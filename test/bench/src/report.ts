@@ -5,6 +5,7 @@ import { config } from './config';
 import { renderPubSub } from './suites/pubsub';
 import { cpuPerRequestUs } from './suites/throughput';
 import { median, type Results, type TargetResult } from './targets';
+import { renderTasks } from './tasks-report';
 
 const f = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
 const int = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? '-' : Math.round(x).toLocaleString('en-US'));
@@ -230,6 +231,7 @@ export function renderDetails(res: Results): string {
     out.push('  retained heap of one server instance (probe/instance-cost.mjs):');
     for (const [name, c] of Object.entries(res.instanceCost)) out.push(`    ${kb(c.perInstanceBytes).padStart(10)}  ${name} (${c.tools} tools)`);
   }
+  if (res.tasks?.length) out.push('', renderTasks(res.tasks));
   if (res.pubsub?.length) out.push('', ...renderPubSub(res.pubsub));
   if (res.profiles?.length) out.push('', ...res.profiles.map(renderProfile));
   return out.join('\n');

@@ -7,6 +7,7 @@
  *   replay      resume a 10,000-event stream with Last-Event-ID on another node    (suites/replay.ts)
  *   streams     10,000 concurrent GET streams on one node: drops, RSS per stream   (suites/streams.ts)
  *   sessions    memory per idle session on the node and in Redis                  (suites/sessions.ts)
+ *   tasks       durable tasks: created/completed per s with 1 and 2 workers, latency (suites/tasks.ts)
  *   pubsub      pub/sub messages per shard of a 3-master Cluster, classic vs sharded (suites/pubsub.ts)
  * Prints the side-by-side table (ratios vs the SDK v1 stateful peer), the targets table, details, and —
  * when a throughput target is missed — a CPU profile summary of the edge; writes `.tmp/bench/<ts>.json`.
@@ -15,7 +16,9 @@
  * BENCH_WARMUP_S (2), BENCH_CONCURRENCY (32), BENCH_SESSIONS (16), BENCH_MAX_ERROR_RATE (0.001),
  * BENCH_LOG_LEVEL (warn), BENCH_CROSS_RATE (1000), BENCH_CROSS_SESSIONS (50), BENCH_CROSS_DURATION_S (5),
  * BENCH_REPLAY_EVENTS (10000), BENCH_REPLAY_TRIALS (5), BENCH_STREAMS (10000), BENCH_STREAMS_HOLD_S (10),
- * BENCH_IDLE_SESSIONS (5000), BENCH_PUBSUB_SESSIONS (200), BENCH_PUBSUB_MESSAGES (6000), BENCH_PROFILE (auto | always | off), BENCH_PROFILE_DURATION_S (5).
+ * BENCH_IDLE_SESSIONS (5000), BENCH_PUBSUB_SESSIONS (200), BENCH_PUBSUB_MESSAGES (6000), BENCH_PROFILE (auto | always | off),
+ * BENCH_PROFILE_DURATION_S (5), BENCH_TASKS_IDLE (200), BENCH_TASKS_DURATION_S (5), BENCH_TASKS_WORKER_CONCURRENCY (16).
+ * `pnpm bench:tasks` runs the tasks suite alone.
  *
  * Exit code 0 when every selected run completed with a failure rate ≤ BENCH_MAX_ERROR_RATE (missed
  * performance targets are reported, not failures), 1 otherwise, 2 if the run overran its time budget.
@@ -34,6 +37,7 @@ import { runReplaySuite } from './suites/replay';
 import { measureInstanceCost, runSessionsSuite } from './suites/sessions';
 import { runPubSubSuite } from './suites/pubsub';
 import { runStreamsSuite } from './suites/streams';
+import { runTasksSuite } from './suites/tasks';
 import { runThroughputSuite } from './suites/throughput';
 import { evaluateTargets, type Results } from './targets';
 
@@ -54,6 +58,7 @@ function budgetMs(nRuns: number): number {
   if (has('replay')) ms += 120_000;
   if (has('streams')) ms += 2 * (config.streamsHoldS * 1000 + 90_000);
   if (has('sessions')) ms += 3 * 60_000;
+  if (has('tasks')) ms += 2 * (2 * (config.warmupS + config.tasksDurationS) * 1000 + 180_000);
   if (has('pubsub')) ms += 2 * 90_000;
   if (config.profile !== 'off') ms += 4 * ((1 + config.profileDurationS) * 1000 + 25_000);
   return ms;
@@ -107,6 +112,13 @@ async function main(startedAt: Date): Promise<number> {
     });
   }
 
+  if (has('tasks')) {
+    res.tasks = await runTasksSuite();
+    for (const r of res.tasks) {
+      if (r.status === 'failed') problems.push(`tasks ${r.workers} worker(s): ${r.error?.split('\n')[0]}`);
+      else if ((r.failed ?? 0) > 0) problems.push(`tasks ${r.workers} worker(s): ${r.failed} task creations failed`);
+    }
+  }
   if (has('pubsub')) {
     res.pubsub = await runPubSubSuite();
     for (const r of res.pubsub) if (r.status === 'failed') problems.push(`pubsub ${r.mode}: ${r.error?.split('\n')[0]}`);

@@ -7,6 +7,8 @@ import type { ReplayRow } from './suites/replay';
 import type { InstanceCost, SessionsRow } from './suites/sessions';
 import type { PubSubRow } from './suites/pubsub';
 import type { StreamsRow } from './suites/streams';
+import type { TasksRow } from './suites/tasks';
+import { tasksTargets } from './tasks-report';
 import { cpuPerRequestUs, type ThroughputRow } from './suites/throughput';
 
 export interface Results {
@@ -18,6 +20,7 @@ export interface Results {
   sessions?: SessionsRow[];
   profiles?: ProfileSummary[];
   instanceCost?: InstanceCost;
+  tasks?: TasksRow[];
   pubsub?: PubSubRow[];
 }
 
@@ -218,6 +221,7 @@ export function evaluateTargets(res: Results): TargetResult[] {
       });
     }
   }
+  if (res.tasks) out.push(...tasksTargets(res.tasks));
   return out;
 }
 

@@ -1,8 +1,10 @@
 /**
  * A whole deployment for multi-node tests: one Redis (or a 3-master Redis Cluster), N real edge
- * processes sharing it (NODE_ID node-1 … node-N) and a real nginx round-robin balancer in front.
+ * processes sharing it (NODE_ID node-1 … node-N), optionally M task workers (worker-1 … worker-M), and a
+ * real nginx round-robin balancer in front of the edges.
  */
 import { startEdge, type Edge } from './edge';
+import { startWorker, type Worker } from './worker';
 import { startNginx, type Nginx, type StartNginxOptions } from './nginx';
 import { startRedis, type RedisServer } from './redis';
 import { startRedisCluster, type RedisClusterHandle, type StartRedisClusterOptions } from './redis-cluster';
@@ -16,6 +18,12 @@ export interface StartClusterOptions {
   redisCluster?: StartRedisClusterOptions;
   /** Extra env for every edge (REDIS_URL is set by the helper unless given here). */
   env?: Record<string, string | undefined>;
+  /** With `redis: 'single'`: extra redis-server arguments (e.g. `['--appendonly', 'yes']`). */
+  redisArgs?: string[];
+  /** Task worker processes (`apps/worker`), started after the edges. @default 0 */
+  workers?: number;
+  /** Extra env for every worker (REDIS_URL is set by the helper unless given here). */
+  workerEnv?: Record<string, string | undefined>;
   /** Edge script override, see `StartEdgeOptions.entry`. */
   entry?: string;
   /** Extra nginx options (the upstreams are the edges). */
@@ -28,6 +36,8 @@ export interface EdgeCluster {
   /** `lbUrl + '/mcp'` */
   readonly lbMcpUrl: string;
   readonly nodes: Edge[];
+  /** Task workers (empty unless `workers` was given). */
+  readonly workers: Worker[];
   readonly redis: RedisServer | RedisClusterHandle;
   /** The REDIS_URL the edges were given. */
   readonly redisUrl: string;
@@ -42,6 +52,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Edge
   const count = opts.nodes ?? 3;
   let redis: RedisServer | RedisClusterHandle | undefined;
   const nodes: Edge[] = [];
+  const workers: Worker[] = [];
   let nginx: Nginx | undefined;
 
   let stopping: Promise<void> | undefined;
@@ -49,7 +60,7 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Edge
     stopping ??= (async () => {
       const results = [
         ...(await Promise.allSettled([nginx?.stop()])),
-        ...(await Promise.allSettled(nodes.map((n) => n.stop()))),
+        ...(await Promise.allSettled([...nodes, ...workers].map((n) => n.stop()))),
         ...(await Promise.allSettled([redis?.stop()])),
       ];
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -58,12 +69,12 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Edge
     return stopping;
   };
   const logs = () =>
-    [...nodes.map((n) => `--- ${n.nodeId} (${n.url})\n${n.logs()}`), nginx ? `--- nginx\n${nginx.logs()}` : '']
+    [...[...nodes, ...workers].map((n) => `--- ${n.nodeId} (${n.url})\n${n.logs()}`), nginx ? `--- nginx\n${nginx.logs()}` : '']
       .filter(Boolean)
       .join('\n');
 
   try {
-    redis = opts.redis === 'cluster' ? await startRedisCluster({ masters: 3, ...opts.redisCluster }) : await startRedis();
+    redis = opts.redis === 'cluster' ? await startRedisCluster({ masters: 3, ...opts.redisCluster }) : await startRedis({ args: opts.redisArgs });
     const redisUrl = redis.url;
     const started = await Promise.allSettled(
       Array.from({ length: count }, (_, i) =>
@@ -74,11 +85,13 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Edge
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     nodes.sort((a, b) => a.nodeId.localeCompare(b.nodeId, undefined, { numeric: true }));
+    for (let i = 1; i <= (opts.workers ?? 0); i++) workers.push(await startWorker({ nodeId: `worker-${i}`, env: { REDIS_URL: redisUrl, ...opts.workerEnv } }));
     nginx = await startNginx({ ...opts.nginx, upstreams: nodes.map((n) => n.port) });
     return {
       lbUrl: nginx.url,
       lbMcpUrl: `${nginx.url}/mcp`,
       nodes,
+      workers,
       redis,
       redisUrl,
       nginx,

@@ -11,10 +11,11 @@ export {
   type SpawnOptions,
   type ExitInfo,
 } from './process';
-export { startRedis, redisCommand, type RedisServer, type StartRedisOptions } from './redis';
+export { startRedis, redisCommand, scanKeys, type RedisServer, type StartRedisOptions } from './redis';
 export { startRedisCluster, type RedisClusterHandle, type StartRedisClusterOptions, type ClusterNodeInfo } from './redis-cluster';
 export { pubSubCounters, diffPubSubCounters, handledMessages, type PubSubCounters } from './pubsub-stats';
 export { startEdge, EDGE_ENTRY, type Edge, type StartEdgeOptions } from './edge';
+export { startWorker, WORKER_ENTRY, type Worker } from './worker';
 export { startNginx, renderNginxConfig, NGINX_TEMPLATE, type Nginx, type StartNginxOptions } from './nginx';
 export { startCluster, type EdgeCluster, type StartClusterOptions } from './cluster';
 export { readSse, collectSse, recordSse, SseTimeoutError, type SseEvent, type SseRecorder, type ReadSseOptions, type CollectSseOptions } from './sse';

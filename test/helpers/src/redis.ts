@@ -4,7 +4,7 @@
  */
 import net from 'node:net';
 import { existsSync } from 'node:fs';
-import Redis, { type RedisOptions } from 'ioredis';
+import Redis, { type Cluster, type RedisOptions } from 'ioredis';
 import { makeTempDir, removeTempDir, resetTempDir } from './paths';
 import { freePort } from './ports';
 import { describeExit, spawnManaged, type ManagedProcess } from './process';
@@ -226,4 +226,19 @@ export async function startServer(spec: ServerSpec): Promise<RedisServer> {
 /** Starts a standalone redis-server on a free port and waits until it answers `PING`. */
 export function startRedis(opts: StartRedisOptions = {}): Promise<RedisServer> {
   return startServer({ extraArgs: () => opts.args ?? [], startTimeoutMs: opts.startTimeoutMs ?? 10_000 });
+}
+
+/** Every key matching `pattern` (SCAN; on a Cluster, over every master). */
+export async function scanKeys(redis: Redis | Cluster, pattern: string): Promise<string[]> {
+  const nodes = 'nodes' in redis && typeof (redis as Cluster).nodes === 'function' ? (redis as Cluster).nodes('master') : [redis as Redis];
+  const out: string[] = [];
+  for (const n of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await n.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      out.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+  }
+  return out.sort();
 }

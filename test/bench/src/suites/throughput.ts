@@ -101,7 +101,11 @@ function redisPerRequest(before: RedisCost, after: RedisCost, requests: number):
 }
 
 /** Forks the load generator (a `runWorker` module), hands it the config, and samples server CPU over the measured window. */
-export async function runLoadgen(cfg: LoadConfig, running: Pick<RunningSetup, 'pids'>): Promise<{ load: LoadResult; cpuPct: Record<string, number> }> {
+export async function runLoadgen(
+  cfg: LoadConfig,
+  running: Pick<RunningSetup, 'pids'>,
+  onWindow?: (phase: 'measure' | 'drain') => void,
+): Promise<{ load: LoadResult; cpuPct: Record<string, number> }> {
   let loadgenPid: number | undefined;
   let before: { at: number; cpu: Record<string, number> } | undefined;
   let cpuPct: Record<string, number> = {};
@@ -112,6 +116,7 @@ export async function runLoadgen(cfg: LoadConfig, running: Pick<RunningSetup, 'p
     return { at, cpu: { ...cpu, other: machineBusySeconds() - ours } as Record<string, number> };
   };
   const onPhase = (phase: string) => {
+    if (phase === 'measure' || phase === 'drain') onWindow?.(phase);
     if (phase === 'measure') before = sample();
     else if (phase === 'drain' && before) {
       const after = sample();
