@@ -70,6 +70,8 @@ export class RedisPubSub {
   readonly modeReady: Promise<PubSubMode>;
   private sub: RedisLike | undefined;
   private readonly handlers = new Map<string, Set<MessageHandler>>();
+  /** Channels whose SUBSCRIBE is on its way (a second handler waits for it). */
+  private readonly subscribing = new Map<string, Promise<void>>();
   private readonly closed = new AbortController();
 
   constructor(
@@ -88,21 +90,33 @@ export class RedisPubSub {
     await (mode === 'sharded' ? this.cmd.spublish(channel, message) : this.cmd.publish(channel, message));
   }
 
+  /**
+   * Resolves once `channel`'s subscription is active in Redis. A second handler on a channel waits for the
+   * first one's SUBSCRIBE too: returning at once, it could miss a message published right after (a task's
+   * completion read-then-wait relies on this).
+   */
   async subscribe(channel: string, handler: MessageHandler): Promise<void> {
     let set = this.handlers.get(channel);
     if (set) {
       set.add(handler);
+      await this.subscribing.get(channel);
       return;
     }
     set = new Set([handler]);
     this.handlers.set(channel, set);
-    try {
+    const active = (async () => {
       const sub = await this.subscriber();
       await (this.mode === 'sharded' ? sub.ssubscribe(channel) : sub.subscribe(channel));
+    })();
+    this.subscribing.set(channel, active);
+    try {
+      await active;
     } catch (err) {
       // Not subscribed (Redis away): forget the channel, so the caller's next attempt subscribes again.
       if (this.handlers.get(channel) === set) this.handlers.delete(channel);
       throw err;
+    } finally {
+      if (this.subscribing.get(channel) === active) this.subscribing.delete(channel);
     }
   }
 

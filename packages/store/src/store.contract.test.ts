@@ -260,6 +260,19 @@ describe.each(backends)('store contract: $name', ({ setup }) => {
     if (store.kind !== 'memory') expect(wake && !wake.deleted && wake.carried).toBeTruthy();
   });
 
+  test('a second handler subscribed to a channel while its SUBSCRIBE is on the way is active once subscribe resolves', async () => {
+    const ref = newRef();
+    const got: string[] = [];
+    const first = store.subscribe(channels.wake(ref), () => void got.push('first'));
+    // Resolving before the subscription is active would lose a message published right after.
+    await store.subscribe(channels.wake(ref), () => void got.push('second'));
+    await store.appendEvents(ref, GET_STREAM_ID, ['x'], limits);
+    await first;
+    const deadline = Date.now() + 2_000;
+    while (got.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(got.sort()).toEqual(['first', 'second']);
+  });
+
   test('concurrent appends to sessions of many slots (one tick, auto-pipelined on Cluster) all succeed', async () => {
     const refs = Array.from({ length: 40 }, () => newRef());
     const results = await Promise.all(refs.map((ref, i) => store.appendEvents(ref, GET_STREAM_ID, [`c${i}`], limits)));
