@@ -65,7 +65,6 @@ describe('conformance through the gateway (3 nodes behind nginx, demo server as 
 
   test('alpha 2026-07-28 (scored) translated onto a 2025 upstream: only the documented untranslatable check fails', async () => {
     const [r] = await runConformance(gatewayUrl('gw'), 'gateway-2025-upstream', ['alpha-2026-07-28']);
-    record('gateway-2025-upstream', [r!], true);
     // eslint-disable-next-line no-console
     console.log(describeRun('conformance translated onto a 2025 upstream,', r!));
     // docs/gateway.md, era-translation table: the 2025 wire does not carry the key a handler gave its input
@@ -74,5 +73,7 @@ describe('conformance through the gateway (3 nodes behind nginx, demo server as 
     expect(scored.filter((x) => x !== 'input-required-result-basic-elicitation')).toEqual([]);
     expect(r!.scoredFailed).toBeLessThanOrEqual(1);
     expect(r!.passed).toBeGreaterThan(140);
+    // Asserted above to be exactly that documented check: reported as expected, not counted as failed.
+    record('gateway-2025-upstream', [r!], true, r!.scoredFailed);
   }, 900_000);
 });
