@@ -32,7 +32,7 @@ import { ModernInstancePool } from './modern-instance-pool';
 import { withModernTasks, type ModernTaskHook } from './modern-task-hook';
 import { TaskListen } from './modern-task-listen';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
-import { pipeWebResponse, toWebRequest } from './web-bridge';
+import { nodeRequestView, pipeWebResponse, toWebRequest } from './web-bridge';
 
 /** The engine hooks a modern exchange reports through (shared with the legacy engine), plus SDK errors. */
 export type ModernHooks = Pick<EngineHooks, 'onRequestDone' | 'onRequestCancelled'> & {
@@ -158,9 +158,9 @@ export class ModernEngine {
     let outcome: RequestDone['outcome'] | undefined;
     // Whether the exchange ended cleanly, so its server instance may serve another request.
     let reusable = false;
-    // The SDK takes the parsed body as given and never reads the Request's own: a body-less Request skips
-    // building a body stream per request. Unparseable bodies still go as text (the SDK answers them).
-    const request = toWebRequest(req, shape.parsed === undefined ? body : undefined, controller.signal);
+    // The SDK takes the parsed body as given and never reads the Request's own: a view over Node's request
+    // (no web Request, Headers or body stream per request). Unparseable bodies still go as text (the SDK answers them).
+    const request = shape.parsed === undefined ? toWebRequest(req, body, controller.signal) : nodeRequestView(req, controller.signal);
     this.pool?.expect(request, { needsPristine: shape.noClientInfo });
     let taskListen: TaskListen | undefined;
     try {
@@ -198,11 +198,11 @@ export class ModernEngine {
       // 4xx/5xx are counted by the edge as rejections; only answered exchanges are reported here.
       const answered = response.status < 400 && shape.id !== undefined;
       if ((response.headers.get('content-type') ?? '').startsWith('application/json')) {
-        // A JSON answer is complete already: read it to tell a result from a JSON-RPC error.
-        // As bytes: written as they came (no decode and re-encode); decoded only to tell an error apart.
-        const bytes = Buffer.from(await response.arrayBuffer());
-        if (answered) outcome = bytes.includes('"error"') && 'error' in (JSON.parse(bytes.toString('utf8')) as object) ? 'error' : 'ok';
-        res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type')! }).end(bytes);
+        // A JSON answer is complete already: read it to tell a result from a JSON-RPC error. As text: Node
+        // sends a string body in one write with the headers (a Buffer goes as a second chunk, one writev).
+        const text = await response.text();
+        if (answered) outcome = text.includes('"error"') && 'error' in (JSON.parse(text) as object) ? 'error' : 'ok';
+        res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type')! }).end(text);
         reusable = !exchange.abandoned && response.status < 500;
         return;
       }
@@ -257,6 +257,8 @@ export class ModernEngine {
    */
   private authInfoFor(caller: ModernCaller): AuthInfo {
     const base = caller.authInfo ?? { token: '', clientId: caller.principal, scopes: [] };
+    // The edge hands over an AuthInfo that carries both already: no copy per request.
+    if (base.extra?.[PRINCIPAL_EXTRA_KEY] === caller.principal && base.extra.tenant === this.deps.tenant) return base;
     return { ...base, extra: { ...base.extra, [PRINCIPAL_EXTRA_KEY]: caller.principal, tenant: this.deps.tenant } };
   }
 }
