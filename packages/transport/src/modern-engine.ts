@@ -206,7 +206,8 @@ export class ModernEngine {
       if (json && !clientClosed) {
         // The fast path's JSON answer: already text.
         if (shape.id !== undefined) outcome = json.status < 400 && json.text.includes('"error"') && 'error' in (JSON.parse(json.text) as object) ? 'error' : json.status < 400 ? 'ok' : undefined;
-        res.writeHead(json.status, { 'Content-Type': 'application/json' }).end(json.text);
+        // With its length, Node writes headers and body in one write (chunked framing took a writev of three).
+        res.writeHead(json.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json.text) }).end(json.text);
         reusable = !exchange.abandoned;
         return;
       }
@@ -222,7 +223,7 @@ export class ModernEngine {
         // sends a string body in one write with the headers (a Buffer goes as a second chunk, one writev).
         const text = await response.text();
         if (answered) outcome = text.includes('"error"') && 'error' in (JSON.parse(text) as object) ? 'error' : 'ok';
-        res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type')! }).end(text);
+        res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type')!, 'Content-Length': Buffer.byteLength(text) }).end(text);
         reusable = !exchange.abandoned && response.status < 500;
         return;
       }

@@ -49,6 +49,15 @@ interface Exchange {
   done: boolean;
 }
 
+/** Enqueues on the exchange's SSE stream; a stream its reader cancelled takes nothing more. */
+function push(x: Exchange, bytes: Uint8Array): void {
+  try {
+    x.stream?.enqueue(bytes);
+  } catch {
+    x.done = true;
+  }
+}
+
 /** One long-lived transport per pooled instance; it carries one exchange at a time. */
 class ExchangeTransport implements Transport {
   onclose?: () => void;
@@ -77,11 +86,11 @@ class ExchangeTransport implements Transport {
     const frame = () => this.encoder.encode(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
     if (!isResponse) {
       if (!x.stream) this.upgrade(x);
-      x.stream!.enqueue(frame());
+      push(x, frame());
       return;
     }
     if (x.stream) {
-      x.stream.enqueue(frame());
+      push(x, frame());
       this.finish(x);
       return;
     }
@@ -93,7 +102,9 @@ class ExchangeTransport implements Transport {
 
   private upgrade(x: Exchange): void {
     const body = new ReadableStream<Uint8Array>({ start: (c) => void (x.stream = c) });
-    this.keepAlive = setInterval(() => x.stream?.enqueue(this.encoder.encode(': keepalive\n\n')), this.keepAliveMs);
+    this.keepAlive = setInterval(() => {
+      if (!x.done) push(x, this.encoder.encode(': keepalive\n\n'));
+    }, this.keepAliveMs);
     this.keepAlive.unref();
     x.resolve({
       kind: 'stream',
@@ -102,6 +113,13 @@ class ExchangeTransport implements Transport {
         headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' },
       }),
     });
+  }
+
+  /** The client left: nothing more is written for `x` (its stream was cancelled by the reader). */
+  abandon(x: Exchange): void {
+    x.done = true;
+    clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
   }
 
   private finish(x: Exchange, err?: Error): void {
@@ -194,7 +212,7 @@ export class ModernFastPath {
     t.exchange = x;
     const onAbort = () => {
       if (x.done) return;
-      x.done = true;
+      t.abandon(x);
       // Cancels the handler (the SDK aborts its signal); nothing more is written for this exchange.
       t.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: x.id, reason: 'client closed the response stream' } });
     };
