@@ -28,11 +28,12 @@ import {
 } from '@modelcontextprotocol/server';
 import { catalogErrorBody, formatSseEvent } from '@switchboard/protocol';
 import type { EngineHooks, RequestDone } from './context';
+import { ModernFastPath, type FastAnswer } from './modern-fast-path';
 import { ModernInstancePool } from './modern-instance-pool';
 import { withModernTasks, type ModernTaskHook } from './modern-task-hook';
 import { TaskListen } from './modern-task-listen';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
-import { pipeWebResponse, toWebRequest } from './web-bridge';
+import { nodeRequestView, pipeWebResponse, toWebRequest } from './web-bridge';
 
 /** The engine hooks a modern exchange reports through (shared with the legacy engine), plus SDK errors. */
 export type ModernHooks = Pick<EngineHooks, 'onRequestDone' | 'onRequestCancelled'> & {
@@ -106,6 +107,7 @@ function shapeOf(body: string, given?: unknown): RequestShape {
 export class ModernEngine {
   readonly handler: McpHttpHandler;
   private readonly pool?: ModernInstancePool;
+  private readonly fast?: ModernFastPath;
   /** Every open exchange: its JSON-RPC method, and whether the drain closed the handler under it. */
   private readonly open = new Map<AbortController, { method: string; abandoned: boolean }>();
 
@@ -114,6 +116,7 @@ export class ModernEngine {
     // Instances are decorated for tasks once, when built (pooled instances keep it).
     const build = deps.tasks ? withModernTasks(deps.factory, deps.tenant, deps.tasks) : deps.factory;
     if (maxIdle > 0) this.pool = new ModernInstancePool(build, maxIdle);
+    if (maxIdle > 0) this.fast = new ModernFastPath(build, maxIdle, deps.keepAliveMs ?? 15_000);
     this.handler = createMcpHandler(this.pool?.factory ?? build, {
       legacy: 'reject',
       bus: deps.bus,
@@ -158,10 +161,11 @@ export class ModernEngine {
     let outcome: RequestDone['outcome'] | undefined;
     // Whether the exchange ended cleanly, so its server instance may serve another request.
     let reusable = false;
-    // The SDK takes the parsed body as given and never reads the Request's own: a body-less Request skips
-    // building a body stream per request. Unparseable bodies still go as text (the SDK answers them).
-    const request = toWebRequest(req, shape.parsed === undefined ? body : undefined, controller.signal);
-    this.pool?.expect(request, { needsPristine: shape.noClientInfo });
+    // The SDK takes the parsed body as given and never reads the Request's own: a view over Node's request
+    // (no web Request, Headers or body stream per request). Unparseable bodies still go as text (the SDK answers them).
+    const request = shape.parsed === undefined ? toWebRequest(req, body, controller.signal) : nodeRequestView(req, controller.signal);
+    const fastCall = this.fast?.eligible(req, shape.parsed);
+    let fastDone: ((reusable: boolean) => void) | undefined;
     let taskListen: TaskListen | undefined;
     try {
       if (isListen && this.deps.tasks && shape.id !== undefined) {
@@ -175,19 +179,36 @@ export class ModernEngine {
         taskListen = opened;
       }
       let response: Response;
+      let json: Extract<FastAnswer, { kind: 'json' }> | undefined;
       try {
-        const parsedBody = taskListen ? taskListen.body : shape.parsed;
-        response = await this.handler.fetch(request, {
-          authInfo: this.authInfoFor(caller),
-          ...(parsedBody !== undefined && { parsedBody }),
-        });
-        this.pool?.fetched(request);
+        const served = fastCall && (await this.fast!.serve(fastCall, request, this.authInfoFor(caller), controller.signal));
+        if (served) {
+          fastDone = served.done;
+          if (served.answer.kind === 'json') json = served.answer;
+          response = served.answer.kind === 'stream' ? served.answer.response : new Response(null, { status: 204 });
+        } else {
+          const parsedBody = taskListen ? taskListen.body : shape.parsed;
+          this.pool?.expect(request, { needsPristine: shape.noClientInfo });
+          response = await this.handler.fetch(request, {
+            authInfo: this.authInfoFor(caller),
+            ...(parsedBody !== undefined && { parsedBody }),
+          });
+          this.pool?.fetched(request);
+        }
         if (taskListen) response = taskListen.wrap(response);
       } catch (err) {
         // The drain closed the handler before this request produced a response: answer it (not a bare 500).
         if (!exchange.abandoned || shape.id === undefined || clientClosed || res.headersSent) throw err;
         outcome = 'error';
         res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(catalogErrorBody('REQUEST_OWNER_LOST', shape.id)));
+        return;
+      }
+      if (json && !clientClosed) {
+        // The fast path's JSON answer: already text.
+        if (shape.id !== undefined) outcome = json.status < 400 && json.text.includes('"error"') && 'error' in (JSON.parse(json.text) as object) ? 'error' : json.status < 400 ? 'ok' : undefined;
+        // With its length, Node writes headers and body in one write (chunked framing took a writev of three).
+        res.writeHead(json.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json.text) }).end(json.text);
+        reusable = !exchange.abandoned;
         return;
       }
       if (clientClosed) {
@@ -198,11 +219,11 @@ export class ModernEngine {
       // 4xx/5xx are counted by the edge as rejections; only answered exchanges are reported here.
       const answered = response.status < 400 && shape.id !== undefined;
       if ((response.headers.get('content-type') ?? '').startsWith('application/json')) {
-        // A JSON answer is complete already: read it to tell a result from a JSON-RPC error.
-        // As bytes: written as they came (no decode and re-encode); decoded only to tell an error apart.
-        const bytes = Buffer.from(await response.arrayBuffer());
-        if (answered) outcome = bytes.includes('"error"') && 'error' in (JSON.parse(bytes.toString('utf8')) as object) ? 'error' : 'ok';
-        res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type')! }).end(bytes);
+        // A JSON answer is complete already: read it to tell a result from a JSON-RPC error. As text: Node
+        // sends a string body in one write with the headers (a Buffer goes as a second chunk, one writev).
+        const text = await response.text();
+        if (answered) outcome = text.includes('"error"') && 'error' in (JSON.parse(text) as object) ? 'error' : 'ok';
+        res.writeHead(response.status, { 'Content-Type': response.headers.get('content-type')!, 'Content-Length': Buffer.byteLength(text) }).end(text);
         reusable = !exchange.abandoned && response.status < 500;
         return;
       }
@@ -226,7 +247,8 @@ export class ModernEngine {
       reusable = piped === 'finished' && !exchange.abandoned && (isListen || id === undefined || responded);
     } finally {
       taskListen?.close();
-      this.pool?.settle(request, reusable && !clientClosed);
+      if (fastDone) fastDone(reusable && !clientClosed);
+      else this.pool?.settle(request, reusable && !clientClosed);
       res.off('close', onEarlyClose);
       this.open.delete(controller);
       if (clientClosed) outcome = 'cancelled';
@@ -244,7 +266,7 @@ export class ModernEngine {
    */
   async shutdown(graceMs = 1_000): Promise<void> {
     for (const x of this.open.values()) x.abandoned = true;
-    await this.handler.close();
+    await Promise.all([this.handler.close(), this.fast?.close()]);
     this.pool?.close();
     // Let the bridges flush the final frames the SDK just wrote before the server drops connections.
     const deadline = Date.now() + graceMs;
@@ -257,6 +279,8 @@ export class ModernEngine {
    */
   private authInfoFor(caller: ModernCaller): AuthInfo {
     const base = caller.authInfo ?? { token: '', clientId: caller.principal, scopes: [] };
+    // The edge hands over an AuthInfo that carries both already: no copy per request.
+    if (base.extra?.[PRINCIPAL_EXTRA_KEY] === caller.principal && base.extra.tenant === this.deps.tenant) return base;
     return { ...base, extra: { ...base.extra, [PRINCIPAL_EXTRA_KEY]: caller.principal, tenant: this.deps.tenant } };
   }
 }

@@ -21,6 +21,8 @@ export function table(headers: string[], rows: string[][], alignLeft = 1): strin
 const COLUMNS: { title: string; json?: string; sse?: string; other?: string }[] = [
   { title: 'edge+Redis', json: 'edge-redis', sse: 'edge-redis', other: 'edge-redis' },
   { title: 'edge in-mem', json: 'edge-memory', sse: 'edge-memory', other: 'edge-memory' },
+  { title: 'edge+Redis 2026', json: 'edge-redis-modern' },
+  { title: 'edge in-mem 2026', json: 'edge-memory-modern' },
   { title: 'SDK v1 stateful', json: BASELINE_ID, sse: BASELINE_ID, other: BASELINE_ID },
   { title: 'SDK v1 stateless', json: 'sdk-v1-stateless' },
   { title: 'SDK v2 handler', json: 'sdk-v2-handler-modern', sse: 'sdk-v2-handler' },

@@ -187,15 +187,56 @@ function peerSetup(id: string, label: string, kind: Kind, modes: Mode[], script:
         mcpUrl,
         createSession: () =>
           session === 'modern' ? Promise.resolve(modernSession(String(workload!.params.name))) : createMcpSession(mcpUrl, { requireSessionId: session === 'stateful' }),
-        workload: workload && {
-          method: workload.method,
-          params: { ...workload.params, _meta: { ...MODERN_META, ...((workload.params._meta as object | undefined) ?? {}) } },
-        },
+        workload: workload && modernWorkload(opts.mode),
         pids: () => ({ server: [peer.proc.pid] }),
         memory: peer.memory,
         serverPid: () => peer.proc.pid,
         stop: peer.stop,
         logs: () => peer.proc.log.tail(),
+      };
+    },
+  };
+}
+
+/** The 2026-07-28 form of a workload: the same call with the per-request `_meta` envelope. */
+function modernWorkload(mode: Mode): { method: string; params: Record<string, unknown> } {
+  const w = WORKLOADS[mode];
+  return { method: w.method, params: { ...w.params, _meta: { ...MODERN_META, ...((w.params._meta as object | undefined) ?? {}) } } };
+}
+
+/** One edge, on Redis or the in-memory store, driven with 2025-era sessions or 2026-07-28 requests. */
+function edgeSetup(id: string, label: string, withRedis: boolean, era: 'legacy' | 'modern'): BenchSetup {
+  return {
+    id,
+    label,
+    kind: 'ours',
+    modes: era === 'modern' ? ['json'] : ['json', 'sse'],
+    async start(opts) {
+      const redis = withRedis ? await startRedis() : undefined;
+      let started: Awaited<ReturnType<typeof startProbedEdge>>;
+      try {
+        started = await startProbedEdge(`bench-${withRedis ? 'redis' : 'mem'}-1`, opts, redis);
+      } catch (err) {
+        await redis?.stop();
+        throw err;
+      }
+      const { edge, memory, dir } = started;
+      const workload = era === 'modern' ? modernWorkload(opts.mode) : undefined;
+      return {
+        mcpUrl: edge.mcpUrl,
+        createSession: () => (workload ? Promise.resolve(modernSession(String(workload.params.name))) : createMcpSession(edge.mcpUrl)),
+        ...(workload && { workload }),
+        pids: () => ({ server: [edge.pid], ...(redis && { redis: [redis.pid()] }) }),
+        memory,
+        serverPid: () => edge.pid,
+        metricsUrl: edge.metricsUrl,
+        ...(redis && { redis }),
+        stop: async () => {
+          await edge.stop();
+          await redis?.stop();
+          removeTempDir(dir);
+        },
+        logs: () => (redis ? `${edgeLogs([edge])}\n--- redis\n${redis.logs()}` : edgeLogs([edge])),
       };
     },
   };
@@ -219,10 +260,7 @@ function clusterSetup(id: string, label: string, era: 'legacy' | 'modern'): Benc
         mcpUrl: cluster.lbMcpUrl,
         createSession: () =>
           era === 'modern' ? Promise.resolve(modernSession(String(workload!.params.name))) : createMcpSession(cluster.lbMcpUrl),
-        workload: workload && {
-          method: workload.method,
-          params: { ...workload.params, _meta: { ...MODERN_META, ...((workload.params._meta as object | undefined) ?? {}) } },
-        },
+        workload: workload && modernWorkload(mode),
         pids: () => ({
           server: cluster.nodes.map((n) => n.pid),
           redis: [(cluster.redis as RedisServer).pid()],
@@ -243,60 +281,11 @@ export const SETUPS: BenchSetup[] = [
     PEER_MODE: o.mode === 'json' ? 'stateful-json' : 'stateful-sse',
     ...(o.eventStore && { PEER_EVENT_STORE: '1' }),
   })),
-  {
-    id: 'edge-redis',
-    label: 'edge, 1 node + Redis',
-    kind: 'ours',
-    modes: ['json', 'sse'],
-    async start(opts) {
-      const redis = await startRedis();
-      let started: Awaited<ReturnType<typeof startProbedEdge>>;
-      try {
-        started = await startProbedEdge('bench-redis-1', opts, redis);
-      } catch (err) {
-        await redis.stop();
-        throw err;
-      }
-      const { edge, memory, dir } = started;
-      return {
-        mcpUrl: edge.mcpUrl,
-        createSession: () => createMcpSession(edge.mcpUrl),
-        pids: () => ({ server: [edge.pid], redis: [redis.pid()] }),
-        memory,
-        serverPid: () => edge.pid,
-        metricsUrl: edge.metricsUrl,
-        redis,
-        stop: async () => {
-          await edge.stop();
-          await redis.stop();
-          removeTempDir(dir);
-        },
-        logs: () => `${edgeLogs([edge])}\n--- redis\n${redis.logs()}`,
-      };
-    },
-  },
-  {
-    id: 'edge-memory',
-    label: 'edge, 1 node, in-memory store',
-    kind: 'ours',
-    modes: ['json', 'sse'],
-    async start(opts) {
-      const { edge, memory, dir } = await startProbedEdge('bench-mem-1', opts);
-      return {
-        mcpUrl: edge.mcpUrl,
-        createSession: () => createMcpSession(edge.mcpUrl),
-        pids: () => ({ server: [edge.pid] }),
-        memory,
-        serverPid: () => edge.pid,
-        metricsUrl: edge.metricsUrl,
-        stop: async () => {
-          await edge.stop();
-          removeTempDir(dir);
-        },
-        logs: () => edgeLogs([edge]),
-      };
-    },
-  },
+  edgeSetup('edge-redis', 'edge, 1 node + Redis', true, 'legacy'),
+  edgeSetup('edge-memory', 'edge, 1 node, in-memory store', false, 'legacy'),
+  // The same edges driven with stateless 2026-07-28 requests (per-request `_meta` envelope): issue #13.
+  edgeSetup('edge-redis-modern', 'edge, 1 node + Redis (2026-07-28)', true, 'modern'),
+  edgeSetup('edge-memory-modern', 'edge, 1 node, in-memory store (2026-07-28)', false, 'modern'),
   clusterSetup('cluster3-redis-nginx', 'edge, 3 nodes + Redis + nginx RR (2025-11-25 sessions)', 'legacy'),
   // Same cluster, stateless 2026-07-28 requests: the era comparison of issue #3 (same run, same tool).
   clusterSetup('cluster3-redis-nginx-modern', 'edge, 3 nodes + Redis + nginx RR (2026-07-28)', 'modern'),

@@ -97,6 +97,34 @@ export function evaluateTargets(res: Results): TargetResult[] {
         });
       }
     }
+    // Issue #13: the stateless 2026-07-28 path is the fast path (JSON `echo`, same node and run).
+    for (const [id, legacyId, label] of [
+      ['edge-redis-modern', 'edge-redis', '1 node + Redis'],
+      ['edge-memory-modern', 'edge-memory', '1 node, in-memory'],
+    ] as const) {
+      const t1 = `2026-07-28 tools/call JSON, ${label}: CPU µs per request ≤ the 2025 JSON path's`;
+      const t2 = `2026-07-28 tools/call JSON, ${label}: req/s ≥ 3x SDK v2 handler (2026-07-28)`;
+      const ours = find(id, 'json');
+      const legacy = find(legacyId, 'json');
+      const v2 = find('sdk-v2-handler-modern', 'json');
+      const cm = ours && cpuPerRequestUs(ours);
+      const cl = legacy && cpuPerRequestUs(legacy);
+      if (cm && cl) {
+        out.push({ suite: 'throughput', target: t1, measured: `${f(cm, 0)} vs ${f(cl, 0)} µs`, pass: cm <= cl, margin: atMost(cm, cl), about: { setupId: id, mode: 'json' } });
+      } else if (ours || legacy) out.push(na('throughput', t1, 'not measured'));
+      if (ours && v2) {
+        const ratio = ours.load!.measure.rps / v2.load!.measure.rps;
+        const cv = cpuPerRequestUs(v2);
+        out.push({
+          suite: 'throughput',
+          target: t2,
+          measured: `${f(ratio)}x (${f(ours.load!.measure.rps, 0)} vs ${f(v2.load!.measure.rps, 0)} req/s; CPU per request ${f(cm ?? NaN, 0)} vs ${f(cv ?? NaN, 0)} µs)`,
+          pass: ratio >= 3,
+          margin: atLeast(ratio, 3),
+          about: { setupId: id, mode: 'json' },
+        });
+      } else if (ours) out.push(na('throughput', t2, 'not measured'));
+    }
     // Redis round trips per call: each store operation is one (edge metric); commandstats adds what Redis ran.
     for (const mode of modes) {
       const max = mode === 'json' ? 1 : 2;
