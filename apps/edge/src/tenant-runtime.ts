@@ -103,6 +103,8 @@ export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<Tenan
       keepAliveMs: o.keepAliveMs,
       // Gateway tenants have no tasks yet (docs/tasks.md): their tools run upstream.
       tasks: pool ? undefined : o.modernTasks?.(o.tenant, createServer),
+      // The translating factory reads each request's envelope: the SDK handler's path only.
+      fastPath: !gateway,
       hooks: { ...o.hooks, onError: (err) => o.debug(`modern request rejected or failed: ${err.message}`) },
     });
   }

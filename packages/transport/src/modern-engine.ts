@@ -51,6 +51,12 @@ export interface ModernEngineDeps {
   factory: McpServerFactory;
   /** Idle server instances kept for reuse; 0 builds one per request (the SDK's default). @default 32 */
   maxIdleInstances?: number;
+  /**
+   * Serve plain `tools/call` requests on the fast path (modern-fast-path.ts). Off for factories that need the
+   * SDK handler's per-request context (a gateway translating to a 2025 upstream reads the request's envelope).
+   * @default true
+   */
+  fastPath?: boolean;
   /** The tenant's change-event bus, shared across nodes. */
   bus: ServerEventBus;
   /** Largest body the SDK accepts (the edge enforces the same limit first). */
@@ -116,7 +122,7 @@ export class ModernEngine {
     // Instances are decorated for tasks once, when built (pooled instances keep it).
     const build = deps.tasks ? withModernTasks(deps.factory, deps.tenant, deps.tasks) : deps.factory;
     if (maxIdle > 0) this.pool = new ModernInstancePool(build, maxIdle);
-    if (maxIdle > 0) this.fast = new ModernFastPath(build, maxIdle, deps.keepAliveMs ?? 15_000);
+    if (maxIdle > 0 && deps.fastPath !== false) this.fast = new ModernFastPath(build, maxIdle, deps.keepAliveMs ?? 15_000);
     this.handler = createMcpHandler(this.pool?.factory ?? build, {
       legacy: 'reject',
       bus: deps.bus,
