@@ -11,4 +11,4 @@ local json = finish(id, st, now, ARGV[3], ARGV[4], ARGV[5], ARGV[6], tonumber(AR
 touch_group(tonumber(ARGV[11]))
 publish_status(ARGV[12], ARGV[13], id, json)
 if ARGV[15] ~= '' then redis.call('PUBLISH', ARGV[14], ARGV[15]) end
-return { 'done', json }
+return { 'done', json, '1' }

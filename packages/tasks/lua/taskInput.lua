@@ -31,4 +31,4 @@ redis.call('HSET', REC, id, json)
 touch_group(tonumber(ARGV[3]))
 publish_status(ARGV[4], ARGV[5], id, json)
 if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
-return { 'ok', json }
+return { 'ok', json, '1' }

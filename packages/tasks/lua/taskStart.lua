@@ -16,7 +16,7 @@ if st.runs > 1 and (not st.rerunSafe or exhausted) then
   local json = finish(id, st, now, 'failed', message, payload, 'error', tonumber(ARGV[8]), payload, tonumber(ARGV[9]), tonumber(ARGV[10]))
   touch_group(tonumber(ARGV[4]))
   publish_status(ARGV[5], ARGV[6], id, json)
-  return { 'refused', json }
+  return { 'refused', json, '1' }
 end
 local changed = false
 if st.runs > 1 then
@@ -36,4 +36,5 @@ redis.call('HSET', REC, id, json)
 redis.call('ZADD', EXP, now + tonumber(ARGV[3]), id)
 touch_group(tonumber(ARGV[4]))
 if changed then publish_status(ARGV[5], ARGV[6], id, json) end
-return { 'run', json }
+-- Third element: whether a status event was (or, with no channel, is left to the caller to be) published.
+return { 'run', json, changed and '1' or '0' }

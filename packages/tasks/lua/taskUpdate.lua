@@ -36,4 +36,5 @@ redis.call('HSET', REC, id, json)
 redis.call('ZADD', EXP, now + tonumber(ARGV[6]), id)
 touch_group(tonumber(ARGV[7]))
 if changed then publish_status(ARGV[8], ARGV[9], id, json) end
-return { 'ok', json }
+-- Third element: whether a status event was (or, with no channel, is left to the caller to be) published.
+return { 'ok', json, changed and '1' or '0' }

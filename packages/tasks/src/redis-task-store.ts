@@ -186,8 +186,8 @@ export class RedisTaskStore implements TaskStore {
   }
 
   /**
-   * `after` (sharded mode): the write's time and poke; the status event the script left to its caller is
-   * published when the write changed the task (every change stamps lastUpdatedAt with the write's time).
+   * `after` (sharded mode): the poke; the status event the script left to its caller is published when the
+   * script says the write changed the task (its third reply element), exactly as it would have published it.
    */
   private async outcome(owner: TaskOwner, id: string, r: string[], after?: { nowMs: number; control?: string }): Promise<WriteOutcome<string>> {
     if (r[0] === 'unknown') return { outcome: 'unknown' };
@@ -195,7 +195,7 @@ export class RedisTaskStore implements TaskStore {
     const state = parseState(r[1]!);
     const full = await this.get(owner, id);
     const task = full ?? toRecord(state, { tool: '', args: {}, era: '2025' });
-    if (after && r[0] !== 'terminal' && state.lastUpdatedAt === after.nowMs) {
+    if (after && r[0] !== 'terminal' && r[2] === '1') {
       const spec: TaskSpec = { tool: task.tool, args: task.args, era: task.era, sessionId: task.sessionId, progressToken: task.progressToken };
       await this.pubsub.publish(taskChannels.events(owner.tenant), `${this.eventPrefix(owner)},"state":${r[1]},"spec":${JSON.stringify(spec)}}`);
       if (after.control) await this.pubsub.publish(taskChannels.control, after.control);
