@@ -16,7 +16,10 @@ describe('era routing', () => {
     ['invalid JSON', {}, '{', 'legacy'],
     ['an empty body', {}, '', 'legacy'],
   ])('dual era: %s → %s', (_name, headers, text, era) => {
-    expect(routePost(headers, text, ALL)).toEqual({ era });
+    const { classification, ...route } = routePost(headers, text, ALL);
+    expect(route).toEqual({ era });
+    // A modern route carries the SDK's classification when it made one, for the engine to reuse.
+    if (classification) expect(classification).toMatchObject({ kind: 'modern', classification: { revision: '2026-07-28' } });
   });
 
   test('modern-only: every POST goes to the modern handler; GET/DELETE are 405 with Allow: POST', () => {

@@ -27,7 +27,13 @@ export function parseEras(raw: string): ReadonlySet<EraName> {
   return new Set(names as EraName[]);
 }
 
-export type PostRoute = { era: 'legacy' | 'modern'; reject?: McpHttpError };
+/**
+ * `classification`: the SDK's classification of a modern request, when this routing made one; the modern engine
+ * takes it instead of classifying the same request again (its fast path).
+ */
+export type PostRoute = { era: 'legacy' | 'modern'; reject?: McpHttpError; classification?: ModernClassification };
+/** What `classifyInboundRequest` returns for a modern request. */
+export type ModernClassification = Extract<ReturnType<typeof classifyInboundRequest>, { kind: 'modern' }>;
 
 const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
   const v = h[name];
@@ -38,6 +44,7 @@ interface Claim {
   era: 'legacy' | 'modern';
   requested?: string;
   id: JsonRpcId;
+  classification?: ModernClassification;
 }
 
 /** The SDK's body-first classification of one POST body. Unparseable JSON carries no claim: legacy. */
@@ -64,7 +71,7 @@ function classify(headers: IncomingHttpHeaders, body: string, given?: unknown): 
   const claimed = meta?.[PROTOCOL_VERSION_META_KEY];
   const id = typeof message.id === 'string' || typeof message.id === 'number' ? message.id : null;
   const requested = typeof claimed === 'string' ? claimed : header(headers, 'mcp-protocol-version');
-  return { era: 'modern', id, ...(requested !== undefined && { requested: headerExcerpt(requested) }) };
+  return { era: 'modern', id, ...(outcome.kind === 'modern' && { classification: outcome }), ...(requested !== undefined && { requested: headerExcerpt(requested) }) };
 }
 
 /** Where a POST to the MCP endpoint goes, given the tenant's eras (`reject` set: answer it with that error). */
@@ -81,7 +88,8 @@ export function routePost(headers: IncomingHttpHeaders, body: string, eras: Read
   }
   if (!legacy) return { era: 'modern' };
   const claim = classify(headers, body, parsed);
-  if (claim.era === 'legacy' || modern) return { era: claim.era };
+  if (claim.era === 'legacy') return { era: 'legacy' };
+  if (modern) return { era: 'modern', classification: claim.classification };
   return { era: 'modern', reject: unsupportedVersion(claim.requested ?? 'unknown', [...LEGACY_PROTOCOL_VERSIONS], claim.id) };
 }
 

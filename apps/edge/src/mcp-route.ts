@@ -119,7 +119,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   const route = routePost(req.headers, body, tenant.eras, parsed);
   facts.era = route.era;
   if (route.reject) throw route.reject;
-  if (route.era === 'modern') return tenant.runtime.modern!.handlePost({ principal, authInfo }, req, res, body, parsed);
+  if (route.era === 'modern') return tenant.runtime.modern!.handlePost({ principal, authInfo }, req, res, body, parsed, route.classification);
   return deps.engine.handlePost(caller, req, res, body, parsed);
 }
 

@@ -27,7 +27,8 @@ export interface ModernFront {
   readonly tenant: string;
   readonly openCount: number;
   readonly inFlightCount: number;
-  handlePost(caller: unknown, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown): Promise<void>;
+  /** `classification`: the SDK's classification of the request, when the caller already made one (reused, not redone). */
+  handlePost(caller: unknown, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown, classification?: unknown): Promise<void>;
   shutdown(graceMs?: number): Promise<void>;
 }
 

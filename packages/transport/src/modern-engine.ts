@@ -148,7 +148,8 @@ export class ModernEngine {
     return n;
   }
 
-  async handlePost(caller: ModernCaller, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown): Promise<void> {
+  /** `classification`: the SDK's `classifyInboundRequest` outcome for this request, if the caller routed by it. */
+  async handlePost(caller: ModernCaller, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown, classification?: unknown): Promise<void> {
     const shape = shapeOf(body, parsed);
     const started = process.hrtime.bigint();
     const controller = new AbortController();
@@ -170,7 +171,7 @@ export class ModernEngine {
     // The SDK takes the parsed body as given and never reads the Request's own: a view over Node's request
     // (no web Request, Headers or body stream per request). Unparseable bodies still go as text (the SDK answers them).
     const request = shape.parsed === undefined ? toWebRequest(req, body, controller.signal) : nodeRequestView(req, controller.signal);
-    const fastCall = this.fast?.eligible(req, shape.parsed);
+    const fastCall = this.fast?.eligible(req, shape.parsed, classification);
     let fastDone: ((reusable: boolean) => void) | undefined;
     let taskListen: TaskListen | undefined;
     try {

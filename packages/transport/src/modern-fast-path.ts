@@ -169,7 +169,7 @@ export class ModernFastPath {
   ) {}
 
   /** The fast-path form of a request, or undefined: the SDK handler serves it. */
-  eligible(req: IncomingMessage, parsed: unknown): FastCall | undefined {
+  eligible(req: IncomingMessage, parsed: unknown, classified?: unknown): FastCall | undefined {
     if (this.closed || !isObject(parsed) || parsed.jsonrpc !== '2.0' || parsed.method !== 'tools/call') return undefined;
     const { id, params } = parsed;
     if ((typeof id !== 'string' && typeof id !== 'number') || !isObject(params) || typeof params.name !== 'string') return undefined;
@@ -181,7 +181,8 @@ export class ModernFastPath {
     const nameHeader = header(req, 'mcp-name');
     if (versionHeader !== REVISION || methodHeader !== 'tools/call' || nameHeader !== params.name || nameHeader.startsWith('=?')) return undefined;
     if (!isJsonContentType(header(req, 'content-type') ?? null)) return undefined;
-    const outcome = classifyInboundRequest({ httpMethod: 'POST', protocolVersionHeader: versionHeader, mcpMethodHeader: methodHeader, mcpNameHeader: nameHeader, body: parsed });
+    // The edge's era routing already ran the SDK's classifier on this request: reuse it (it was ~5 % of a call).
+    const outcome = (classified as ReturnType<typeof classifyInboundRequest> | undefined) ?? classifyInboundRequest({ httpMethod: 'POST', protocolVersionHeader: versionHeader, mcpMethodHeader: methodHeader, mcpNameHeader: nameHeader, body: parsed });
     if (outcome.kind !== 'modern' || outcome.classification.revision !== REVISION) return undefined;
     return { message: parsed as FastCall['message'], classification: outcome.classification, meta };
   }
