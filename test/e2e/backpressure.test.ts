@@ -251,7 +251,7 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
     expect(overControl).toBeLessThan(BOUND + RSS_SLACK);
     // Written as appended, so cut once the unsent bytes pass the bound ('bound'); under CPU load the node's own
     // wake-up can put the tail on the log-read path first, which is paced and cut as stalled ('stall'). Both
-    // hold at most the bound (or the socket's high-water mark) plus one entry; stream-tail.test.ts pins each rule.
+    // hold at most the bound (or the socket's high-water mark) plus one entry; streams/tail.test.ts pins each rule.
     expect(['bound', 'stall']).toContain(r.figures.cutReason);
   }, 90_000);
 

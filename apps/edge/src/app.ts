@@ -12,7 +12,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Store } from '@switchboard/store';
-import type { LegacyEngine, Sse2024Transport } from '@switchboard/transport';
+import type { Engine2025, Sse2024Transport } from '@switchboard/transport';
 import { errorHandler, errorResponder } from './error-handler';
 import { factsOf, pathOf } from './http/plain';
 import { serveMcp } from './mcp-route';
@@ -26,7 +26,7 @@ import type { EdgeTasks } from './tasks-setup';
 
 export interface AppDeps {
   tenants: TenantHost;
-  engine: LegacyEngine;
+  engine: Engine2025;
   /** The deprecated 2024-11-05 HTTP+SSE transport (`GET /sse`, `POST /messages`). */
   sse2024: Sse2024Transport;
   store: Store;

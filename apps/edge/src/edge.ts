@@ -6,7 +6,7 @@
 import type { RequestListener } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { createStore, instrumentStore, RedisStore, type Store } from '@switchboard/store';
-import { LegacyEngine, Sse2024Transport, type ServerFactory } from '@switchboard/transport';
+import { Engine2025, Sse2024Transport, type ServerFactory } from '@switchboard/transport';
 import { createDemoServer } from '@switchboard/demo-server';
 import type { Env } from './env';
 import { parseEras } from './era';
@@ -59,17 +59,17 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
   // A bad tenant file stops start-up here, before anything listens.
   const configured = configuredTenants(env);
 
-  let legacy: LegacyEngine | undefined;
+  let engine2025: Engine2025 | undefined;
   const metrics = new EdgeMetrics(env.NODE_ID, {
-    streams: () => legacy?.hub.tailCount ?? 0,
-    sessions: () => legacy?.sessions.size ?? 0,
-    busySessions: () => legacy?.sessions.busyCount() ?? 0,
+    streams: () => engine2025?.streamCount ?? 0,
+    sessions: () => engine2025?.warmSessionCount ?? 0,
+    busySessions: () => engine2025?.busySessionCount ?? 0,
   });
   const rawStore = createStore(env.REDIS_URL, {
     nodeId: env.NODE_ID,
     onError: (err) => log.warn({ err: err.message }, 'redis error'),
     // Wake-ups published while the subscriber was away are lost: every held stream re-reads its log.
-    onResubscribed: () => setTimeout(() => legacy?.hub.wakeAll(), 100),
+    onResubscribed: () => setTimeout(() => engine2025?.wakeAllStreams(), 100),
   });
   if (rawStore instanceof RedisStore) void rawStore.pubsubMode.then((mode) => log.info({ pubsubMode: mode }, 'pub/sub mode (PUBSUB_MODE)'), () => undefined);
   const redisClient = rawStore instanceof RedisStore ? rawStore.client : undefined;
@@ -83,7 +83,7 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
       log.warn({ reason, bufferedBytes }, 'SSE connection cut: its reader fell behind (it resumes from the log)');
     },
   };
-  const engine = (legacy = new LegacyEngine({
+  const engine = (engine2025 = new Engine2025({
     store,
     nodeId: env.NODE_ID,
     hooks,
@@ -110,7 +110,7 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
     },
   }));
   // Before the tenants: their modern engines take the tasks extension when they are built.
-  const tasks = EdgeTasks.create(env.REDIS_URL, { store, maxLen: engine.ctx.opts.streamMaxLen, ttlMs: engine.ctx.opts.streamTtlMs, redisClient }, logFn);
+  const tasks = EdgeTasks.create(env.REDIS_URL, { store, maxLen: engine.options.streamMaxLen, ttlMs: engine.options.streamTtlMs, redisClient }, logFn);
   if (tasks) tasks.onBudgetRefused = (tenant) => metrics.budgetRefusals.inc({ tenant, kind: 'tasks' });
   const tenants = new TenantHost({
     store,
@@ -147,7 +147,7 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
   const app = createApp({
     tenants,
     engine,
-    sse2024: new Sse2024Transport(engine),
+    sse2024: new Sse2024Transport(engine.sse2024Host()),
     store,
     metrics,
     rateLimits: new RateLimits({

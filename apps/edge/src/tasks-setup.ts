@@ -28,7 +28,7 @@ import {
   type TaskEvent,
   type TaskStore,
 } from '@switchboard/tasks';
-import type { LegacyTaskHook, ModernTaskHook } from '@switchboard/transport';
+import type { TaskHook2025, TaskHook2026 } from '@switchboard/transport';
 import type { RedisLike, Store } from '@switchboard/store';
 
 /** Where 2025-11-25 task notifications go: the node's session store (the session's GET stream log). */
@@ -98,7 +98,7 @@ export class EdgeTasks {
   }
 
   /** The 2025 engine's hook for this tenant runtime (one per runtime; a reload brings a new one). */
-  hookFor(tenant: TaskTenant): LegacyTaskHook {
+  hookFor(tenant: TaskTenant): TaskHook2025 {
     const factory = tenant.runtime.createServer as ServerFactory;
     let hook = this.hooks.get(factory);
     if (!hook) {
@@ -120,7 +120,7 @@ export class EdgeTasks {
    * The 2026-07-28 engine's hook for a tenant (built with its runtime; a reload brings a new runtime and a new
    * hook). `createServer` is the tenant's factory, read for tool task policies.
    */
-  modernHookFor(_tenant: string, createServer: ServerFactory): ModernTaskHook {
+  modernHookFor(_tenant: string, createServer: ServerFactory): TaskHook2026 {
     return new Tasks2026({
       store: this.store,
       dispatcher: this.dispatcher,

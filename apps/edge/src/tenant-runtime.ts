@@ -2,7 +2,7 @@
  * The per-tenant services a tenant's MCP server is built with, and the tenant's modern-era handler:
  *   - the tenant's change-event bus (`StoreEventBus` on `sb:<tenant>:events`), shared by every node;
  *   - the tenant's requestState codec (sealed with the tenant's key ring, see request-state-keys.ts);
- *   - one `ModernEngine` (one SDK `createMcpHandler`) when the tenant serves the modern era; for a gateway
+ *   - one `Engine2026` (one SDK `createMcpHandler`) when the tenant serves the modern era; for a gateway
  *     tenant the same engine with the translating factory (2025 upstream), or the pass-through proxy
  *     (2026-07-28 upstream) — packages/gateway, docs/gateway.md.
  * The tenant's factory is called with `{ requestState, events }` for both eras, so an MRTR handler seals
@@ -13,11 +13,11 @@ import type { Store } from '@switchboard/store';
 import { createGatewayServerFactory, createModernToLegacyFactory, ModernProxy, UpstreamPool, type GatewayObserver, type ModernFront, type UpstreamConfig } from '@switchboard/gateway';
 import {
   createSealedRequestStateCodec,
-  ModernEngine,
+  Engine2026,
   resolveRequestStateSecrets,
   StoreEventBus,
   type EngineHooks,
-  type ModernTaskHook,
+  type TaskHook2026,
   type ServerFactory,
   type ServerLike,
 } from '@switchboard/transport';
@@ -51,7 +51,7 @@ export interface TenantRuntimeOptions {
   sessionTtlMs?: number;
   gatewayObserver?: GatewayObserver;
   /** The 2026-07-28 tasks extension for this tenant, given its server factory (tasks-setup.ts); absent: none. */
-  modernTasks?: (tenant: string, createServer: ServerFactory) => ModernTaskHook | undefined;
+  modernTasks?: (tenant: string, createServer: ServerFactory) => TaskHook2026 | undefined;
 }
 
 export interface TenantRuntime {
@@ -95,7 +95,7 @@ export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<Tenan
     // only the structural view the legacy engine needs). A gateway tenant's translates to its 2025 upstream.
     const gateway = pool ? (translator = createModernToLegacyFactory({ pool, requestState })) : undefined;
     const factory: McpServerFactory = gateway?.factory ?? (() => o.factory(services) as McpServer | Server);
-    modern = new ModernEngine({
+    modern = new Engine2026({
       tenant: o.tenant,
       factory,
       bus,

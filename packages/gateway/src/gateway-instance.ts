@@ -1,6 +1,6 @@
 /**
  * A gateway tenant's "server instance": what the 2025 engine connects to its session Transport in place of
- * an SDK server (packages/transport local-session.ts). It forwards every client→server message to the
+ * an SDK server (packages/transport gen-2025/local-session.ts). It forwards every client→server message to the
  * upstream and sends every upstream message back through the Transport, so the engine does for a gateway
  * session what it does for a module session: logs each message before writing it, rewrites server→client
  * request ids to cluster-unique ones and routes the client's answers back here from any node, routes

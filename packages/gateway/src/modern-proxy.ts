@@ -12,7 +12,7 @@
  *  - listen streams (`subscriptions/listen`) hold a `maxStreams` slot on the stream connections, not a
  *    request slot, and have no idle timeout (the upstream's keep-alives are passed on).
  * Failures before the upstream answered are the request's JSON-RPC error (UPSTREAM_*), HTTP 200.
- * Plugged in where a module tenant's `ModernEngine` is (apps/edge tenant-runtime.ts): same `handlePost`.
+ * Plugged in where a module tenant's `Engine2026` is (apps/edge tenant-runtime.ts): same `handlePost`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EngineHooks, RequestDone } from '@switchboard/transport';

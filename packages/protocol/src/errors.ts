@@ -117,3 +117,18 @@ export function catalogErrorBody(kind: ErrorKind, id: JsonRpcId = null, data?: u
   const entry = ERROR_CATALOG[kind];
   return errorBody(entry.code, entry.message, id, data);
 }
+
+/** An `McpHttpError` as an HTTP response: its catalog status, its headers and the serialized JSON-RPC body. */
+export interface HttpErrorResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * The one serializer of an error response, for writers outside the edge's request pipeline (a 2025 POST
+ * exchange whose stream the store refused after the handler already returned).
+ */
+export function httpErrorResponse(err: McpHttpError): HttpErrorResponse {
+  return { status: err.httpStatus, headers: { 'Content-Type': 'application/json', ...err.headers }, body: JSON.stringify(errorBodyFor(err)) };
+}

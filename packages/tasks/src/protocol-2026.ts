@@ -3,7 +3,7 @@
  * transport and of the SDK: given the caller (tenant, principal), whether its request declared the
  * extension, and the request's params, decide how a `tools/call` is served and answer `tasks/get`,
  * `tasks/update` and `tasks/cancel` from the TaskStore and dispatcher. The transport glue
- * (packages/transport/src/modern-task-hook.ts) registers these on the SDK's per-request instances.
+ * (packages/transport/src/gen-2026/task-hook.ts) registers these on the SDK's per-request instances.
  *
  * Wire rules kept here: creation is server-directed (`resultType:"task"`, flat, answered only after the
  * record is written, so an immediate `tasks/get` resolves); `tasks/get` is a DetailedTask (`inputRequests`

@@ -1,8 +1,15 @@
-/** What every part of the legacy engine on one node shares. */
+/** What the protocol engines on one node share: observation hooks, and the 2025 engine's context. */
 import type { Store } from '@switchboard/store';
 import type { EngineOptions } from './options';
-import type { StreamHub } from './stream-hub';
+import type { Clock } from './streams/clock';
+import type { StreamReader } from './streams/reader';
+import type { StreamWriter } from './streams/writer';
 
+/**
+ * The protocol generation a request or session belongs to, as metric label values (kept stable for the
+ * dashboards and alert rules): `legacy` = 2025 Streamable HTTP (gen-2025/), `modern` = 2026-07-28 stateless
+ * (gen-2026/), `sse2024` = 2024-11-05 HTTP+SSE (gen-2024/).
+ */
 export type Era = 'legacy' | 'modern' | 'sse2024';
 
 export type BudgetKind = 'sessions' | 'init-params' | 'subscriptions' | 'subscription-uri' | 'stream-bytes';
@@ -49,9 +56,13 @@ export interface EngineHooks {
   onIsolationDenied?: (tenant: string, principal: string, what: 'session' | 'event-id') => void;
 }
 
+/** What every part of the 2025 engine (and the 2024 transport on it) on one node shares. */
 export interface EngineContext {
   store: Store;
-  hub: StreamHub;
+  /** The stream layer: every log write goes through `writer`, every SSE response that tails a log through `reader`. */
+  writer: StreamWriter;
+  reader: StreamReader;
+  clock: Clock;
   opts: EngineOptions;
   nodeId: string;
   hooks: EngineHooks;

@@ -17,7 +17,8 @@
 import type { ServerResponse } from 'node:http';
 import { compareEntryIds, encodeEventId, formatSseEvent, SSE_HEADERS, SSE_KEEPALIVE } from '@switchboard/protocol';
 import type { SessionRef, Store, StreamEntry } from '@switchboard/store';
-import type { EngineHooks } from './context';
+import type { EngineHooks } from '../context';
+import { waitForDrain } from './pacing';
 
 export interface StreamTailOptions {
   /** Last entry id already delivered ('0-0' = from the start). */
@@ -30,7 +31,9 @@ export interface StreamTailOptions {
   /** A reader that drains nothing this long while log entries wait for it is cut. @default 15_000 */
   stallTimeoutMs?: number;
   /** 2024-11-05 HTTP+SSE framing: `event: message`, no event ids (that transport has no resumption). */
-  legacySseFraming?: boolean;
+  sse2024Framing?: boolean;
+  /** The clock keep-alive bookkeeping reads (`lastWriteMs`). @default Date.now */
+  now?: () => number;
   hooks?: EngineHooks;
   /** The engine's log: a failed log read closes the connection, and says why here. */
   log?: (msg: string, err?: unknown) => void;
@@ -39,7 +42,7 @@ export interface StreamTailOptions {
 
 export class StreamTail {
   lastId: string;
-  lastWriteMs = Date.now();
+  lastWriteMs: number;
   private fetching = false;
   private refetch = false;
   private closed = false;
@@ -56,7 +59,12 @@ export class StreamTail {
     private readonly opts: StreamTailOptions,
   ) {
     this.lastId = opts.cursor;
+    this.lastWriteMs = this.now();
     res.on('close', () => this.markClosed());
+  }
+
+  private now(): number {
+    return this.opts.now ? this.opts.now() : Date.now();
   }
 
   get isClosed(): boolean {
@@ -186,24 +194,11 @@ export class StreamTail {
   }
 
   /** Resolves true once the socket drained; false (after cutting the connection) when the reader stalled or left. */
-  private drained(): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        this.res.off('drain', onDrain);
-        this.res.off('close', onClose);
-        if (!ok) this.cut();
-        resolve(ok && !this.closed);
-      };
-      const onDrain = () => done(true);
-      const onClose = () => done(false);
-      const timer = setTimeout(() => {
-        this.cutReason = 'stall';
-        done(false);
-      }, this.opts.stallTimeoutMs ?? 15_000);
-      this.res.on('drain', onDrain);
-      this.res.on('close', onClose);
-    });
+  private async drained(): Promise<boolean> {
+    const outcome = await waitForDrain(this.res, this.opts.stallTimeoutMs ?? 15_000);
+    if (outcome === 'stalled') this.cutReason = 'stall';
+    if (outcome !== 'drained') this.cut();
+    return outcome === 'drained' && !this.closed;
   }
 
   private report(batch: StreamEntry[]): void {
@@ -231,7 +226,7 @@ export class StreamTail {
       return !this.closed;
     }
     this.send(
-      this.opts.legacySseFraming
+      this.opts.sse2024Framing
         ? formatSseEvent({ event: 'message', data: e.data })
         : formatSseEvent({ id: encodeEventId(this.streamId, e.id), data: e.data }),
     );
@@ -247,7 +242,7 @@ export class StreamTail {
       this.cut();
       return;
     }
-    this.lastWriteMs = Date.now();
+    this.lastWriteMs = this.now();
     this.res.write(chunk);
   }
 

@@ -6,11 +6,12 @@
 import type { Transport } from '@modelcontextprotocol/server';
 import { ERROR_CATALOG } from '@switchboard/protocol';
 import { MemoryStore } from '@switchboard/store';
-import type { EngineContext } from './context';
+import type { EngineContext } from '../context';
 import { LocalSession } from './local-session';
-import type { ServerLike } from './server-instance';
-import { resolveOptions } from './options';
-import { StreamHub } from './stream-hub';
+import type { ServerLike } from '../server-instance';
+import { resolveOptions } from '../options';
+import { systemClock } from '../streams/clock';
+import { createStreamLayer } from '../streams/layer';
 
 /** A server that takes every message and answers none. */
 class SilentServer implements ServerLike {
@@ -29,7 +30,9 @@ describe('LocalSession internal requests', () => {
   test('a server that never answers: the caller gets an error after internalRequestTimeoutMs, not a hang', async () => {
     const opts = resolveOptions({ internalRequestTimeoutMs: 50 });
     const logs: string[] = [];
-    const ctx: EngineContext = { store, hub: new StreamHub(store, opts), opts, nodeId: 'n1', hooks: {}, log: (m) => void logs.push(m) };
+    const log = (m: string) => void logs.push(m);
+    const { writer, reader } = createStreamLayer({ store, opts, nodeId: 'n1', hooks: {}, clock: systemClock, log });
+    const ctx: EngineContext = { store, writer, reader, clock: systemClock, opts, nodeId: 'n1', hooks: {}, log };
     const server = new SilentServer();
     const session = await LocalSession.create(ctx, { tenant: 't', sid: 's1' }, 'p', () => server, '2025-11-25');
     const started = Date.now();

@@ -12,10 +12,9 @@
  * released. Released, a session holds nothing on this node.
  */
 import { channels, type InboxMessage, type SessionRecord, type SessionRef } from '@switchboard/store';
-import type { EngineContext } from './context';
+import type { EngineContext } from '../context';
 import { LocalSession } from './local-session';
-import type { ServerFactory } from './server-instance';
-import { sleep } from './stream-hub';
+import type { ServerFactory } from '../server-instance';
 
 const refKey = (r: SessionRef) => `${r.tenant}/${r.sid}`;
 
@@ -151,7 +150,7 @@ export class SessionRegistry {
     sweeper.unref();
     try {
       while (!signal.aborted) {
-        await sleep(tickMs, signal);
+        await this.ctx.clock.sleep(tickMs, signal);
         if (signal.aborted) break;
         await this.tick().catch((err) => this.ctx.log('session maintenance failed', err));
       }
@@ -168,7 +167,7 @@ export class SessionRegistry {
    * share the store client's pipelined writes.
    */
   private async tick(): Promise<void> {
-    const now = Date.now();
+    const now = this.ctx.clock.now();
     const { store, nodeId, opts } = this.ctx;
     await forEachConcurrently([...this.live.values()], MAINTENANCE_CONCURRENCY, async (s) => {
       const leased = s.leasedKeys();

@@ -8,14 +8,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MemoryStore } from '@switchboard/store';
 import { createDemoServer } from '@switchboard/demo-server';
-import { LegacyEngine, type CallerContext } from './legacy-engine';
-import type { EngineOptions } from './options';
-import type { ServerFactory } from './server-instance';
+import type { CallerContext } from '../caller';
+import { Engine2025 } from './engine';
+import type { EngineOptions } from '../options';
+import type { ServerFactory } from '../server-instance';
 
 const caller: CallerContext = { tenant: 't1', principal: 'p1', createServer: (() => createDemoServer()) as unknown as ServerFactory };
 
 interface Node {
-  engine: LegacyEngine;
+  engine: Engine2025;
   url: string;
   released: string[];
   rehydrated: number;
@@ -25,7 +26,7 @@ interface Node {
 async function startNode(store: MemoryStore, nodeId: string, options: Partial<EngineOptions>): Promise<Node> {
   const released: string[] = [];
   const node = { released, rehydrated: 0 } as Node;
-  const engine = new LegacyEngine({
+  const engine = new Engine2025({
     store,
     nodeId,
     options: { sseUpgradeAfterMs: 5_000, ...options },
@@ -118,9 +119,9 @@ describe('session instance release', () => {
     const sid = await openSession(a.url);
     expect((await rpc(a.url, sid, 'logging/setLevel', { level: 'error' })).status).toBe(200);
     expect((await rpc(a.url, sid, 'resources/subscribe', { uri: 'test://watched-resource' })).status).toBe(200);
-    expect(a.engine.sessions.size).toBe(1);
+    expect(a.engine.warmSessionCount).toBe(1);
 
-    await waitFor(() => a.engine.sessions.size === 0);
+    await waitFor(() => a.engine.warmSessionCount === 0);
     expect(a.released).toEqual(['idle']);
 
     // Same node: rebuilt from the store, with the subscription re-applied.
@@ -136,7 +137,7 @@ describe('session instance release', () => {
     expect(error.sent.map((m) => [m.method, m.params?.data])).toEqual([['notifications/message', 'loud']]);
     expect(error.body?.result?.content?.[0]?.text).toBe('logged');
     expect(b.rehydrated).toBe(1);
-    await waitFor(() => a.engine.sessions.size === 0 && b.engine.sessions.size === 0);
+    await waitFor(() => a.engine.warmSessionCount === 0 && b.engine.warmSessionCount === 0);
   });
 
   it('keeps a busy instance (request running) past the idle time', async () => {
@@ -145,10 +146,10 @@ describe('session instance release', () => {
     const sid = await openSession(a.url);
     const slow = callText(a.url, sid, 'wait_for_cancel', { timeoutMs: 600 });
     await new Promise((r) => setTimeout(r, 400));
-    expect(a.engine.sessions.size).toBe(1);
-    expect(a.engine.sessions.busyCount()).toBe(1);
+    expect(a.engine.warmSessionCount).toBe(1);
+    expect(a.engine.busySessionCount).toBe(1);
     expect(await slow).toBe('timeout');
-    await waitFor(() => a.engine.sessions.size === 0);
+    await waitFor(() => a.engine.warmSessionCount === 0);
     expect(a.rehydrated).toBe(0);
   });
 
@@ -157,26 +158,26 @@ describe('session instance release', () => {
     a = await startNode(store, 'node-a', { instanceIdleMs: 60_000, maxWarmInstances: 2 });
     const s1 = await openSession(a.url);
     const busy = callText(a.url, s1, 'wait_for_cancel', { timeoutMs: 800 }); // s1 stays busy throughout
-    await waitFor(() => a.engine.sessions.busyCount() === 1);
+    await waitFor(() => a.engine.busySessionCount === 1);
     const s2 = await openSession(a.url);
     const s3 = await openSession(a.url);
     // s1 is the least recently used but busy: s2 (the next least recently used idle one) went instead.
     expect(a.released).toEqual(['cap']);
-    expect(a.engine.sessions.find({ tenant: 't1', sid: s1 })).toBeDefined();
-    expect(a.engine.sessions.find({ tenant: 't1', sid: s2 })).toBeUndefined();
-    expect(a.engine.sessions.find({ tenant: 't1', sid: s3 })).toBeDefined();
+    expect(a.engine.isWarm({ tenant: 't1', sid: s1 })).toBe(true);
+    expect(a.engine.isWarm({ tenant: 't1', sid: s2 })).toBe(false);
+    expect(a.engine.isWarm({ tenant: 't1', sid: s3 })).toBe(true);
 
     // s2 is served again (rehydrated); s3 is now the least recently used idle instance and goes.
     expect(await callText(a.url, s2, 'echo', { text: 'two' })).toBe('two');
     expect(a.released).toEqual(['cap', 'cap']);
-    expect(a.engine.sessions.find({ tenant: 't1', sid: s3 })).toBeUndefined();
-    expect(a.engine.sessions.size).toBe(2);
+    expect(a.engine.isWarm({ tenant: 't1', sid: s3 })).toBe(false);
+    expect(a.engine.warmSessionCount).toBe(2);
 
     expect(await busy).toBe('timeout');
     expect(await callText(a.url, s3, 'echo', { text: 'three' })).toBe('three');
     // s1 finished: it is the least recently used idle instance now.
-    expect(a.engine.sessions.find({ tenant: 't1', sid: s1 })).toBeUndefined();
-    expect(a.engine.sessions.size).toBe(2);
+    expect(a.engine.isWarm({ tenant: 't1', sid: s1 })).toBe(false);
+    expect(a.engine.warmSessionCount).toBe(2);
   });
 });
 
@@ -195,13 +196,13 @@ test('the maintenance tick refreshes listener claims concurrently, so thousands 
     }
   }
   const store = new SlowStore();
-  const engine = new LegacyEngine({ store, nodeId: 'n1', options: { listenerTtlMs: 900, leaseMs: 900 } });
+  const engine = new Engine2025({ store, nodeId: 'n1', options: { listenerTtlMs: 900, leaseMs: 900 } });
   const lost: string[] = [];
   for (let i = 0; i < 40; i++) {
     const ref = { tenant: 't1', sid: `${i}`.padStart(32, '0') };
     const connectionId = `c${i}`;
     expect(await store.claimListener(ref, connectionId, 900)).toBe(true);
-    engine.sessions.listeners.add({ ref, connectionId, onLost: () => lost.push(connectionId) });
+    engine.sse2024Host().holdListener({ ref, connectionId, onLost: () => lost.push(connectionId) });
   }
   const controller = new AbortController();
   const loops = engine.start(controller.signal);

@@ -20,25 +20,51 @@ import {
   requestIdKey,
   type JsonRpcRequest,
 } from '@switchboard/protocol';
-import type { SessionRef } from '@switchboard/store';
-import type { LegacyEngine, CallerContext } from './legacy-engine';
-import type { LocalSession } from './local-session';
-import { SSE2024_STREAM_ID } from './server-instance';
-import { StreamTail } from './stream-tail';
-import { rehydrationParams } from './session-budgets';
-import { assertJsonContentType, assertSseAccept } from './http-checks';
+import type { JsonRpcMessage, JsonRpcResponse } from '@switchboard/protocol';
+import type { SessionRecord, SessionRef, Store } from '@switchboard/store';
+import type { CallerContext } from '../caller';
+import type { EngineHooks } from '../context';
+import type { ListenerClaim } from '../gen-2025/session-registry';
+import type { LocalSession } from '../gen-2025/local-session';
+import type { EngineOptions, SessionBudgets } from '../options';
+import { SSE2024_STREAM_ID, type ServerFactory } from '../server-instance';
+import type { StreamReader } from '../streams/reader';
+import { rehydrationParams } from '../session-budgets';
+import { assertJsonContentType, assertSseAccept } from '../http-checks';
+
+/**
+ * What the 2024 transport runs on (`Engine2025.sse2024Host()`): the store, the stream reader, and the 2025
+ * engine's session instances and client-message routing — nothing else of that engine.
+ */
+export interface Sse2024Host {
+  readonly store: Store;
+  readonly reader: StreamReader;
+  readonly opts: Pick<EngineOptions, 'sessionTtlMs' | 'listenerTtlMs' | 'maxBatchLength' | 'maxJsonDepth'>;
+  readonly hooks: Pick<EngineHooks, 'onBudgetRefused' | 'onSessionCreated' | 'onIsolationDenied'>;
+  log(msg: string, err?: unknown): void;
+  budgetsOf(caller: CallerContext): SessionBudgets;
+  /** This node's instance for the session, rehydrated from the record when it has none. */
+  obtainSession(ref: SessionRef, record: SessionRecord, factory: ServerFactory): Promise<LocalSession>;
+  dropSession(ref: SessionRef): Promise<void>;
+  /** Keeps a listener claim (and, with `sessionTtlMs`, the session) refreshed until the returned release is called. */
+  holdListener(claim: ListenerClaim): () => void;
+  /** A client's answer to a server→client request, to the waiting node. */
+  routeAnswer(session: LocalSession, m: JsonRpcResponse): Promise<void>;
+  /** A client notification (cancellations are routed to the node running the request). */
+  routeNotification(session: LocalSession, m: JsonRpcMessage): Promise<void>;
+}
 
 export class Sse2024Transport {
-  constructor(private readonly engine: LegacyEngine) {}
+  constructor(private readonly host: Sse2024Host) {}
 
   /** `GET /sse`: new session, its SSE stream, and the `endpoint` event naming where to POST. */
   async handleSse(caller: CallerContext, req: IncomingMessage, res: ServerResponse, messagesPath: string): Promise<void> {
     assertSseAccept(req);
-    const { store, opts } = this.engine.ctx;
+    const { store, opts, hooks, reader } = this.host;
     const sid = newSessionId();
     const ref = { tenant: caller.tenant, sid };
     const ttlMs = caller.sessionTtlMs ?? opts.sessionTtlMs;
-    const budgets = this.engine.budgetsOf(caller);
+    const budgets = this.host.budgetsOf(caller);
     const created = await store.createSession(
       ref,
       { tenant: caller.tenant, transport: 'sse2024', principal: caller.principal, protocolVersion: DEPRECATED_SSE_PROTOCOL_VERSION, initParams: '', logLevel: '', createdAtMs: Date.now() },
@@ -46,43 +72,32 @@ export class Sse2024Transport {
       budgets.maxSessionsPerPrincipal,
     );
     if (!created) {
-      this.engine.ctx.hooks.onBudgetRefused?.(caller.tenant, 'sessions');
+      hooks.onBudgetRefused?.(caller.tenant, 'sessions');
       throw new McpHttpError('TOO_MANY_SESSIONS', { data: { max: budgets.maxSessionsPerPrincipal } });
     }
-    this.engine.ctx.hooks.onSessionCreated?.(caller.tenant, 'sse2024');
+    hooks.onSessionCreated?.(caller.tenant, 'sse2024');
     const connectionId = randomBytes(9).toString('base64url');
     await store.claimListener(ref, connectionId, opts.listenerTtlMs);
-    const claim = { ref, connectionId, sessionTtlMs: ttlMs, principal: caller.principal, onLost: () => res.destroy() };
-    this.engine.sessions.listeners.add(claim);
-    const tail = new StreamTail(store, ref, SSE2024_STREAM_ID, res, {
+    const release = this.host.holdListener({ ref, connectionId, sessionTtlMs: ttlMs, principal: caller.principal, onLost: () => res.destroy() });
+    await reader.attach(ref, SSE2024_STREAM_ID, res, {
       cursor: '0-0',
       showPrime: false,
-      legacySseFraming: true,
-      retryMs: opts.retryMs,
-      replayBatchSize: opts.replayBatchSize,
-      maxBufferedBytes: opts.maxSseBufferedBytes,
-      stallTimeoutMs: opts.keepAliveMs,
-      hooks: this.engine.ctx.hooks,
-      log: this.engine.ctx.log,
-      onClose: (t) => {
-        this.engine.hub.unregister(t);
-        this.engine.sessions.listeners.delete(claim);
+      sse2024Framing: true,
+      firstFrame: formatSseEvent({ event: 'endpoint', data: `${messagesPath}?sessionId=${sid}` }),
+      onClose: () => {
+        release();
         void this.endSession(ref, caller);
       },
     });
-    await this.engine.hub.register(tail);
-    tail.open();
-    tail.writeFrame(formatSseEvent({ event: 'endpoint', data: `${messagesPath}?sessionId=${sid}` }));
-    tail.wake();
   }
 
   private async endSession(ref: SessionRef, caller: CallerContext): Promise<void> {
     try {
       await caller.createServer.endSession?.(ref);
-      await this.engine.ctx.store.deleteSession(ref);
-      await this.engine.sessions.drop(ref);
+      await this.host.store.deleteSession(ref);
+      await this.host.dropSession(ref);
     } catch (err) {
-      this.engine.ctx.log('ending a 2024 SSE session failed', err);
+      this.host.log('ending a 2024 SSE session failed', err);
     }
   }
 
@@ -91,23 +106,23 @@ export class Sse2024Transport {
     assertJsonContentType(req);
     if (!sessionId) throw new McpHttpError('NOT_INITIALIZED', { message: 'Bad Request: sessionId query parameter is required' });
     if (!isValidSessionId(sessionId)) throw new McpHttpError('SESSION_NOT_FOUND');
-    const { store, opts } = this.engine.ctx;
+    const { store, opts, hooks } = this.host;
     const limits = { maxBatchLength: opts.maxBatchLength, maxDepth: opts.maxJsonDepth };
     const { messages } = parsed === undefined ? parseBody(body, limits) : parseMessages(parsed, limits);
     const ref = { tenant: caller.tenant, sid: sessionId };
     const record = await store.touchSession(ref, caller.sessionTtlMs ?? opts.sessionTtlMs, { principal: caller.principal, transport: 'sse2024' });
-    if (record && record.principal !== caller.principal) this.engine.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
+    if (record && record.principal !== caller.principal) hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
     if (!record || record.principal !== caller.principal || record.transport !== 'sse2024') throw new McpHttpError('SESSION_NOT_FOUND');
-    const session = await this.engine.sessions.obtain(ref, record, caller.createServer);
-    session.budgets = this.engine.budgetsOf(caller);
+    const session = await this.host.obtainSession(ref, record, caller.createServer);
+    session.budgets = this.host.budgetsOf(caller);
     await session.syncState(record);
     for (const m of messages) {
       if (isRequest(m) && m.method === 'initialize') await this.initialize(session, m, caller);
       else if (isRequest(m)) {
         if (session.hasInFlight(requestIdKey(m.id))) throw new McpHttpError('INVALID_REQUEST', { id: m.id, message: 'Invalid Request: a request with this id is already in flight' });
         session.deliverSseRequest(m, caller.authInfo ? { authInfo: caller.authInfo } : undefined);
-      } else if (isResponse(m)) await this.engine.routeAnswer(session, m);
-      else await this.engine.routeNotification(session, m);
+      } else if (isResponse(m)) await this.host.routeAnswer(session, m);
+      else await this.host.routeNotification(session, m);
     }
     res.writeHead(202, { 'Content-Type': 'text/plain' }).end('Accepted');
   }
@@ -119,7 +134,7 @@ export class Sse2024Transport {
     try {
       params = rehydrationParams(init.params, session.budgets, init.id);
     } catch (err) {
-      this.engine.ctx.hooks.onBudgetRefused?.(caller.tenant, 'init-params');
+      this.host.hooks.onBudgetRefused?.(caller.tenant, 'init-params');
       throw err;
     }
     const response = await session.initialize({ ...init, params }, caller.authInfo);
@@ -127,7 +142,7 @@ export class Sse2024Transport {
     if (!('error' in response)) {
       const negotiated = String((response.result as { protocolVersion?: unknown }).protocolVersion ?? DEPRECATED_SSE_PROTOCOL_VERSION);
       session.protocolVersion = negotiated;
-      await this.engine.ctx.store.updateSession(session.ref, {
+      await this.host.store.updateSession(session.ref, {
         initParams: JSON.stringify({ ...params, protocolVersion: negotiated }),
         protocolVersion: negotiated,
       });

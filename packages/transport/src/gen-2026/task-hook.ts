@@ -1,6 +1,6 @@
 /**
  * The 2026-07-28 engine's hook for the tasks extension (`io.modelcontextprotocol/tasks`, docs/tasks.md).
- * A tenant with tasks hands the modern engine a `ModernTaskHook` (the edge builds it from
+ * A tenant with tasks hands the modern engine a `TaskHook2026` (the edge builds it from
  * @switchboard/tasks' Tasks2026); every server instance the engine builds is then decorated once:
  *  - `server/discover` lists the extension under `capabilities.extensions`;
  *  - `tasks/get`, `tasks/update` and `tasks/cancel` are registered with the SDK's 3-argument
@@ -23,7 +23,7 @@ export interface TaskOwnerRef {
   principal: string;
 }
 
-export interface ModernTaskHook {
+export interface TaskHook2026 {
   /** The extension id listed in `server/discover`. */
   readonly extension: string;
   /** Whether the request's `_meta` client capabilities declare the extension. */
@@ -33,7 +33,7 @@ export interface ModernTaskHook {
   get(owner: TaskOwnerRef, declared: boolean, params: unknown): Promise<TaskAnswer>;
   update(owner: TaskOwnerRef, declared: boolean, params: unknown, inputResponses: unknown): Promise<TaskAnswer>;
   cancel(owner: TaskOwnerRef, declared: boolean, params: unknown): Promise<TaskAnswer>;
-  /** Status notifications of the caller's own tasks among `taskIds` (modern-task-listen.ts), until `off`. */
+  /** Status notifications of the caller's own tasks among `taskIds` (task-listen.ts), until `off`. */
   watch(owner: TaskOwnerRef, taskIds: unknown, notify: (task: Record<string, unknown>) => void): Promise<{ accepted: string[]; off: () => void }>;
 }
 
@@ -50,7 +50,7 @@ const settle = (a: TaskAnswer): Record<string, unknown> => {
 };
 
 /** The factory whose instances serve the tasks extension for `tenant`. */
-export function withModernTasks(factory: McpServerFactory, tenant: string, hook: ModernTaskHook): McpServerFactory {
+export function withTasks2026(factory: McpServerFactory, tenant: string, hook: TaskHook2026): McpServerFactory {
   return async (ctx) => {
     const instance = await factory(ctx);
     decorate(instance instanceof McpServer ? instance.server : instance, tenant, hook);
@@ -58,7 +58,7 @@ export function withModernTasks(factory: McpServerFactory, tenant: string, hook:
   };
 }
 
-function decorate(server: Server, tenant: string, hook: ModernTaskHook): void {
+function decorate(server: Server, tenant: string, hook: TaskHook2026): void {
   const owner = (ctx: ServerContext): TaskOwnerRef => ({ tenant, principal: principalOf(ctx) });
   const declared = (ctx: ServerContext) => hook.declares((ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY]);
   server.registerCapabilities({ extensions: { [hook.extension]: {} } });

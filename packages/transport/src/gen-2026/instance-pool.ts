@@ -55,7 +55,7 @@ export interface InstancePoolStats {
   leased: number;
 }
 
-export class ModernInstancePool {
+export class InstancePool2026 {
   /** Idle instances that never held client info, and those that did. */
   private readonly pristine: Instance[] = [];
   private readonly seeded: Instance[] = [];

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { SessionRef, Store, StreamEntry } from '@switchboard/store';
-import { StreamTail } from './stream-tail';
+import { StreamTail } from './tail';
 
 /** A response that never sends anything unless told to (`flush`). */
 class FakeResponse extends EventEmitter {

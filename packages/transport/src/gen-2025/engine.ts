@@ -7,7 +7,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import {
   allowsBatches,
-  decodeEventId,
   GET_STREAM_ID,
   HEADER_LAST_EVENT_ID,
   HEADER_SESSION_ID,
@@ -25,58 +24,98 @@ import {
   type JsonRpcResponse,
 } from '@switchboard/protocol';
 import type { SessionRecord, SessionRef, Store } from '@switchboard/store';
-import type { AuthInfo, MessageExtraInfo } from '@modelcontextprotocol/server';
-import { resolveBudgets, resolveOptions, type EngineOptions, type SessionBudgets } from './options';
-import { assertSubscriptionUri, LOG_LEVELS, rehydrationParams } from './session-budgets';
-import { sleep, StreamHub } from './stream-hub';
-import { StreamTail } from './stream-tail';
+import type { MessageExtraInfo } from '@modelcontextprotocol/server';
+import type { CallerContext } from '../caller';
+import type { EngineContext, EngineHooks } from '../context';
+import { assertJsonContentType, assertPostAccept, assertSseAccept, protocolVersionOf, sessionIdOf } from '../http-checks';
+import { resolveBudgets, resolveOptions, type EngineOptions, type SessionBudgets } from '../options';
+import { assertSubscriptionUri, LOG_LEVELS, rehydrationParams } from '../session-budgets';
+import { systemClock, type Clock } from '../streams/clock';
+import { createStreamLayer, type StreamLayer } from '../streams/layer';
+import type { Sse2024Host } from '../gen-2024/sse-transport';
 import { LocalSession } from './local-session';
-import type { ServerFactory } from './server-instance';
-import { PostExchange } from './post-exchange';
 import { SessionRegistry } from './session-registry';
-import type { EngineContext, EngineHooks } from './context';
-import { assertJsonContentType, assertPostAccept, assertSseAccept, protocolVersionOf, sessionIdOf } from './http-checks';
-import { serveTaskRequest, withTaskCapability, type LegacyTaskHook } from './task-hook';
+import { serveTaskRequest, withTaskCapability } from './task-hook';
 
-/** Who is calling and which MCP server serves them (resolved by the edge before the transport). */
-export interface CallerContext {
-  tenant: string;
-  principal: string;
-  createServer: ServerFactory;
-  /** Idle TTL for new sessions of this tenant (defaults to the engine's). */
-  sessionTtlMs?: number;
-  /** What the SDK hands handlers as `ctx.http.authInfo` (no raw token: see packages/auth). */
-  authInfo?: AuthInfo;
-  /** The tenant's MCP tasks support (task-hook.ts); absent: no tasks. */
-  tasks?: LegacyTaskHook;
-  /** The tenant's budgets where they differ from the engine's defaults. */
-  budgets?: Partial<SessionBudgets>;
-}
-
-export interface LegacyEngineDeps {
+export interface Engine2025Deps {
   store: Store;
   nodeId: string;
   options?: Partial<EngineOptions>;
   hooks?: EngineHooks;
   log?: (msg: string, err?: unknown) => void;
+  /** Time for the loops (maintenance ticks, lease refresh, drain waits). @default the system clock */
+  clock?: Clock;
 }
 
-export class LegacyEngine {
-  readonly ctx: EngineContext;
-  readonly hub: StreamHub;
-  readonly sessions: SessionRegistry;
+export class Engine2025 {
+  private readonly ctx: EngineContext;
+  private readonly streams: StreamLayer;
+  private readonly sessions: SessionRegistry;
 
-  constructor(deps: LegacyEngineDeps) {
+  constructor(deps: Engine2025Deps) {
     const opts = resolveOptions(deps.options);
     const log = deps.log ?? (() => {});
-    this.hub = new StreamHub(deps.store, opts, log);
-    this.ctx = { store: deps.store, hub: this.hub, opts, nodeId: deps.nodeId, hooks: deps.hooks ?? {}, log };
+    const hooks = deps.hooks ?? {};
+    const clock = deps.clock ?? systemClock;
+    this.streams = createStreamLayer({ store: deps.store, opts, nodeId: deps.nodeId, hooks, clock, log });
+    this.ctx = { store: deps.store, writer: this.streams.writer, reader: this.streams.reader, clock, opts, nodeId: deps.nodeId, hooks, log };
     this.sessions = new SessionRegistry(this.ctx);
+  }
+
+  /** The resolved options (the edge's tasks share the stream limits). */
+  get options(): EngineOptions {
+    return this.ctx.opts;
+  }
+
+  /** SSE connections tailing a stream log on this node. */
+  get streamCount(): number {
+    return this.streams.hub.tailCount;
+  }
+
+  /** Session server instances held (warm) on this node, busy or not. */
+  get warmSessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Warm instances running something (never released). */
+  get busySessionCount(): number {
+    return this.sessions.busyCount();
+  }
+
+  /** Whether this node holds a server instance of the session. */
+  isWarm(ref: SessionRef): boolean {
+    return this.sessions.find(ref) !== undefined;
+  }
+
+  /** After a store reconnect (wake-ups may have been lost): every tail re-reads its log. */
+  wakeAllStreams(): void {
+    this.streams.hub.wakeAll();
   }
 
   /** Background loops; they stop when `signal` aborts. */
   start(signal: AbortSignal): Promise<void> {
-    return Promise.all([this.hub.run(signal), this.sessions.run(signal)]).then(() => undefined);
+    return Promise.all([this.streams.run(signal), this.sessions.run(signal)]).then(() => undefined);
+  }
+
+  /** What the 2024 HTTP+SSE transport runs on: this engine's sessions and stream layer, nothing more. */
+  sse2024Host(): Sse2024Host {
+    const { store, reader, opts, hooks, log } = this.ctx;
+    return {
+      store,
+      reader,
+      opts,
+      hooks,
+      log,
+      budgetsOf: (caller) => this.budgetsOf(caller),
+      obtainSession: (ref, record, factory) => this.sessions.obtain(ref, record, factory),
+      dropSession: (ref) => this.sessions.drop(ref),
+      holdListener: (claim) => {
+        this.sessions.listeners.add(claim);
+        return () => void this.sessions.listeners.delete(claim);
+      },
+      routeAnswer: (session, m) => this.routeAnswer(session, m),
+      routeNotification: (session, m) => this.routeNotification(session, m),
+    };
   }
 
   /**
@@ -87,18 +126,19 @@ export class LegacyEngine {
    * on other nodes with Last-Event-ID and lose nothing.
    */
   async shutdown(graceMs = 0, alsoBusy: () => number = () => 0): Promise<void> {
-    const deadline = Date.now() + graceMs;
-    while (Date.now() < deadline && this.sessions.inFlightCount() + alsoBusy() > 0) await sleep(25);
+    const { clock } = this.ctx;
+    const deadline = clock.now() + graceMs;
+    while (clock.now() < deadline && this.sessions.inFlightCount() + alsoBusy() > 0) await clock.sleep(25);
     const left = this.sessions.inFlightCount();
     if (left > 0) {
       this.ctx.log(`drain grace over with ${left} request(s) still running: answering them with an error`);
       this.sessions.abandonAll();
-      const settleBy = Date.now() + 2_000;
-      while (Date.now() < settleBy && this.sessions.unsettledCount() > 0) await sleep(10);
+      const settleBy = clock.now() + 2_000;
+      while (clock.now() < settleBy && this.sessions.unsettledCount() > 0) await clock.sleep(10);
     }
     // An answer is settled once logged; a tail may still be reading it from the log: let it write it first.
-    await this.hub.catchUp(1_000);
-    this.hub.closeAll(true);
+    await this.streams.hub.catchUp(1_000);
+    this.streams.hub.closeAll(true);
     await this.sessions.closeAll();
   }
 
@@ -153,9 +193,7 @@ export class LegacyEngine {
       }
     }
     for (const r of requests) await this.recordSessionState(caller, session, r, budgets);
-    const exchange = new PostExchange(session, res, requests, batch);
-    session.registerExchange(exchange);
-    exchange.begin();
+    const exchange = session.openExchange(res, requests, batch);
     const extra: MessageExtraInfo = supportsPriming(version) ? { closeSSEStream: () => exchange.closeConnection() } : {};
     if (caller.authInfo) extra.authInfo = caller.authInfo;
     for (const r of requests) if (!caller.tasks || !serveTaskRequest(caller.tasks, caller, session, r, extra, this.ctx.log)) session.deliver(r, extra);
@@ -272,59 +310,18 @@ export class LegacyEngine {
     const { ref, record } = await this.loadSession(caller, sessionIdOf(req));
     const version = protocolVersionOf(req, record.protocolVersion);
     const lastEventId = req.headers[HEADER_LAST_EVENT_ID];
-    const tailOpts = {
-      showPrime: supportsPriming(version),
-      retryMs: this.ctx.opts.retryMs,
-      replayBatchSize: this.ctx.opts.replayBatchSize,
-      maxBufferedBytes: this.ctx.opts.maxSseBufferedBytes,
-      stallTimeoutMs: this.ctx.opts.keepAliveMs,
-      hooks: this.ctx.hooks,
-      log: this.ctx.log,
-    };
+    const { reader, writer } = this.ctx;
+    const showPrime = supportsPriming(version);
     if (typeof lastEventId === 'string' && lastEventId !== '') {
-      const cursor = decodeEventId(lastEventId);
-      if (!cursor) {
-        this.ctx.hooks.onReplayRefused?.('malformed');
-        throw new McpHttpError('INVALID_EVENT_ID');
-      }
-      const state = await this.ctx.store.checkCursor(ref, cursor.streamId, cursor.entryId);
-      if (state !== 'ok') {
-        this.ctx.hooks.onReplayRefused?.(state);
-        throw new McpHttpError(state === 'trimmed' ? 'EVENT_LOG_TRIMMED' : 'UNKNOWN_EVENT_ID');
-      }
+      const cursor = await reader.resumeCursor(ref, lastEventId);
       const release = cursor.streamId === GET_STREAM_ID ? await this.claimListener(ref, res) : undefined;
-      const tail = new StreamTail(this.ctx.store, ref, cursor.streamId, res, {
-        ...tailOpts,
-        cursor: cursor.entryId,
-        onClose: (t) => {
-          this.hub.unregister(t);
-          release?.();
-        },
-      });
-      await this.hub.register(tail);
-      tail.open();
-      tail.wake();
+      await reader.attach(ref, cursor.streamId, res, { cursor: cursor.entryId, showPrime, onClose: () => release?.() });
       return;
     }
     const release = await this.claimListener(ref, res);
     try {
-      const r = await this.ctx.store.appendEvents(ref, GET_STREAM_ID, [''], {
-        maxLen: this.ctx.opts.streamMaxLen,
-        ttlMs: this.ctx.opts.streamTtlMs,
-        maxBytes: this.budgetsOf(caller).maxStreamBytes,
-        kind: 'prime',
-      });
-      const tail = new StreamTail(this.ctx.store, ref, GET_STREAM_ID, res, {
-        ...tailOpts,
-        cursor: r.prevId ?? '0-0',
-        onClose: (t) => {
-          this.hub.unregister(t);
-          release();
-        },
-      });
-      await this.hub.register(tail);
-      tail.open();
-      tail.wake();
+      const cursor = await writer.prime(ref, GET_STREAM_ID, this.budgetsOf(caller).maxStreamBytes);
+      await reader.attach(ref, GET_STREAM_ID, res, { cursor, showPrime, onClose: release });
     } catch (err) {
       release();
       throw err;

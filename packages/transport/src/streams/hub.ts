@@ -2,18 +2,12 @@
  * This node's registry of SSE tails, fed by the session wake channels (`keys.ts`: sb:<t>:{sid}:wake).
  *
  * A session's wake channel is subscribed while this node holds at least one of its tails. Wake payloads
- * are "<streamId> <lastEntryId>" or "!deleted". A maintenance loop (AbortSignal-driven) writes keep-alive
- * comments, re-reads quiet tails (a lost wake-up delays, never loses) and answers requests whose owner died.
+ * are "<streamId> <lastEntryId>" or "!deleted". The maintenance loop (maintenance.ts) walks the registry
+ * for keep-alives, quiet re-reads and dead-owner checks.
  */
-import { catalogErrorBody, GET_STREAM_ID } from '@switchboard/protocol';
 import { channels, parseWake, type AppendResult, type SessionRef, type Store, type StreamEntry } from '@switchboard/store';
-import type { StreamTail } from './stream-tail';
-import type { EngineOptions } from './options';
-
-/** A POST stream's request record (its own store key, see keys.ts): which client requests the stream carries. */
-export interface StreamRequestRecord {
-  reqs: { k: string; id: string | number }[];
-}
+import { systemClock, type Clock } from './clock';
+import type { StreamTail } from './tail';
 
 export class StreamHub {
   private readonly bySession = new Map<string, Set<StreamTail>>();
@@ -25,8 +19,8 @@ export class StreamHub {
 
   constructor(
     private readonly store: Store,
-    private readonly opts: EngineOptions,
     private readonly log: (msg: string, err?: unknown) => void = () => {},
+    private readonly clock: Clock = systemClock,
   ) {}
 
   get tailCount(): number {
@@ -51,6 +45,22 @@ export class StreamHub {
     set.add(tail);
     if (opts.wakes === false) return;
     await this.subscribeFor(tail, channel);
+  }
+
+  /** Every registered tail, with its session's wake channel. */
+  *tails(): IterableIterator<[channel: string, tail: StreamTail]> {
+    for (const [channel, set] of this.bySession) for (const tail of set) yield [channel, tail];
+  }
+
+  /** Whether the tail is subscribed to its session's wake channel. */
+  hasWakes(tail: StreamTail): boolean {
+    return this.wakeTails.has(tail);
+  }
+
+  /** Subscribes a tail registered with `wakes: false` (it lived long enough to need them). */
+  subscribeLate(tail: StreamTail, channel: string): void {
+    if (this.wakeTails.has(tail)) return;
+    this.subscribeFor(tail, channel)?.catch((err) => this.log('subscribe failed', err));
   }
 
   private subscribeFor(tail: StreamTail, channel: string): Promise<void> | undefined {
@@ -125,69 +135,13 @@ export class StreamHub {
    * what was logged before the drain reaches the connections now instead of after a resume.
    */
   async catchUp(capMs: number): Promise<void> {
-    const deadline = Date.now() + capMs;
+    const deadline = this.clock.now() + capMs;
     for (const set of this.bySession.values()) for (const tail of set) tail.wake();
     const busy = () => [...this.bySession.values()].some((set) => [...set].some((t) => t.isFetching && !t.isClosed));
-    while (Date.now() < deadline && busy()) await sleep(10);
+    while (this.clock.now() < deadline && busy()) await this.clock.sleep(10);
   }
 
   closeAll(forReconnect: boolean): void {
     for (const set of [...this.bySession.values()]) for (const tail of [...set]) forReconnect ? tail.closeForReconnect() : tail.close();
   }
-
-  /** Maintenance loop: keep-alives, quiet re-reads, dead-owner checks. */
-  async run(signal: AbortSignal): Promise<void> {
-    const tickMs = Math.min(1000, this.opts.keepAliveMs, this.opts.tailRecheckMs);
-    const lastCheck = new WeakMap<StreamTail, number>();
-    while (!signal.aborted) {
-      await sleep(tickMs, signal);
-      const now = Date.now();
-      for (const [channel, set] of this.bySession) {
-        for (const tail of set) {
-          if (!this.wakeTails.has(tail) && !tail.isClosed) {
-            if (!lastCheck.has(tail)) lastCheck.set(tail, now); // seen for the first time: wait a tick
-            else this.subscribeFor(tail, channel)?.catch((err) => this.log('subscribe failed', err));
-          }
-          if (now - tail.lastWriteMs >= this.opts.keepAliveMs) tail.keepAlive();
-          const checked = lastCheck.get(tail) ?? now;
-          if (!lastCheck.has(tail)) lastCheck.set(tail, now);
-          if (now - checked >= this.opts.tailRecheckMs) {
-            lastCheck.set(tail, now);
-            tail.wake();
-            if (tail.streamId !== GET_STREAM_ID) void this.failIfOrphaned(tail);
-          }
-        }
-      }
-    }
-  }
-
-  private async failIfOrphaned(tail: StreamTail): Promise<void> {
-    try {
-      // Its own key, not the log's first entry: `MAXLEN ~` trims that away once the stream grows long.
-      const text = await this.store.streamRequests(tail.ref, tail.streamId);
-      if (text === null) return; // answered, or a stream without requests (the 2024 SSE stream)
-      const data = JSON.parse(text) as StreamRequestRecord;
-      const errors = data.reqs.map((r) => JSON.stringify(catalogErrorBody('REQUEST_OWNER_LOST', r.id)));
-      const failed = await this.store.failOrphanedStream(
-        tail.ref, tail.streamId, data.reqs.map((r) => r.k), errors,
-        { maxLen: this.opts.streamMaxLen, ttlMs: this.opts.endedStreamTtlMs, maxBytes: this.opts.budgets.maxStreamBytes },
-      );
-      if (failed) this.log(`answered orphaned stream ${tail.streamId} of session ${tail.ref.sid} with errors`);
-    } catch (err) {
-      this.log('orphan check failed', err);
-    }
-  }
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
 }

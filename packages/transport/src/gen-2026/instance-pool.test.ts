@@ -1,5 +1,5 @@
 import { createMcpHandler, fromJsonSchema, McpServer, type McpHttpHandler } from '@modelcontextprotocol/server';
-import { ModernInstancePool } from './modern-instance-pool';
+import { InstancePool2026 } from './instance-pool';
 
 const REV = '2026-07-28';
 
@@ -30,7 +30,7 @@ function call(name: string, args: Record<string, unknown>, opts: { clientInfo?: 
 }
 
 /** What the engine does around one exchange. */
-async function serve(handler: McpHttpHandler, pool: ModernInstancePool, c: ReturnType<typeof call>, needsPristine = false): Promise<string> {
+async function serve(handler: McpHttpHandler, pool: InstancePool2026, c: ReturnType<typeof call>, needsPristine = false): Promise<string> {
   pool.expect(c.request, { needsPristine });
   let ok = false;
   try {
@@ -44,13 +44,13 @@ async function serve(handler: McpHttpHandler, pool: ModernInstancePool, c: Retur
   }
 }
 
-describe('ModernInstancePool behind createMcpHandler', () => {
+describe('InstancePool2026 behind createMcpHandler', () => {
   let built: number;
-  let pool: ModernInstancePool;
+  let pool: InstancePool2026;
   let handler: McpHttpHandler;
   beforeEach(() => {
     built = 0;
-    pool = new ModernInstancePool(() => (built++, buildServer()), 4);
+    pool = new InstancePool2026(() => (built++, buildServer()), 4);
     handler = createMcpHandler(pool.factory, { legacy: 'reject' });
   });
   afterEach(() => handler.close());

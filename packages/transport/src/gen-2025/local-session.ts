@@ -18,13 +18,14 @@ import {
   type JsonRpcResponse,
   type RequestId,
 } from '@switchboard/protocol';
-import type { SessionRecord, SessionRef, SessionTransport, StreamEntry } from '@switchboard/store';
-import type { EngineContext } from './context';
-import type { ExchangeOwner, PostExchange } from './post-exchange';
+import type { SessionRecord, SessionRef, SessionTransport } from '@switchboard/store';
+import type { EngineContext } from '../context';
+import type { ServerResponse } from 'node:http';
+import { ExchangeTable } from './exchange-table';
+import { PostExchange } from './post-exchange';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
-import type { SessionBudgets } from './options';
-import { EdgeTransport, INTERNAL_PREFIX, isEngineRequestId, SSE2024_STREAM_ID, type ServerFactory, type ServerLike } from './server-instance';
-
+import type { SessionBudgets } from '../options';
+import { EdgeTransport, INTERNAL_PREFIX, isEngineRequestId, SSE2024_STREAM_ID, type ServerFactory, type ServerLike } from '../server-instance';
 
 interface ServerRequestEntry {
   originalId: RequestId;
@@ -32,7 +33,7 @@ interface ServerRequestEntry {
   lastPollMs: number;
 }
 
-export class LocalSession implements ExchangeOwner {
+export class LocalSession {
   readonly transport: EdgeTransport;
   lastUsedMs = Date.now();
   /** Released (or deleted): its server is closed and a new instance serves the session's next request. */
@@ -44,9 +45,7 @@ export class LocalSession implements ExchangeOwner {
   /** The budgets of the caller that last used this instance (its tenant's). */
   budgets: SessionBudgets;
   protocolVersion: string;
-  private readonly exchanges = new Map<string, PostExchange>();
-  /** Exchanges whose final message is not yet in the log (or on the socket): the drain waits for these. */
-  private readonly unsettled = new Set<PostExchange>();
+  private readonly exchanges = new ExchangeTable();
   private readonly internal = new Map<string, (m: JsonRpcResponse) => void>();
   private readonly serverRequests = new Map<string, ServerRequestEntry>();
   /** Server→client requests the edge itself made (`edgeRequest`), by their id: who waits for the answer. */
@@ -66,7 +65,8 @@ export class LocalSession implements ExchangeOwner {
     readonly principal: string,
     private readonly server: ServerLike,
     protocolVersion: string,
-    readonly mode: SessionTransport = 'streamable',
+    /** Which wire the session was created on: 2025 Streamable HTTP or 2024 HTTP+SSE. */
+    readonly wire: SessionTransport = 'streamable',
   ) {
     this.transport = new EdgeTransport(this);
     this.protocolVersion = protocolVersion;
@@ -79,9 +79,9 @@ export class LocalSession implements ExchangeOwner {
     principal: string,
     factory: ServerFactory,
     protocolVersion: string,
-    mode: SessionTransport = 'streamable',
+    wire: SessionTransport = 'streamable',
   ): Promise<LocalSession> {
-    const s = new LocalSession(ctx, ref, principal, factory(), protocolVersion, mode);
+    const s = new LocalSession(ctx, ref, principal, factory(), protocolVersion, wire);
     await s.server.connect(s.transport);
     return s;
   }
@@ -182,35 +182,55 @@ export class LocalSession implements ExchangeOwner {
    * state sync. A busy instance is never released.
    */
   get busy(): boolean {
-    return this.exchanges.size > 0 || this.unsettled.size > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0 || this.server.busy === true;
+    return this.exchanges.routedCount > 0 || this.exchanges.unsettledCount > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0 || this.server.busy === true;
   }
 
   /** Client requests this node is running for the session (a POST counts until its answer is logged). */
   get inFlightCount(): number {
-    return this.unsettled.size + this.sseInFlight.size;
+    return this.exchanges.unsettledCount + this.sseInFlight.size;
   }
 
   /** POST exchanges whose answers are not yet logged. */
   get unsettledCount(): number {
-    return this.unsettled.size;
+    return this.exchanges.unsettledCount;
   }
 
-  registerExchange(ex: PostExchange): void {
-    for (const k of ex.requestKeys) this.exchanges.set(k, ex);
-    this.unsettled.add(ex);
-  }
-
-  exchangeSettled(ex: PostExchange): void {
-    this.unsettled.delete(ex);
+  /**
+   * A POST's client requests: their responses and related messages route to a new exchange, which answers
+   * them as JSON or upgrades to a logged SSE stream. The caller delivers the requests once it returns.
+   */
+  openExchange(res: ServerResponse, requests: JsonRpcRequest[], batch: boolean): PostExchange {
+    const { ctx } = this;
+    const ex = new PostExchange(
+      {
+        ref: this.ref,
+        protocolVersion: this.protocolVersion,
+        writer: ctx.writer,
+        reader: ctx.reader,
+        sseUpgradeAfterMs: ctx.opts.sseUpgradeAfterMs,
+        maxStreamBytes: this.budgets.maxStreamBytes,
+        hooks: ctx.hooks,
+        log: ctx.log,
+        stopHandler: (id, reason) => this.stopHandler(id, reason),
+        onFinished: (x) => this.exchanges.finished(x),
+        onSettled: (x) => this.exchanges.settled(x),
+      },
+      res,
+      requests,
+      batch,
+    );
+    this.exchanges.add(ex);
+    ex.begin();
+    return ex;
   }
 
   /** Drain is out of time: every request still running here is answered with an error (see PostExchange.abandon). */
   abandonExchanges(): void {
-    for (const ex of new Set(this.exchanges.values())) ex.abandon();
+    this.exchanges.abandonAll();
   }
 
   hasInFlight(reqKey: string): boolean {
-    return this.exchanges.has(reqKey) || this.sseInFlight.has(reqKey);
+    return this.exchanges.get(reqKey) !== undefined || this.sseInFlight.has(reqKey);
   }
 
   /** 2024-11-05: a client request handed to the server; its messages all go to the session's SSE stream. */
@@ -219,25 +239,14 @@ export class LocalSession implements ExchangeOwner {
     this.deliver(request, extra);
   }
 
-  exchangeDone(ex: PostExchange): void {
-    for (const k of ex.requestKeys) if (this.exchanges.get(k) === ex) this.exchanges.delete(k);
-  }
-
   /** Every request key this node must keep leased. */
   leasedKeys(): string[] {
-    const out = new Set<string>(this.sseInFlight.keys());
-    for (const ex of this.exchanges.values()) for (const k of ex.leasedKeys()) out.add(k);
-    return [...out];
+    return [...new Set([...this.sseInFlight.keys(), ...this.exchanges.leasedKeys()])];
   }
 
   /** POST streams whose request records this node keeps alive along with the leases (see keys.ts). */
   leasedStreamIds(): string[] {
-    const out = new Set<string>();
-    for (const ex of this.exchanges.values()) {
-      const id = ex.leasedStreamId();
-      if (id !== undefined) out.add(id);
-    }
-    return [...out];
+    return this.exchanges.leasedStreamIds();
   }
 
   /** Called by the transport for every message the SDK sends. */
@@ -251,7 +260,7 @@ export class LocalSession implements ExchangeOwner {
         return;
       }
       if (id === null) return;
-      if (this.mode === 'sse2024') {
+      if (this.wire === 'sse2024') {
         const key = requestIdKey(id);
         const started = this.sseInFlight.get(key);
         this.sseInFlight.delete(key);
@@ -275,11 +284,11 @@ export class LocalSession implements ExchangeOwner {
       // The pending record exists before the request is visible, so an answer on any node finds its way here.
       const record = () => this.ctx.store.recordPending(this.ref, serverRequestId, this.ctx.nodeId, this.ctx.opts.serverRequestTimeoutMs);
       if (related?.emit(text, record)) return;
-      this.appendToStream(this.mode === 'sse2024' ? SSE2024_STREAM_ID : GET_STREAM_ID, text, record);
+      this.appendToStream(this.wire === 'sse2024' ? SSE2024_STREAM_ID : GET_STREAM_ID, text, record);
       return;
     }
     const text = JSON.stringify(message);
-    if (this.mode === 'sse2024') {
+    if (this.wire === 'sse2024') {
       this.appendToStream(SSE2024_STREAM_ID, text);
       return;
     }
@@ -300,10 +309,7 @@ export class LocalSession implements ExchangeOwner {
     const { ctx, ref } = this;
     this.chain(async () => {
       if (before) await before();
-      const r = await ctx.store.appendEvents(ref, streamId, [text], { maxLen: ctx.opts.streamMaxLen, ttlMs: ctx.opts.streamTtlMs, maxBytes: this.budgets.maxStreamBytes });
-      const entries: StreamEntry[] = [{ id: r.ids[0]!, kind: 'msg', data: text }];
-      ctx.hooks.onEventsAppended?.(1);
-      ctx.hub.offer(ref, streamId, r, entries);
+      await ctx.writer.appendToSessionStream(ref, streamId, text, this.budgets.maxStreamBytes);
     }, `append to stream ${streamId} failed`);
   }
 
@@ -373,17 +379,14 @@ export class LocalSession implements ExchangeOwner {
     if (sse !== undefined) {
       this.sseInFlight.delete(reqKey);
       this.reportDone(sse.method, 'cancelled', sse.startedMs, 'sse2024');
-      this.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: sse.id, ...(reason ? { reason } : {}) } });
-      this.ctx.hooks.onRequestCancelled?.();
-      return;
+      return this.stopHandler(sse.id, reason);
     }
-    const ex = this.exchanges.get(reqKey);
-    if (!ex) return;
-    const idx = ex.requestKeys.indexOf(reqKey);
-    const originalId = ex.requestIds[idx];
-    if (originalId === undefined) return;
-    this.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: originalId, ...(reason ? { reason } : {}) } });
-    ex.cancelled(reqKey);
+    this.exchanges.get(reqKey)?.cancel(reqKey, reason);
+  }
+
+  /** Stops a client request's handler (SDK: notifications/cancelled aborts its signal). */
+  private stopHandler(requestId: RequestId, reason?: string): void {
+    this.deliver({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, ...(reason ? { reason } : {}) } });
     this.ctx.hooks.onRequestCancelled?.();
   }
 

@@ -8,7 +8,7 @@
  * router, MRTR, `resultType` and `serverInfo` stamping); the edge routes only modern traffic here
  * (`legacy: 'reject'`: a 2025 request reaching this handler gets the spec's -32022 listing 2026-07-28).
  * What this module adds:
- *  - reuse of the tenant's server instances across requests (modern-instance-pool.ts): the handler's factory
+ *  - reuse of the tenant's server instances across requests (instance-pool.ts): the handler's factory
  *    is backed by a pool, so a request no longer builds the tenant's server;
  *  - cancellation by close (M10): the client closing the response aborts the web `Request`'s signal, which
  *    closes the SDK's per-request transport, which aborts the handler; nothing more is written;
@@ -27,32 +27,32 @@ import {
   type ServerEventBus,
 } from '@modelcontextprotocol/server';
 import { catalogErrorBody, formatSseEvent } from '@switchboard/protocol';
-import type { EngineHooks, RequestDone } from './context';
-import { ModernFastPath, type FastAnswer } from './modern-fast-path';
-import { ModernInstancePool } from './modern-instance-pool';
-import { withModernTasks, type ModernTaskHook } from './modern-task-hook';
-import { TaskListen } from './modern-task-listen';
+import type { EngineHooks, RequestDone } from '../context';
+import { FastPath2026, type FastAnswer } from './fast-path';
+import { InstancePool2026 } from './instance-pool';
+import { withTasks2026, type TaskHook2026 } from './task-hook';
+import { TaskListen } from './task-listen';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
 import { nodeRequestView, pipeWebResponse, toWebRequest } from './web-bridge';
 
 /** The engine hooks a modern exchange reports through (shared with the legacy engine), plus SDK errors. */
-export type ModernHooks = Pick<EngineHooks, 'onRequestDone' | 'onRequestCancelled'> & {
+export type Engine2026Hooks = Pick<EngineHooks, 'onRequestDone' | 'onRequestCancelled'> & {
   /** The SDK reported a rejected request or an out-of-band failure. */
   onError?: (err: Error) => void;
 };
 
-export interface ModernEngineDeps {
+export interface Engine2026Deps {
   tenant: string;
   /**
    * Builds a server instance (the SDK calls it with the era and the caller's AuthInfo). Instances are reused
-   * across requests (one exchange at a time, see modern-instance-pool.ts), so the factory must not bake the
+   * across requests (one exchange at a time, see instance-pool.ts), so the factory must not bake the
    * caller into the instance.
    */
   factory: McpServerFactory;
   /** Idle server instances kept for reuse; 0 builds one per request (the SDK's default). @default 32 */
   maxIdleInstances?: number;
   /**
-   * Serve plain `tools/call` requests on the fast path (modern-fast-path.ts). Off for factories that need the
+   * Serve plain `tools/call` requests on the fast path (fast-path.ts). Off for factories that need the
    * SDK handler's per-request context (a gateway translating to a 2025 upstream reads the request's envelope).
    * @default true
    */
@@ -69,13 +69,13 @@ export interface ModernEngineDeps {
    * the backlog. @default keepAliveMs
    */
   stallTimeoutMs?: number;
-  hooks?: ModernHooks;
-  /** The tasks extension (modern-task-hook.ts); absent: no tasks (the tasks methods answer -32601). */
-  tasks?: ModernTaskHook;
+  hooks?: Engine2026Hooks;
+  /** The tasks extension (task-hook.ts); absent: no tasks (the tasks methods answer -32601). */
+  tasks?: TaskHook2026;
 }
 
 /** Who is calling; the edge resolves it (auth comes later: the principal is 'anonymous' for now). */
-export interface ModernCaller {
+export interface Caller2026 {
   principal: string;
   /** From the edge's authentication (scopes, client id, expiry; never the raw token). */
   authInfo?: AuthInfo;
@@ -86,7 +86,7 @@ interface RequestShape {
   parsed?: unknown;
   method: string;
   id?: string | number;
-  /** A request whose `_meta` envelope names no client (see modern-instance-pool.ts). */
+  /** A request whose `_meta` envelope names no client (see instance-pool.ts). */
   noClientInfo: boolean;
 }
 
@@ -110,19 +110,19 @@ function shapeOf(body: string, given?: unknown): RequestShape {
   };
 }
 
-export class ModernEngine {
+export class Engine2026 {
   readonly handler: McpHttpHandler;
-  private readonly pool?: ModernInstancePool;
-  private readonly fast?: ModernFastPath;
+  private readonly pool?: InstancePool2026;
+  private readonly fast?: FastPath2026;
   /** Every open exchange: its JSON-RPC method, and whether the drain closed the handler under it. */
   private readonly open = new Map<AbortController, { method: string; abandoned: boolean }>();
 
-  constructor(private readonly deps: ModernEngineDeps) {
+  constructor(private readonly deps: Engine2026Deps) {
     const maxIdle = deps.maxIdleInstances ?? 32;
     // Instances are decorated for tasks once, when built (pooled instances keep it).
-    const build = deps.tasks ? withModernTasks(deps.factory, deps.tenant, deps.tasks) : deps.factory;
-    if (maxIdle > 0) this.pool = new ModernInstancePool(build, maxIdle);
-    if (maxIdle > 0 && deps.fastPath !== false) this.fast = new ModernFastPath(build, maxIdle, deps.keepAliveMs ?? 15_000);
+    const build = deps.tasks ? withTasks2026(deps.factory, deps.tenant, deps.tasks) : deps.factory;
+    if (maxIdle > 0) this.pool = new InstancePool2026(build, maxIdle);
+    if (maxIdle > 0 && deps.fastPath !== false) this.fast = new FastPath2026(build, maxIdle, deps.keepAliveMs ?? 15_000);
     this.handler = createMcpHandler(this.pool?.factory ?? build, {
       legacy: 'reject',
       bus: deps.bus,
@@ -149,7 +149,7 @@ export class ModernEngine {
   }
 
   /** `classification`: the SDK's `classifyInboundRequest` outcome for this request, if the caller routed by it. */
-  async handlePost(caller: ModernCaller, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown, classification?: unknown): Promise<void> {
+  async handlePost(caller: Caller2026, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown, classification?: unknown): Promise<void> {
     const shape = shapeOf(body, parsed);
     const started = process.hrtime.bigint();
     const controller = new AbortController();
@@ -284,7 +284,7 @@ export class ModernEngine {
    * The SDK passes `authInfo` through to the factory and handlers untouched; the principal rides in
    * `extra` so the requestState codec can bind to it.
    */
-  private authInfoFor(caller: ModernCaller): AuthInfo {
+  private authInfoFor(caller: Caller2026): AuthInfo {
     const base = caller.authInfo ?? { token: '', clientId: caller.principal, scopes: [] };
     // The edge hands over an AuthInfo that carries both already: no copy per request.
     if (base.extra?.[PRINCIPAL_EXTRA_KEY] === caller.principal && base.extra.tenant === this.deps.tenant) return base;

@@ -6,6 +6,7 @@
  * socket drained; a reader that stalls for `stallTimeoutMs` is cut).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { waitForDrain } from '../streams/pacing';
 
 /** Headers a proxy hop owns; the body is re-sent from text, so its length is recomputed. */
 const SKIPPED_REQUEST_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade']);
@@ -158,7 +159,7 @@ export async function pipeWebResponse(response: Response, res: ServerResponse, o
       const { done, value } = await reader.read();
       if (done || clientClosed) break;
       watch?.(value);
-      if (!res.write(value) && !(await drained(res, opts.stallTimeoutMs))) {
+      if (!res.write(value) && (await waitForDrain(res, opts.stallTimeoutMs)) !== 'drained') {
         if (!clientClosed && !res.destroyed) {
           // Stalled: cut, and count the reader as gone ('close' would come after this loop).
           res.destroy();
@@ -180,21 +181,4 @@ export async function pipeWebResponse(response: Response, res: ServerResponse, o
     res.off('close', onClose);
     reader.releaseLock();
   }
-}
-
-/** Resolves true once `res` drained; false when it closed first or `timeoutMs` passed. */
-function drained(res: ServerResponse, timeoutMs?: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      res.off('drain', onDrain);
-      res.off('close', onClose);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const onClose = () => done(false);
-    const timer = timeoutMs === undefined ? undefined : setTimeout(() => done(false), timeoutMs);
-    res.on('drain', onDrain);
-    res.on('close', onClose);
-  });
 }

@@ -1,6 +1,6 @@
 /**
  * The 2025-era engine's hook for MCP tasks (issue 11, docs/tasks.md). A tenant with tasks hands the
- * engine a `LegacyTaskHook` (the edge builds it from @switchboard/tasks' Tasks2025); the engine then lets
+ * engine a `TaskHook2025` (the edge builds it from @switchboard/tasks' Tasks2025); the engine then lets
  * it answer the tasks methods and task-augmented `tools/call`, refuse plain calls of task-only tools,
  * advertise the capability in `initialize` and mark task-capable tools in `tools/list`. Only sessions at
  * protocol 2025-11-25 or later see any of it (older revisions have no tasks).
@@ -9,7 +9,7 @@ import type { MessageExtraInfo } from '@modelcontextprotocol/server';
 import type { JsonRpcRequest, JsonRpcResponse } from '@switchboard/protocol';
 import type { LocalSession } from './local-session';
 
-export interface LegacyTaskHook {
+export interface TaskHook2025 {
   claims(r: JsonRpcRequest): boolean;
   handle(
     ctx: {
@@ -30,7 +30,7 @@ const TASKS_SINCE = '2025-11-25';
 export const hasTasks = (protocolVersion: string): boolean => protocolVersion >= TASKS_SINCE;
 
 /** The `initialize` response with the tasks capability merged in (unchanged for older revisions or errors). */
-export function withTaskCapability(hook: LegacyTaskHook, response: JsonRpcResponse, protocolVersion: string): JsonRpcResponse {
+export function withTaskCapability(hook: TaskHook2025, response: JsonRpcResponse, protocolVersion: string): JsonRpcResponse {
   if ('error' in response || !hasTasks(protocolVersion)) return response;
   const result = response.result as { capabilities?: Record<string, unknown> };
   return { ...response, result: { ...response.result, capabilities: { ...result.capabilities, ...hook.capability() } } };
@@ -41,7 +41,7 @@ export function withTaskCapability(hook: LegacyTaskHook, response: JsonRpcRespon
  * exchange, its lease and its log behave as for any response) and returns true; false: deliver as usual.
  */
 export function serveTaskRequest(
-  hook: LegacyTaskHook,
+  hook: TaskHook2025,
   caller: { tenant: string; principal: string },
   session: LocalSession,
   r: JsonRpcRequest,

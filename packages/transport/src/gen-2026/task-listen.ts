@@ -11,7 +11,7 @@
  */
 import { CLIENT_CAPABILITIES_META_KEY, SUBSCRIPTION_ID_META_KEY } from '@modelcontextprotocol/server';
 import { catalogErrorBody, formatSseEvent, type JsonRpcErrorBody } from '@switchboard/protocol';
-import type { ModernTaskHook, TaskOwnerRef } from './modern-task-hook';
+import type { TaskHook2026, TaskOwnerRef } from './task-hook';
 
 const ACK_METHOD = 'notifications/subscriptions/acknowledged';
 /**
@@ -41,7 +41,7 @@ export class TaskListen {
    * undefined: the listen request names no tasks (nothing to add). A refusal: answer it as is. Otherwise the
    * watch is running; `wrap` the SDK's response with it and `close` it when the exchange ends.
    */
-  static async open(hook: ModernTaskHook, owner: TaskOwnerRef, body: unknown, id: string | number): Promise<TaskListen | { refusal: JsonRpcErrorBody } | undefined> {
+  static async open(hook: TaskHook2026, owner: TaskOwnerRef, body: unknown, id: string | number): Promise<TaskListen | { refusal: JsonRpcErrorBody } | undefined> {
     const params = isObject(body) && isObject(body.params) ? body.params : undefined;
     const filter = params && isObject(params.notifications) ? params.notifications : undefined;
     if (!filter || !('taskIds' in filter)) return undefined;

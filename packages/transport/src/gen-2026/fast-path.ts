@@ -155,7 +155,7 @@ const header = (req: IncomingMessage, name: string): string | undefined => {
   return Array.isArray(v) ? undefined : v;
 };
 
-export class ModernFastPath {
+export class FastPath2026 {
   private readonly idle: Instance[] = [];
   private readonly busy = new Set<Instance>();
   /** Per tool name: whether its input schema declares `x-mcp-header` parameters (the handler validates those). */
