@@ -23,15 +23,10 @@ import type { EngineContext } from '../context';
 import type { ServerResponse } from 'node:http';
 import { ExchangeTable } from './exchange-table';
 import { PostExchange } from './post-exchange';
+import { ServerRequests } from './server-requests';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
 import type { SessionBudgets } from '../options';
 import { EdgeTransport, INTERNAL_PREFIX, isEngineRequestId, SSE2024_STREAM_ID, type ServerFactory, type ServerLike } from '../server-instance';
-
-interface ServerRequestEntry {
-  originalId: RequestId;
-  createdMs: number;
-  lastPollMs: number;
-}
 
 export class LocalSession {
   readonly transport: EdgeTransport;
@@ -47,12 +42,8 @@ export class LocalSession {
   protocolVersion: string;
   private readonly exchanges = new ExchangeTable();
   private readonly internal = new Map<string, (m: JsonRpcResponse) => void>();
-  private readonly serverRequests = new Map<string, ServerRequestEntry>();
-  /** Server→client requests the edge itself made (`edgeRequest`), by their id: who waits for the answer. */
-  private readonly edgeWaiters = new Map<RequestId, (r: JsonRpcResponse) => void>();
-  private edgeRequestSeq = 0;
+  private readonly serverRequests: ServerRequests;
   private internalSeq = 0;
-  private serverRequestSeq = 0;
   private appendChain: Promise<void> = Promise.resolve();
   /** Links of `appendChain` not yet run: while any is, a response waits its turn behind them (see `route`). */
   private chainedPending = 0;
@@ -69,6 +60,7 @@ export class LocalSession {
     readonly wire: SessionTransport = 'streamable',
   ) {
     this.transport = new EdgeTransport(this);
+    this.serverRequests = new ServerRequests(ctx, ref, (answer) => this.deliver(answer));
     this.protocolVersion = protocolVersion;
     this.budgets = ctx.opts.budgets;
   }
@@ -278,11 +270,7 @@ export class LocalSession {
     }
     const related = relatedRequestId === undefined ? undefined : this.exchanges.get(requestIdKey(relatedRequestId));
     if (isRequest(message)) {
-      const serverRequestId = `${this.ctx.nodeId}-${++this.serverRequestSeq}`;
-      this.serverRequests.set(serverRequestId, { originalId: message.id, createdMs: Date.now(), lastPollMs: Date.now() });
-      const text = JSON.stringify({ ...message, id: serverRequestId });
-      // The pending record exists before the request is visible, so an answer on any node finds its way here.
-      const record = () => this.ctx.store.recordPending(this.ref, serverRequestId, this.ctx.nodeId, this.ctx.opts.serverRequestTimeoutMs);
+      const { text, record } = this.serverRequests.issue(message);
       if (related?.emit(text, record)) return;
       this.appendToStream(this.wire === 'sse2024' ? SSE2024_STREAM_ID : GET_STREAM_ID, text, record);
       return;
@@ -329,48 +317,22 @@ export class LocalSession {
    * `tasks/result` stream): routed like the server's own (pending record first, answer from any node).
    */
   edgeRequest(method: string, params: Record<string, unknown>, relatedRequestId: RequestId, signal: AbortSignal): Promise<JsonRpcResponse> {
-    const id = `sb-edge-${++this.edgeRequestSeq}`;
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) return reject(new Error('aborted'));
-      signal.addEventListener('abort', () => this.edgeWaiters.delete(id) && reject(new Error('aborted')), { once: true });
-      this.edgeWaiters.set(id, resolve);
-      this.route({ jsonrpc: '2.0', id, method, params } as JsonRpcMessage, relatedRequestId);
-    });
+    return this.serverRequests.edgeRequest((id) => this.route({ jsonrpc: '2.0', id, method, params } as JsonRpcMessage, relatedRequestId), signal);
   }
 
   /** A client's answer to a server→client request this node issued; false when it is not ours. */
   answerLocal(serverRequestId: string, response: JsonRpcResponse): boolean {
-    const entry = this.serverRequests.get(serverRequestId);
-    if (!entry) return false;
-    this.serverRequests.delete(serverRequestId);
-    const edgeWaiter = this.edgeWaiters.get(entry.originalId);
-    this.edgeWaiters.delete(entry.originalId);
-    if (edgeWaiter) edgeWaiter({ ...response, id: entry.originalId } as JsonRpcResponse);
-    else this.deliver({ ...response, id: entry.originalId } as JsonRpcResponse);
-    this.ctx.store.clearPending(this.ref, serverRequestId).catch((err) => this.ctx.log('clearPending failed', err));
-    return true;
+    return this.serverRequests.answer(serverRequestId, response);
   }
 
   /** The inbox said an answer is stored for one of our server requests. */
-  async collectAnswer(serverRequestId: string): Promise<void> {
-    if (!this.serverRequests.has(serverRequestId)) return;
-    const text = await this.ctx.store.takeAnswer(this.ref, serverRequestId);
-    if (text === null) return;
-    this.answerLocal(serverRequestId, JSON.parse(text) as JsonRpcResponse);
+  collectAnswer(serverRequestId: string): Promise<void> {
+    return this.serverRequests.collect(serverRequestId);
   }
 
   /** Fallback for lost inbox messages: poll for answers of server requests waiting a while. */
-  async pollAnswers(now: number, pollEveryMs: number): Promise<void> {
-    for (const [id, e] of this.serverRequests) {
-      if (now - e.createdMs > this.ctx.opts.serverRequestTimeoutMs) {
-        this.serverRequests.delete(id);
-        continue;
-      }
-      if (now - e.lastPollMs >= pollEveryMs) {
-        e.lastPollMs = now;
-        await this.collectAnswer(id);
-      }
-    }
+  pollAnswers(now: number, pollEveryMs: number): Promise<void> {
+    return this.serverRequests.poll(now, pollEveryMs);
   }
 
   /** Aborts a request's handler on this node (SDK: notifications/cancelled aborts its signal). */

@@ -123,7 +123,8 @@ describe('StreamTail and slow readers', () => {
     const cuts: string[] = [];
     const tail = tailOn(res, storeWith(entries), { maxBufferedBytes: 32 * 1024, stallTimeoutMs: 50, cuts });
     tail.wake();
-    await new Promise((r) => setTimeout(r, 150));
+    // Waits for the outcome (the cut), not for a fixed time past the stall timeout.
+    for (let i = 0; i < 500 && !tail.isClosed; i++) await new Promise((r) => setTimeout(r, 5));
     expect(dataFrames(res)).toBe(2); // 20 KiB queued ≥ the 16 KiB high-water mark: it waited for a drain that never came
     expect(tail.isClosed).toBe(true);
     expect(res.destroyed).toBe(true);
