@@ -120,7 +120,7 @@ export class Engine2025 {
 
   /**
    * Drain for a rolling deploy: wait (up to `graceMs`) for the requests running here — and whatever else
-   * `alsoBusy` counts (the edge passes its modern requests) — to finish and their answers to be logged, so
+   * `alsoBusy` counts (the edge passes its 2026 requests) — to finish and their answers to be logged, so
    * clients get them even if their connection moved. Requests still running then are answered with an
    * error at once (their leases released). Last, every SSE connection ends with a retry hint; clients resume
    * on other nodes with Last-Event-ID and lose nothing.

@@ -30,7 +30,7 @@ import { EdgeTransport, INTERNAL_PREFIX, isEngineRequestId, SSE2024_STREAM_ID, t
 
 export class LocalSession {
   readonly transport: EdgeTransport;
-  lastUsedMs = Date.now();
+  lastUsedMs: number;
   /** Released (or deleted): its server is closed and a new instance serves the session's next request. */
   closed = false;
   appliedLogLevel = '';
@@ -60,6 +60,7 @@ export class LocalSession {
     readonly wire: SessionTransport = 'streamable',
   ) {
     this.transport = new EdgeTransport(this);
+    this.lastUsedMs = ctx.clock.now();
     this.serverRequests = new ServerRequests(ctx, ref, (answer) => this.deliver(answer));
     this.protocolVersion = protocolVersion;
     this.budgets = ctx.opts.budgets;
@@ -153,7 +154,7 @@ export class LocalSession {
   }
 
   deliver(message: JsonRpcMessage, extra?: MessageExtraInfo): void {
-    this.lastUsedMs = Date.now();
+    this.lastUsedMs = this.ctx.clock.now();
     if (this.closed) return this.refuse(message);
     this.transport.onmessage?.(message as JSONRPCMessage, extra);
   }

@@ -11,6 +11,8 @@ import { createDemoServer } from '@switchboard/demo-server';
 import type { CallerContext } from '../caller';
 import { Engine2025 } from './engine';
 import type { EngineOptions } from '../options';
+import type { Clock } from '../streams/clock';
+import { ManualClock } from '../test-support/manual-clock';
 import type { ServerFactory } from '../server-instance';
 
 const caller: CallerContext = { tenant: 't1', principal: 'p1', createServer: (() => createDemoServer()) as unknown as ServerFactory };
@@ -23,13 +25,14 @@ interface Node {
   stop: () => Promise<void>;
 }
 
-async function startNode(store: MemoryStore, nodeId: string, options: Partial<EngineOptions>): Promise<Node> {
+async function startNode(store: MemoryStore, nodeId: string, options: Partial<EngineOptions>, clock?: Clock): Promise<Node> {
   const released: string[] = [];
   const node = { released, rehydrated: 0 } as Node;
   const engine = new Engine2025({
     store,
     nodeId,
     options: { sseUpgradeAfterMs: 5_000, ...options },
+    ...(clock && { clock }),
     hooks: { onInstanceReleased: (r) => void released.push(r), onRehydrate: () => void node.rehydrated++ },
   });
   const controller = new AbortController();
@@ -114,14 +117,19 @@ describe('session instance release', () => {
 
   it('releases an idle instance; the next request on either node rehydrates it with the session state', async () => {
     store = new MemoryStore();
-    a = await startNode(store, 'node-a', { instanceIdleMs: 200 });
-    b = await startNode(store, 'node-b', { instanceIdleMs: 200 });
+    // Idle time passes on the engines' clock: the test moves it, nothing waits for the sweep.
+    const clock = new ManualClock();
+    a = await startNode(store, 'node-a', { instanceIdleMs: 200 }, clock);
+    b = await startNode(store, 'node-b', { instanceIdleMs: 200 }, clock);
     const sid = await openSession(a.url);
     expect((await rpc(a.url, sid, 'logging/setLevel', { level: 'error' })).status).toBe(200);
     expect((await rpc(a.url, sid, 'resources/subscribe', { uri: 'test://watched-resource' })).status).toBe(200);
     expect(a.engine.warmSessionCount).toBe(1);
 
-    await waitFor(() => a.engine.warmSessionCount === 0);
+    await clock.advance(150);
+    expect(a.engine.warmSessionCount).toBe(1);
+    await clock.advance(50);
+    expect(a.engine.warmSessionCount).toBe(0);
     expect(a.released).toEqual(['idle']);
 
     // Same node: rebuilt from the store, with the subscription re-applied.
@@ -137,19 +145,23 @@ describe('session instance release', () => {
     expect(error.sent.map((m) => [m.method, m.params?.data])).toEqual([['notifications/message', 'loud']]);
     expect(error.body?.result?.content?.[0]?.text).toBe('logged');
     expect(b.rehydrated).toBe(1);
-    await waitFor(() => a.engine.warmSessionCount === 0 && b.engine.warmSessionCount === 0);
+    await clock.advance(200);
+    expect([a.engine.warmSessionCount, b.engine.warmSessionCount]).toEqual([0, 0]);
   });
 
   it('keeps a busy instance (request running) past the idle time', async () => {
     store = new MemoryStore();
-    a = await startNode(store, 'node-a', { instanceIdleMs: 100 });
+    const clock = new ManualClock();
+    a = await startNode(store, 'node-a', { instanceIdleMs: 100 }, clock);
     const sid = await openSession(a.url);
     const slow = callText(a.url, sid, 'wait_for_cancel', { timeoutMs: 600 });
-    await new Promise((r) => setTimeout(r, 400));
+    await waitFor(() => a.engine.busySessionCount === 1);
+    await clock.advance(1_000); // ten idle periods on the engine's clock while the request runs
     expect(a.engine.warmSessionCount).toBe(1);
     expect(a.engine.busySessionCount).toBe(1);
     expect(await slow).toBe('timeout');
-    await waitFor(() => a.engine.warmSessionCount === 0);
+    await clock.advance(100);
+    expect(a.engine.warmSessionCount).toBe(0);
     expect(a.rehydrated).toBe(0);
   });
 

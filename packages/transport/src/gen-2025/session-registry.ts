@@ -89,7 +89,7 @@ export class SessionRegistry {
 
   /** Most recently used last; `lastUsedMs` now, so the request about to run is not released as idle. */
   private touch(key: string, s: LocalSession): void {
-    s.lastUsedMs = Date.now();
+    s.lastUsedMs = this.ctx.clock.now();
     this.live.delete(key);
     this.live.set(key, s);
   }
@@ -119,7 +119,7 @@ export class SessionRegistry {
   }
 
   /** Releases instances idle (not busy, unused) for `instanceIdleMs`, and any left past the cap once busy ones finished. */
-  sweepIdle(now = Date.now()): void {
+  sweepIdle(now = this.ctx.clock.now()): void {
     const idleMs = this.ctx.opts.instanceIdleMs;
     for (const [key, s] of this.live) if (!s.busy && now - s.lastUsedMs >= idleMs) this.release(key, s, 'idle');
     this.trimToCap();
@@ -146,16 +146,21 @@ export class SessionRegistry {
     const tickMs = Math.max(100, Math.floor(Math.min(this.ctx.opts.leaseMs, this.ctx.opts.listenerTtlMs) / 3));
     // Local only (no store call), so it can run far more often than the store maintenance tick.
     const sweepMs = Math.min(1_000, Math.max(50, Math.floor(this.ctx.opts.instanceIdleMs / 4)));
-    const sweeper = setInterval(() => this.sweepIdle(), sweepMs);
-    sweeper.unref();
+    const { clock } = this.ctx;
+    const sweeping = (async () => {
+      while (!signal.aborted) {
+        await clock.sleep(sweepMs, signal);
+        if (!signal.aborted) this.sweepIdle();
+      }
+    })();
     try {
       while (!signal.aborted) {
-        await this.ctx.clock.sleep(tickMs, signal);
+        await clock.sleep(tickMs, signal);
         if (signal.aborted) break;
         await this.tick().catch((err) => this.ctx.log('session maintenance failed', err));
       }
     } finally {
-      clearInterval(sweeper);
+      await sweeping;
       await this.ctx.store.unsubscribe(inbox, handler).catch(() => {});
     }
   }

@@ -1,11 +1,11 @@
 /**
- * The stateless 2026-07-28 ("modern") era on any node: one SDK `createMcpHandler` per tenant, fed from
- * Node's req/res. Nothing about a modern request is kept between requests; the only cross-node pieces are
+ * The stateless 2026-07-28 protocol generation on any node: one SDK `createMcpHandler` per tenant, fed from
+ * Node's req/res. Nothing about a 2026 request is kept between requests; the only cross-node pieces are
  * the tenant's event bus (listen streams, `StoreEventBus`) and the sealed `requestState`, which travels
  * with the client.
  *
  * The SDK does the protocol work (header/body validation, `_meta` envelope, `server/discover`, the listen
- * router, MRTR, `resultType` and `serverInfo` stamping); the edge routes only modern traffic here
+ * router, MRTR, `resultType` and `serverInfo` stamping); the edge routes only 2026 traffic here
  * (`legacy: 'reject'`: a 2025 request reaching this handler gets the spec's -32022 listing 2026-07-28).
  * What this module adds:
  *  - reuse of the tenant's server instances across requests (instance-pool.ts): the handler's factory
@@ -35,7 +35,7 @@ import { TaskListen } from './task-listen';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
 import { nodeRequestView, pipeWebResponse, toWebRequest } from './web-bridge';
 
-/** The engine hooks a modern exchange reports through (shared with the legacy engine), plus SDK errors. */
+/** The engine hooks a 2026 exchange reports through (shared with the 2025 engine), plus SDK errors. */
 export type Engine2026Hooks = Pick<EngineHooks, 'onRequestDone' | 'onRequestCancelled'> & {
   /** The SDK reported a rejected request or an out-of-band failure. */
   onError?: (err: Error) => void;
@@ -136,7 +136,7 @@ export class Engine2026 {
     return this.deps.tenant;
   }
 
-  /** Number of modern exchanges (including listen streams) open on this node. */
+  /** Number of 2026 exchanges (including listen streams) open on this node. */
   get openCount(): number {
     return this.open.size;
   }
@@ -157,7 +157,7 @@ export class Engine2026 {
     this.open.set(controller, exchange);
     const isListen = shape.method === 'subscriptions/listen';
     let clientClosed = false;
-    // Closing the response before it ended is the modern era's cancellation (M10).
+    // Closing the response before it ended is the 2026 cancellation (M10).
     const onEarlyClose = () => {
       if (res.writableFinished || clientClosed) return;
       clientClosed = true;

@@ -1,6 +1,6 @@
 /**
  * The 2026-07-28 engine's hook for the tasks extension (`io.modelcontextprotocol/tasks`, docs/tasks.md).
- * A tenant with tasks hands the modern engine a `TaskHook2026` (the edge builds it from
+ * A tenant with tasks hands the 2026 engine a `TaskHook2026` (the edge builds it from
  * @switchboard/tasks' Tasks2026); every server instance the engine builds is then decorated once:
  *  - `server/discover` lists the extension under `capabilities.extensions`;
  *  - `tasks/get`, `tasks/update` and `tasks/cancel` are registered with the SDK's 3-argument
