@@ -173,11 +173,11 @@ export class SessionRegistry {
    */
   private async tick(): Promise<void> {
     const now = this.ctx.clock.now();
-    const { store, nodeId, opts } = this.ctx;
+    const { store, opts } = this.ctx;
     await forEachConcurrently([...this.live.values()], MAINTENANCE_CONCURRENCY, async (s) => {
       const leased = s.leasedKeys();
       if (leased.length > 0) {
-        const cancelled = await store.refreshLeases(s.ref, nodeId, leased, opts.leaseMs, { streamIds: s.leasedStreamIds(), ttlMs: opts.streamTtlMs });
+        const cancelled = await this.ctx.writer.refreshLeases(s.ref, leased, s.leasedStreamIds());
         for (const k of cancelled) s.abortLocal(k, 'cancelled');
       }
       await s.pollAnswers(now, 2000);

@@ -112,6 +112,16 @@ export class StreamWriter {
   }
 
   /**
+   * Keeps this node's leases on the requests it runs alive, and the request records of their streams with
+   * them (so a long call's record outlives its log's trimming). Returns the request keys a client cancelled
+   * meanwhile (tombstoned): their handlers must be stopped.
+   */
+  refreshLeases(ref: SessionRef, requestKeys: string[], streamIds: string[]): Promise<string[]> {
+    const { store, opts, nodeId } = this.deps;
+    return store.refreshLeases(ref, nodeId, requestKeys, opts.leaseMs, { streamIds, ttlMs: opts.streamTtlMs });
+  }
+
+  /**
    * The dead-owner check: when none of a POST stream's requests still has a live lease and the stream has no
    * completion, answers each with REQUEST_OWNER_LOST and ends it. The request record has its own key (not
    * the log's first entry, which `MAXLEN ~` trims away once the stream grows long).

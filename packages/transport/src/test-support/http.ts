@@ -4,6 +4,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { httpErrorResponse, McpHttpError } from '@switchboard/protocol';
 import { settle } from './manual-clock';
 
 export interface TestServer {
@@ -20,8 +21,11 @@ export async function startServer(): Promise<TestServer> {
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
       Promise.resolve(handler(req, res, body)).catch((err: Error) => {
-        if (!res.headersSent) res.writeHead(500).end(err.message);
-        else res.destroy();
+        if (res.headersSent) return void res.destroy();
+        // Catalog errors as the edge answers them (its error handler); anything else is a test failure's 500.
+        if (!(err instanceof McpHttpError)) return void res.writeHead(500).end(err.message);
+        const r = httpErrorResponse(err);
+        res.writeHead(r.status, r.headers).end(r.body);
       });
     });
   });
