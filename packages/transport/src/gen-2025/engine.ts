@@ -10,11 +10,9 @@ import {
   GET_STREAM_ID,
   HEADER_LAST_EVENT_ID,
   HEADER_SESSION_ID,
-  isNotification,
   isRequest,
   isResponse,
   McpHttpError,
-  newSessionId,
   parseBody,
   parseMessages,
   requestIdKey,
@@ -29,13 +27,13 @@ import type { CallerContext } from '../caller';
 import type { EngineContext, EngineHooks } from '../context';
 import { assertJsonContentType, assertPostAccept, assertSseAccept, protocolVersionOf, sessionIdOf } from '../http-checks';
 import { resolveBudgets, resolveOptions, type EngineOptions, type SessionBudgets } from '../options';
-import { assertSubscriptionUri, LOG_LEVELS, rehydrationParams } from '../session-budgets';
 import { systemClock, type Clock } from '../streams/clock';
 import { createStreamLayer, type StreamLayer } from '../streams/layer';
 import type { Sse2024Host } from '../gen-2024/sse-transport';
-import { LocalSession } from './local-session';
+import type { LocalSession } from './local-session';
 import { SessionRegistry } from './session-registry';
-import { serveTaskRequest, withTaskCapability } from './task-hook';
+import { openSession, recordSessionState, routeClientAnswer, routeClientNotification } from './session-ops';
+import { serveTaskRequest } from './task-hook';
 
 export interface Engine2025Deps {
   store: Store;
@@ -192,117 +190,26 @@ export class Engine2025 {
         throw new McpHttpError('INVALID_REQUEST', { id: r.id, message: 'Invalid Request: a request with this id is already in flight' });
       }
     }
-    for (const r of requests) await this.recordSessionState(caller, session, r, budgets);
+    for (const r of requests) await recordSessionState(this.ctx, caller, session, r, budgets);
     const exchange = session.openExchange(res, requests, batch);
     const extra: MessageExtraInfo = supportsPriming(version) ? { closeSSEStream: () => exchange.closeConnection() } : {};
     if (caller.authInfo) extra.authInfo = caller.authInfo;
     for (const r of requests) if (!caller.tasks || !serveTaskRequest(caller.tasks, caller, session, r, extra, this.ctx.log)) session.deliver(r, extra);
   }
 
-  /** Session-scoped protocol state lives in the store, so every node's instance applies it (docs/architecture.md §3.1). */
-  /**
-   * Budgets apply here, before the request runs: only a valid log level is stored (the server answers an
-   * invalid one with its error), and a subscription past the session's count or URI budget is refused.
-   */
-  private async recordSessionState(caller: CallerContext, session: LocalSession, r: JsonRpcRequest, budgets: SessionBudgets): Promise<void> {
-    const p = r.params ?? {};
-    const ref = session.ref;
-    if (r.method === 'logging/setLevel' && typeof p.level === 'string' && LOG_LEVELS.has(p.level)) {
-      await this.ctx.store.updateSession(ref, { logLevel: p.level });
-      session.appliedLogLevel = p.level;
-    } else if ((r.method === 'resources/subscribe' || r.method === 'resources/unsubscribe') && typeof p.uri === 'string') {
-      const subscribe = r.method === 'resources/subscribe';
-      if (subscribe) this.refuseOver(caller, 'subscription-uri', () => assertSubscriptionUri(p.uri as string, budgets, r.id));
-      const done = await this.ctx.store.updateSubscription(ref, p.uri, subscribe, budgets.maxSubscriptionsPerSession);
-      if (!done.ok && done.reason === 'full') {
-        this.ctx.hooks.onBudgetRefused?.(caller.tenant, 'subscriptions');
-        throw new McpHttpError('TOO_MANY_SUBSCRIPTIONS', { id: r.id, data: { max: budgets.maxSubscriptionsPerSession } });
-      }
-      if (!done.ok) throw new McpHttpError('SESSION_NOT_FOUND');
-      session.subscriptionChanged(p.uri, subscribe, done.version);
-    }
-  }
-
-  /** Runs a budget check, reporting its refusal before rethrowing it. */
-  private refuseOver(caller: CallerContext, kind: 'subscription-uri' | 'init-params', check: () => void): void {
-    try {
-      check();
-    } catch (err) {
-      this.ctx.hooks.onBudgetRefused?.(caller.tenant, kind);
-      throw err;
-    }
-  }
-
   private async initialize(caller: CallerContext, init: JsonRpcRequest, res: ServerResponse): Promise<void> {
-    const startedMs = Date.now();
-    const sid = newSessionId();
-    const ref = { tenant: caller.tenant, sid };
-    const requested = typeof init.params?.protocolVersion === 'string' ? init.params.protocolVersion : '';
-    const budgets = this.budgetsOf(caller);
-    // Only what rehydration replays is kept (and run here too, so every node's instance saw the same handshake).
-    let params: Record<string, unknown> = {};
-    this.refuseOver(caller, 'init-params', () => (params = rehydrationParams(init.params, budgets, init.id)));
-    const session = await LocalSession.create(this.ctx, ref, caller.principal, caller.createServer, requested);
-    session.budgets = budgets;
-    const initialized = await session.initialize({ ...init, params }, caller.authInfo);
-    const negotiatedVersion = 'error' in initialized ? '' : String((initialized.result as { protocolVersion?: unknown }).protocolVersion ?? requested);
-    const response = caller.tasks ? withTaskCapability(caller.tasks, initialized, negotiatedVersion) : initialized;
-    if ('error' in response) {
-      session.reportDone('initialize', 'error', startedMs);
-      await session.close();
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(response));
-      return;
-    }
-    const negotiated = String((response.result as { protocolVersion?: unknown }).protocolVersion ?? requested);
-    session.protocolVersion = negotiated;
-    const created = await this.ctx.store.createSession(
-      ref,
-      {
-        tenant: caller.tenant,
-        transport: 'streamable',
-        principal: caller.principal,
-        protocolVersion: negotiated,
-        initParams: JSON.stringify({ ...params, protocolVersion: negotiated }),
-        logLevel: '',
-        createdAtMs: Date.now(),
-      },
-      caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs,
-      budgets.maxSessionsPerPrincipal,
-    ).catch(async (err: unknown) => {
-      await session.close();
-      throw err;
-    });
-    if (!created) {
-      session.reportDone('initialize', 'error', startedMs);
-      await session.close();
-      this.ctx.hooks.onBudgetRefused?.(caller.tenant, 'sessions');
-      throw new McpHttpError('TOO_MANY_SESSIONS', { id: init.id, data: { max: budgets.maxSessionsPerPrincipal } });
-    }
-    this.sessions.adopt(session);
-    this.ctx.hooks.onSessionCreated?.(caller.tenant, 'legacy');
-    session.reportDone('initialize', 'ok', startedMs);
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Mcp-Session-Id': sid }).end(JSON.stringify(response));
+    const { sid, response } = await openSession(this.ctx, caller, init, this.budgetsOf(caller), (session) => this.sessions.adopt(session));
+    res.writeHead(200, { 'Content-Type': 'application/json', ...(sid && { 'Mcp-Session-Id': sid }) }).end(JSON.stringify(response));
   }
 
   /** A client's answer to a server→client request: to the local waiter, or routed to the issuing node. */
-  async routeAnswer(session: LocalSession, m: JsonRpcResponse): Promise<void> {
-    if (m.id === null || typeof m.id !== 'string') return; // ours are always strings; anything else matches nothing
-    if (session.answerLocal(m.id, m)) return;
-    await this.ctx.store.routeAnswer(session.ref, m.id, JSON.stringify(m), this.ctx.opts.serverRequestTimeoutMs);
+  routeAnswer(session: LocalSession, m: JsonRpcResponse): Promise<void> {
+    return routeClientAnswer(this.ctx, session, m);
   }
 
-  async routeNotification(session: LocalSession, m: JsonRpcMessage): Promise<void> {
-    if (!isNotification(m)) return;
-    if (m.method === 'notifications/cancelled') {
-      const id = m.params?.requestId;
-      if (typeof id !== 'string' && typeof id !== 'number') return;
-      const key = requestIdKey(id);
-      const reason = typeof m.params?.reason === 'string' ? m.params.reason.slice(0, 256) : undefined;
-      if (session.hasInFlight(key)) session.abortLocal(key, reason);
-      else await this.ctx.store.routeCancel(session.ref, key, reason, this.ctx.opts.cancelTombstoneMs);
-      return;
-    }
-    session.deliver(m);
+  /** A client notification: cancellations go to the node running the request; the rest to the instance. */
+  routeNotification(session: LocalSession, m: JsonRpcMessage): Promise<void> {
+    return routeClientNotification(this.ctx, session, m);
   }
 
   async handleGet(caller: CallerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
