@@ -3,7 +3,9 @@
  * arguments, the script runs with EVALSHA (EVAL when the server does not have it cached: a new or restarted
  * server, a promoted replica), and the descriptor decodes the reply. No per-script command is defined on the
  * client: EVALSHA is a command ioredis knows, so on Cluster it routes (and auto-pipelines) every call by its
- * first declared key, whatever the number of keys.
+ * first declared key, whatever the number of keys. (A `defineCommand` script with a variable key count has the
+ * count as its first argument, which Cluster auto-pipelining took for a key, batching calls of different slots
+ * into one failing pipeline: such scripts had to be kept out of auto-pipelining.)
  *
  * Scripts that publish have two variants: as written (PUBLISH, classic pub/sub) and with SPUBLISH (sharded
  * pub/sub, pubsub.ts), run in the mode resolved at start-up. A script may SPUBLISH only to channels of the slot
