@@ -55,6 +55,9 @@ export interface StreamLimits {
   maxBytes?: number;
 }
 
+/** `Store.appendEvents`: the log's limits, and what the batch ends or releases. */
+export type AppendEventsOptions = StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' };
+
 /** A successful append: the new entry ids in order, and the id that preceded them (for gap detection). */
 export interface AppendResult {
   prevId: string | null;
@@ -135,7 +138,7 @@ export interface Store {
     ref: SessionRef,
     streamId: string,
     messages: string[],
-    opts: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' },
+    opts: AppendEventsOptions,
   ): Promise<AppendResult>;
   /** Entries strictly after `afterId` ('0-0' for all), at most `count`. */
   readEvents(ref: SessionRef, streamId: string, afterId: string, count: number): Promise<StreamEntry[]>;
