@@ -8,10 +8,10 @@
 import { createAuthenticator, type TenantAuthenticator } from '@switchboard/auth';
 import type { ProtectedResourceMetadataRoute } from '@switchboard/auth';
 import type { Store } from '@switchboard/store';
-import { parseRequestStateSecrets, type EngineHooks } from '@switchboard/transport';
+import type { EngineHooks } from '@switchboard/transport';
 import type { GatewayObserver } from '@switchboard/gateway';
 import { TenantRegistry, type Endpoint, type Tenant } from './config/tenant-registry';
-import { startTenantRuntime, type TenantRuntime, type TenantRuntimeOptions, type TenantServices } from './tenant-runtime';
+import { startTenantRuntime, type TenantRuntime, type TenantRuntimeOptions } from './tenant-runtime';
 
 export interface ServedTenant extends Tenant {
   runtime: TenantRuntime;
@@ -29,7 +29,8 @@ export interface TenantHostDeps {
   onChangeEventDropped?: (tenant: string) => void;
   log: (msg: string, err?: unknown) => void;
   debug: (msg: string) => void;
-  retireAfterMs?: number;
+  /** A runtime replaced by a reload keeps serving its open listen streams this long. */
+  retireAfterMs: number;
   /** Per-upstream metrics of gateway tenants. */
   gatewayObserver?: GatewayObserver;
   /** Limits on by default for every tenant that does not set its own (docs/security.md). */
@@ -77,13 +78,12 @@ export class TenantHost {
         const reusable = previous && previous.createServer === t.createServer && runtimeInputs(previous) === runtimeInputs(t);
         let runtime = reusable ? previous.runtime : undefined;
         if (!runtime) {
-          const factory = t.createServer as unknown as (services: TenantServices) => ReturnType<Tenant['createServer']>;
           runtime = await startTenantRuntime({
             tenant: t.id,
             store: this.deps.store,
-            factory,
+            factory: t.createServer,
             eras: t.eras,
-            requestStateSecrets: parseRequestStateSecrets(t.requestStateKeys.join(',')),
+            requestStateKeys: t.requestStateKeys,
             requestStateTtlMs: this.deps.requestStateTtlMs,
             bodyLimitBytes: t.bodyLimitBytes,
             keepAliveMs: this.deps.keepAliveMs,
@@ -116,7 +116,7 @@ export class TenantHost {
     this.metadata = metadata;
     this.registry.replace([...next.values()]);
     if (retired.length > 0) {
-      setTimeout(() => void Promise.allSettled(retired.map((r) => r.shutdown())), this.deps.retireAfterMs ?? 30_000).unref();
+      setTimeout(() => void Promise.allSettled(retired.map((r) => r.shutdown())), this.deps.retireAfterMs).unref();
     }
   }
 
