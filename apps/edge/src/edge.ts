@@ -42,7 +42,6 @@ function configuredTenants(config: EdgeConfig): Tenant[] {
       ...demoTenant(createDemoServer, {
         allowedHosts: d.allowedHosts,
         allowedOrigins: d.allowedOrigins,
-        sessionIdleTtlMs: config.engine.sessionTtlMs,
         bodyLimitBytes: d.bodyLimitBytes,
         eras: d.eras,
       }),
@@ -106,6 +105,7 @@ export async function createEdge(config: EdgeConfig, opts: { log?: Logger } = {}
     debug: (msg) => log.debug(msg),
     gatewayObserver: createGatewayMetrics(metrics.register),
     defaults: {
+      sessionIdleTtlMs: config.engine.sessionTtlMs,
       principalRate: config.limits.principalRateLimit > 0 ? { limit: config.limits.principalRateLimit, windowMs: config.limits.principalRateWindowMs } : undefined,
       maxStreamsPerPrincipal: config.limits.maxStreamsPerPrincipal,
     },

@@ -14,6 +14,8 @@ import { TenantRegistry, type Endpoint, type Tenant } from './config/tenant-regi
 import { startTenantRuntime, type TenantRuntime, type TenantRuntimeOptions } from './tenant-runtime';
 
 export interface ServedTenant extends Tenant {
+  /** The tenant's own, or the node's default (SESSION_TTL_MS): resolved once, read by the engines and the gateway alike. */
+  sessionIdleTtlMs: number;
   runtime: TenantRuntime;
   authenticator: TenantAuthenticator;
 }
@@ -33,13 +35,15 @@ export interface TenantHostDeps {
   retireAfterMs: number;
   /** Per-upstream metrics of gateway tenants. */
   gatewayObserver?: GatewayObserver;
-  /** Limits on by default for every tenant that does not set its own (docs/security.md). */
-  defaults?: TenantLimitDefaults;
+  /** Settings and limits of every tenant that does not set its own (docs/security.md). */
+  defaults: TenantDefaults;
   /** The 2026-07-28 tasks extension per tenant (tasks-setup.ts). */
   modernTasks?: TenantRuntimeOptions['modernTasks'];
 }
 
-export interface TenantLimitDefaults {
+export interface TenantDefaults {
+  /** Session idle TTL (SESSION_TTL_MS). */
+  sessionIdleTtlMs: number;
   /** Requests per principal per window (`rateLimits.principal`); undefined: none by default. */
   principalRate: { limit: number; windowMs: number } | undefined;
   /** Concurrent long-lived streams per principal (`rateLimits.maxStreamsPerPrincipal`). */
@@ -71,7 +75,18 @@ export class TenantHost {
     const next = new Map<string, ServedTenant>();
     const created: TenantRuntime[] = [];
     try {
-      for (const t of tenants) {
+      for (const given of tenants) {
+        // The tenant's settings with the node's defaults where it sets none, resolved here once for everything it reaches.
+        const d = this.deps.defaults;
+        const t = {
+          ...given,
+          sessionIdleTtlMs: given.sessionIdleTtlMs ?? d.sessionIdleTtlMs,
+          rateLimits: {
+            ...given.rateLimits,
+            principal: given.rateLimits.principal ?? d.principalRate,
+            maxStreamsPerPrincipal: given.rateLimits.maxStreamsPerPrincipal ?? d.maxStreamsPerPrincipal,
+          },
+        };
         const previous = this.served.get(t.id);
         const authenticator = createAuthenticator({ id: t.id, auth: t.auth, resourceUrl: this.resourceUrl(t) });
         // The module cache hands a reload the same factory function when the server module did not change.
@@ -99,11 +114,7 @@ export class TenantHost {
           });
           created.push(runtime);
         }
-        const d = this.deps.defaults;
-        const rateLimits = d
-          ? { ...t.rateLimits, principal: t.rateLimits.principal ?? d.principalRate, maxStreamsPerPrincipal: t.rateLimits.maxStreamsPerPrincipal ?? d.maxStreamsPerPrincipal }
-          : t.rateLimits;
-        next.set(t.id, { ...t, rateLimits, runtime, authenticator });
+        next.set(t.id, { ...t, runtime, authenticator });
       }
     } catch (err) {
       await Promise.allSettled(created.map((r) => r.shutdown()));

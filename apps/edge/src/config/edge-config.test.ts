@@ -4,7 +4,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS } from '@switchboard/transport';
+import { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS, resolveOptions, resolveSessionSettings } from '@switchboard/transport';
 import { EDGE_SETTINGS, EDGE_TIMINGS, EDGE_VARIABLES, engineOptionsOf, loadEdgeConfig } from './edge-config';
 import { ConfigurationError, type Unit } from './settings';
 
@@ -31,6 +31,16 @@ describe('edge configuration', () => {
     expect(c.defaultTenant.allowedHosts).toEqual(['a.example', 'b.example:8080']);
     expect(c.defaultTenant.eras).toEqual(['modern']);
     expect(c.tasks.enabled).toBe(false);
+  });
+
+  test('tenant overrides: a tenant\'s session TTL and budgets replace the node\'s, field by field', () => {
+    const opts = resolveOptions(engineOptionsOf(loadEdgeConfig({ SESSION_TTL_MS: '600000', STREAM_MAX_BYTES: '4096' })));
+    const node = { ...DEFAULT_SESSION_BUDGETS, maxStreamBytes: 4096 };
+    expect(resolveSessionSettings(opts, {})).toEqual({ sessionTtlMs: 600_000, budgets: node });
+    expect(resolveSessionSettings(opts, { sessionTtlMs: 7_200_000, budgets: { maxSessionsPerPrincipal: 5, maxStreamBytes: undefined } })).toEqual({
+      sessionTtlMs: 7_200_000,
+      budgets: { ...node, maxSessionsPerPrincipal: 5 },
+    });
   });
 
   test.each([

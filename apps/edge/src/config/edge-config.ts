@@ -25,7 +25,7 @@ const erasSchema = z
   });
 
 /** What a tenant gets when it does not say (the default tenant: from the variables below; a configured one: tenant-config.ts). */
-export const TENANT_DEFAULTS = { sessionIdleTtlMs: DEFAULT_ENGINE_OPTIONS.sessionTtlMs, bodyLimitBytes: 4 * 1024 * 1024 } as const;
+export const TENANT_DEFAULTS = { bodyLimitBytes: 4 * 1024 * 1024 } as const;
 
 export const EDGE_SETTINGS = {
   process: PROCESS_SETTINGS,

@@ -31,7 +31,8 @@ export interface Tenant {
   corsOrigins: string[];
   allowedHosts: string[];
   allowLoopback: boolean;
-  sessionIdleTtlMs: number;
+  /** Session idle TTL; absent: the node's default (SESSION_TTL_MS), filled in by the tenant host. */
+  sessionIdleTtlMs?: number;
   bodyLimitBytes: number;
   requestStateKeys: string[];
   /** Gateway tenant: its upstream (the runtime builds the forwarding factory; `createServer` is a placeholder). */
@@ -52,7 +53,7 @@ const TENANT_PATH = /^\/t\/([a-z0-9][a-z0-9-]{0,31})\/(mcp|sse|messages)\/?$/;
 const DEFAULT_PATH = /^\/(mcp|sse|messages)\/?$/;
 
 /** The demo tenant served when no config file is given (anonymous, loopback only unless ALLOWED_* say more). */
-export function demoTenant(createServer: TenantServerFactory, extra: { allowedHosts: string[]; allowedOrigins: string[]; sessionIdleTtlMs: number; bodyLimitBytes: number; eras?: EraName[] }): Tenant {
+export function demoTenant(createServer: TenantServerFactory, extra: { allowedHosts: string[]; allowedOrigins: string[]; sessionIdleTtlMs?: number; bodyLimitBytes: number; eras?: EraName[] }): Tenant {
   return {
     id: 'default',
     basePath: '',
