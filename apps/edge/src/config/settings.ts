@@ -25,16 +25,16 @@ export type SettingsTable = Record<string, Record<string, Setting>>;
 /** The configuration object a table parses to: the same sections and fields, with their parsed values. */
 export type ConfigOf<T extends SettingsTable> = { readonly [S in keyof T]: { readonly [K in keyof T[S]]: z.output<T[S][K]['schema']> } };
 
-const whole = (unit: string, min: number) => z.coerce.number({ error: `a whole number of ${unit}` }).int(`a whole number of ${unit}`).min(min, `at least ${min}`);
+const whole = (what: string, min: number) => z.coerce.number({ error: what }).int(what).min(min, `at least ${min}`);
 
 /** A duration in milliseconds. */
-export const ms = (env: string, def: number, doc: string, min = 0) => ({ env, unit: 'ms', schema: whole('milliseconds', min).default(def), doc }) satisfies Setting;
+export const ms = (env: string, def: number, doc: string, min = 0) => ({ env, unit: 'ms', schema: whole('a whole number of milliseconds', min).default(def), doc }) satisfies Setting;
 /** A size in bytes. */
-export const bytes = (env: string, def: number, doc: string, min = 0) => ({ env, unit: 'bytes', schema: whole('bytes', min).default(def), doc }) satisfies Setting;
+export const bytes = (env: string, def: number, doc: string, min = 0) => ({ env, unit: 'bytes', schema: whole('a whole number of bytes', min).default(def), doc }) satisfies Setting;
 /** A number of things (entries, connections, requests). */
-export const count = (env: string, def: number, doc: string, min = 1) => ({ env, unit: 'count', schema: whole('items', min).default(def), doc }) satisfies Setting;
+export const count = (env: string, def: number, doc: string, min = 1) => ({ env, unit: 'count', schema: whole('a whole number', min).default(def), doc }) satisfies Setting;
 /** A TCP port (0: an ephemeral one). */
-export const port = (env: string, def: number, doc: string) => ({ env, unit: 'port', schema: whole('port', 0).max(65_535, 'at most 65535').default(def), doc }) satisfies Setting;
+export const port = (env: string, def: number, doc: string) => ({ env, unit: 'port', schema: whole('a port number (0-65535)', 0).max(65_535, 'at most 65535').default(def), doc }) satisfies Setting;
 /** Anything else, with its own schema. */
 export const text = <T extends z.ZodType>(env: string, schema: T, doc: string) => ({ env, unit: 'text', schema, doc }) satisfies Setting<T>;
 /** A comma-separated list (empty by default). */
