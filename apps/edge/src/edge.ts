@@ -90,7 +90,7 @@ export async function createEdge(config: EdgeConfig, opts: { log?: Logger } = {}
     options: engineOptionsOf(config),
   }));
   // Before the tenants: their modern engines take the tasks extension when they are built.
-  const tasks = EdgeTasks.create(config.store.redisUrl, config.tasks, { store, maxLen: config.engine.streamMaxLen, ttlMs: config.engine.streamTtlMs, redisClient }, logFn);
+  const tasks = EdgeTasks.create(config.store, config.tasks, config.taskLimits, { store, maxLen: config.engine.streamMaxLen, ttlMs: config.engine.streamTtlMs, redisClient }, logFn);
   if (tasks) tasks.onBudgetRefused = (tenant) => metrics.budgetRefusals.inc({ tenant, kind: 'tasks' });
   const tenants = new TenantHost({
     store,

@@ -5,8 +5,8 @@
  * edge host a worker pool too (small deployments).
  *
  * Its settings are the `tasks` section of the edge configuration (config/edge-config.ts: TASKS,
- * WORKER_CONCURRENCY, TASK_CONCURRENCY, TASK_LOCK_MS); the task bounds (TASK_*) are packages/tasks'
- * (limits-env.ts), shared with the workers.
+ * WORKER_CONCURRENCY, TASK_CONCURRENCY, TASK_LOCK_MS); the task bounds (TASK_*) are its `taskLimits`
+ * section, declared once in config/settings.ts and shared with the workers.
  */
 import {
   bullConnection,
@@ -17,9 +17,9 @@ import {
   Tasks2025,
   Tasks2026,
   TaskWorkerPool,
-  taskLimitsFromEnv,
   toolPolicies,
   type ServerFactory,
+  type TaskLimits,
   type TaskDispatcher,
   type TaskEvent,
   type TaskStore,
@@ -60,17 +60,17 @@ export class EdgeTasks {
     private readonly closeConnection: () => void,
   ) {}
 
-  /** Undefined when TASKS=off. Throws (stopping start-up) on a bad TASK_* bound. */
+  /** Undefined when TASKS=off. `limits`: the TASK_* bounds of the configuration. */
   static create(
-    redisUrl: string | undefined,
+    storeConfig: EdgeConfig['store'],
     cfg: EdgeConfig['tasks'],
+    limits: TaskLimits,
     streams: SessionStreams,
     log: (msg: string, err?: unknown) => void,
-    env: NodeJS.ProcessEnv = process.env,
   ): EdgeTasks | undefined {
     if (!cfg.enabled) return undefined;
-    const limits = taskLimitsFromEnv(env);
-    const store = createTaskStore(redisUrl, { limits, onError: (err) => log('tasks: redis error', err), connectionName: 'sb-edge-tasks', client: streams.redisClient });
+    const { redisUrl, pubsubMode } = storeConfig;
+    const store = createTaskStore(redisUrl, { limits, onError: (err) => log('tasks: redis error', err), connectionName: 'sb-edge-tasks', client: streams.redisClient, pubsubMode });
     const notify = sessionNotifier(streams.store, { maxLen: streams.maxLen, ttlMs: streams.ttlMs }, log);
     let self: EdgeTasks | undefined;
     const servers = (tenant: string) => self?.factories.get(tenant);

@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import pino from 'pino';
 import { createStore } from '@switchboard/store';
-import { bullConnection, RedisTaskStore, sessionNotifier, TaskQueues, TaskWorkerPool, taskLimitsFromEnv } from '@switchboard/tasks';
+import { bullConnection, RedisTaskStore, sessionNotifier, TaskQueues, TaskWorkerPool } from '@switchboard/tasks';
 import { loadWorkerConfig } from './worker-config';
 import { createApp } from './app';
 import { WorkerMetrics } from './metrics';
@@ -17,14 +17,14 @@ async function main(): Promise<void> {
   const config = loadWorkerConfig();
   const { nodeId, drainGraceMs, configFile } = config.process;
   const redisUrl = config.store.redisUrl;
-  const limits = taskLimitsFromEnv();
+  const limits = config.taskLimits;
   const log = pino({ level: config.process.logLevel, base: { node: nodeId, role: 'worker' } });
   const logFn = (msg: string, err?: unknown) => (err ? log.warn({ err: String(err) }, msg) : log.info(msg));
   // A bad tenant file stops start-up here, before anything connects.
   const initial = initialTenants(configFile, config.tenants.defaultTenantRequestStateKeys);
 
   const onError = (err: Error) => log.warn({ err: err.message }, 'redis error');
-  const store = new RedisTaskStore(redisUrl, { limits, onError, connectionName: `sb-worker-${nodeId}` });
+  const store = new RedisTaskStore(redisUrl, { limits, onError, connectionName: `sb-worker-${nodeId}`, pubsubMode: config.store.pubsubMode });
   const connection = bullConnection(redisUrl, onError);
   const queues = new TaskQueues(store, connection);
   // 2025-11-25 sessions get their tasks' status and progress notifications in their GET stream log; the

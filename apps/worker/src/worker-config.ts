@@ -17,6 +17,8 @@ import {
   SHARED,
   STORE_SETTINGS,
   STREAM_LOG_SETTINGS,
+  TASK_LIMIT_SETTINGS,
+  taskLimitsOf,
   text,
   type ConfigOf,
 } from '@switchboard/edge/dist/config/settings';
@@ -31,6 +33,8 @@ export const WORKER_SETTINGS = {
   },
   /** Session stream logs the worker appends task notifications to: the same variables as the edge's. */
   streams: STREAM_LOG_SETTINGS,
+  /** Task bounds (TASK_*): the same variables as the edge's. */
+  taskLimits: TASK_LIMIT_SETTINGS,
   tasks: {
     concurrency: count('WORKER_CONCURRENCY', 4, 'tasks run at once per tenant in this process'),
     lockMs: SHARED.taskLockMs,
@@ -56,5 +60,5 @@ export function loadWorkerConfig(source: NodeJS.ProcessEnv = process.env): Worke
   const parsed = parseSettings(WORKER_SETTINGS, source);
   const redisUrl = parsed.store.redisUrl;
   if (redisUrl === undefined) throw new ConfigurationError(['REDIS_URL: required (workers consume the tenants\' task queues in Redis)']);
-  return { ...parsed, process: { ...parsed.process, nodeId: nodeIdOf(parsed.process.nodeId) }, store: { ...parsed.store, redisUrl } };
+  return { ...parsed, process: { ...parsed.process, nodeId: nodeIdOf(parsed.process.nodeId) }, store: { ...parsed.store, redisUrl }, taskLimits: taskLimitsOf(parsed.taskLimits) };
 }

@@ -2,6 +2,7 @@
  * The edge's configuration object: defaults (the transport's own for the engine), units in names, invalid
  * values named by variable, documentation in step with the schema, and no duration written outside it.
  */
+import { DEFAULT_TASK_LIMITS } from '@switchboard/tasks';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS, resolveOptions, resolveSessionSettings } from '@switchboard/transport';
@@ -61,16 +62,24 @@ describe('edge configuration', () => {
     expect(() => loadEdgeConfig(env)).toThrow(message);
   });
 
+  test('task bounds: defaults are the task store\'s, the default retention is clamped, min above max and bad values refused', () => {
+    expect(loadEdgeConfig({}).taskLimits).toEqual(DEFAULT_TASK_LIMITS);
+    const c = loadEdgeConfig({ TASK_MIN_TTL_MS: '100', TASK_MAX_TTL_MS: '1000', TASK_MAX_RETAINED_BYTES_PER_PRINCIPAL: '2048' });
+    expect(c.taskLimits).toMatchObject({ minTtlMs: 100, maxTtlMs: 1000, defaultTtlMs: 1000, maxRetainedBytesPerOwner: 2048 });
+    expect(() => loadEdgeConfig({ TASK_MIN_TTL_MS: '5000', TASK_MAX_TTL_MS: '1000' })).toThrow(/TASK_MIN_TTL_MS: must not exceed TASK_MAX_TTL_MS/);
+    expect(() => loadEdgeConfig({ TASK_MAX_RUNS: '0' })).toThrow(/TASK_MAX_RUNS: at least 1 \(got "0"\)/);
+  });
+
   test('every bad variable is named in one error', () => {
     expect(() => loadEdgeConfig({ LEASE_MS: 'x', STREAM_MAX_LEN: '0' })).toThrow(/STREAM_MAX_LEN: at least 1 \(got "0"\); LEASE_MS: a whole number of milliseconds \(got "x"\)/);
   });
 
-  test('units are in the names: a duration ends in _MS / Ms, a size in _BYTES / Bytes, and the reverse', () => {
-    const suffixes: Partial<Record<Unit, [string, string]>> = { ms: ['_MS', 'Ms'], bytes: ['_BYTES', 'Bytes'] };
+  test('units are in the names: a duration says _MS / Ms, a size _BYTES / Bytes (as a whole word), and the reverse', () => {
+    const suffixes: Partial<Record<Unit, [RegExp, RegExp]>> = { ms: [/_MS(_|$)/, /Ms([A-Z]|$)/], bytes: [/_BYTES(_|$)/, /Bytes([A-Z]|$)/] };
     for (const [, section] of Object.entries(EDGE_SETTINGS)) {
       for (const [field, s] of Object.entries(section)) {
-        for (const [unit, [envSuffix, fieldSuffix]] of Object.entries(suffixes) as [Unit, [string, string]][]) {
-          const named = s.env.endsWith(envSuffix) && field.endsWith(fieldSuffix);
+        for (const [unit, [envWord, fieldWord]] of Object.entries(suffixes) as [Unit, [RegExp, RegExp]][]) {
+          const named = envWord.test(s.env) && fieldWord.test(field);
           expect([s.env, field, s.unit === unit]).toEqual([s.env, field, named]);
         }
       }

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS, type EngineOptions, type SessionBudgets } from '@switchboard/transport';
 import { ALL_ERAS, type EraName } from '../era';
-import { bytes, ConfigurationError, count, list, ms, nodeIdOf, parseSettings, port, PROCESS_SETTINGS, settingsOf, SHARED, STORE_SETTINGS, STREAM_LOG_SETTINGS, text, type ConfigOf } from './settings';
+import { bytes, ConfigurationError, count, list, ms, nodeIdOf, parseSettings, port, PROCESS_SETTINGS, settingsOf, SHARED, STORE_SETTINGS, STREAM_LOG_SETTINGS, TASK_LIMIT_SETTINGS, taskLimitsOf, text, type ConfigOf } from './settings';
 
 const engine = DEFAULT_ENGINE_OPTIONS;
 const budgets = DEFAULT_SESSION_BUDGETS;
@@ -84,7 +84,9 @@ export const EDGE_SETTINGS = {
     principalRateWindowMs: ms('PRINCIPAL_RATE_WINDOW_MS', 10_000, 'the window of PRINCIPAL_RATE_LIMIT', 1),
     maxStreamsPerPrincipal: count('MAX_STREAMS_PER_PRINCIPAL', 32, 'concurrent long-lived streams (GET, /sse, subscriptions/listen) per principal'),
   },
-  /** MCP tasks at the edge (tasks-setup.ts); their bounds are TASK_* (packages/tasks/src/limits-env.ts). */
+  /** Task bounds (TASK_*), shared with the workers. */
+  taskLimits: TASK_LIMIT_SETTINGS,
+  /** MCP tasks at the edge (tasks-setup.ts). */
   tasks: {
     enabled: text('TASKS', z.enum(['on', 'off']).default('on').transform((v) => v === 'on'), 'on | off: MCP tasks served by this edge'),
     workerConcurrency: count('WORKER_CONCURRENCY', 0, 'with Redis: tasks per tenant this edge runs itself (0: workers only)', 0),
@@ -144,7 +146,7 @@ function crossChecks(c: EdgeConfig): string[] {
 /** The edge's configuration from `source` (default: the process environment). Throws ConfigurationError. */
 export function loadEdgeConfig(source: NodeJS.ProcessEnv = process.env): EdgeConfig {
   const parsed = parseSettings(EDGE_SETTINGS, source);
-  const config: EdgeConfig = { ...parsed, process: { ...parsed.process, nodeId: nodeIdOf(parsed.process.nodeId) } };
+  const config: EdgeConfig = { ...parsed, process: { ...parsed.process, nodeId: nodeIdOf(parsed.process.nodeId) }, taskLimits: taskLimitsOf(parsed.taskLimits) };
   const issues = crossChecks(config);
   if (issues.length > 0) throw new ConfigurationError(issues);
   return config;

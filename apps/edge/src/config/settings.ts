@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { newNodeId } from '@switchboard/protocol';
 import { DEFAULT_ENGINE_OPTIONS } from '@switchboard/transport';
+import { DEFAULT_TASK_LIMITS, type TaskLimits } from '@switchboard/tasks';
 
 /** What a number means: the suffix its variable (`_MS`, `_BYTES`) and its field (`Ms`, `Bytes`) carry. */
 export type Unit = 'ms' | 'bytes' | 'count' | 'port' | 'text';
@@ -101,6 +102,26 @@ export const SHARED = {
   requestStateTtlMs: ms('REQUEST_STATE_TTL_MS', 600_000, 'lifetime of a sealed requestState', 1),
   requestStateKeys: list('REQUEST_STATE_KEYS', 'the default tenant\'s requestState sealing secrets, base64 (≥ 32 bytes), newest first; absent: one shared through the store'),
 } satisfies Record<string, Setting>;
+
+const task = DEFAULT_TASK_LIMITS;
+/** Task bounds (`TaskLimits`): the same on edges and workers, since both write task records. */
+export const TASK_LIMIT_SETTINGS = {
+  defaultTtlMs: ms('TASK_DEFAULT_TTL_MS', task.defaultTtlMs, 'retention of a task whose creator asked for none (clamped to the min/max below)', 1),
+  minTtlMs: ms('TASK_MIN_TTL_MS', task.minTtlMs, 'shortest retention a creator may ask for', 1),
+  maxTtlMs: ms('TASK_MAX_TTL_MS', task.maxTtlMs, 'longest retention; also how long an active task may live', 1),
+  pollIntervalMs: ms('TASK_POLL_INTERVAL_MS', task.pollIntervalMs, 'pollInterval suggested to clients', 1),
+  maxActivePerOwner: count('TASK_MAX_ACTIVE_PER_PRINCIPAL', task.maxActivePerOwner, 'unfinished tasks per principal and tenant (creation refused past it)'),
+  maxRetainedPerOwner: count('TASK_MAX_RETAINED_PER_PRINCIPAL', task.maxRetainedPerOwner, 'finished tasks kept per principal and tenant (oldest dropped early)'),
+  maxRetainedBytesPerOwner: bytes('TASK_MAX_RETAINED_BYTES_PER_PRINCIPAL', task.maxRetainedBytesPerOwner, 'result bytes kept per principal and tenant (oldest dropped early)', 1),
+  maxResultBytes: bytes('TASK_MAX_RESULT_BYTES', task.maxResultBytes, 'largest task result; a larger one fails its task', 1),
+  maxRuns: count('TASK_MAX_RUNS', task.maxRuns, 'runs of a rerun-safe task after worker failures'),
+} satisfies Record<keyof TaskLimits, Setting>;
+
+/** The task bounds as the stores take them: the default retention clamped into [min, max]; min > max refused. */
+export function taskLimitsOf(parsed: { readonly [K in keyof TaskLimits]: number }): TaskLimits {
+  if (parsed.minTtlMs > parsed.maxTtlMs) throw new ConfigurationError([`${TASK_LIMIT_SETTINGS.minTtlMs.env}: must not exceed ${TASK_LIMIT_SETTINGS.maxTtlMs.env}`]);
+  return { ...parsed, defaultTtlMs: Math.min(parsed.maxTtlMs, Math.max(parsed.minTtlMs, parsed.defaultTtlMs)) };
+}
 
 /** `NODE_ID` as given, or a fresh random one. */
 export const nodeIdOf = (given: string | undefined): string => given ?? newNodeId();
