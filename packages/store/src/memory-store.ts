@@ -167,7 +167,7 @@ export class MemoryStore extends MemoryKeyspace implements Store {
     ref: SessionRef,
     streamId: string,
     messages: string[],
-    o: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' },
+    o: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime'; requestRecord?: string },
   ): Promise<AppendResult> {
     const key = keys.stream(ref, streamId);
     const prevId = this.stream(key)?.entries.at(-1)?.id ?? null;
@@ -178,6 +178,9 @@ export class MemoryStore extends MemoryKeyspace implements Store {
     if (o.end) {
       this.data.delete(keys.streamRequests(ref, streamId));
       this.noteEnded(key);
+    } else if (o.requestRecord) {
+      const slot = this.get(keys.streamRequests(ref, streamId));
+      if (slot?.value.kind === 'string') slot.value = { kind: 'string', v: o.requestRecord };
     }
     this.emit(channels.wake(ref), `${streamId} ${ids.at(-1)}`);
     return { prevId, ids };
@@ -224,6 +227,14 @@ export class MemoryStore extends MemoryKeyspace implements Store {
     this.data.delete(keys.streamRequests(ref, streamId));
     this.noteEnded(key);
     this.emit(channels.wake(ref), `${streamId} ${id}`);
+    return true;
+  }
+
+  async adoptOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], nodeId: string, leaseMs: number): Promise<boolean> {
+    if (requestKeys.some((r) => this.get(keys.inflight(ref, r)))) return false;
+    const last = this.stream(keys.stream(ref, streamId))?.entries.at(-1);
+    if (!last || last.kind === 'end') return false;
+    for (const r of requestKeys) this.set(keys.inflight(ref, r), { kind: 'string', v: `${nodeId} ${streamId}` }, leaseMs);
     return true;
   }
 

@@ -190,12 +190,14 @@ export class RedisStore implements Store {
     ref: SessionRef,
     streamId: string,
     messages: string[],
-    o: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' },
+    o: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime'; requestRecord?: string },
   ): Promise<AppendResult> {
     // Deleted with the released leases: once the stream ends, nothing runs any more and its request record goes.
-    const ks = [keys.stream(ref, streamId), ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r)), ...(o.end ? [keys.streamRequests(ref, streamId)] : [])];
+    // Replaced instead (last key, see appendEvents.lua) when the caller rewrites it.
+    const record = !o.end && o.requestRecord ? o.requestRecord : '';
+    const ks = [keys.stream(ref, streamId), ...(o.releaseRequestKeys ?? []).map((r) => keys.inflight(ref, r)), ...(o.end || record ? [keys.streamRequests(ref, streamId)] : [])];
     const [prev, ...ids] = await (this.mode ? this.scriptSets[this.mode] : await this.publishing()).appendEvents(
-      ks.length, ...ks, o.maxLen, o.ttlMs, channels.wake(ref), streamId, o.end ? '1' : '0', o.kind ?? 'msg', WAKE_DATA_MAX_BYTES, o.maxBytes ?? 0, ...messages,
+      ks.length, ...ks, o.maxLen, o.ttlMs, channels.wake(ref), streamId, o.end ? '1' : '0', o.kind ?? 'msg', WAKE_DATA_MAX_BYTES, o.maxBytes ?? 0, record, ...messages,
     );
     return { prevId: prev ?? null, ids };
   }
@@ -224,6 +226,11 @@ export class RedisStore implements Store {
   async failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], l: StreamLimits): Promise<boolean> {
     const ks = [keys.stream(ref, streamId), keys.streamRequests(ref, streamId), ...requestKeys.map((r) => keys.inflight(ref, r))];
     return (await (this.mode ? this.scriptSets[this.mode] : await this.publishing()).failOrphanedStream(ks.length, ...ks, l.maxLen, l.ttlMs, channels.wake(ref), streamId, ...errorMessages)) === 1;
+  }
+
+  async adoptOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], nodeId: string, leaseMs: number): Promise<boolean> {
+    const ks = [keys.stream(ref, streamId), ...requestKeys.map((r) => keys.inflight(ref, r))];
+    return (await this.s.adoptOrphanedStream(ks.length, ...ks, leaseMs, `${nodeId} ${streamId}`)) === 1;
   }
 
   async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number, records?: { streamIds: string[]; ttlMs: number }): Promise<string[]> {

@@ -64,6 +64,7 @@ export interface ScriptCommands {
   appendEvents(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<[string | null, ...string[]]>;
   checkCursor(key: string, entryId: string): Promise<[number, string | null]>;
   failOrphanedStream(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
+  adoptOrphanedStream(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number>;
   refreshLeases(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<number[]>;
   /** The waiting node's id (null: nobody waits). With an empty `inboxPrefix` the caller pokes its inbox. */
   routeAnswer(pending: string, answer: string, message: string, ttlMs: number, inboxPrefix: string, envelope: string): Promise<string | null>;

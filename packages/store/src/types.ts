@@ -129,13 +129,14 @@ export interface Store {
   /**
    * Appends messages (kind msg, or prime for a GET stream's priming entry) and, with `end`, the completion
    * marker (dropping the stream's request record); releases the in-flight leases of `releaseRequestKeys`;
-   * wakes tails on other nodes.
+   * wakes tails on other nodes. Without `end`, `requestRecord` replaces the stream's request record in the
+   * same step (only while it exists, its TTL kept): what it says about the log never runs ahead of it.
    */
   appendEvents(
     ref: SessionRef,
     streamId: string,
     messages: string[],
-    opts: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' },
+    opts: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime'; requestRecord?: string },
   ): Promise<AppendResult>;
   /** Entries strictly after `afterId` ('0-0' for all), at most `count`. */
   readEvents(ref: SessionRef, streamId: string, afterId: string, count: number): Promise<StreamEntry[]>;
@@ -150,6 +151,13 @@ export interface Store {
    * error responses and the marker (the owner died) and drops the request record. Returns whether it did.
    */
   failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], limits: StreamLimits): Promise<boolean>;
+  /**
+   * The other way out of an orphaned stream (a gateway resuming the upstream's stream): if none of the requests
+   * has a live lease and the stream has no completion marker, takes their leases for `nodeId` (as
+   * `beginStream` does; refreshed with `refreshLeases`, released by `appendEvents`). Returns whether it did:
+   * of the nodes that try at once, one does.
+   */
+  adoptOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], nodeId: string, leaseMs: number): Promise<boolean>;
   /**
    * Refreshes this node's leases, and the request records of `records.streamIds` (to `records.ttlMs`) so a
    * long call's record outlives its log's trimming; returns the request keys that have a cancellation tombstone.
