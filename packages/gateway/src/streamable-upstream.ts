@@ -96,7 +96,8 @@ export class StreamableUpstream {
    * The messages of an upstream SSE response. When the stream ends before the response and the upstream gave
    * event ids (it is resumable, or it polls per SEP-1699: priming event, `retry:`, then a close), the stream is
    * resumed with `GET` + `Last-Event-ID` after the upstream's retry delay, at most `MAX_RESUMES` times in a
-   * row without news; otherwise the caller sees the end (UPSTREAM_INVALID_RESPONSE).
+   * row without news; otherwise the caller sees the end (UPSTREAM_INVALID_RESPONSE). A 409 to the GET (the
+   * upstream still holds the stream's previous connection) is retried the same way.
    */
   private async *sseMessages(first: AsyncIterable<Buffer> | undefined, session: UpstreamSession, signal: AbortSignal, resumeFrom?: string, onEventId?: (id: string) => void): AsyncGenerator<JsonRpcMessage> {
     const { pool } = this;
@@ -134,6 +135,14 @@ export class StreamableUpstream {
         'last-event-id': lastId,
       }), undefined, signal);
       if (res.status === 404) throw (res.body.destroy(), new UpstreamError('session_expired', 'HTTP 404 resuming the upstream stream'));
+      if (res.status === 409 && quietResumes < MAX_RESUMES) {
+        // The upstream still holds the stream's previous connection (a dead node's, not yet closed): wait, retry.
+        res.body.destroy();
+        quietResumes++;
+        body = undefined;
+        await sleep(Math.min(retryMs * quietResumes, MAX_RESUME_DELAY_MS), signal);
+        continue;
+      }
       if (res.status !== 200 || !(header(res.headers, 'content-type') ?? '').startsWith('text/event-stream')) {
         res.body.destroy();
         return;
