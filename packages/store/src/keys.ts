@@ -2,8 +2,9 @@
  * Every Redis key and channel name Switchboard uses. Nothing else builds key strings.
  *
  * All keys of one session share the hash tag `{<sessionId>}` so they live in one Redis Cluster slot and
- * Lua scripts can touch them together. The tenant is part of the prefix, so a session id presented under
- * another tenant addresses keys that do not exist.
+ * Lua scripts can touch them together. A script gets every key it touches in KEYS, built here by its
+ * descriptor (operations/), and never builds a key name itself (lua-keys.test.ts). The tenant is part of the
+ * prefix, so a session id presented under another tenant addresses keys that do not exist.
  *
  * | key                                  | type   | holds                                              | TTL                        |
  * |--------------------------------------|--------|----------------------------------------------------|----------------------------|

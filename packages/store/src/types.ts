@@ -55,6 +55,13 @@ export interface StreamLimits {
   maxBytes?: number;
 }
 
+/** `Store.appendEvents`: the log's limits, and what the batch ends or releases. */
+/**
+ * Without `end`, `requestRecord` replaces the stream's request record in the same step (only while it exists,
+ * its TTL kept): what it says about the log (a gateway's upstream resume cursor) never runs ahead of it.
+ */
+export type AppendEventsOptions = StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime'; requestRecord?: string };
+
 /** A successful append: the new entry ids in order, and the id that preceded them (for gap detection). */
 export interface AppendResult {
   prevId: string | null;
@@ -129,14 +136,13 @@ export interface Store {
   /**
    * Appends messages (kind msg, or prime for a GET stream's priming entry) and, with `end`, the completion
    * marker (dropping the stream's request record); releases the in-flight leases of `releaseRequestKeys`;
-   * wakes tails on other nodes. Without `end`, `requestRecord` replaces the stream's request record in the
-   * same step (only while it exists, its TTL kept): what it says about the log never runs ahead of it.
+   * wakes tails on other nodes.
    */
   appendEvents(
     ref: SessionRef,
     streamId: string,
     messages: string[],
-    opts: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime'; requestRecord?: string },
+    opts: AppendEventsOptions,
   ): Promise<AppendResult>;
   /** Entries strictly after `afterId` ('0-0' for all), at most `count`. */
   readEvents(ref: SessionRef, streamId: string, afterId: string, count: number): Promise<StreamEntry[]>;

@@ -1,5 +1,5 @@
 export { LegacyEngine, type CallerContext, type LegacyEngineDeps } from './legacy-engine';
-export { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS, resolveBudgets, resolveOptions, type EngineOptions, type SessionBudgets } from './options';
+export { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS, resolveBudgets, resolveOptions, resolveSessionSettings, type EngineOptions, type SessionBudgets, type SessionSettings, type TenantSessionOverrides } from './options';
 export { LOG_LEVELS } from './session-budgets';
 export type { OrphanedStream, ResumeOrphan, ServerFactory, ServerLike } from './server-instance';
 export { isEngineRequestId } from './server-instance';

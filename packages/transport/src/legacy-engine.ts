@@ -26,7 +26,7 @@ import {
 } from '@switchboard/protocol';
 import type { SessionRecord, SessionRef, Store } from '@switchboard/store';
 import type { AuthInfo, MessageExtraInfo } from '@modelcontextprotocol/server';
-import { resolveBudgets, resolveOptions, type EngineOptions, type SessionBudgets } from './options';
+import { resolveOptions, resolveSessionSettings, type EngineOptions, type SessionBudgets, type SessionSettings } from './options';
 import { assertSubscriptionUri, LOG_LEVELS, rehydrationParams } from './session-budgets';
 import { sleep, StreamHub } from './stream-hub';
 import { StreamTail } from './stream-tail';
@@ -102,14 +102,19 @@ export class LegacyEngine {
     await this.sessions.closeAll();
   }
 
+  /** The caller's session settings: the engine's defaults with the tenant's overrides. */
+  settingsOf(caller: CallerContext): SessionSettings {
+    return resolveSessionSettings(this.ctx.opts, caller);
+  }
+
   /** The caller's budgets: the engine's defaults with the tenant's overrides. */
   budgetsOf(caller: CallerContext): SessionBudgets {
-    return resolveBudgets(this.ctx.opts.budgets, caller.budgets);
+    return this.settingsOf(caller).budgets;
   }
 
   private async loadSession(caller: CallerContext, sid: string): Promise<{ ref: SessionRef; record: SessionRecord }> {
     const ref = { tenant: caller.tenant, sid };
-    const record = await this.ctx.store.touchSession(ref, caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
+    const record = await this.ctx.store.touchSession(ref, this.settingsOf(caller).sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
     // Another principal's session answers exactly like a missing one (docs/architecture.md §3.7); so does a
     // session of the other wire (a 2024 HTTP+SSE session is not addressable on the Streamable endpoint).
     if (record && record.principal !== caller.principal) this.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
@@ -132,9 +137,10 @@ export class LegacyEngine {
     const version = protocolVersionOf(req, record.protocolVersion);
     if (batch && !allowsBatches(version)) throw new McpHttpError('BATCH_NOT_ALLOWED');
 
-    const budgets = this.budgetsOf(caller);
+    const settings = this.settingsOf(caller);
+    const { budgets } = settings;
     const session = await this.sessions.obtain(ref, record, caller.createServer);
-    session.budgets = budgets;
+    session.settings = settings;
     await session.syncState(record);
 
     const requests: JsonRpcRequest[] = [];
@@ -200,12 +206,13 @@ export class LegacyEngine {
     const sid = newSessionId();
     const ref = { tenant: caller.tenant, sid };
     const requested = typeof init.params?.protocolVersion === 'string' ? init.params.protocolVersion : '';
-    const budgets = this.budgetsOf(caller);
+    const settings = this.settingsOf(caller);
+    const { budgets } = settings;
     // Only what rehydration replays is kept (and run here too, so every node's instance saw the same handshake).
     let params: Record<string, unknown> = {};
     this.refuseOver(caller, 'init-params', () => (params = rehydrationParams(init.params, budgets, init.id)));
     const session = await LocalSession.create(this.ctx, ref, caller.principal, caller.createServer, requested);
-    session.budgets = budgets;
+    session.settings = settings;
     const initialized = await session.initialize({ ...init, params }, caller.authInfo);
     const negotiatedVersion = 'error' in initialized ? '' : String((initialized.result as { protocolVersion?: unknown }).protocolVersion ?? requested);
     const response = caller.tasks ? withTaskCapability(caller.tasks, initialized, negotiatedVersion) : initialized;
@@ -228,7 +235,7 @@ export class LegacyEngine {
         logLevel: '',
         createdAtMs: Date.now(),
       },
-      caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs,
+      settings.sessionTtlMs,
       budgets.maxSessionsPerPrincipal,
     ).catch(async (err: unknown) => {
       await session.close();

@@ -22,7 +22,7 @@ import type { SessionRecord, SessionRef, SessionTransport, StreamEntry } from '@
 import type { EngineContext } from './context';
 import type { ExchangeOwner, PostExchange } from './post-exchange';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
-import type { SessionBudgets } from './options';
+import type { SessionBudgets, SessionSettings } from './options';
 import { EdgeTransport, INTERNAL_PREFIX, isEngineRequestId, SSE2024_STREAM_ID, type ServerFactory, type ServerLike } from './server-instance';
 
 interface ServerRequestEntry {
@@ -40,8 +40,8 @@ export class LocalSession implements ExchangeOwner {
   readonly appliedSubscriptions = new Set<string>();
   /** The store's subscription version `appliedSubscriptions` matches (0: none ever). */
   appliedSubscriptionsVersion = 0;
-  /** The budgets of the caller that last used this instance (its tenant's). */
-  budgets: SessionBudgets;
+  /** The session settings of the caller that last used this instance (its tenant's; options.ts). */
+  settings: SessionSettings;
   protocolVersion: string;
   private readonly exchanges = new Map<string, PostExchange>();
   /** Exchanges whose final message is not yet in the log (or on the socket): the drain waits for these. */
@@ -69,7 +69,11 @@ export class LocalSession implements ExchangeOwner {
   ) {
     this.transport = new EdgeTransport(this);
     this.protocolVersion = protocolVersion;
-    this.budgets = ctx.opts.budgets;
+    this.settings = { sessionTtlMs: ctx.opts.sessionTtlMs, budgets: ctx.opts.budgets };
+  }
+
+  get budgets(): SessionBudgets {
+    return this.settings.budgets;
   }
 
   static async create(

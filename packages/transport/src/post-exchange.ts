@@ -18,6 +18,8 @@ export interface ExchangeOwner {
   readonly protocolVersion: string;
   /** The stream byte budget of this exchange's logs. */
   readonly budgets: { maxStreamBytes: number };
+  /** The session's settings (its tenant's, options.ts): its stream-id set lives as long as the session. */
+  readonly settings: { sessionTtlMs: number };
   exchangeDone(exchange: PostExchange): void;
   /** Everything the exchange will ever write is in the log (SSE) or on the socket (JSON): drain may end its stream. */
   exchangeSettled(exchange: PostExchange): void;
@@ -264,7 +266,7 @@ export class PostExchange {
         // Only while something runs: a stream answered in this first batch never needs the dead-owner check.
         requestRecord: this.open.size > 0 ? (batch.record ?? this.recordText()) : undefined,
         leaseMs: ctx.opts.leaseMs,
-        sessionTtlMs: ctx.opts.sessionTtlMs,
+        sessionTtlMs: this.owner.settings.sessionTtlMs,
         messages: batch.messages,
         end: batch.end,
         releaseRequestKeys: batch.release,

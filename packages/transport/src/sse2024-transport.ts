@@ -37,8 +37,7 @@ export class Sse2024Transport {
     const { store, opts } = this.engine.ctx;
     const sid = newSessionId();
     const ref = { tenant: caller.tenant, sid };
-    const ttlMs = caller.sessionTtlMs ?? opts.sessionTtlMs;
-    const budgets = this.engine.budgetsOf(caller);
+    const { sessionTtlMs: ttlMs, budgets } = this.engine.settingsOf(caller);
     const created = await store.createSession(
       ref,
       { tenant: caller.tenant, transport: 'sse2024', principal: caller.principal, protocolVersion: DEPRECATED_SSE_PROTOCOL_VERSION, initParams: '', logLevel: '', createdAtMs: Date.now() },
@@ -95,11 +94,12 @@ export class Sse2024Transport {
     const limits = { maxBatchLength: opts.maxBatchLength, maxDepth: opts.maxJsonDepth };
     const { messages } = parsed === undefined ? parseBody(body, limits) : parseMessages(parsed, limits);
     const ref = { tenant: caller.tenant, sid: sessionId };
-    const record = await store.touchSession(ref, caller.sessionTtlMs ?? opts.sessionTtlMs, { principal: caller.principal, transport: 'sse2024' });
+    const settings = this.engine.settingsOf(caller);
+    const record = await store.touchSession(ref, settings.sessionTtlMs, { principal: caller.principal, transport: 'sse2024' });
     if (record && record.principal !== caller.principal) this.engine.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
     if (!record || record.principal !== caller.principal || record.transport !== 'sse2024') throw new McpHttpError('SESSION_NOT_FOUND');
     const session = await this.engine.sessions.obtain(ref, record, caller.createServer);
-    session.budgets = this.engine.budgetsOf(caller);
+    session.settings = settings;
     await session.syncState(record);
     for (const m of messages) {
       if (isRequest(m) && m.method === 'initialize') await this.initialize(session, m, caller);
