@@ -120,6 +120,7 @@ const samples: { [K in ScriptName]: ScriptArgs<K> } = {
   appendEvents: { ...limits, ref, streamId: 's1', messages: ['m'], end: true, releaseRequestKeys: ['r1'] },
   checkCursor: { ref, streamId: 's1', entryId: '1-0' },
   failOrphanedStream: { ref, streamId: 's1', requestKeys: ['r1', 'r2'], errorMessages: ['e'], limits },
+  adoptOrphanedStream: { ref, streamId: 's1', requestKeys: ['r1', 'r2'], nodeId: 'n1', leaseMs: 100 },
   pruneStreamSet: { ref, streamIds: ['s1', 's2'] },
   refreshLeases: { ref, nodeId: 'n1', requestKeys: ['r1', 'r2'], leaseMs: 100, records: { streamIds: ['s1'], ttlMs: 1000 } },
   routeAnswer: { ref, serverRequestId: 'x-1', message: '{}', ttlMs: 1000, envelope: '{}', pokeInbox: true },

@@ -142,6 +142,10 @@ export class MemoryScripts implements ScriptTwins {
     if (a.end) {
       this.ks.del(keys.streamRequests(ref, streamId));
       this.noteEnded(key, keys.streamRequests(ref, streamId));
+    } else if (a.requestRecord) {
+      // Replaced only while it exists, its TTL kept (SET XX KEEPTTL).
+      const slot = this.ks.get(keys.streamRequests(ref, streamId));
+      if (slot?.value.kind === 'string') slot.value = { kind: 'string', v: a.requestRecord };
     }
     // The wake names the newest entry only (carrying the entries is optional, see wake.ts).
     this.emit(channels.wake(ref), `${streamId} ${ids.at(-1)}`);
@@ -167,6 +171,14 @@ export class MemoryScripts implements ScriptTwins {
     this.ks.del(keys.streamRequests(ref, streamId));
     this.noteEnded(key, keys.streamRequests(ref, streamId));
     this.emit(channels.wake(ref), `${streamId} ${id}`);
+    return true;
+  };
+
+  adoptOrphanedStream: Twin<'adoptOrphanedStream'> = ({ ref, streamId, requestKeys, nodeId, leaseMs }) => {
+    if (requestKeys.some((r) => this.ks.get(keys.inflight(ref, r)))) return false;
+    const last = this.ks.stream(keys.stream(ref, streamId))?.entries.at(-1);
+    if (!last || last.kind === 'end') return false;
+    for (const r of requestKeys) this.ks.set(keys.inflight(ref, r), { kind: 'string', v: `${nodeId} ${streamId}` }, leaseMs);
     return true;
   };
 

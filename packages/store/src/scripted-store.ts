@@ -85,6 +85,10 @@ export abstract class ScriptedStore {
     return this.runScript('failOrphanedStream', { ref, streamId, requestKeys, errorMessages, limits });
   }
 
+  async adoptOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], nodeId: string, leaseMs: number): Promise<boolean> {
+    return this.runScript('adoptOrphanedStream', { ref, streamId, requestKeys, nodeId, leaseMs });
+  }
+
   async refreshLeases(ref: SessionRef, nodeId: string, requestKeys: string[], leaseMs: number, records?: { streamIds: string[]; ttlMs: number }): Promise<string[]> {
     if (requestKeys.length === 0) return [];
     return this.runScript('refreshLeases', { ref, nodeId, requestKeys, leaseMs, records });

@@ -1,7 +1,7 @@
 export { LegacyEngine, type CallerContext, type LegacyEngineDeps } from './legacy-engine';
 export { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS, resolveBudgets, resolveOptions, resolveSessionSettings, type EngineOptions, type SessionBudgets, type SessionSettings, type TenantSessionOverrides } from './options';
 export { LOG_LEVELS } from './session-budgets';
-export type { ServerFactory, ServerLike } from './server-instance';
+export type { OrphanedStream, ResumeOrphan, ServerFactory, ServerLike } from './server-instance';
 export { isEngineRequestId } from './server-instance';
 export type { EngineHooks, Era, RequestDone } from './context';
 export { Sse2024Transport } from './sse2024-transport';

@@ -308,7 +308,8 @@ export class LegacyEngine {
           release?.();
         },
       });
-      await this.hub.register(tail);
+      // A POST stream: if its node dies, the tenant may finish its requests itself (a gateway resumes upstream).
+      await this.hub.register(tail, cursor.streamId === GET_STREAM_ID ? {} : { resumeOrphan: caller.createServer.resumeOrphan });
       tail.open();
       tail.wake();
       return;

@@ -25,7 +25,6 @@ import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/ser
 import type { SessionBudgets, SessionSettings } from './options';
 import { EdgeTransport, INTERNAL_PREFIX, isEngineRequestId, SSE2024_STREAM_ID, type ServerFactory, type ServerLike } from './server-instance';
 
-
 interface ServerRequestEntry {
   originalId: RequestId;
   createdMs: number;
@@ -245,7 +244,7 @@ export class LocalSession implements ExchangeOwner {
   }
 
   /** Called by the transport for every message the SDK sends. */
-  route(message: JsonRpcMessage, relatedRequestId: RequestId | undefined): void {
+  route(message: JsonRpcMessage, relatedRequestId: RequestId | undefined, resumeToken?: string): void {
     if (isResponse(message)) {
       const id = message.id;
       if (isEngineRequestId(id)) {
@@ -271,14 +270,16 @@ export class LocalSession implements ExchangeOwner {
       else this.chain(async () => respond());
       return;
     }
-    const related = relatedRequestId === undefined ? undefined : this.exchanges.get(requestIdKey(relatedRequestId));
+    const relatedKey = relatedRequestId === undefined ? undefined : requestIdKey(relatedRequestId);
+    const related = relatedKey === undefined ? undefined : this.exchanges.get(relatedKey);
+    const resume = resumeToken === undefined || relatedKey === undefined ? undefined : { reqKey: relatedKey, token: resumeToken };
     if (isRequest(message)) {
       const serverRequestId = `${this.ctx.nodeId}-${++this.serverRequestSeq}`;
       this.serverRequests.set(serverRequestId, { originalId: message.id, createdMs: Date.now(), lastPollMs: Date.now() });
       const text = JSON.stringify({ ...message, id: serverRequestId });
       // The pending record exists before the request is visible, so an answer on any node finds its way here.
       const record = () => this.ctx.store.recordPending(this.ref, serverRequestId, this.ctx.nodeId, this.ctx.opts.serverRequestTimeoutMs);
-      if (related?.emit(text, record)) return;
+      if (related?.emit(text, record, resume)) return;
       this.appendToStream(this.mode === 'sse2024' ? SSE2024_STREAM_ID : GET_STREAM_ID, text, record);
       return;
     }
@@ -289,7 +290,7 @@ export class LocalSession implements ExchangeOwner {
     }
     if (related) {
       // Related messages of a finished request are dropped (e.g. progress after the result: spec forbids it).
-      related.emit(text);
+      related.emit(text, undefined, resume);
       return;
     }
     if (relatedRequestId !== undefined && !isEngineRequestId(relatedRequestId)) return;

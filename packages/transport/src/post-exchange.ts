@@ -46,6 +46,8 @@ export class PostExchange {
   private readonly startedMs = Date.now();
   /** Data bytes logged to this exchange's stream (its only writer is this node): the stream byte budget. */
   private loggedBytes = 0;
+  /** Resume cursors of its requests (`ServerFactory.resumeOrphan`), logged in the request record. */
+  private readonly resumeTokens = new Map<string, string>();
 
   constructor(
     private readonly owner: ExchangeOwner,
@@ -84,11 +86,23 @@ export class PostExchange {
   }
 
   /** A notification or server→client request related to one of this POST's requests. False when finished. */
-  emit(message: string, before?: () => Promise<void>): boolean {
+  emit(message: string, before?: () => Promise<void>, resume?: { reqKey: string; token: string }): boolean {
     if (this.mode === 'done') return false;
     if (this.mode === 'undecided') this.upgrade();
+    if (resume && this.open.has(resume.reqKey)) this.resumeTokens.set(resume.reqKey, resume.token);
     this.enqueue([message], false, [], before);
     return true;
+  }
+
+  /**
+   * The stream's request record (stream-hub.ts): its requests; once resume cursors are known, the unanswered
+   * ones with their cursors, rewritten by every append that changes them (so it always matches the log).
+   */
+  private recordText(): string {
+    const reqs = this.resumeTokens.size === 0
+      ? this.requests.map((r) => ({ k: requestIdKey(r.id), id: r.id }))
+      : this.requests.filter((r) => this.open.has(requestIdKey(r.id))).map((r) => ({ k: requestIdKey(r.id), id: r.id, resume: this.resumeTokens.get(requestIdKey(r.id)) }));
+    return JSON.stringify({ reqs } satisfies StreamRequestRecord);
   }
 
   /** The handler was cancelled: no response will come for it. */
@@ -174,6 +188,8 @@ export class PostExchange {
     q.release.push(...release);
     if (before) q.before.push(before);
     if (end) q.end = true;
+    // Taken now, with what the batch holds: a later enqueue may change `open` before this batch is logged.
+    if (this.resumeTokens.size > 0) q.record = this.recordText();
     this.kick();
   }
 
@@ -240,7 +256,6 @@ export class PostExchange {
     const { ctx, ref } = this.owner;
     const streamId = this.streamId!;
     try {
-      const record: StreamRequestRecord = { reqs: this.requests.map((r) => ({ k: requestIdKey(r.id), id: r.id })) };
       const { append, cancelled } = await ctx.store.beginStream(ref, streamId, {
         maxLen: ctx.opts.streamMaxLen,
         ttlMs: batch.end ? ctx.opts.endedStreamTtlMs : ctx.opts.streamTtlMs,
@@ -249,7 +264,7 @@ export class PostExchange {
         requestKeys: [...this.open],
         primeData: '',
         // Only while something runs: a stream answered in this first batch never needs the dead-owner check.
-        requestRecord: this.open.size > 0 ? JSON.stringify(record) : undefined,
+        requestRecord: this.open.size > 0 ? (batch.record ?? this.recordText()) : undefined,
         leaseMs: ctx.opts.leaseMs,
         sessionTtlMs: this.owner.settings.sessionTtlMs,
         messages: batch.messages,
@@ -300,6 +315,7 @@ export class PostExchange {
         ttlMs: batch.end ? ctx.opts.endedStreamTtlMs : ctx.opts.streamTtlMs,
         end: batch.end,
         releaseRequestKeys: batch.release,
+        requestRecord: batch.record,
       });
       ctx.hooks.onEventsAppended?.(batch.messages.length);
       ctx.hub.offer(ref, streamId, r, entriesOf(r.ids, batch, false));
@@ -317,6 +333,8 @@ interface LogBatch {
   end: boolean;
   /** Steps that must complete before the batch is visible (e.g. recording a server→client request). */
   before: (() => Promise<void>)[];
+  /** The request record as of this batch, when resume cursors changed it (logged in the same store step). */
+  record?: string;
 }
 
 const emptyBatch = (): LogBatch => ({ messages: [], release: [], end: false, before: [] });

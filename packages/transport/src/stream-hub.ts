@@ -9,10 +9,12 @@ import { catalogErrorBody, GET_STREAM_ID } from '@switchboard/protocol';
 import { channels, parseWake, type AppendResult, type SessionRef, type Store, type StreamEntry } from '@switchboard/store';
 import type { StreamTail } from './stream-tail';
 import type { EngineOptions } from './options';
+import type { ResumeOrphan } from './server-instance';
 
 /** A POST stream's request record (its own store key, see keys.ts): which client requests the stream carries. */
 export interface StreamRequestRecord {
-  reqs: { k: string; id: string | number }[];
+  /** `resume`: the cursor logged with the request's latest message (`ServerFactory.resumeOrphan`). */
+  reqs: { k: string; id: string | number; resume?: string }[];
 }
 
 export class StreamHub {
@@ -22,6 +24,8 @@ export class StreamHub {
   private readonly wakeCount = new Map<string, number>();
   private readonly subscribing = new Map<string, Promise<void>>();
   private readonly wakeHandler = (channel: string, message: string) => this.onWake(channel, message);
+  /** Tails of resumed POST streams whose tenant may finish an orphaned stream itself. */
+  private readonly resumers = new WeakMap<StreamTail, ResumeOrphan>();
 
   constructor(
     private readonly store: Store,
@@ -41,8 +45,9 @@ export class StreamHub {
    * without a subscription — a short call never needs one — and gets one from the maintenance loop once it
    * has lived a tick, so a long call's stream still closes when its session is deleted on another node.
    */
-  async register(tail: StreamTail, opts: { wakes?: boolean } = {}): Promise<void> {
+  async register(tail: StreamTail, opts: { wakes?: boolean; resumeOrphan?: ResumeOrphan } = {}): Promise<void> {
     const channel = channels.wake(tail.ref);
+    if (opts.resumeOrphan) this.resumers.set(tail, opts.resumeOrphan);
     let set = this.bySession.get(channel);
     if (!set) {
       set = new Set();
@@ -161,12 +166,34 @@ export class StreamHub {
     }
   }
 
+  /**
+   * Offers an orphaned stream to its tenant (`ServerFactory.resumeOrphan`) when every unanswered request has a
+   * resume cursor; true when the tenant adopted it. Otherwise, or when the hook fails, the engine answers it.
+   */
+  private async resumeOrphan(tail: StreamTail, data: StreamRequestRecord): Promise<boolean> {
+    const resume = this.resumers.get(tail);
+    if (!resume || data.reqs.length === 0 || !data.reqs.every((r) => typeof r.resume === 'string')) return false;
+    const { opts } = this;
+    try {
+      return await resume({
+        ref: tail.ref,
+        streamId: tail.streamId,
+        requests: data.reqs.map((r) => ({ k: r.k, id: r.id, resume: r.resume! })),
+        limits: { maxLen: opts.streamMaxLen, ttlMs: opts.streamTtlMs, endedTtlMs: opts.endedStreamTtlMs, maxBytes: opts.budgets.maxStreamBytes, leaseMs: opts.leaseMs },
+      });
+    } catch (err) {
+      this.log('resuming an orphaned stream failed', err);
+      return false;
+    }
+  }
+
   private async failIfOrphaned(tail: StreamTail): Promise<void> {
     try {
       // Its own key, not the log's first entry: `MAXLEN ~` trims that away once the stream grows long.
       const text = await this.store.streamRequests(tail.ref, tail.streamId);
       if (text === null) return; // answered, or a stream without requests (the 2024 SSE stream)
       const data = JSON.parse(text) as StreamRequestRecord;
+      if (await this.resumeOrphan(tail, data)) return;
       const errors = data.reqs.map((r) => JSON.stringify(catalogErrorBody('REQUEST_OWNER_LOST', r.id)));
       const failed = await this.store.failOrphanedStream(
         tail.ref, tail.streamId, data.reqs.map((r) => r.k), errors,

@@ -6,12 +6,12 @@
  */
 import type { ScriptOperation } from './operation';
 import { admitSession, deleteSession, touchSession, updateSession, updateSubscriptions } from './session-ops';
-import { appendEvents, beginStream, checkCursor, failOrphanedStream, pruneStreamSet } from './stream-ops';
+import { adoptOrphanedStream, appendEvents, beginStream, checkCursor, failOrphanedStream, pruneStreamSet } from './stream-ops';
 import { acquireStreamSlot, refreshLease, refreshLeases, releaseLease, routeAnswer, routeCancel } from './lease-ops';
 
 const descriptors = {
   admitSession, touchSession, updateSession, updateSubscriptions, deleteSession,
-  beginStream, appendEvents, checkCursor, failOrphanedStream, pruneStreamSet,
+  beginStream, appendEvents, checkCursor, failOrphanedStream, adoptOrphanedStream, pruneStreamSet,
   refreshLeases, routeAnswer, routeCancel, refreshLease, releaseLease, acquireStreamSlot,
 };
 

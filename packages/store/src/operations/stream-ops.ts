@@ -54,13 +54,14 @@ export type AppendEventsArgs = AppendEventsOptions & { ref: SessionRef; streamId
 
 export const appendEvents = scriptOperation({
   script: 'appendEvents',
-  // With `end`, the stream's request record goes with the released leases: nothing runs any more.
+  // With `end`, the stream's request record goes with the released leases: nothing runs any more. Without
+  // it, a new request record (ARGV[9]) is written to the last key.
   keys: (a: AppendEventsArgs) => [
     keys.stream(a.ref, a.streamId),
     ...(a.releaseRequestKeys ?? []).map((r) => keys.inflight(a.ref, r)),
-    ...(a.end ? [keys.streamRequests(a.ref, a.streamId)] : []),
+    ...(a.end || a.requestRecord ? [keys.streamRequests(a.ref, a.streamId)] : []),
   ],
-  argv: (a) => [a.maxLen, a.ttlMs, channels.wake(a.ref), a.streamId, flag(a.end), a.kind ?? 'msg', WAKE_DATA_MAX_BYTES, a.maxBytes ?? 0, ...a.messages],
+  argv: (a) => [a.maxLen, a.ttlMs, channels.wake(a.ref), a.streamId, flag(a.end), a.kind ?? 'msg', WAKE_DATA_MAX_BYTES, a.maxBytes ?? 0, (!a.end && a.requestRecord) || '', ...a.messages],
   decode: (reply): AppendResult => {
     const [prev, ...ids] = replyList(reply);
     return { prevId: replyText(prev), ids: replyStrings(ids) };
@@ -91,5 +92,20 @@ export const failOrphanedStream = scriptOperation({
   script: 'failOrphanedStream',
   keys: (a: FailOrphanedStreamArgs) => [keys.stream(a.ref, a.streamId), keys.streamRequests(a.ref, a.streamId), ...a.requestKeys.map((r) => keys.inflight(a.ref, r))],
   argv: (a) => [a.limits.maxLen, a.limits.ttlMs, channels.wake(a.ref), a.streamId, ...a.errorMessages],
+  decode: (reply): boolean => replyInt(reply) === 1,
+});
+
+export interface AdoptOrphanedStreamArgs {
+  ref: SessionRef;
+  streamId: string;
+  requestKeys: string[];
+  nodeId: string;
+  leaseMs: number;
+}
+
+export const adoptOrphanedStream = scriptOperation({
+  script: 'adoptOrphanedStream',
+  keys: (a: AdoptOrphanedStreamArgs) => [keys.stream(a.ref, a.streamId), ...a.requestKeys.map((r) => keys.inflight(a.ref, r))],
+  argv: (a) => [a.leaseMs, `${a.nodeId} ${a.streamId}`],
   decode: (reply): boolean => replyInt(reply) === 1,
 });
