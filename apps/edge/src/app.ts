@@ -13,6 +13,7 @@ import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Store } from '@switchboard/store';
 import type { Engine2025, Sse2024Transport } from '@switchboard/transport';
+import { EDGE_TIMINGS } from './config/edge-config';
 import { errorHandler, errorResponder } from './error-handler';
 import { factsOf, pathOf } from './http/plain';
 import { serveMcp } from './mcp-route';
@@ -41,8 +42,8 @@ export interface AppDeps {
   tasks?: EdgeTasks;
   /** Redis memory probe (Redis stores only): readiness fails while Redis refuses writes for memory. */
   redisMemory?: RedisMemory;
-  /** How long a POST body may take to arrive in full after the request head (408 after). @default 10_000 */
-  bodyReadTimeoutMs?: number;
+  /** How long a POST body may take to arrive in full after the request head (408 after; BODY_READ_TIMEOUT_MS). */
+  bodyReadTimeoutMs: number;
 }
 
 type Handler = (req: Request, res: Response) => Promise<void>;
@@ -99,7 +100,7 @@ function createFrameworkApp(deps: AppDeps, secureHeaders: ReturnType<typeof helm
       }
       // The store's own error text stays in the log: probes are often reachable by more than operators.
       try {
-        await withTimeout(deps.store.ping(), 2000);
+        await withTimeout(deps.store.ping(), EDGE_TIMINGS.readinessProbeTimeoutMs);
       } catch (err) {
         deps.metrics.ready.set(0);
         deps.log.warn({ err: String(err) }, 'readiness: store unavailable');
@@ -109,7 +110,7 @@ function createFrameworkApp(deps: AppDeps, secureHeaders: ReturnType<typeof helm
       // A PING passes at maxmemory, yet every write fails: not ready either.
       // Best effort: the round trip above proved the store reachable, and a master that does not answer INFO
       // (e.g. mid-failover) must not hold the node unready.
-      const full = deps.redisMemory ? await withTimeout(deps.redisMemory.isFull(), 2000).catch((err: unknown) => (deps.log.warn({ err: String(err) }, 'readiness: memory check failed'), false)) : false;
+      const full = deps.redisMemory ? await withTimeout(deps.redisMemory.isFull(), EDGE_TIMINGS.readinessProbeTimeoutMs).catch((err: unknown) => (deps.log.warn({ err: String(err) }, 'readiness: memory check failed'), false)) : false;
       if (full) {
         deps.metrics.ready.set(0);
         res.status(503).json({ status: 'store-full', node: deps.nodeId });

@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http';
 import pino from 'pino';
 import { collectSse, initializeRequest, mcpHeaders, MESSAGES, type SseEvent } from '@switchboard/test-helpers';
-import { loadEnv } from './env';
+import { loadEdgeConfig } from './config/edge-config';
 import { createEdge, type Edge } from './edge';
 import { closeConnections, listen } from './http/listen';
 
@@ -22,7 +22,7 @@ describe('an edge in process (memory store)', () => {
   let metricsBase = '';
 
   beforeAll(async () => {
-    const env = loadEnv({ NODE_ID: 'inproc', LOG_LEVEL: 'silent', SSE_UPGRADE_AFTER_MS: '20', KEEPALIVE_MS: '200', TAIL_RECHECK_MS: '200', INSTANCE_IDLE_MS: '200' });
+    const env = loadEdgeConfig({ NODE_ID: 'inproc', LOG_LEVEL: 'silent', SSE_UPGRADE_AFTER_MS: '20', KEEPALIVE_MS: '200', TAIL_RECHECK_MS: '200', INSTANCE_IDLE_MS: '200' });
     edge = await createEdge(env, { log: pino({ level: 'silent' }) });
     server = createServer(edge.app);
     metricsServer = createServer(edge.metricsApp);

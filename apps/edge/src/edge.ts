@@ -1,15 +1,14 @@
 /**
- * The edge's composition root: from a validated configuration (env.ts) to a request listener, a metrics
+ * The edge's composition root: from a validated configuration (config/edge-config.ts) to a request listener, a metrics
  * listener and the lifecycle (background loops, drain, close), without a socket or a process signal —
  * main.ts does those. Tests build a whole edge in process with it (edge.test.ts).
  */
 import type { RequestListener } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { createStore, instrumentStore, RedisStore, type Store } from '@switchboard/store';
-import { Engine2025, Sse2024Transport, type ServerFactory } from '@switchboard/transport';
+import { Engine2025, Sse2024Transport } from '@switchboard/transport';
 import { createDemoServer } from '@switchboard/demo-server';
-import type { Env } from './env';
-import { parseEras } from './era';
+import { EDGE_TIMINGS, engineOptionsOf, type EdgeConfig } from './config/edge-config';
 import { createApp, createMetricsListener } from './app';
 import { RedisMemory } from './redis-memory';
 import { EdgeMetrics } from './metrics';
@@ -19,8 +18,6 @@ import { TenantHost } from './tenant-host';
 import { RateLimits } from './pipeline/rate-limit';
 import { StreamSlots } from './pipeline/stream-slots';
 import { EdgeTasks } from './tasks-setup';
-
-const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 export interface Edge {
   readonly app: RequestListener;
@@ -37,39 +34,41 @@ export interface Edge {
 }
 
 /** The tenants to serve: the configuration file, or the demo tenant alone at `/mcp`. */
-function configuredTenants(env: Env): Tenant[] {
-  if (env.SWITCHBOARD_CONFIG) return loadTenants(env.SWITCHBOARD_CONFIG);
+function configuredTenants(config: EdgeConfig): Tenant[] {
+  if (config.process.configFile) return loadTenants(config.process.configFile);
+  const d = config.defaultTenant;
   return [
     {
-      ...demoTenant(createDemoServer as unknown as ServerFactory, {
-        allowedHosts: list(env.ALLOWED_HOSTS),
-        allowedOrigins: list(env.ALLOWED_ORIGINS),
-        sessionIdleTtlMs: env.SESSION_TTL_MS,
-        bodyLimitBytes: env.BODY_LIMIT_BYTES,
-        eras: [...parseEras(env.ERAS)],
+      ...demoTenant(createDemoServer, {
+        allowedHosts: d.allowedHosts,
+        allowedOrigins: d.allowedOrigins,
+        bodyLimitBytes: d.bodyLimitBytes,
+        eras: d.eras,
       }),
-      requestStateKeys: list(env.REQUEST_STATE_KEYS ?? ''),
+      requestStateKeys: d.requestStateKeys,
     },
   ];
 }
 
-export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise<Edge> {
-  const log = opts.log ?? pino({ level: env.LOG_LEVEL, base: { node: env.NODE_ID } });
+export async function createEdge(config: EdgeConfig, opts: { log?: Logger } = {}): Promise<Edge> {
+  const nodeId = config.process.nodeId;
+  const log = opts.log ?? pino({ level: config.process.logLevel, base: { node: nodeId } });
   const logFn = (msg: string, err?: unknown) => (err ? log.warn({ err: String(err) }, msg) : log.info(msg));
   // A bad tenant file stops start-up here, before anything listens.
-  const configured = configuredTenants(env);
+  const configured = configuredTenants(config);
 
   let engine2025: Engine2025 | undefined;
-  const metrics = new EdgeMetrics(env.NODE_ID, {
+  const metrics = new EdgeMetrics(nodeId, {
     streams: () => engine2025?.streamCount ?? 0,
     sessions: () => engine2025?.warmSessionCount ?? 0,
     busySessions: () => engine2025?.busySessionCount ?? 0,
   });
-  const rawStore = createStore(env.REDIS_URL, {
-    nodeId: env.NODE_ID,
+  const rawStore = createStore(config.store.redisUrl, {
+    nodeId,
+    pubsubMode: config.store.pubsubMode,
     onError: (err) => log.warn({ err: err.message }, 'redis error'),
     // Wake-ups published while the subscriber was away are lost: every held stream re-reads its log.
-    onResubscribed: () => setTimeout(() => engine2025?.wakeAllStreams(), 100),
+    onResubscribed: () => setTimeout(() => engine2025?.wakeAllStreams(), EDGE_TIMINGS.resubscribedWakeDelayMs),
   });
   if (rawStore instanceof RedisStore) void rawStore.pubsubMode.then((mode) => log.info({ pubsubMode: mode }, 'pub/sub mode (PUBSUB_MODE)'), () => undefined);
   const redisClient = rawStore instanceof RedisStore ? rawStore.client : undefined;
@@ -85,47 +84,30 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
   };
   const engine = (engine2025 = new Engine2025({
     store,
-    nodeId: env.NODE_ID,
+    nodeId,
     hooks,
     log: logFn,
-    options: {
-      sessionTtlMs: env.SESSION_TTL_MS,
-      sseUpgradeAfterMs: env.SSE_UPGRADE_AFTER_MS,
-      retryMs: env.SSE_RETRY_MS,
-      keepAliveMs: env.KEEPALIVE_MS,
-      streamMaxLen: env.STREAM_MAX_LEN,
-      endedStreamTtlMs: env.ENDED_STREAM_TTL_MS,
-      leaseMs: env.LEASE_MS,
-      tailRecheckMs: env.TAIL_RECHECK_MS,
-      maxSseBufferedBytes: env.SSE_MAX_BUFFERED_BYTES,
-      instanceIdleMs: env.INSTANCE_IDLE_MS,
-      maxWarmInstances: env.MAX_WARM_INSTANCES,
-      budgets: {
-        maxSessionsPerPrincipal: env.MAX_SESSIONS_PER_PRINCIPAL,
-        maxInitParamsBytes: env.MAX_INIT_PARAMS_BYTES,
-        maxSubscriptionsPerSession: env.MAX_SUBSCRIPTIONS_PER_SESSION,
-        maxSubscriptionUriBytes: env.MAX_SUBSCRIPTION_URI_BYTES,
-        maxStreamBytes: env.STREAM_MAX_BYTES,
-      },
-    },
+    options: engineOptionsOf(config),
   }));
   // Before the tenants: their modern engines take the tasks extension when they are built.
-  const tasks = EdgeTasks.create(env.REDIS_URL, { store, maxLen: engine.options.streamMaxLen, ttlMs: engine.options.streamTtlMs, redisClient }, logFn);
+  const tasks = EdgeTasks.create(config.store, config.tasks, config.taskLimits, { store, maxLen: config.engine.streamMaxLen, ttlMs: config.engine.streamTtlMs, redisClient }, logFn);
   if (tasks) tasks.onBudgetRefused = (tenant) => metrics.budgetRefusals.inc({ tenant, kind: 'tasks' });
   const tenants = new TenantHost({
     store,
     hooks,
-    publicBaseUrl: env.PUBLIC_BASE_URL,
-    requestStateTtlMs: env.REQUEST_STATE_TTL_MS,
-    keepAliveMs: env.KEEPALIVE_MS,
+    publicBaseUrl: config.http.publicBaseUrl,
+    requestStateTtlMs: config.tenants.requestStateTtlMs,
+    keepAliveMs: config.engine.keepAliveMs,
+    retireAfterMs: EDGE_TIMINGS.retireRuntimeAfterMs,
     onRequestStateRejected: (tenant, reason) => metrics.requestStateRejected.inc({ tenant, reason }),
     onChangeEventDropped: (tenant) => metrics.changeEventsDropped.inc({ tenant }),
     log: logFn,
     debug: (msg) => log.debug(msg),
     gatewayObserver: createGatewayMetrics(metrics.register),
     defaults: {
-      principalRate: env.PRINCIPAL_RATE_LIMIT > 0 ? { limit: env.PRINCIPAL_RATE_LIMIT, windowMs: env.PRINCIPAL_RATE_WINDOW_MS } : undefined,
-      maxStreamsPerPrincipal: env.MAX_STREAMS_PER_PRINCIPAL,
+      sessionIdleTtlMs: config.engine.sessionTtlMs,
+      principalRate: config.limits.principalRateLimit > 0 ? { limit: config.limits.principalRateLimit, windowMs: config.limits.principalRateWindowMs } : undefined,
+      maxStreamsPerPrincipal: config.limits.maxStreamsPerPrincipal,
     },
     modernTasks: tasks ? (tenant, createServer) => tasks.modernHookFor(tenant, createServer) : undefined,
   });
@@ -136,13 +118,13 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
 
   let draining = false;
   const controller = new AbortController();
-  if (env.SWITCHBOARD_CONFIG) {
-    new TenantRegistry([]).watchFile(env.SWITCHBOARD_CONFIG, controller.signal, logFn, process.env, async (next) => {
+  if (config.process.configFile) {
+    new TenantRegistry([]).watchFile(config.process.configFile, controller.signal, logFn, process.env, async (next) => {
       await tenants.apply(next);
       await tasks?.setTenants(moduleTenants());
     });
   }
-  const streamSlots = new StreamSlots(store);
+  const streamSlots = new StreamSlots(store, EDGE_TIMINGS.streamSlotTtlMs);
   const redisMemory = redisClient ? new RedisMemory(redisClient) : undefined;
   const app = createApp({
     tenants,
@@ -159,10 +141,10 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
     }),
     streamSlots,
     log,
-    nodeId: env.NODE_ID,
+    nodeId,
     isDraining: () => draining,
     tasks,
-    bodyReadTimeoutMs: env.BODY_READ_TIMEOUT_MS,
+    bodyReadTimeoutMs: config.http.bodyReadTimeoutMs,
     redisMemory,
   });
 
@@ -170,7 +152,7 @@ export async function createEdge(env: Env, opts: { log?: Logger } = {}): Promise
   // Not awaited on drain: its sleep does not observe the signal (it would hold the drain for up to 10 s).
   void streamSlots.run(controller.signal).catch((err) => log.error({ err }, 'background loop failed'));
   void redisMemory
-    ?.run(controller.signal, env.REDIS_MEMORY_SAMPLE_MS, (s) => {
+    ?.run(controller.signal, config.store.memorySampleMs, (s) => {
       metrics.redisMemoryUsed.set(s.usedBytes);
       metrics.redisMemoryMax.set(s.maxBytes);
     })

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import { catalogErrorBody, errorBodyFor, McpHttpError } from '@switchboard/protocol';
 import type { Logger } from 'pino';
+import { EDGE_TIMINGS } from './config/edge-config';
 import { closeUnlessComplete, pathOf, sendJson } from './http/plain';
 import { isRedisOom } from './redis-memory';
 
@@ -39,7 +40,7 @@ export function errorResponder(log: Logger, onStoreUnavailable: () => void = () 
     if (isStoreUnavailable(err)) {
       onStoreUnavailable();
       log.warn({ err: String(err), path: pathOf(req) }, 'store unavailable');
-      sendJson(res, 503, catalogErrorBody('STORE_UNAVAILABLE'), { 'Retry-After': '2' });
+      sendJson(res, 503, catalogErrorBody('STORE_UNAVAILABLE'), { 'Retry-After': String(EDGE_TIMINGS.storeUnavailableRetryAfterSec) });
       return;
     }
     log.error({ err, path: pathOf(req) }, 'unhandled error');

@@ -4,36 +4,41 @@
  * with a retry hint → exit).
  */
 import { createServer, type Server } from 'node:http';
-import { loadEnv } from './env';
+import { EDGE_TIMINGS, loadEdgeConfig } from './config/edge-config';
 import { createEdge } from './edge';
 import { closeConnections, listen } from './http/listen';
 
 async function main(): Promise<void> {
-  const env = loadEnv();
-  const edge = await createEdge(env);
+  const config = loadEdgeConfig();
+  const { http } = config;
+  const graceMs = config.process.drainGraceMs;
+  const edge = await createEdge(config);
   const { log } = edge;
   // Slow or stalled clients are cut: the head within HEADERS_TIMEOUT_MS, the whole request within
   // REQUEST_TIMEOUT_MS (Node stops that clock once the request is received, so long SSE responses are not
   // affected), checked every second rather than Node's default 30 s.
-  const server = createServer({ headersTimeout: env.HEADERS_TIMEOUT_MS, requestTimeout: env.REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 }, edge.app);
-  server.keepAliveTimeout = 65_000;
-  server.maxConnections = env.MAX_CONNECTIONS;
-  const port = await listen(server, env.PORT, env.HOST);
-  log.info({ port, host: env.HOST, store: edge.store.kind, tenants: edge.tenants.tenants.map((t) => t.id) }, `listening on http://${env.HOST}:${port}`);
-  const metricsServer = createServer({ headersTimeout: 5_000, requestTimeout: 10_000 }, edge.metricsApp);
+  const server = createServer(
+    { headersTimeout: http.headersTimeoutMs, requestTimeout: http.requestTimeoutMs, connectionsCheckingInterval: EDGE_TIMINGS.connectionsCheckingIntervalMs },
+    edge.app,
+  );
+  server.keepAliveTimeout = EDGE_TIMINGS.httpKeepAliveTimeoutMs;
+  server.maxConnections = http.maxConnections;
+  const port = await listen(server, http.port, http.host);
+  log.info({ port, host: http.host, store: edge.store.kind, tenants: edge.tenants.tenants.map((t) => t.id) }, `listening on http://${http.host}:${port}`);
+  const metricsServer = createServer({ headersTimeout: EDGE_TIMINGS.metricsHeadersTimeoutMs, requestTimeout: EDGE_TIMINGS.metricsRequestTimeoutMs }, edge.metricsApp);
   metricsServer.maxConnections = 64;
-  const metricsHost = env.METRICS_HOST ?? env.HOST;
-  const metricsPort = await listen(metricsServer, env.METRICS_PORT, metricsHost);
+  const metricsHost = http.metricsHost ?? http.host;
+  const metricsPort = await listen(metricsServer, http.metricsPort, metricsHost);
   log.info({ metricsPort, metricsHost }, `metrics on http://${metricsHost}:${metricsPort}/metrics`);
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal, graceMs: env.DRAIN_GRACE_MS }, 'draining');
+    log.info({ signal, graceMs }, 'draining');
     server.close();
-    await edge.drain(env.DRAIN_GRACE_MS);
-    await closeConnections(server, 2_000);
+    await edge.drain(graceMs);
+    await closeConnections(server, EDGE_TIMINGS.closeConnectionsMs);
     // The metrics listener stays open through the drain, so the fleet sees this node draining.
     metricsServer.close();
     metricsServer.closeAllConnections();

@@ -10,10 +10,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { catalogErrorBody, exceedsDepth, McpHttpError } from '@switchboard/protocol';
-import { PRINCIPAL_EXTRA_KEY, type CallerContext } from '@switchboard/transport';
+import { DEFAULT_ENGINE_OPTIONS, PRINCIPAL_EXTRA_KEY, type CallerContext } from '@switchboard/transport';
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { AppDeps } from './app';
 import { readBody } from './body';
+import { EDGE_TIMINGS } from './config/edge-config';
 import { assertSessionOperations, routePost } from './era';
 import { checkHost, checkOrigin } from './host-origin';
 import { closeUnlessComplete, factsOf, pathOf, queryParam, sendJson } from './http/plain';
@@ -66,13 +67,13 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   let body = '';
   let parsed: unknown;
   if (verb === 'POST') {
-    body = await readBody(req, tenant.bodyLimitBytes, deps.bodyReadTimeoutMs ?? 10_000);
+    body = await readBody(req, tenant.bodyLimitBytes, deps.bodyReadTimeoutMs);
     try {
       parsed = JSON.parse(body);
     } catch {
       throw new McpHttpError('PARSE_ERROR');
     }
-    if (exceedsDepth(parsed, deps.maxJsonDepth ?? 64)) throw new McpHttpError('INVALID_REQUEST', { message: 'Invalid Request: JSON nested too deeply' });
+    if (exceedsDepth(parsed, deps.maxJsonDepth ?? DEFAULT_ENGINE_OPTIONS.maxJsonDepth)) throw new McpHttpError('INVALID_REQUEST', { message: 'Invalid Request: JSON nested too deeply' });
   }
 
   const methods = verb === 'POST' ? methodsOf(parsed) : [];
@@ -83,14 +84,14 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   if (longLived && maxStreams !== undefined && !(await deps.streamSlots.acquire(tenant.id, principal, maxStreams, res))) {
     deps.metrics.rateLimitRejections.inc({ tenant: tenant.id, scope: 'streams' });
     deps.log.warn({ audit: 'rate_limited', tenant: tenant.id, principal, scope: 'streams', requestId: facts.requestId }, 'stream cap reached');
-    sendJson(res, 429, catalogErrorBody('TOO_MANY_STREAMS', null, { max: maxStreams }), { 'Retry-After': '5' });
+    sendJson(res, 429, catalogErrorBody('TOO_MANY_STREAMS', null, { max: maxStreams }), { 'Retry-After': String(EDGE_TIMINGS.tooManyStreamsRetryAfterSec) });
     return;
   }
 
   // A draining node finishes work but starts none; answers and notifications still flow (clients of
   // requests running here must be able to answer their elicitations).
   if (deps.isDraining() && startsWork(verb, parsed)) {
-    throw new McpHttpError('DRAINING', { headers: { 'Retry-After': '1', Connection: 'close' } });
+    throw new McpHttpError('DRAINING', { headers: { 'Retry-After': String(EDGE_TIMINGS.drainingRetryAfterSec), Connection: 'close' } });
   }
 
   // One AuthInfo for handlers of every era: scopes, client id and expiry from auth (never the raw token),

@@ -4,14 +4,10 @@
  * its task hook, and one Tasks2026 per tenant runtime for the 2026-07-28 engine (the tasks extension). With Redis, workers (`apps/worker`) run the tasks; `WORKER_CONCURRENCY` > 0 makes this
  * edge host a worker pool too (small deployments).
  *
- * Its settings are read here rather than in env.ts so the feature stays in one module:
- *   TASKS               on | off (default on)
- *   WORKER_CONCURRENCY  with Redis: tasks per tenant this edge runs itself (default 0: workers only)
- *   TASK_CONCURRENCY    without Redis: tasks per tenant run in this process (default 4)
- *   TASK_LOCK_MS        lock / stall timing of an edge-hosted worker pool (default 30000)
- *   TASK_* bounds       see packages/tasks/src/limits-env.ts
+ * Its settings are the `tasks` section of the edge configuration (config/edge-config.ts: TASKS,
+ * WORKER_CONCURRENCY, TASK_CONCURRENCY, TASK_LOCK_MS); the task bounds (TASK_*) are its `taskLimits`
+ * section, declared once in config/settings.ts and shared with the workers.
  */
-import { z } from 'zod';
 import {
   bullConnection,
   createTaskStore,
@@ -21,15 +17,16 @@ import {
   Tasks2025,
   Tasks2026,
   TaskWorkerPool,
-  taskLimitsFromEnv,
   toolPolicies,
   type ServerFactory,
+  type TaskLimits,
   type TaskDispatcher,
   type TaskEvent,
   type TaskStore,
 } from '@switchboard/tasks';
 import type { TaskHook2025, TaskHook2026 } from '@switchboard/transport';
 import type { RedisLike, Store } from '@switchboard/store';
+import type { EdgeConfig } from './config/edge-config';
 
 /** Where 2025-11-25 task notifications go: the node's session store (the session's GET stream log). */
 export interface SessionStreams {
@@ -40,18 +37,12 @@ export interface SessionStreams {
   redisClient?: RedisLike;
 }
 
-const TasksEnvSchema = z.object({
-  TASKS: z.enum(['on', 'off']).default('on'),
-  WORKER_CONCURRENCY: z.coerce.number().int().nonnegative().default(0),
-  TASK_CONCURRENCY: z.coerce.number().int().positive().default(4),
-  TASK_LOCK_MS: z.coerce.number().int().min(500).default(30_000),
-});
-
 /** The parts of a served tenant tasks need. */
 export interface TaskTenant {
   id: string;
   auth: { anonymous?: boolean };
-  runtime: { createServer: ServerFactory | (() => unknown) };
+  /** The tenant's factory with its services bound (the runtime's). */
+  runtime: { createServer: ServerFactory };
 }
 
 export class EdgeTasks {
@@ -69,37 +60,40 @@ export class EdgeTasks {
     private readonly closeConnection: () => void,
   ) {}
 
-  /** Undefined when TASKS=off. Throws (stopping start-up) on a bad setting. */
-  static create(redisUrl: string | undefined, streams: SessionStreams, log: (msg: string, err?: unknown) => void, env: NodeJS.ProcessEnv = process.env): EdgeTasks | undefined {
-    const parsed = TasksEnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== '')));
-    if (!parsed.success) throw new Error(`invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    const cfg = parsed.data;
-    if (cfg.TASKS === 'off') return undefined;
-    const limits = taskLimitsFromEnv(env);
-    const store = createTaskStore(redisUrl, { limits, onError: (err) => log('tasks: redis error', err), connectionName: 'sb-edge-tasks', client: streams.redisClient });
+  /** Undefined when TASKS=off. `limits`: the TASK_* bounds of the configuration. */
+  static create(
+    storeConfig: EdgeConfig['store'],
+    cfg: EdgeConfig['tasks'],
+    limits: TaskLimits,
+    streams: SessionStreams,
+    log: (msg: string, err?: unknown) => void,
+  ): EdgeTasks | undefined {
+    if (!cfg.enabled) return undefined;
+    const { redisUrl, pubsubMode } = storeConfig;
+    const store = createTaskStore(redisUrl, { limits, onError: (err) => log('tasks: redis error', err), connectionName: 'sb-edge-tasks', client: streams.redisClient, pubsubMode });
     const notify = sessionNotifier(streams.store, { maxLen: streams.maxLen, ttlMs: streams.ttlMs }, log);
     let self: EdgeTasks | undefined;
     const servers = (tenant: string) => self?.factories.get(tenant);
     if (!redisUrl) {
-      const runner = new InProcessTaskRunner({ store, servers, concurrency: cfg.TASK_CONCURRENCY, notify, hooks: { log } });
+      const runner = new InProcessTaskRunner({ store, servers, concurrency: cfg.inProcessConcurrency, notify, hooks: { log } });
       self = new EdgeTasks(store, runner, undefined, notify, () => undefined);
       return self;
     }
     const connection = bullConnection(redisUrl, (err) => log('tasks: redis error', err));
-    const pool = cfg.WORKER_CONCURRENCY > 0 ? new TaskWorkerPool({ store, connection, servers, concurrency: cfg.WORKER_CONCURRENCY, lockMs: cfg.TASK_LOCK_MS, notify, hooks: { log } }) : undefined;
+    const pool = cfg.workerConcurrency > 0 ? new TaskWorkerPool({ store, connection, servers, concurrency: cfg.workerConcurrency, lockMs: cfg.lockMs, notify, hooks: { log } }) : undefined;
     self = new EdgeTasks(store, new TaskQueues(store, connection), pool, notify, () => connection.disconnect());
     return self;
   }
 
   /** The tenants served now (after start-up and every reload): task runs use their current factories. */
   async setTenants(tenants: TaskTenant[]): Promise<void> {
-    this.factories = new Map(tenants.map((t) => [t.id, t.runtime.createServer as ServerFactory]));
+    this.factories = new Map(tenants.map((t) => [t.id, t.runtime.createServer]));
     await this.pool?.start(tenants.map((t) => t.id));
   }
 
   /** The 2025 engine's hook for this tenant runtime (one per runtime; a reload brings a new one). */
   hookFor(tenant: TaskTenant): TaskHook2025 {
-    const factory = tenant.runtime.createServer as ServerFactory;
+    const factory = tenant.runtime.createServer;
     let hook = this.hooks.get(factory);
     if (!hook) {
       hook = new Tasks2025({

@@ -8,12 +8,14 @@
 import { createAuthenticator, type TenantAuthenticator } from '@switchboard/auth';
 import type { ProtectedResourceMetadataRoute } from '@switchboard/auth';
 import type { Store } from '@switchboard/store';
-import { parseRequestStateSecrets, type EngineHooks } from '@switchboard/transport';
+import type { EngineHooks } from '@switchboard/transport';
 import type { GatewayObserver } from '@switchboard/gateway';
 import { TenantRegistry, type Endpoint, type Tenant } from './config/tenant-registry';
-import { startTenantRuntime, type TenantRuntime, type TenantRuntimeOptions, type TenantServices } from './tenant-runtime';
+import { startTenantRuntime, type TenantRuntime, type TenantRuntimeOptions } from './tenant-runtime';
 
 export interface ServedTenant extends Tenant {
+  /** The tenant's own, or the node's default (SESSION_TTL_MS): resolved once, read by the engines and the gateway alike. */
+  sessionIdleTtlMs: number;
   runtime: TenantRuntime;
   authenticator: TenantAuthenticator;
 }
@@ -29,16 +31,19 @@ export interface TenantHostDeps {
   onChangeEventDropped?: (tenant: string) => void;
   log: (msg: string, err?: unknown) => void;
   debug: (msg: string) => void;
-  retireAfterMs?: number;
+  /** A runtime replaced by a reload keeps serving its open listen streams this long. */
+  retireAfterMs: number;
   /** Per-upstream metrics of gateway tenants. */
   gatewayObserver?: GatewayObserver;
-  /** Limits on by default for every tenant that does not set its own (docs/security.md). */
-  defaults?: TenantLimitDefaults;
+  /** Settings and limits of every tenant that does not set its own (docs/security.md). */
+  defaults: TenantDefaults;
   /** The 2026-07-28 tasks extension per tenant (tasks-setup.ts). */
   modernTasks?: TenantRuntimeOptions['modernTasks'];
 }
 
-export interface TenantLimitDefaults {
+export interface TenantDefaults {
+  /** Session idle TTL (SESSION_TTL_MS). */
+  sessionIdleTtlMs: number;
   /** Requests per principal per window (`rateLimits.principal`); undefined: none by default. */
   principalRate: { limit: number; windowMs: number } | undefined;
   /** Concurrent long-lived streams per principal (`rateLimits.maxStreamsPerPrincipal`). */
@@ -70,20 +75,30 @@ export class TenantHost {
     const next = new Map<string, ServedTenant>();
     const created: TenantRuntime[] = [];
     try {
-      for (const t of tenants) {
+      for (const given of tenants) {
+        // The tenant's settings with the node's defaults where it sets none, resolved here once for everything it reaches.
+        const d = this.deps.defaults;
+        const t = {
+          ...given,
+          sessionIdleTtlMs: given.sessionIdleTtlMs ?? d.sessionIdleTtlMs,
+          rateLimits: {
+            ...given.rateLimits,
+            principal: given.rateLimits.principal ?? d.principalRate,
+            maxStreamsPerPrincipal: given.rateLimits.maxStreamsPerPrincipal ?? d.maxStreamsPerPrincipal,
+          },
+        };
         const previous = this.served.get(t.id);
         const authenticator = createAuthenticator({ id: t.id, auth: t.auth, resourceUrl: this.resourceUrl(t) });
         // The module cache hands a reload the same factory function when the server module did not change.
         const reusable = previous && previous.createServer === t.createServer && runtimeInputs(previous) === runtimeInputs(t);
         let runtime = reusable ? previous.runtime : undefined;
         if (!runtime) {
-          const factory = t.createServer as unknown as (services: TenantServices) => ReturnType<Tenant['createServer']>;
           runtime = await startTenantRuntime({
             tenant: t.id,
             store: this.deps.store,
-            factory,
+            factory: t.createServer,
             eras: t.eras,
-            requestStateSecrets: parseRequestStateSecrets(t.requestStateKeys.join(',')),
+            requestStateKeys: t.requestStateKeys,
             requestStateTtlMs: this.deps.requestStateTtlMs,
             bodyLimitBytes: t.bodyLimitBytes,
             keepAliveMs: this.deps.keepAliveMs,
@@ -99,11 +114,7 @@ export class TenantHost {
           });
           created.push(runtime);
         }
-        const d = this.deps.defaults;
-        const rateLimits = d
-          ? { ...t.rateLimits, principal: t.rateLimits.principal ?? d.principalRate, maxStreamsPerPrincipal: t.rateLimits.maxStreamsPerPrincipal ?? d.maxStreamsPerPrincipal }
-          : t.rateLimits;
-        next.set(t.id, { ...t, rateLimits, runtime, authenticator });
+        next.set(t.id, { ...t, runtime, authenticator });
       }
     } catch (err) {
       await Promise.allSettled(created.map((r) => r.shutdown()));
@@ -116,7 +127,7 @@ export class TenantHost {
     this.metadata = metadata;
     this.registry.replace([...next.values()]);
     if (retired.length > 0) {
-      setTimeout(() => void Promise.allSettled(retired.map((r) => r.shutdown())), this.deps.retireAfterMs ?? 30_000).unref();
+      setTimeout(() => void Promise.allSettled(retired.map((r) => r.shutdown())), this.deps.retireAfterMs).unref();
     }
   }
 

@@ -1,54 +1,32 @@
 /**
- * The per-tenant services a tenant's MCP server is built with, and the tenant's modern-era handler:
- *   - the tenant's change-event bus (`StoreEventBus` on `sb:<tenant>:events`), shared by every node;
- *   - the tenant's requestState codec (sealed with the tenant's key ring, see request-state-keys.ts);
+ * A tenant's runtime on an edge: its services (tenant-services.ts: change-event bus, requestState codec)
+ * bound into the factory the engines call, and its modern-era handler:
  *   - one `Engine2026` (one SDK `createMcpHandler`) when the tenant serves the modern era; for a gateway
  *     tenant the same engine with the translating factory (2025 upstream), or the pass-through proxy
  *     (2026-07-28 upstream) — packages/gateway, docs/gateway.md.
  * The tenant's factory is called with `{ requestState, events }` for both eras, so an MRTR handler seals
  * with the same keys whether the SDK's legacy shim or a 2026-07-28 client drives it.
  */
-import type { McpServer, McpServerFactory, RequestStateCodec, Server, ServerEvent } from '@modelcontextprotocol/server';
+import type { McpServer, McpServerFactory, Server } from '@modelcontextprotocol/server';
 import type { Store } from '@switchboard/store';
 import { createGatewayServerFactory, createModernToLegacyFactory, ModernProxy, UpstreamPool, type GatewayObserver, type ModernFront, type UpstreamConfig } from '@switchboard/gateway';
-import {
-  createSealedRequestStateCodec,
-  Engine2026,
-  resolveRequestStateSecrets,
-  StoreEventBus,
-  type EngineHooks,
-  type TaskHook2026,
-  type ServerFactory,
-  type ServerLike,
-} from '@switchboard/transport';
+import { Engine2026, type EngineHooks, type TaskHook2026, type ServerFactory } from '@switchboard/transport';
+import { startTenantServices, type TenantServerFactory, type TenantServicesOptions } from './tenant-services';
 
-/** What Switchboard hands a tenant's server factory. Factories that ignore it still work. */
-export interface TenantServices {
-  requestState: RequestStateCodec<unknown>;
-  events: { publish(event: ServerEvent): void };
-}
+export type { TenantServices } from './tenant-services';
 
-export interface TenantRuntimeOptions {
-  tenant: string;
-  store: Store;
-  factory: (services: TenantServices) => ServerLike;
+export interface TenantRuntimeOptions extends TenantServicesOptions {
+  factory: TenantServerFactory;
   eras: ReadonlySet<string>;
-  /** Configured sealing secrets, newest first; undefined → the shared store secret. */
-  requestStateSecrets: Buffer[] | undefined;
-  requestStateTtlMs: number;
   bodyLimitBytes: number;
   keepAliveMs: number;
   hooks: EngineHooks;
-  onRequestStateRejected?: (tenant: string, reason: string) => void;
-  /** A message on the tenant's change-event channel could not be decoded and was dropped. */
-  onChangeEventDropped?: (tenant: string) => void;
-  log: (msg: string, err?: unknown) => void;
   /** Per-request noise (requests the SDK rejected), for debugging only. */
   debug: (msg: string) => void;
   /** Gateway tenant: its upstream; the 2025 engine then gets the forwarding factory (packages/gateway). */
   upstream?: UpstreamConfig;
-  /** Gateway tenants: the session idle TTL (the stored upstream state lives as long). */
-  sessionTtlMs?: number;
+  /** Gateway tenants: the tenant's session idle TTL (the stored upstream state lives as long). */
+  sessionTtlMs: number;
   gatewayObserver?: GatewayObserver;
   /** The 2026-07-28 tasks extension for this tenant, given its server factory (tasks-setup.ts); absent: none. */
   modernTasks?: (tenant: string, createServer: ServerFactory) => TaskHook2026 | undefined;
@@ -64,26 +42,12 @@ export interface TenantRuntime {
 }
 
 export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<TenantRuntime> {
-  const bus = new StoreEventBus(o.store, o.tenant, { log: o.log, onDecodeFailure: () => o.onChangeEventDropped?.(o.tenant) });
-  let secrets: Buffer[];
-  try {
-    await bus.start();
-    secrets = await resolveRequestStateSecrets(o.store, o.tenant, o.requestStateSecrets);
-  } catch (err) {
-    // Every node must hold the same sealing key and hear the same change events: both live in the store.
-    throw new Error(`tenant ${o.tenant}: the store must be reachable at start-up (change-event channel, requestState key): ${(err as Error).message}`);
-  }
-  const requestState = createSealedRequestStateCodec({
-    tenant: o.tenant,
-    secrets,
-    ttlMs: o.requestStateTtlMs,
-    onReject: (reason) => o.onRequestStateRejected?.(o.tenant, reason),
-  });
-  const services: TenantServices = { requestState, events: bus };
+  const { services, bus } = await startTenantServices(o);
+  const { requestState } = services;
   // One upstream pool per gateway tenant per node: keep-alive connections, in-flight bound, breaker.
   const pool = o.upstream ? new UpstreamPool(o.tenant, o.upstream, o.gatewayObserver) : undefined;
   const createServer: ServerFactory = pool
-    ? createGatewayServerFactory({ tenant: o.tenant, pool, store: o.store, sessionTtlMs: o.sessionTtlMs ?? 3_600_000, log: o.log })
+    ? createGatewayServerFactory({ tenant: o.tenant, pool, store: o.store, sessionTtlMs: o.sessionTtlMs, log: o.log })
     : () => o.factory(services);
 
   let modern: ModernFront | undefined;

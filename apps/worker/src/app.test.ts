@@ -2,7 +2,6 @@
 import { createServer, type Server } from 'node:http';
 import { Registry, Counter } from 'prom-client';
 import { createApp } from './app';
-import { loadWorkerEnv } from './env';
 
 describe('worker app', () => {
   let server: Server;
@@ -36,10 +35,4 @@ describe('worker app', () => {
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
 
-  test('configuration: REDIS_URL required, bad values name the variable', () => {
-    expect(() => loadWorkerEnv({})).toThrow(/REDIS_URL/);
-    expect(() => loadWorkerEnv({ REDIS_URL: 'redis://127.0.0.1:1', WORKER_CONCURRENCY: '0' })).toThrow(/WORKER_CONCURRENCY/);
-    expect(() => loadWorkerEnv({ REDIS_URL: 'redis://127.0.0.1:1', TASK_LOCK_MS: '10' })).toThrow(/TASK_LOCK_MS/);
-    expect(loadWorkerEnv({ REDIS_URL: 'redis://127.0.0.1:1' })).toMatchObject({ WORKER_CONCURRENCY: 4, TASK_LOCK_MS: 30_000, PORT: 3100 });
-  });
 });

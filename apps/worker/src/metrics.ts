@@ -13,6 +13,9 @@ export interface QueueSource {
   stats(tenant: string): Promise<QueueStats>;
 }
 
+/** The gauges of one scrape share one read of the queues; a scrape this much later reads them again. */
+const SNAPSHOT_REUSE_MS = 100;
+
 export class WorkerMetrics {
   readonly register = new Registry();
   private readonly r = [this.register];
@@ -32,7 +35,7 @@ export class WorkerMetrics {
       snapshot ??= (async () => {
         const out = new Map<string, QueueStats>();
         for (const t of queues.tenants()) out.set(t, await queues.stats(t).catch(() => ({ waiting: 0, active: 0, delayed: 0, oldestWaitingAgeMs: 0 })));
-        setTimeout(() => (snapshot = undefined), 100);
+        setTimeout(() => (snapshot = undefined), SNAPSHOT_REUSE_MS);
         return out;
       })();
       return snapshot;

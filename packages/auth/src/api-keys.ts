@@ -4,7 +4,7 @@
  * depends on the number of keys, never on which one (if any) matched or on how much of it did.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ApiKeysConfig } from './config';
+import { API_KEY_DEFAULTS, type ApiKeysConfig } from './config';
 
 export interface ApiKeyMatch {
   principal: string;
@@ -47,7 +47,7 @@ export class ApiKeyVerifier {
   private readonly digests: Buffer[];
 
   constructor(config: ApiKeysConfig) {
-    const prefix = config.principalPrefix ?? 'apikey:';
+    const prefix = config.principalPrefix ?? API_KEY_DEFAULTS.principalPrefix;
     this.keys = config.hashes.map((entry) => {
       const e = typeof entry === 'string' ? { hash: entry } : entry;
       const hex = e.hash.replace(/^sha256:/, '').toLowerCase();

@@ -1,7 +1,8 @@
 /**
  * Per-tenant authentication settings and their zod schema (embedded by the edge's tenant config file).
  * Defaults are applied when a config is compiled, not by the schema, so a config built in code and one
- * parsed from the file behave the same.
+ * parsed from the file behave the same; they are declared here (`JWT_VERIFICATION_DEFAULTS`,
+ * `API_KEY_DEFAULTS`) and only read elsewhere.
  */
 import { z } from 'zod';
 
@@ -26,7 +27,7 @@ export interface ApiKeyEntry {
 
 export interface ApiKeysConfig {
   hashes: Array<string | ApiKeyEntry>;
-  /** Default `apikey:`. */
+  /** @default API_KEY_DEFAULTS.principalPrefix (`apikey:`) */
   principalPrefix?: string;
 }
 
@@ -37,16 +38,16 @@ export interface JwtVerificationSettings {
   staticKeys?: StaticKey[];
   /** Default: the asymmetric JWS algorithms (HS* only when listed explicitly). */
   algorithms?: string[];
-  /** Allowed clock skew for exp/nbf, default 30. */
+  /** Allowed clock skew for exp/nbf. @default 30 */
   clockToleranceSec?: number;
-  /** Claim that names the principal, default `sub`. */
+  /** Claim that names the principal. @default `sub` */
   principalClaim?: string;
   requiredScopes?: string[];
-  /** At most one JWKS refetch per this many seconds when an unknown `kid` shows up, default 30. */
+  /** At most one JWKS refetch per this many seconds when an unknown `kid` shows up. @default 30 */
   jwksCooldownSec?: number;
-  /** A cached JWKS is refetched after this many seconds even without an unknown `kid`, default 600. */
+  /** A cached JWKS is refetched after this many seconds even without an unknown `kid`. @default 600 */
   jwksCacheMaxAgeSec?: number;
-  /** Default 5000. */
+  /** Longest wait for a JWKS fetch. @default 5_000 */
   jwksTimeoutMs?: number;
 }
 
@@ -79,6 +80,18 @@ export interface AuthConfig {
 }
 
 export const DEFAULT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+/** What a verifier uses for a setting the tenant leaves out (the values the comments above name). */
+export const JWT_VERIFICATION_DEFAULTS = {
+  algorithms: DEFAULT_ALGORITHMS,
+  clockToleranceSec: 30,
+  principalClaim: 'sub',
+  jwksCooldownSec: 30,
+  jwksCacheMaxAgeSec: 600,
+  jwksTimeoutMs: 5_000,
+} as const satisfies Required<Pick<JwtVerificationSettings, 'clockToleranceSec' | 'principalClaim' | 'jwksCooldownSec' | 'jwksCacheMaxAgeSec' | 'jwksTimeoutMs'>> & { algorithms: string[] };
+
+export const API_KEY_DEFAULTS = { principalPrefix: 'apikey:' } as const;
+
 const SUPPORTED_ALGORITHMS: [string, ...string[]] = ['HS256', 'HS384', 'HS512', ...DEFAULT_ALGORITHMS];
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);

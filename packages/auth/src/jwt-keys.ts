@@ -7,7 +7,7 @@
  */
 import { createPublicKey, createSecretKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey } from 'jose';
-import type { Jwk, JwtVerificationSettings, StaticKey } from './config';
+import { JWT_VERIFICATION_DEFAULTS, type Jwk, type JwtVerificationSettings, type StaticKey } from './config';
 
 export interface StaticKeyEntry {
   kid?: string;
@@ -34,9 +34,9 @@ function isFetchFailure(err: unknown): boolean {
 export function createKeySource(settings: JwtVerificationSettings): KeySource {
   if (settings.jwksUrl !== undefined) {
     const remote = createRemoteJWKSet(new URL(settings.jwksUrl), {
-      cooldownDuration: (settings.jwksCooldownSec ?? 30) * 1000,
-      cacheMaxAge: (settings.jwksCacheMaxAgeSec ?? 600) * 1000,
-      timeoutDuration: settings.jwksTimeoutMs ?? 5000,
+      cooldownDuration: (settings.jwksCooldownSec ?? JWT_VERIFICATION_DEFAULTS.jwksCooldownSec) * 1000,
+      cacheMaxAge: (settings.jwksCacheMaxAgeSec ?? JWT_VERIFICATION_DEFAULTS.jwksCacheMaxAgeSec) * 1000,
+      timeoutDuration: settings.jwksTimeoutMs ?? JWT_VERIFICATION_DEFAULTS.jwksTimeoutMs,
     });
     const getKey: JWTVerifyGetKey = async (header, token) => {
       try {

@@ -3,7 +3,7 @@
  * `nbf`, with a small clock skew. Failures come back as a reason from the bounded set used in metrics.
  */
 import { decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyOptions, type KeyLike } from 'jose';
-import { DEFAULT_ALGORITHMS, type JwtVerificationSettings } from './config';
+import { JWT_VERIFICATION_DEFAULTS, type JwtVerificationSettings } from './config';
 import type { AuthFailureReason } from './challenge';
 import { createKeySource, KeySetUnavailableError, staticCandidates, type KeySource } from './jwt-keys';
 import { audienceIncludesResource } from './resource';
@@ -52,13 +52,13 @@ export class JwtVerifier {
     if (config.resource === undefined && config.audience === undefined) throw new Error('a JWT verifier needs an audience or a resource');
     this.issuers = Array.isArray(config.issuer) ? config.issuer : [config.issuer];
     this.keys = createKeySource(config);
-    this.principalClaim = config.principalClaim ?? 'sub';
+    this.principalClaim = config.principalClaim ?? JWT_VERIFICATION_DEFAULTS.principalClaim;
     this.options = {
       issuer: this.issuers,
       // OAuth mode compares `aud` itself, after canonicalizing (see verify).
       audience: config.resource === undefined ? config.audience : undefined,
-      algorithms: config.algorithms ?? DEFAULT_ALGORITHMS,
-      clockTolerance: config.clockToleranceSec ?? 30,
+      algorithms: config.algorithms ?? [...JWT_VERIFICATION_DEFAULTS.algorithms],
+      clockTolerance: config.clockToleranceSec ?? JWT_VERIFICATION_DEFAULTS.clockToleranceSec,
       requiredClaims: ['exp'],
     };
   }

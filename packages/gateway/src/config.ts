@@ -66,7 +66,8 @@ export const UpstreamConfigSchema = z
         cooldownMs: z.number().int().min(100).max(600_000).default(10_000),
       })
       .strict()
-      .default({ failureThreshold: 5, cooldownMs: 10_000 }),
+      // The field defaults above fill an absent breaker too (prefault parses the default; default would not).
+      .prefault({}),
   })
   .strict()
   .refine((c) => c.era === '2025' || c.transport === 'streamable', { message: 'a 2026-07-28 upstream speaks Streamable HTTP (transport: streamable)', path: ['era'] });

@@ -9,6 +9,7 @@ import { describeUpstream } from './config';
 import { toUpstreamError } from './errors';
 import { GatewayInstance, type GatewayInstanceDeps } from './gateway-instance';
 import { LegacyFront } from './legacy-front';
+import { createOrphanResumer } from './orphan-resumer';
 import { StreamableUpstream } from './streamable-upstream';
 
 export function createGatewayServerFactory(o: GatewayInstanceDeps & { store: Store }): ServerFactory {
@@ -16,6 +17,8 @@ export function createGatewayServerFactory(o: GatewayInstanceDeps & { store: Sto
   if (o.pool.cfg.era === '2026-07-28') return () => new LegacyFront(o.pool);
   const factory: ServerFactory = () => new GatewayInstance(o);
   factory.endSession = (ref) => endUpstreamSession(o, ref);
+  // Only Streamable upstreams have sessions whose streams can be resumed (a 2024 upstream's session is its connection).
+  if (o.pool.cfg.transport === 'streamable') factory.resumeOrphan = createOrphanResumer(o);
   return factory;
 }
 

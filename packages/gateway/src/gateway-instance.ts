@@ -110,9 +110,11 @@ export class GatewayInstance implements ServerLike {
     this.reader?.stop();
   }
 
-  private send(m: JsonRpcMessage, relatedRequestId?: RequestId): void {
+  /** `resumptionToken`: the upstream event id that carried `m`, logged with it (orphan-resumer.ts). */
+  private send(m: JsonRpcMessage, relatedRequestId?: RequestId, resumptionToken?: string): void {
     if (this.closed) return;
-    void this.transport?.send(m as JSONRPCMessage, relatedRequestId === undefined ? undefined : { relatedRequestId }).catch((err) => this.deps.log('sending to the session failed', err));
+    const options = relatedRequestId === undefined ? undefined : { relatedRequestId, ...(resumptionToken !== undefined && { resumptionToken }) };
+    void this.transport?.send(m as JSONRPCMessage, options).catch((err) => this.deps.log('sending to the session failed', err));
   }
 
   private async onMessage(m: JsonRpcMessage): Promise<void> {
@@ -223,10 +225,13 @@ export class GatewayInstance implements ServerLike {
           if (tokenKey !== undefined) this.progressTokens.delete(tokenKey);
         }
       }
-      const out = await this.streamable.post(req, this.upstream, signal);
+      // The upstream's event ids go with the messages into the log: another node resumes from there if this one dies.
+      let cursor: string | undefined;
+      const resumable = this.upstream.sessionId !== '';
+      const out = await this.streamable.post(req, this.upstream, signal, {}, resumable ? (id) => (cursor = id) : undefined);
       return responseOf(out.messages, req.id, (m) => {
         rearm();
-        this.send(m, req.id);
+        this.send(m, req.id, cursor);
       });
     });
   }

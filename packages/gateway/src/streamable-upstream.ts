@@ -46,8 +46,11 @@ export interface PostOutcome {
 export class StreamableUpstream {
   constructor(readonly pool: UpstreamPool) {}
 
-  /** `extra`: per-request protocol headers (2026-07-28 upstreams: `Mcp-Method`, `Mcp-Name`). */
-  async post(message: JsonRpcMessage, session: UpstreamSession, signal: AbortSignal, extra: Record<string, string> = {}): Promise<PostOutcome> {
+  /**
+   * `extra`: per-request protocol headers (2026-07-28 upstreams: `Mcp-Method`, `Mcp-Name`). `onEventId`: each
+   * new event id of an SSE answer, before the event's messages are yielded (the resume cursor, orphan-resumer.ts).
+   */
+  async post(message: JsonRpcMessage, session: UpstreamSession, signal: AbortSignal, extra: Record<string, string> = {}, onEventId?: (id: string) => void): Promise<PostOutcome> {
     const { pool } = this;
     const headers = pool.headers({
       ...extra,
@@ -84,7 +87,7 @@ export class StreamableUpstream {
       if (!list.every(isMessage)) throw new UpstreamError('invalid_response', 'JSON body is not JSON-RPC');
       return { sessionId, messages: fromList(list as JsonRpcMessage[]) };
     }
-    if (type.startsWith('text/event-stream')) return { sessionId, messages: this.sseMessages(res.body, session, signal) };
+    if (type.startsWith('text/event-stream')) return { sessionId, messages: this.sseMessages(res.body, session, signal, undefined, onEventId) };
     res.body.destroy();
     throw new UpstreamError('invalid_response', `unexpected content type "${type.slice(0, 64)}"`);
   }
@@ -93,34 +96,38 @@ export class StreamableUpstream {
    * The messages of an upstream SSE response. When the stream ends before the response and the upstream gave
    * event ids (it is resumable, or it polls per SEP-1699: priming event, `retry:`, then a close), the stream is
    * resumed with `GET` + `Last-Event-ID` after the upstream's retry delay, at most `MAX_RESUMES` times in a
-   * row without news; otherwise the caller sees the end (UPSTREAM_INVALID_RESPONSE).
+   * row without news; otherwise the caller sees the end (UPSTREAM_INVALID_RESPONSE). A 409 to the GET (the
+   * upstream still holds the stream's previous connection) is retried the same way.
    */
-  private async *sseMessages(first: AsyncIterable<Buffer>, session: UpstreamSession, signal: AbortSignal): AsyncGenerator<JsonRpcMessage> {
+  private async *sseMessages(first: AsyncIterable<Buffer> | undefined, session: UpstreamSession, signal: AbortSignal, resumeFrom?: string, onEventId?: (id: string) => void): AsyncGenerator<JsonRpcMessage> {
     const { pool } = this;
-    let body: AsyncIterable<Buffer> | undefined = first;
-    let lastId: string | undefined;
+    let body = first;
+    let lastId = resumeFrom;
     let retryMs = DEFAULT_RESUME_DELAY_MS;
     let quietResumes = 0;
-    while (body) {
-      try {
-        for await (const ev of readSseEvents(body, pool.cfg.maxResponseBytes, (ms) => (retryMs = ms))) {
-          if (ev.id !== undefined && ev.id !== lastId) {
-            lastId = ev.id;
-            quietResumes = 0;
+    for (;;) {
+      // Without a first body (another node's stream, resumed from its cursor: `resume`), the GET comes first.
+      if (body) {
+        try {
+          for await (const ev of readSseEvents(body, pool.cfg.maxResponseBytes, (ms) => (retryMs = ms))) {
+            if (ev.id !== undefined && ev.id !== lastId) {
+              lastId = ev.id;
+              quietResumes = 0;
+              onEventId?.(ev.id);
+            }
+            if (ev.event !== 'message' || ev.data === '') continue; // priming events carry nothing
+            const parsed = safeParse(ev.data);
+            const list = Array.isArray(parsed) ? parsed : [parsed];
+            if (!list.every(isMessage)) throw new UpstreamError('invalid_response', 'SSE event is not JSON-RPC');
+            yield* list as JsonRpcMessage[];
           }
-          if (ev.event !== 'message' || ev.data === '') continue; // priming events carry nothing
-          const parsed = safeParse(ev.data);
-          const list = Array.isArray(parsed) ? parsed : [parsed];
-          if (!list.every(isMessage)) throw new UpstreamError('invalid_response', 'SSE event is not JSON-RPC');
-          yield* list as JsonRpcMessage[];
+        } finally {
+          (body as { destroy?: () => void }).destroy?.();
         }
-      } finally {
-        (body as { destroy?: () => void }).destroy?.();
+        if (lastId === undefined || session.sessionId === '' || quietResumes >= MAX_RESUMES) return;
+        quietResumes++;
+        await sleep(Math.min(retryMs, MAX_RESUME_DELAY_MS), signal);
       }
-      body = undefined;
-      if (lastId === undefined || session.sessionId === '' || quietResumes >= MAX_RESUMES) return;
-      quietResumes++;
-      await sleep(Math.min(retryMs, MAX_RESUME_DELAY_MS), signal);
       const res = await pool.send(pool.cfg.url, 'GET', pool.headers({
         accept: 'text/event-stream',
         'mcp-session-id': session.sessionId,
@@ -128,12 +135,28 @@ export class StreamableUpstream {
         'last-event-id': lastId,
       }), undefined, signal);
       if (res.status === 404) throw (res.body.destroy(), new UpstreamError('session_expired', 'HTTP 404 resuming the upstream stream'));
+      if (res.status === 409 && quietResumes < MAX_RESUMES) {
+        // The upstream still holds the stream's previous connection (a dead node's, not yet closed): wait, retry.
+        res.body.destroy();
+        quietResumes++;
+        body = undefined;
+        await sleep(Math.min(retryMs * quietResumes, MAX_RESUME_DELAY_MS), signal);
+        continue;
+      }
       if (res.status !== 200 || !(header(res.headers, 'content-type') ?? '').startsWith('text/event-stream')) {
         res.body.destroy();
         return;
       }
       body = res.body;
     }
+  }
+
+  /**
+   * Resumes an upstream SSE answer another node was reading, after the last event id it logged (`GET` +
+   * `Last-Event-ID`, then the same rules as for the answer to `post`). orphan-resumer.ts.
+   */
+  resume(session: UpstreamSession, lastEventId: string, signal: AbortSignal, onEventId?: (id: string) => void): AsyncGenerator<JsonRpcMessage> {
+    return this.sseMessages(undefined, session, signal, lastEventId, onEventId);
   }
 
   /** Ends the upstream session (ours ended); failures only logged by the caller. */

@@ -1,9 +1,13 @@
 --[[ Append messages (and optionally the completion marker) to a stream, release leases, wake tails.
   KEYS[1]     stream
-  KEYS[2..]   in-flight leases to release
+  KEYS[2..]   in-flight leases to release (and, with `end`, the request record: deleted like them);
+              with ARGV[9] set, the last key is the stream's request record (replaced, not deleted)
   ARGV[1] maxLen  ARGV[2] stream ttl ms  ARGV[3] wake channel  ARGV[4] stream id  ARGV[5] end (0/1)
   ARGV[6] entry kind for the data (msg or prime)  ARGV[7] most data bytes a wake may carry
-  ARGV[8] most data bytes the log retains (0 = no cap)  ARGV[9..] data
+  ARGV[8] most data bytes the log retains (0 = no cap)  ARGV[9] new request record ('' = unchanged)
+  ARGV[10..] data
+  The request record is replaced only while it exists (XX, its TTL kept): in the same step as the entries, so
+  what it says about the log (e.g. a gateway's upstream resume cursor) never runs ahead of or behind it.
   Returns {prevId or false, id1, id2, ...}.
   Every entry carries `c`, the data bytes appended to the stream so far (its own included): with the newest
   entry's `c` the bytes retained from any entry on are known without reading the log. Past the byte cap
@@ -36,7 +40,7 @@ local out = {prev}
 local lines = {}
 local bytes = 0
 local carry = true
-for i = 9, #ARGV do
+for i = 10, #ARGV do
   total = total + #ARGV[i]
   local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'k', ARGV[6], 'd', ARGV[i], 'c', total)
   out[#out + 1] = id
@@ -69,7 +73,12 @@ if maxBytes > 0 and total > maxBytes then
   end
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
+local lastLease = #KEYS
+if ARGV[9] ~= '' then
+  redis.call('SET', KEYS[#KEYS], ARGV[9], 'XX', 'KEEPTTL')
+  lastLease = #KEYS - 1
+end
+for i = 2, lastLease do redis.call('DEL', KEYS[i]) end
 local wake = ARGV[4] .. ' ' .. out[#out]
 if carry then wake = wake .. ' ' .. (prev or '-') .. '\n' .. table.concat(lines, '\n') end
 redis.call('PUBLISH', ARGV[3], wake)

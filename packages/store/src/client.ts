@@ -30,13 +30,6 @@ export interface RedisClientOptions {
    * re-created and re-subscribed when its master changes. For sharded-mode subscribers (pubsub.ts). @default false
    */
   shardedSubscribers?: boolean;
-  /**
-   * Commands never auto-pipelined. On Cluster, ioredis groups an auto-pipeline by the slot of a command's first
-   * argument; a variable-key script's first argument is its key count, so concurrent calls for keys of different
-   * slots were batched into one pipeline and failed ("All keys in the pipeline should belong to the same slots
-   * allocation group"): such scripts are listed here.
-   */
-  autoPipeliningIgnoredCommands?: string[];
 }
 
 const COMMON: RedisOptions = {
@@ -75,7 +68,6 @@ export function createRedisClient(url: string, opts: RedisClientOptions = {}): R
           redisOptions: { ...COMMON, connectionName: opts.connectionName },
           enableAutoPipelining: opts.autoPipelining ?? false,
           shardedSubscribers: opts.shardedSubscribers ?? false,
-          autoPipeliningIgnoredCommands: opts.autoPipeliningIgnoredCommands ?? [],
           clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
           // Queue only until the first connection (then failFastOnceConnected): during an outage a command fails
           // at once instead of waiting, unbounded, for the cluster to return.

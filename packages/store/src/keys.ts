@@ -2,8 +2,9 @@
  * Every Redis key and channel name Switchboard uses. Nothing else builds key strings.
  *
  * All keys of one session share the hash tag `{<sessionId>}` so they live in one Redis Cluster slot and
- * Lua scripts can touch them together. The tenant is part of the prefix, so a session id presented under
- * another tenant addresses keys that do not exist.
+ * Lua scripts can touch them together. A script gets every key it touches in KEYS, built here by its
+ * descriptor (operations/), and never builds a key name itself (lua-keys.test.ts). The tenant is part of the
+ * prefix, so a session id presented under another tenant addresses keys that do not exist.
  *
  * | key                                  | type   | holds                                              | TTL                        |
  * |--------------------------------------|--------|----------------------------------------------------|----------------------------|
@@ -11,8 +12,8 @@
  * | sb:<t>:{sid}:subs                    | set    | resource URIs of resources/subscribe (count and length capped); loaded only when the session hash's `subv` changed | idle TTL, with the session |
  * | sb:<t>:{sid}:streams                 | set    | stream ids of the session (for DELETE); ids of expired streams pruned past STREAM_SET_PRUNE_AFTER | idle TTL |
  * | sb:<t>:{sid}:stream:<streamId>       | stream | SSE events: fields k (prime/msg/end), d (data), c (data bytes appended so far) | MAXLEN ~ and a byte budget, stream TTL |
- * | sb:<t>:{sid}:reqs:<streamId>         | string | JSON {reqs:[{k,id}]}: the client requests a POST stream carries (dead-owner check) | stream TTL, refreshed with the leases; deleted when answered |
- * | sb:<t>:{sid}:inflight:<reqKey>       | string | `<nodeId> <streamId>` running a client request      | lease, refreshed           |
+ * | sb:<t>:{sid}:reqs:<streamId>         | string | JSON {reqs:[{k,id,resume?}]}: the client requests a POST stream carries (dead-owner check); `resume` = a gateway upstream's latest event id logged for the request, rewritten by the append that logs it | stream TTL, refreshed with the leases; deleted when answered |
+ * | sb:<t>:{sid}:inflight:<reqKey>       | string | `<nodeId> <streamId>` running a client request (or resuming it: a gateway node that adopted the orphaned stream) | lease, refreshed |
  * | sb:<t>:{sid}:cancelled:<reqKey>      | string | tombstone: client cancelled this request            | tombstone TTL              |
  * | sb:<t>:{sid}:pending:<srvReqId>      | string | node waiting for the client's answer                | server request timeout     |
  * | sb:<t>:{sid}:answer:<srvReqId>       | string | the client's answer, until the owner takes it       | answer TTL                 |

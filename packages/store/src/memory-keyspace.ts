@@ -1,6 +1,7 @@
 /**
  * The keyspace under the memory store: keys with per-key expiry (dropped lazily on access and by a periodic
  * sweep), and streams with monotonic `<ms>-<seq>` ids trimmed by entry count and data bytes, as Redis's are.
+ * Keys are the names of `keys.ts`, so the script twins (memory-scripts.ts) read like their Lua.
  */
 import type { SessionRecord, StreamEntry, StreamLimits } from './types';
 
@@ -15,10 +16,9 @@ export type Value =
 const entryBytes = (e: StreamEntry) => Buffer.byteLength(e.data);
 export interface Slot { value: Value; expiresAt: number }
 
-
 export class MemoryKeyspace {
-  protected readonly data = new Map<string, Slot>();
-  protected readonly sweeper: NodeJS.Timeout;
+  private readonly data = new Map<string, Slot>();
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(opts: { sweepIntervalMs?: number }) {
     this.sweeper = setInterval(() => this.sweep(), opts.sweepIntervalMs ?? 10_000);
@@ -31,12 +31,17 @@ export class MemoryKeyspace {
     return this.data.size;
   }
 
-  protected sweep(): void {
+  /** Stops the sweep. */
+  close(): void {
+    clearInterval(this.sweeper);
+  }
+
+  private sweep(): void {
     const now = Date.now();
     for (const [k, s] of this.data) if (s.expiresAt <= now) this.data.delete(k);
   }
 
-  protected get(key: string): Slot | undefined {
+  get(key: string): Slot | undefined {
     const s = this.data.get(key);
     if (s && s.expiresAt <= Date.now()) {
       this.data.delete(key);
@@ -45,26 +50,30 @@ export class MemoryKeyspace {
     return s;
   }
 
-  protected set(key: string, value: Value, ttlMs: number): void {
+  del(key: string): void {
+    this.data.delete(key);
+  }
+
+  set(key: string, value: Value, ttlMs: number): void {
     this.data.set(key, { value, expiresAt: Date.now() + ttlMs });
   }
 
-  protected expire(key: string, ttlMs: number): void {
+  expire(key: string, ttlMs: number): void {
     const s = this.get(key);
     if (s) s.expiresAt = Date.now() + ttlMs;
   }
 
-  protected str(key: string): string | undefined {
+  str(key: string): string | undefined {
     const s = this.get(key);
     return s?.value.kind === 'string' ? s.value.v : undefined;
   }
 
-  protected stream(key: string): Stream | undefined {
+  stream(key: string): Stream | undefined {
     const s = this.get(key);
     return s?.value.kind === 'stream' ? s.value.v : undefined;
   }
 
-  protected xadd(key: string, kind: StreamEntry['kind'], data: string, l: StreamLimits): string {
+  xadd(key: string, kind: StreamEntry['kind'], data: string, l: StreamLimits): string {
     let st = this.stream(key);
     if (!st) {
       st = { entries: [], lastMs: 0, lastSeq: -1, bytes: 0 };

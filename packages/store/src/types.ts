@@ -55,6 +55,13 @@ export interface StreamLimits {
   maxBytes?: number;
 }
 
+/** `Store.appendEvents`: the log's limits, and what the batch ends or releases. */
+/**
+ * Without `end`, `requestRecord` replaces the stream's request record in the same step (only while it exists,
+ * its TTL kept): what it says about the log (a gateway's upstream resume cursor) never runs ahead of it.
+ */
+export type AppendEventsOptions = StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime'; requestRecord?: string };
+
 /** A successful append: the new entry ids in order, and the id that preceded them (for gap detection). */
 export interface AppendResult {
   prevId: string | null;
@@ -135,7 +142,7 @@ export interface Store {
     ref: SessionRef,
     streamId: string,
     messages: string[],
-    opts: StreamLimits & { end?: boolean; releaseRequestKeys?: string[]; kind?: 'msg' | 'prime' },
+    opts: AppendEventsOptions,
   ): Promise<AppendResult>;
   /** Entries strictly after `afterId` ('0-0' for all), at most `count`. */
   readEvents(ref: SessionRef, streamId: string, afterId: string, count: number): Promise<StreamEntry[]>;
@@ -150,6 +157,13 @@ export interface Store {
    * error responses and the marker (the owner died) and drops the request record. Returns whether it did.
    */
   failOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], errorMessages: string[], limits: StreamLimits): Promise<boolean>;
+  /**
+   * The other way out of an orphaned stream (a gateway resuming the upstream's stream): if none of the requests
+   * has a live lease and the stream has no completion marker, takes their leases for `nodeId` (as
+   * `beginStream` does; refreshed with `refreshLeases`, released by `appendEvents`). Returns whether it did:
+   * of the nodes that try at once, one does.
+   */
+  adoptOrphanedStream(ref: SessionRef, streamId: string, requestKeys: string[], nodeId: string, leaseMs: number): Promise<boolean>;
   /**
    * Refreshes this node's leases, and the request records of `records.streamIds` (to `records.ttlMs`) so a
    * long call's record outlives its log's trimming; returns the request keys that have a cancellation tombstone.

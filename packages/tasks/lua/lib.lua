@@ -83,3 +83,26 @@ local function finish(id, st, now, status, message, payload, outcome, max_result
   end
   return json
 end
+
+-- Appends a task's stored record after `out`: state, spec, then its pending inputs and its answers, each as
+-- a count followed by key/value pairs (taskGet's reply). Write scripts return it after their own three
+-- elements, so the caller has the whole record without a second read. A task gone (evicted by its own
+-- write) appends nothing.
+local function with_record(out, id)
+  local raw = redis.call('HGET', REC, id)
+  if not raw then return out end
+  local st = cjson.decode(raw)
+  out[#out + 1] = raw
+  out[#out + 1] = redis.call('HGET', REC, id .. ':spec') or '{}'
+  out[#out + 1] = #(st.pending or {})
+  for _, k in ipairs(st.pending or {}) do
+    out[#out + 1] = k
+    out[#out + 1] = redis.call('HGET', REC, id .. ':in:' .. k) or 'null'
+  end
+  out[#out + 1] = #(st.answered or {})
+  for _, k in ipairs(st.answered or {}) do
+    out[#out + 1] = k
+    out[#out + 1] = redis.call('HGET', REC, id .. ':ans:' .. k) or 'null'
+  end
+  return out
+end

@@ -1,12 +1,13 @@
 -- Answers for outstanding input requests (unknown or answered keys ignored). ARGV: now, id, groupTtlMs,
 -- eventsChannel, eventPrefix, controlChannel, controlMessage, then k1, v1, ...
--- Returns {'unknown'} | {'terminal', state} | {'ok', state}. The answered keys are gone from the very next read.
+-- Returns {'unknown'}, or {outcome, state, changed ('1' | '0'), record...} (record: lib.lua with_record),
+-- outcome 'terminal' or 'ok'. The answered keys are gone from the very next read.
 local now, id = tonumber(ARGV[1]), ARGV[2]
 purge(now)
 local raw = redis.call('HGET', REC, id)
 if not raw then return { 'unknown' } end
 local st = cjson.decode(raw)
-if is_terminal(st.status) then return { 'terminal', raw } end
+if is_terminal(st.status) then return with_record({ 'terminal', raw, '0' }, id) end
 st.pending = st.pending or {}
 st.answered = st.answered or {}
 local took = false
@@ -19,7 +20,7 @@ for i = 8, #ARGV - 1, 2 do
     took = true
   end
 end
-if not took then return { 'ok', raw } end
+if not took then return with_record({ 'ok', raw, '0' }, id) end
 local status_changed = false
 if #st.pending == 0 and st.status == 'input_required' then
   st.status = 'working'
@@ -31,4 +32,4 @@ redis.call('HSET', REC, id, json)
 touch_group(tonumber(ARGV[3]))
 publish_status(ARGV[4], ARGV[5], id, json)
 if ARGV[7] ~= '' then redis.call('PUBLISH', ARGV[6], ARGV[7]) end
-return { 'ok', json, '1' }
+return with_record({ 'ok', json, '1' }, id)

@@ -1,13 +1,14 @@
 -- A worker starts (or, after a stall, restarts) a task. ARGV: now, id, activeTtlMs, groupTtlMs,
 -- eventsChannel, eventPrefix, refusedPayload, maxResultBytes, maxRetained, maxRetainedBytes, refusedMessage,
 -- maxRuns, exhaustedPayload, exhaustedMessage.
--- Returns {'unknown'} | {'terminal', state} | {'refused', state} (now failed) | {'run', state}.
+-- Returns {'unknown'}, or {outcome, state, changed ('1' | '0'), record...} (record: lib.lua with_record),
+-- outcome 'terminal', 'refused' (now failed) or 'run'.
 local now, id = tonumber(ARGV[1]), ARGV[2]
 purge(now)
 local raw = redis.call('HGET', REC, id)
 if not raw then return { 'unknown' } end
 local st = cjson.decode(raw)
-if is_terminal(st.status) then return { 'terminal', raw } end
+if is_terminal(st.status) then return with_record({ 'terminal', raw, '0' }, id) end
 st.runs = (st.runs or 0) + 1
 local exhausted = st.runs > tonumber(ARGV[12])
 if st.runs > 1 and (not st.rerunSafe or exhausted) then
@@ -16,7 +17,7 @@ if st.runs > 1 and (not st.rerunSafe or exhausted) then
   local json = finish(id, st, now, 'failed', message, payload, 'error', tonumber(ARGV[8]), payload, tonumber(ARGV[9]), tonumber(ARGV[10]))
   touch_group(tonumber(ARGV[4]))
   publish_status(ARGV[5], ARGV[6], id, json)
-  return { 'refused', json, '1' }
+  return with_record({ 'refused', json, '1' }, id)
 end
 local changed = false
 if st.runs > 1 then
@@ -37,4 +38,4 @@ redis.call('ZADD', EXP, now + tonumber(ARGV[3]), id)
 touch_group(tonumber(ARGV[4]))
 if changed then publish_status(ARGV[5], ARGV[6], id, json) end
 -- Third element: whether a status event was (or, with no channel, is left to the caller to be) published.
-return { 'run', json, changed and '1' or '0' }
+return with_record({ 'run', json, changed and '1' or '0' }, id)

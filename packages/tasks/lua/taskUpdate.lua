@@ -1,12 +1,13 @@
 -- A non-terminal change by the running handler. ARGV: now, id, status ('' = keep), hasMessage ('0'|'1'),
 -- message, activeTtlMs, groupTtlMs, eventsChannel, eventPrefix, nAdd, k1, v1, ..., then keys consumed.
--- Returns {'unknown'} | {'terminal', state} | {'ok', state}.
+-- Returns {'unknown'}, or {outcome, state, changed ('1' | '0'), record...} (record: lib.lua with_record),
+-- outcome 'terminal' or 'ok'.
 local now, id = tonumber(ARGV[1]), ARGV[2]
 purge(now)
 local raw = redis.call('HGET', REC, id)
 if not raw then return { 'unknown' } end
 local st = cjson.decode(raw)
-if is_terminal(st.status) then return { 'terminal', raw } end
+if is_terminal(st.status) then return with_record({ 'terminal', raw, '0' }, id) end
 st.pending = st.pending or {}
 st.answered = st.answered or {}
 local changed = false
@@ -37,4 +38,4 @@ redis.call('ZADD', EXP, now + tonumber(ARGV[6]), id)
 touch_group(tonumber(ARGV[7]))
 if changed then publish_status(ARGV[8], ARGV[9], id, json) end
 -- Third element: whether a status event was (or, with no channel, is left to the caller to be) published.
-return { 'ok', json, changed and '1' or '0' }
+return with_record({ 'ok', json, changed and '1' or '0' }, id)

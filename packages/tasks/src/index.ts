@@ -21,7 +21,6 @@ export { TaskQueues, type TaskJobData, type QueueStats } from './queues';
 export { TaskWorkerPool, type WorkerPoolHooks, type WorkerPoolOptions } from './worker-pool';
 export { InProcessTaskRunner, SHUTDOWN_FAILED_MESSAGE, type InProcessRunnerOptions } from './inprocess-runner';
 export { bullConnection } from './bull-connection';
-export { taskLimitsFromEnv, TASK_LIMIT_ENV } from './limits-env';
 export { Tasks2025, RELATED_TASK_META, type Session2025Context, type Tasks2025Options } from './protocol-2025';
 export { sessionNotifier } from './notifier';
 export { Tasks2026, TASKS_EXTENSION, declaresTasks, extensionRequired, type Answer2026, type CallRoute, type Tasks2026Options } from './protocol-2026';

@@ -5,7 +5,7 @@
 import { createRedisClient, parseRedisUrl, RedisPubSub, type PubSubSetting, type RedisLike } from '@switchboard/store';
 import { ownerHash, newTaskId, type NewTask, type TaskOwner, type TaskPayload, type TaskRecord, type TerminalStatus } from './model';
 import { GROUP_TTL_MARGIN_MS, keyList, ownerKeys, taskChannels } from './keys';
-import { defineTaskScripts, type TaskScriptCommands } from './scripts';
+import { defineTaskScripts, type TaskScriptCommands, type WriteReply } from './scripts';
 import { parseState, specOf, toRecord, type TaskSpec, type TaskState } from './record';
 import {
   DEFAULT_TASK_LIMITS,
@@ -131,19 +131,7 @@ export class RedisTaskStore implements TaskStore {
 
   async get(owner: TaskOwner, id: string): Promise<TaskRecord | null> {
     const r = await this.cmd.taskGet(...keyList(ownerKeys(owner)), Date.now(), id);
-    if (!r) return null;
-    const state = parseState(String(r[0]));
-    const spec = JSON.parse(String(r[1])) as TaskSpec;
-    let i = 2;
-    const readMap = () => {
-      const n = Number(r[i++]);
-      const m = new Map<string, unknown>();
-      for (let j = 0; j < n; j++, i += 2) m.set(String(r[i]), JSON.parse(String(r[i + 1])));
-      return m;
-    };
-    const inputs = readMap();
-    const answers = readMap();
-    return toRecord(state, spec, inputs, answers);
+    return r ? decodeRecord(r, 0) : null;
   }
 
   async getPayload(owner: TaskOwner, id: string): Promise<TaskPayload | null> {
@@ -182,19 +170,18 @@ export class RedisTaskStore implements TaskStore {
       taskChannels.control,
       sh ? '' : control,
     );
-    return (await this.outcome(owner, id, r, sh ? { nowMs, control } : undefined)) as WriteOutcome<'done' | 'terminal'>;
+    return (await this.outcome(owner, r, sh ? { nowMs, control } : undefined)) as WriteOutcome<'done' | 'terminal'>;
   }
 
   /**
    * `after` (sharded mode): the poke; the status event the script left to its caller is published when the
    * script says the write changed the task (its third reply element), exactly as it would have published it.
    */
-  private async outcome(owner: TaskOwner, id: string, r: string[], after?: { nowMs: number; control?: string }): Promise<WriteOutcome<string>> {
+  private async outcome(owner: TaskOwner, r: WriteReply, after?: { nowMs: number; control?: string }): Promise<WriteOutcome<string>> {
     if (r[0] === 'unknown') return { outcome: 'unknown' };
-    // Status writes return the state; the spec is re-read only when someone needs the full record.
-    const state = parseState(r[1]!);
-    const full = await this.get(owner, id);
-    const task = full ?? toRecord(state, { tool: '', args: {}, era: '2025' });
+    // Every write returns the whole record after its three elements (lib.lua with_record): no second read.
+    // A task its own write evicted (retention bounds) has only its state.
+    const task = decodeRecord(r, 3) ?? toRecord(parseState(r[1]!), { tool: '', args: {}, era: '2025' });
     if (after && r[0] !== 'terminal' && r[2] === '1') {
       const spec: TaskSpec = { tool: task.tool, args: task.args, era: task.era, sessionId: task.sessionId, progressToken: task.progressToken };
       await this.pubsub.publish(taskChannels.events(owner.tenant), `${this.eventPrefix(owner)},"state":${r[1]},"spec":${JSON.stringify(spec)}}`);
@@ -230,7 +217,7 @@ export class RedisTaskStore implements TaskStore {
       sh ? '' : this.control(owner, id, 'input'),
       ...pairs,
     );
-    return this.outcome(owner, id, r, sh ? { nowMs, control: this.control(owner, id, 'input') } : undefined) as Promise<WriteOutcome<'ok' | 'terminal'>>;
+    return this.outcome(owner, r, sh ? { nowMs, control: this.control(owner, id, 'input') } : undefined) as Promise<WriteOutcome<'ok' | 'terminal'>>;
   }
 
   async startRun(owner: TaskOwner, id: string): Promise<WriteOutcome<'run' | 'refused' | 'terminal'>> {
@@ -253,7 +240,7 @@ export class RedisTaskStore implements TaskStore {
       JSON.stringify({ error: { code: -32603, message: RUNS_EXHAUSTED_MESSAGE(this.limits.maxRuns) } }),
       'worker lost too many times',
     );
-    return this.outcome(owner, id, r, sh ? { nowMs } : undefined) as Promise<WriteOutcome<'run' | 'refused' | 'terminal'>>;
+    return this.outcome(owner, r, sh ? { nowMs } : undefined) as Promise<WriteOutcome<'run' | 'refused' | 'terminal'>>;
   }
 
   async update(owner: TaskOwner, id: string, patch: StatusPatch): Promise<WriteOutcome<'ok' | 'terminal'>> {
@@ -275,7 +262,7 @@ export class RedisTaskStore implements TaskStore {
       ...adds.flatMap(([k, v]) => [k, JSON.stringify(v)]),
       ...(patch.consumeResponses ?? []),
     );
-    return this.outcome(owner, id, r, sh ? { nowMs } : undefined) as Promise<WriteOutcome<'ok' | 'terminal'>>;
+    return this.outcome(owner, r, sh ? { nowMs } : undefined) as Promise<WriteOutcome<'ok' | 'terminal'>>;
   }
 
   async publishProgress(event: Extract<TaskEvent, { kind: 'progress' }>): Promise<void> {
@@ -309,4 +296,21 @@ export class RedisTaskStore implements TaskStore {
     const own = this.opts.client === undefined;
     await Promise.all([own ? this.client.quit().catch(() => this.client.disconnect()) : undefined, this.pubsub.close()]);
   }
+}
+
+/** The record a script reply holds from `start` on (taskGet's reply shape), or null when it holds none. */
+function decodeRecord(r: readonly (string | number | undefined)[], start: number): TaskRecord | null {
+  if (r.length <= start) return null;
+  const state = parseState(String(r[start]));
+  const spec = JSON.parse(String(r[start + 1])) as TaskSpec;
+  let i = start + 2;
+  const readMap = () => {
+    const n = Number(r[i++]);
+    const m = new Map<string, unknown>();
+    for (let j = 0; j < n; j++, i += 2) m.set(String(r[i]), JSON.parse(String(r[i + 1])));
+    return m;
+  };
+  const inputs = readMap();
+  const answers = readMap();
+  return toRecord(state, spec, inputs, answers);
 }

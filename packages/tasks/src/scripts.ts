@@ -31,8 +31,11 @@ export interface TaskScriptCommands {
   taskCreate(...keysAndArgs: Args): Promise<number>;
   taskGet(...keysAndArgs: Args): Promise<(string | number)[] | null>;
   taskList(...keysAndArgs: Args): Promise<string[]>;
-  taskFinish(...keysAndArgs: Args): Promise<string[]>;
-  taskStart(...keysAndArgs: Args): Promise<string[]>;
-  taskUpdate(...keysAndArgs: Args): Promise<string[]>;
-  taskInput(...keysAndArgs: Args): Promise<string[]>;
+  taskFinish(...keysAndArgs: Args): Promise<WriteReply>;
+  taskStart(...keysAndArgs: Args): Promise<WriteReply>;
+  taskUpdate(...keysAndArgs: Args): Promise<WriteReply>;
+  taskInput(...keysAndArgs: Args): Promise<WriteReply>;
 }
+
+/** A write script's reply: outcome, state JSON, changed flag ('1' | '0'), then the record (lib.lua `with_record`; counts are numbers). */
+export type WriteReply = [outcome: string, state?: string, changed?: string, ...record: (string | number)[]];

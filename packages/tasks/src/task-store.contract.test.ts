@@ -81,12 +81,15 @@ describe.each(backends)('task store contract: $name', ({ setup }) => {
     });
     expect(asked.outcome).toBe('ok');
     const got = await store.get(o, id);
+    // A write answers with the whole record as a read would see it (Redis: from the script, no second read).
+    expect('task' in asked && asked.task).toEqual(got);
     expect(got).toMatchObject({ status: 'input_required', statusMessage: 'need two answers' });
     expect(Object.keys(got!.inputRequests!)).toEqual(['k1', 'k2']);
     expect(got!.inputRequests!.k1!.params).toEqual({ message: 'a', requestedSchema: { type: 'object', properties: {}, required: [] } });
     // Partial answer (and an unknown key, ignored): the very next read drops k1 and stays input_required.
-    await store.submitInput(o, id, { k1: { action: 'accept', content: { confirm: true } }, nope: 1 });
+    const submitted = await store.submitInput(o, id, { k1: { action: 'accept', content: { confirm: true } }, nope: 1 });
     const partial = await store.get(o, id);
+    expect('task' in submitted && submitted.task).toEqual(partial);
     expect(partial?.status).toBe('input_required');
     expect(Object.keys(partial!.inputRequests!)).toEqual(['k2']);
     expect(partial!.inputResponses).toEqual({ k1: { action: 'accept', content: { confirm: true } } });
@@ -101,6 +104,7 @@ describe.each(backends)('task store contract: $name', ({ setup }) => {
     expect(await store.getPayload(o, id)).toBeNull();
     const done = await store.finish(o, id, 'completed', text('done 2'));
     expect(done.outcome).toBe('done');
+    expect('task' in done && done.task).toEqual(await store.get(o, id));
     expect(await store.getPayload(o, id)).toEqual(text('done 2'));
     expect((await store.get(o, id))).toMatchObject({ status: 'completed', outcome: 'result' });
     // Terminal states are final, whoever writes.

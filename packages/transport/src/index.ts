@@ -1,8 +1,8 @@
 export { Engine2025, type Engine2025Deps } from './gen-2025/engine';
 export type { CallerContext } from './caller';
-export { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS, resolveBudgets, resolveOptions, type EngineOptions, type SessionBudgets } from './options';
+export { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS, resolveBudgets, resolveOptions, resolveSessionSettings, type EngineOptions, type SessionBudgets, type SessionSettings, type TenantSessionOverrides } from './options';
 export { LOG_LEVELS } from './session-budgets';
-export type { ServerFactory, ServerLike } from './server-instance';
+export type { OrphanedStream, ResumeOrphan, ServerFactory, ServerLike } from './server-instance';
 export { isEngineRequestId } from './server-instance';
 export type { EngineHooks, Era, RequestDone } from './context';
 export { systemClock, type Clock } from './streams/clock';

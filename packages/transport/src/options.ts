@@ -1,6 +1,6 @@
 /** Tunables of the legacy (2025-era) engine. Units are in the names; defaults merged once in `resolveOptions`. */
 export interface EngineOptions {
-  /** Session idle TTL in the store, refreshed on each request. @default 3_600_000 */
+  /** Session idle TTL in the store, refreshed on each request; a tenant's overrides it (`SessionSettings`). @default 3_600_000 */
   sessionTtlMs: number;
   /** A request still unanswered after this long (without having sent anything) is upgraded to SSE. @default 50 */
   sseUpgradeAfterMs: number;
@@ -108,6 +108,28 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxJsonDepth: 64,
   budgets: DEFAULT_SESSION_BUDGETS,
 };
+
+/** What a tenant sets of its sessions' settings; what it leaves unset is the engine's (`CallerContext` carries it). */
+export interface TenantSessionOverrides {
+  sessionTtlMs?: number;
+  budgets?: Partial<SessionBudgets>;
+}
+
+/**
+ * A session's settings: the engine's defaults with its tenant's overrides, resolved in one place. Every
+ * session-scoped TTL (the session record, its stream-id set, a 2024 listener's refresh of its session) and
+ * every budget is read from here, never from the engine's options directly, so a tenant's value reaches
+ * all of them.
+ */
+export interface SessionSettings {
+  /** Idle TTL of the session record and of the keys that live as long (its stream-id set, subscriptions). */
+  sessionTtlMs: number;
+  budgets: SessionBudgets;
+}
+
+export function resolveSessionSettings(opts: EngineOptions, tenant: TenantSessionOverrides): SessionSettings {
+  return { sessionTtlMs: tenant.sessionTtlMs ?? opts.sessionTtlMs, budgets: resolveBudgets(opts.budgets, tenant.budgets) };
+}
 
 export function resolveOptions(partial: Partial<EngineOptions> = {}): EngineOptions {
   const out = { ...DEFAULT_ENGINE_OPTIONS };

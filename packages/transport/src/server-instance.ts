@@ -20,7 +20,26 @@ export type ServerFactory = (() => ServerLike) & {
    * session's keys are deleted. A gateway tenant ends the upstream session here (packages/gateway).
    */
   endSession?: (ref: SessionRef) => Promise<void>;
+  /**
+   * Optional: a client resumed (on this node) a POST stream whose running node died, and every unanswered
+   * request of it has a resume cursor logged (`resumptionToken` on the messages the instance sent, see
+   * EdgeTransport.send). The factory may adopt the stream (`Store.adoptOrphanedStream`: one node wins) and
+   * finish the requests by appending to it; true = adopted (or already being finished here), so the engine
+   * does not answer them with REQUEST_OWNER_LOST. A gateway tenant resumes the upstream's stream here.
+   */
+  resumeOrphan?: ResumeOrphan;
 };
+
+/** A POST stream whose owner died (streams/writer.ts `failIfOrphaned`): what `ServerFactory.resumeOrphan` gets. */
+export interface OrphanedStream {
+  ref: SessionRef;
+  streamId: string;
+  /** Its unanswered requests: reqKey (the lease key), the client's id, and the cursor logged with the last message. */
+  requests: { k: string; id: RequestId; resume: string }[];
+  /** For appends to the stream and its leases (the engine's options). */
+  limits: { maxLen: number; ttlMs: number; endedTtlMs: number; maxBytes: number; leaseMs: number };
+}
+export type ResumeOrphan = (orphan: OrphanedStream) => Promise<boolean>;
 
 /**
  * Ids of the requests the edge itself sends a session's server (rehydration replays). A random part per
@@ -42,7 +61,7 @@ export const SSE2024_STREAM_ID = 'sse';
 /** Where an instance's outgoing messages go (a `LocalSession`). */
 export interface MessageRouter {
   readonly ref: SessionRef;
-  route(message: JsonRpcMessage, relatedRequestId?: RequestId): void;
+  route(message: JsonRpcMessage, relatedRequestId?: RequestId, resumeToken?: string): void;
 }
 
 export class EdgeTransport implements Transport {
@@ -56,8 +75,13 @@ export class EdgeTransport implements Transport {
     this.sessionId = session.ref.sid;
   }
   async start(): Promise<void> {}
+  /**
+   * `resumptionToken` (a message related to a client request): an opaque cursor logged with the message in
+   * the stream's request record, handed to `ServerFactory.resumeOrphan` if the node dies (a gateway's
+   * upstream event id).
+   */
   async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    this.session.route(message as JsonRpcMessage, options?.relatedRequestId);
+    this.session.route(message as JsonRpcMessage, options?.relatedRequestId, options?.resumptionToken);
   }
   async close(): Promise<void> {
     this.onclose?.();

@@ -18,7 +18,7 @@
  * node's defaults, README "Environment"); a tenant's value overrides them (docs/security.md).
  *       cors: { origins: [https://app.acme.example] }
  *       allowedHosts: [mcp.acme.example]
- *       sessionIdleTtlMs: 3600000
+ *       sessionIdleTtlMs: 3600000     # optional: the node's SESSION_TTL_MS
  *       bodyLimitBytes: 4194304
  *       requestStateKeys: [{ env: ACME_STATE_KEY_2 }, { env: ACME_STATE_KEY_1 }]   # newest first
  *
@@ -27,6 +27,7 @@
 import { z } from 'zod';
 import { AuthConfigSchema } from '@switchboard/auth';
 import { UpstreamConfigSchema } from '@switchboard/gateway';
+import { TENANT_DEFAULTS } from './edge-config';
 
 export const ERAS = ['legacy', 'modern', 'sse2024'] as const;
 export type EraName = (typeof ERAS)[number];
@@ -105,8 +106,9 @@ export const TenantSchema = z
     allowedHosts: z.array(HostName).default([]),
     /** Accept loopback Host/Origin values (local development). */
     allowLoopback: z.boolean().default(true),
-    sessionIdleTtlMs: z.number().int().min(1000).default(3_600_000),
-    bodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Absent: the node's SESSION_TTL_MS. */
+    sessionIdleTtlMs: z.number().int().min(1000).optional(),
+    bodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(TENANT_DEFAULTS.bodyLimitBytes),
     requestStateKeys: z.array(StateKey).default([]),
   })
   .strict();

@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { createRequestStateCodec } from '@modelcontextprotocol/server';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './secrets';
@@ -50,7 +52,7 @@ describe('tenant config', () => {
     expect(acme.basePath).toBe('/t/acme');
     expect(acme.rateLimits.methods['tools/call']).toEqual({ limit: 10, windowMs: 1000 });
     expect(JSON.stringify(acme.auth)).toContain('a'.repeat(64));
-    expect(typeof acme.createServer().connect).toBe('function');
+    expect(typeof acme.createServer({ requestState: createRequestStateCodec({ key: randomBytes(32) }), events: { publish: () => undefined } }).connect).toBe('function');
     expect([...tenants[1]!.eras]).toEqual(['modern']);
   });
 

@@ -3,12 +3,16 @@
  * (`hosts:` mapping, for `/mcp`). Reloading swaps the whole table at once: requests and open streams that
  * already resolved a tenant keep using the object they hold, so a reload never drops a stream.
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { createRequestStateCodec } from '@modelcontextprotocol/server';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { AuthConfig } from '@switchboard/auth';
-import type { ServerFactory, ServerLike } from '@switchboard/transport';
+import type { ServerLike } from '@switchboard/transport';
+import type { TenantServerFactory, TenantServices } from '../tenant-services';
 import type { UpstreamConfig } from '@switchboard/gateway';
+import { EDGE_TIMINGS } from './edge-config';
 import { ConfigError, resolveEnvRefs } from './secrets';
 import { ConfigFileSchema, ERAS, formatZodError, type EraName, type TenantFileEntry } from './tenant-config';
 
@@ -17,7 +21,8 @@ export interface Tenant {
   /** Base path of the tenant's endpoints: `/t/<id>` (or '' for the default tenant's `/mcp`). */
   basePath: string;
   hosts: string[];
-  createServer: ServerFactory;
+  /** The tenant's factory as its module exports it (called with the tenant's services). */
+  createServer: TenantServerFactory;
   eras: ReadonlySet<EraName>;
   auth: AuthConfig;
   rateLimits: TenantFileEntry['rateLimits'];
@@ -26,7 +31,8 @@ export interface Tenant {
   corsOrigins: string[];
   allowedHosts: string[];
   allowLoopback: boolean;
-  sessionIdleTtlMs: number;
+  /** Session idle TTL; absent: the node's default (SESSION_TTL_MS), filled in by the tenant host. */
+  sessionIdleTtlMs?: number;
   bodyLimitBytes: number;
   requestStateKeys: string[];
   /** Gateway tenant: its upstream (the runtime builds the forwarding factory; `createServer` is a placeholder). */
@@ -37,7 +43,7 @@ export interface Tenant {
  * Placeholder factory of gateway tenants: the tenant runtime replaces it with the forwarding one (it needs
  * the store and the node's upstream pool). One shared function, so a reload can keep an unchanged runtime.
  */
-export const GATEWAY_FACTORY_PLACEHOLDER: ServerFactory = () => {
+export const GATEWAY_FACTORY_PLACEHOLDER: TenantServerFactory = () => {
   throw new Error('a gateway tenant is served through its runtime\'s forwarding factory');
 };
 
@@ -47,7 +53,7 @@ const TENANT_PATH = /^\/t\/([a-z0-9][a-z0-9-]{0,31})\/(mcp|sse|messages)\/?$/;
 const DEFAULT_PATH = /^\/(mcp|sse|messages)\/?$/;
 
 /** The demo tenant served when no config file is given (anonymous, loopback only unless ALLOWED_* say more). */
-export function demoTenant(createServer: ServerFactory, extra: { allowedHosts: string[]; allowedOrigins: string[]; sessionIdleTtlMs: number; bodyLimitBytes: number; eras?: EraName[] }): Tenant {
+export function demoTenant(createServer: TenantServerFactory, extra: { allowedHosts: string[]; allowedOrigins: string[]; sessionIdleTtlMs?: number; bodyLimitBytes: number; eras?: EraName[] }): Tenant {
   return {
     id: 'default',
     basePath: '',
@@ -66,7 +72,10 @@ export function demoTenant(createServer: ServerFactory, extra: { allowedHosts: s
   };
 }
 
-function loadFactory(entry: TenantFileEntry, baseDir: string): ServerFactory {
+/** Services for the load-time probe instance: a throwaway key, a bus that drops what it is given. */
+const probeServices = (): TenantServices => ({ requestState: createRequestStateCodec({ key: randomBytes(32) }), events: { publish: () => undefined } });
+
+function loadFactory(entry: TenantFileEntry, baseDir: string): TenantServerFactory {
   if (entry.server.upstream) return GATEWAY_FACTORY_PLACEHOLDER;
   const spec = entry.server.module!;
   const path = spec.startsWith('.') || isAbsolute(spec) ? resolve(baseDir, spec) : spec;
@@ -79,11 +88,13 @@ function loadFactory(entry: TenantFileEntry, baseDir: string): ServerFactory {
   }
   const factory = mod[entry.server.export];
   if (typeof factory !== 'function') throw new ConfigError(`tenants.${entry.id}.server.export: "${entry.server.export}" is not a function exported by "${spec}"`);
-  // One trial instance proves the factory builds something that can connect to a transport.
-  const probe = (factory as () => unknown)() as Partial<ServerLike> | undefined;
+  // One trial instance, built with inert services (nothing is sealed or published), proves the factory builds
+  // something that can connect to a transport.
+  const probe = (factory as (services: TenantServices) => unknown)(probeServices()) as Partial<ServerLike> | undefined;
   if (!probe || typeof probe.connect !== 'function') throw new ConfigError(`tenants.${entry.id}.server: the factory did not return an MCP server (no connect())`);
   void probe.close?.();
-  return factory as ServerFactory;
+  // A module's export is untyped: the probe above is what checks it.
+  return factory as TenantServerFactory;
 }
 
 export function parseConfigText(text: string, file: string): unknown {
@@ -192,7 +203,7 @@ export class TenantRegistry {
     };
     const debounced = (why: string) => {
       if (timer) clearTimeout(timer);
-      timer = setTimeout(() => reload(why), 200);
+      timer = setTimeout(() => reload(why), EDGE_TIMINGS.configReloadDebounceMs);
     };
     const onHup = () => reload('SIGHUP');
     process.on('SIGHUP', onHup);

@@ -1,5 +1,6 @@
 /** Binding a listener and closing its connections gracefully (main.ts; in-process tests). */
 import type { Server } from 'node:http';
+import { EDGE_TIMINGS } from '../config/edge-config';
 
 /** Listens on `port` (0: an ephemeral one) and resolves with the port bound. */
 export async function listen(server: Server, port: number, host: string): Promise<number> {
@@ -21,7 +22,7 @@ export async function closeConnections(server: Server, capMs: number): Promise<v
     server.closeIdleConnections();
     const open = await new Promise<number>((resolve) => server.getConnections((err, n) => resolve(err ? 0 : n)));
     if (open === 0 || Date.now() >= deadline) break;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, EDGE_TIMINGS.closeConnectionsPollMs));
   }
   server.closeAllConnections();
 }

@@ -4,6 +4,7 @@
  * `res.set()`, `req.path` and `req.query` there.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { EDGE_TIMINGS } from '../config/edge-config';
 
 /** Writes a complete JSON response. */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: OutgoingHttpHeaders): void {
@@ -19,7 +20,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
  * How long a connection refused mid-body stays open after its answer was sent (not reading: it costs a
  * file descriptor, no memory), so a busy client still reads its answer before the close resets it.
  */
-export const LINGER_MS = 5_000;
+export const LINGER_MS = EDGE_TIMINGS.lingerMs;
 
 /**
  * An answer written before the request body was read in full (auth failure, 413, 408, ...) closes the

@@ -31,10 +31,16 @@ export interface RateLimitDeps {
 }
 
 /**
- * The key the running limiter counts, and the request's JSON-RPC method (for the audit line and the 429 body:
- * a limiter serves every method of its scope), per response.
+ * Per response: the key each limiter (by its id) counts, the request's JSON-RPC method (for the audit line: a
+ * limiter serves every method of its scope), and the 429 each refusing limiter would write — only the first
+ * in check order is written (`RateLimits.check`).
  */
-const current = new WeakMap<ServerResponse, { key: string; method: string }>();
+interface CheckState {
+  keys: Map<string, string>;
+  method: string;
+  refused: Map<string, () => void>;
+}
+const current = new WeakMap<ServerResponse, CheckState>();
 
 export class RateLimits {
   private readonly limiters = new Map<string, RateLimitRequestHandler>();
@@ -43,7 +49,7 @@ export class RateLimits {
 
   /** `method` only for scope `method` (a configured method name); '' otherwise. */
   private limiter(tenant: string, scope: LimitScope, method: string, l: Limit): RateLimitRequestHandler {
-    const id = `${tenant}|${scope}|${method}|${l.limit}|${l.windowMs}`;
+    const id = limiterId(tenant, scope, method, l);
     let limiter = this.limiters.get(id);
     if (limiter) return limiter;
     const prefix = keys.rateLimitPrefix(tenant, scope, l.limit, l.windowMs);
@@ -58,16 +64,22 @@ export class RateLimits {
       standardHeaders: 'draft-8',
       legacyHeaders: false,
       store,
-      keyGenerator: (_req, res) => current.get(res as unknown as ServerResponse)?.key ?? '',
+      keyGenerator: (_req, res) => current.get(res as unknown as ServerResponse)?.keys.get(id) ?? '',
       // Counters must not silently vanish when Redis is down; the error surfaces as a 503 instead.
       passOnStoreError: false,
       validate: false,
+      // Recorded, not written: the limits of one request run together and the first refusing one answers.
       handler: (req, res) => {
         const resp = res as unknown as ServerResponse;
-        this.deps.onLimited(tenant, factsOf(resp).principal ?? '', scope, current.get(resp)?.method ?? '');
-        if (!resp.getHeader('Retry-After')) resp.setHeader('Retry-After', String(Math.ceil(l.windowMs / 1000)));
-        const path = pathOf(req as unknown as IncomingMessage);
-        sendJson(resp, 429, catalogErrorBody('RATE_LIMITED', null, { scope, ...(scope === 'method' ? { method } : {}), path }));
+        const state = current.get(resp);
+        const refuse = () => {
+          this.deps.onLimited(tenant, factsOf(resp).principal ?? '', scope, scope === 'method' ? method : (state?.method ?? ''));
+          if (!resp.getHeader('Retry-After')) resp.setHeader('Retry-After', String(Math.ceil(l.windowMs / 1000)));
+          const path = pathOf(req as unknown as IncomingMessage);
+          sendJson(resp, 429, catalogErrorBody('RATE_LIMITED', null, { scope, ...(scope === 'method' ? { method } : {}), path }));
+        };
+        if (state) state.refused.set(id, refuse);
+        else refuse();
       },
     });
     this.limiters.set(id, limiter);
@@ -78,6 +90,9 @@ export class RateLimits {
    * Runs the tenant's limits for this request; false when a 429 was written. The tenant and principal limits
    * count HTTP requests; a per-method limit counts calls: `methods` lists the JSON-RPC method of every message
    * of the body, so a batch (2025-03-26) spends the budget of each method once per message carrying it.
+   * The limits run together (their Redis counters go out in one pipelined write: one round trip, not one per
+   * limit), so a request counts against each of its limits even when one refuses it; the 429 is the first
+   * refusing limit's in the order tenant, principal, methods.
    */
   async check(req: IncomingMessage, res: ServerResponse, tenant: string, principal: string, methods: string[], limits: TenantLimits): Promise<boolean> {
     const steps: [LimitScope, Limit, string, string][] = [];
@@ -88,17 +103,35 @@ export class RateLimits {
       if (Object.hasOwn(limits.methods, method)) steps.push(['method', limits.methods[method]!, keys.rateLimitSubject('method', principal, method), method]);
     }
     if (steps.length === 0) return true;
-    const state = { key: '', method: methods[0] ?? '' };
+    const state: CheckState = { keys: new Map(), method: methods[0] ?? '', refused: new Map() };
     current.set(res, state);
     withAppend(res);
+    // One run per limiter: a batch lists a method once per message, each spending that limiter's budget once.
+    const runs: { id: string; limiter: RateLimitRequestHandler; times: number }[] = [];
     for (const [scope, limit, key, method] of steps) {
-      state.key = key;
-      if (scope === 'method') state.method = method;
-      if (!(await run(this.limiter(tenant, scope, method, limit), req as Request, res as Response))) return false;
+      const id = limiterId(tenant, scope, method, limit);
+      const known = runs.find((r) => r.id === id);
+      if (known) known.times++;
+      else {
+        state.keys.set(id, key);
+        runs.push({ id, limiter: this.limiter(tenant, scope, method, limit), times: 1 });
+      }
+    }
+    await Promise.all(runs.map(async (r) => {
+      for (let i = 0; i < r.times && !state.refused.has(r.id); i++) await run(r.limiter, req as Request, res as Response);
+    }));
+    for (const r of runs) {
+      const refuse = state.refused.get(r.id);
+      if (refuse) {
+        refuse();
+        return false;
+      }
     }
     return true;
   }
 }
+
+const limiterId = (tenant: string, scope: LimitScope, method: string, l: Limit) => `${tenant}|${scope}|${method}|${l.limit}|${l.windowMs}`;
 
 /**
  * The counter's commands. `SCRIPT LOAD` is answered with the script's SHA1 computed here (what Redis

@@ -6,13 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Store } from '@switchboard/store';
+import { EDGE_TIMINGS } from '../config/edge-config';
 
 interface Held { tenant: string; principal: string; id: string; max: number }
 
 export class StreamSlots {
   private readonly held = new Set<Held>();
 
-  constructor(private readonly store: Store, private readonly slotTtlMs = 30_000) {}
+  constructor(private readonly store: Store, private readonly slotTtlMs: number = EDGE_TIMINGS.streamSlotTtlMs) {}
 
   /** Takes a slot for the lifetime of `res`; false when the principal is at its cap. */
   async acquire(tenant: string, principal: string, max: number, res: ServerResponse): Promise<boolean> {

@@ -26,7 +26,7 @@ import type { CallerContext } from '../caller';
 import type { EngineHooks } from '../context';
 import type { ListenerClaim } from '../gen-2025/session-registry';
 import type { LocalSession } from '../gen-2025/local-session';
-import type { EngineOptions, SessionBudgets } from '../options';
+import type { EngineOptions, SessionSettings } from '../options';
 import { SSE2024_STREAM_ID, type ServerFactory } from '../server-instance';
 import type { StreamReader } from '../streams/reader';
 import { rehydrationParams } from '../session-budgets';
@@ -42,7 +42,8 @@ export interface Sse2024Host {
   readonly opts: Pick<EngineOptions, 'sessionTtlMs' | 'listenerTtlMs' | 'maxBatchLength' | 'maxJsonDepth'>;
   readonly hooks: Pick<EngineHooks, 'onBudgetRefused' | 'onSessionCreated' | 'onIsolationDenied'>;
   log(msg: string, err?: unknown): void;
-  budgetsOf(caller: CallerContext): SessionBudgets;
+  /** The caller's session settings (its tenant's TTL and budgets). */
+  settingsOf(caller: CallerContext): SessionSettings;
   /** This node's instance for the session, rehydrated from the record when it has none. */
   obtainSession(ref: SessionRef, record: SessionRecord, factory: ServerFactory): Promise<LocalSession>;
   dropSession(ref: SessionRef): Promise<void>;
@@ -63,8 +64,7 @@ export class Sse2024Transport {
     const { store, opts, hooks, reader } = this.host;
     const sid = newSessionId();
     const ref = { tenant: caller.tenant, sid };
-    const ttlMs = caller.sessionTtlMs ?? opts.sessionTtlMs;
-    const budgets = this.host.budgetsOf(caller);
+    const { sessionTtlMs: ttlMs, budgets } = this.host.settingsOf(caller);
     const created = await store.createSession(
       ref,
       { tenant: caller.tenant, transport: 'sse2024', principal: caller.principal, protocolVersion: DEPRECATED_SSE_PROTOCOL_VERSION, initParams: '', logLevel: '', createdAtMs: Date.now() },
@@ -110,11 +110,12 @@ export class Sse2024Transport {
     const limits = { maxBatchLength: opts.maxBatchLength, maxDepth: opts.maxJsonDepth };
     const { messages } = parsed === undefined ? parseBody(body, limits) : parseMessages(parsed, limits);
     const ref = { tenant: caller.tenant, sid: sessionId };
-    const record = await store.touchSession(ref, caller.sessionTtlMs ?? opts.sessionTtlMs, { principal: caller.principal, transport: 'sse2024' });
+    const settings = this.host.settingsOf(caller);
+    const record = await store.touchSession(ref, settings.sessionTtlMs, { principal: caller.principal, transport: 'sse2024' });
     if (record && record.principal !== caller.principal) hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
     if (!record || record.principal !== caller.principal || record.transport !== 'sse2024') throw new McpHttpError('SESSION_NOT_FOUND');
     const session = await this.host.obtainSession(ref, record, caller.createServer);
-    session.budgets = this.host.budgetsOf(caller);
+    session.settings = settings;
     await session.syncState(record);
     for (const m of messages) {
       if (isRequest(m) && m.method === 'initialize') await this.initialize(session, m, caller);

@@ -26,7 +26,7 @@ import type { MessageExtraInfo } from '@modelcontextprotocol/server';
 import type { CallerContext } from '../caller';
 import type { EngineContext, EngineHooks } from '../context';
 import { assertJsonContentType, assertPostAccept, assertSseAccept, protocolVersionOf, sessionIdOf } from '../http-checks';
-import { resolveBudgets, resolveOptions, type EngineOptions, type SessionBudgets } from '../options';
+import { resolveOptions, resolveSessionSettings, type EngineOptions, type SessionBudgets, type SessionSettings } from '../options';
 import { systemClock, type Clock } from '../streams/clock';
 import { createStreamLayer, type StreamLayer } from '../streams/layer';
 import type { Sse2024Host } from '../gen-2024/sse-transport';
@@ -104,7 +104,7 @@ export class Engine2025 {
       opts,
       hooks,
       log,
-      budgetsOf: (caller) => this.budgetsOf(caller),
+      settingsOf: (caller) => this.settingsOf(caller),
       obtainSession: (ref, record, factory) => this.sessions.obtain(ref, record, factory),
       dropSession: (ref) => this.sessions.drop(ref),
       holdListener: (claim) => {
@@ -140,14 +140,19 @@ export class Engine2025 {
     await this.sessions.closeAll();
   }
 
+  /** The caller's session settings: the engine's defaults with the tenant's overrides. */
+  settingsOf(caller: CallerContext): SessionSettings {
+    return resolveSessionSettings(this.ctx.opts, caller);
+  }
+
   /** The caller's budgets: the engine's defaults with the tenant's overrides. */
   budgetsOf(caller: CallerContext): SessionBudgets {
-    return resolveBudgets(this.ctx.opts.budgets, caller.budgets);
+    return this.settingsOf(caller).budgets;
   }
 
   private async loadSession(caller: CallerContext, sid: string): Promise<{ ref: SessionRef; record: SessionRecord }> {
     const ref = { tenant: caller.tenant, sid };
-    const record = await this.ctx.store.touchSession(ref, caller.sessionTtlMs ?? this.ctx.opts.sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
+    const record = await this.ctx.store.touchSession(ref, this.settingsOf(caller).sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
     // Another principal's session answers exactly like a missing one (docs/architecture.md §3.7); so does a
     // session of the other wire (a 2024 HTTP+SSE session is not addressable on the Streamable endpoint).
     if (record && record.principal !== caller.principal) this.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
@@ -170,9 +175,10 @@ export class Engine2025 {
     const version = protocolVersionOf(req, record.protocolVersion);
     if (batch && !allowsBatches(version)) throw new McpHttpError('BATCH_NOT_ALLOWED');
 
-    const budgets = this.budgetsOf(caller);
+    const settings = this.settingsOf(caller);
+    const { budgets } = settings;
     const session = await this.sessions.obtain(ref, record, caller.createServer);
-    session.budgets = budgets;
+    session.settings = settings;
     await session.syncState(record);
 
     const requests: JsonRpcRequest[] = [];
@@ -198,7 +204,7 @@ export class Engine2025 {
   }
 
   private async initialize(caller: CallerContext, init: JsonRpcRequest, res: ServerResponse): Promise<void> {
-    const { sid, response } = await openSession(this.ctx, caller, init, this.budgetsOf(caller), (session) => this.sessions.adopt(session));
+    const { sid, response } = await openSession(this.ctx, caller, init, this.settingsOf(caller), (session) => this.sessions.adopt(session));
     res.writeHead(200, { 'Content-Type': 'application/json', ...(sid && { 'Mcp-Session-Id': sid }) }).end(JSON.stringify(response));
   }
 
@@ -222,7 +228,9 @@ export class Engine2025 {
     if (typeof lastEventId === 'string' && lastEventId !== '') {
       const cursor = await reader.resumeCursor(ref, lastEventId);
       const release = cursor.streamId === GET_STREAM_ID ? await this.claimListener(ref, res) : undefined;
-      await reader.attach(ref, cursor.streamId, res, { cursor: cursor.entryId, showPrime, onClose: () => release?.() });
+      // A POST stream: if its node dies, the tenant may finish its requests itself (a gateway resumes upstream).
+      const resumeOrphan = cursor.streamId === GET_STREAM_ID ? undefined : caller.createServer.resumeOrphan;
+      await reader.attach(ref, cursor.streamId, res, { cursor: cursor.entryId, showPrime, onClose: () => release?.(), ...(resumeOrphan && { resumeOrphan }) });
       return;
     }
     const release = await this.claimListener(ref, res);

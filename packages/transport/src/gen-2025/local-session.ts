@@ -25,7 +25,7 @@ import { ExchangeTable } from './exchange-table';
 import { PostExchange } from './post-exchange';
 import { ServerRequests } from './server-requests';
 import type { JSONRPCMessage, MessageExtraInfo } from '@modelcontextprotocol/server';
-import type { SessionBudgets } from '../options';
+import type { SessionBudgets, SessionSettings } from '../options';
 import { EdgeTransport, INTERNAL_PREFIX, isEngineRequestId, SSE2024_STREAM_ID, type ServerFactory, type ServerLike } from '../server-instance';
 
 export class LocalSession {
@@ -37,8 +37,8 @@ export class LocalSession {
   readonly appliedSubscriptions = new Set<string>();
   /** The store's subscription version `appliedSubscriptions` matches (0: none ever). */
   appliedSubscriptionsVersion = 0;
-  /** The budgets of the caller that last used this instance (its tenant's). */
-  budgets: SessionBudgets;
+  /** The session settings of the caller that last used this instance (its tenant's; options.ts). */
+  settings: SessionSettings;
   protocolVersion: string;
   private readonly exchanges = new ExchangeTable();
   private readonly internal = new Map<string, (m: JsonRpcResponse) => void>();
@@ -63,7 +63,11 @@ export class LocalSession {
     this.lastUsedMs = ctx.clock.now();
     this.serverRequests = new ServerRequests(ctx, ref, (answer) => this.deliver(answer));
     this.protocolVersion = protocolVersion;
-    this.budgets = ctx.opts.budgets;
+    this.settings = { sessionTtlMs: ctx.opts.sessionTtlMs, budgets: ctx.opts.budgets };
+  }
+
+  get budgets(): SessionBudgets {
+    return this.settings.budgets;
   }
 
   static async create(
@@ -202,6 +206,7 @@ export class LocalSession {
         reader: ctx.reader,
         sseUpgradeAfterMs: ctx.opts.sseUpgradeAfterMs,
         maxStreamBytes: this.budgets.maxStreamBytes,
+        sessionTtlMs: this.settings.sessionTtlMs,
         hooks: ctx.hooks,
         log: ctx.log,
         stopHandler: (id, reason) => this.stopHandler(id, reason),
@@ -243,7 +248,7 @@ export class LocalSession {
   }
 
   /** Called by the transport for every message the SDK sends. */
-  route(message: JsonRpcMessage, relatedRequestId: RequestId | undefined): void {
+  route(message: JsonRpcMessage, relatedRequestId: RequestId | undefined, resumeToken?: string): void {
     if (isResponse(message)) {
       const id = message.id;
       if (isEngineRequestId(id)) {
@@ -269,10 +274,12 @@ export class LocalSession {
       else this.chain(async () => respond());
       return;
     }
-    const related = relatedRequestId === undefined ? undefined : this.exchanges.get(requestIdKey(relatedRequestId));
+    const relatedKey = relatedRequestId === undefined ? undefined : requestIdKey(relatedRequestId);
+    const related = relatedKey === undefined ? undefined : this.exchanges.get(relatedKey);
+    const resume = resumeToken === undefined || relatedKey === undefined ? undefined : { reqKey: relatedKey, token: resumeToken };
     if (isRequest(message)) {
       const { text, record } = this.serverRequests.issue(message);
-      if (related?.emit(text, record)) return;
+      if (related?.emit(text, record, resume)) return;
       this.appendToStream(this.wire === 'sse2024' ? SSE2024_STREAM_ID : GET_STREAM_ID, text, record);
       return;
     }
@@ -283,7 +290,7 @@ export class LocalSession {
     }
     if (related) {
       // Related messages of a finished request are dropped (e.g. progress after the result: spec forbids it).
-      related.emit(text);
+      related.emit(text, undefined, resume);
       return;
     }
     if (relatedRequestId !== undefined && !isEngineRequestId(relatedRequestId)) return;

@@ -60,6 +60,7 @@ describe('PostExchange', () => {
           reader: layer.reader,
           sseUpgradeAfterMs: 60_000, // never by the timer here: the tests upgrade by emitting
           maxStreamBytes: opts.maxStreamBytes ?? 1 << 20,
+          sessionTtlMs: 60_000,
           hooks: { onRequestDone: (d) => void outcomes.push(`${d.method}:${d.outcome}`) },
           log: () => {},
           stopHandler: (id, reason) => void stopped.push({ id, reason }),

@@ -25,7 +25,7 @@ import type { EngineHooks } from '../context';
 import { BatchQueue } from '../streams/batch-queue';
 import type { StreamReader } from '../streams/reader';
 import type { StreamTail } from '../streams/tail';
-import type { LogBatch, StreamWriter } from '../streams/writer';
+import type { LogBatch, StreamRequestRecord, StreamWriter } from '../streams/writer';
 
 /**
  * Where an exchange stands. `pending`: no answer sent yet, answers collect for one JSON body until the
@@ -43,6 +43,8 @@ export interface ExchangeDeps {
   sseUpgradeAfterMs: number;
   /** The stream byte budget of this exchange's log. */
   maxStreamBytes: number;
+  /** The session's idle TTL (its tenant's): the session's stream-id set lives as long. */
+  sessionTtlMs: number;
   hooks: Pick<EngineHooks, 'onRequestDone' | 'onBudgetRefused'>;
   log: (msg: string, err?: unknown) => void;
   /** Stop a request's handler (the exchange has already accounted for it). */
@@ -70,6 +72,8 @@ export class PostExchange {
   private readonly startedMs = Date.now();
   /** Data bytes logged to this exchange's stream (its only writer is this node): the stream byte budget. */
   private loggedBytes = 0;
+  /** Resume cursors of its requests (`ServerFactory.resumeOrphan`), logged in the request record. */
+  private readonly resumeTokens = new Map<string, string>();
 
   constructor(
     private readonly deps: ExchangeDeps,
@@ -114,12 +118,25 @@ export class PostExchange {
   }
 
   /** A notification or server→client request related to one of this POST's requests. False when finished. */
-  emit(message: string, before?: () => Promise<void>): boolean {
+  emit(message: string, before?: () => Promise<void>, resume?: { reqKey: string; token: string }): boolean {
     if (this.stateNow === 'failed') return true; // dropped: the stream it would go to does not exist
     if (this.isFinished()) return false;
     this.upgrade();
+    if (resume && this.open.has(resume.reqKey)) this.resumeTokens.set(resume.reqKey, resume.token);
     this.enqueue([message], false, [], before);
     return true;
+  }
+
+  /**
+   * The stream's request record (streams/writer.ts) once resume cursors are known: the unanswered requests
+   * with their cursors, rewritten by every write that changes them (so it always matches the log).
+   */
+  private recordText(): string | undefined {
+    if (this.resumeTokens.size === 0) return undefined;
+    const reqs = this.requests
+      .filter((r) => this.open.has(requestIdKey(r.id)))
+      .map((r) => ({ k: requestIdKey(r.id), id: r.id, resume: this.resumeTokens.get(requestIdKey(r.id)) }));
+    return JSON.stringify({ reqs } satisfies StreamRequestRecord);
   }
 
   /** Stops a request's handler: no response will come for it (the client cancelled, or the owner must abort). */
@@ -221,7 +238,9 @@ export class PostExchange {
   private enqueue(messages: string[], end: boolean, release: string[], before?: () => Promise<void>): void {
     if (messages.length === 0 && !end) return;
     if (end) this.finishStream();
-    this.queue.push({ messages, release, end, ...(before && { before }) });
+    // Taken now, with what the batch holds: a later enqueue may change `open` before this batch is logged.
+    const record = this.recordText();
+    this.queue.push({ messages, release, end, ...(before && { before }), ...(record !== undefined && { record }) });
   }
 
   private finishStream(): void {
@@ -273,7 +292,8 @@ export class PostExchange {
     const showPrime = supportsPriming(this.deps.protocolVersion);
     try {
       // Requests answered in this batch are released in the same step; the others are leased.
-      const { cancelled } = await writer.open(ref, streamId, this.requests, [...this.open], batch, async (entries) => {
+      const stream = { requests: this.requests, running: [...this.open], sessionTtlMs: this.deps.sessionTtlMs };
+      const { cancelled } = await writer.open(ref, streamId, stream, batch, async (entries) => {
         if (this.res.destroyed || this.res.writableEnded) return;
         this.tail = await reader.attach(ref, streamId, this.res, {
           cursor: '0-0',

@@ -7,7 +7,7 @@
 import { isNotification, McpHttpError, newSessionId, requestIdKey, type JsonRpcMessage, type JsonRpcRequest, type JsonRpcResponse } from '@switchboard/protocol';
 import type { CallerContext } from '../caller';
 import type { BudgetKind, EngineContext } from '../context';
-import type { SessionBudgets } from '../options';
+import type { SessionBudgets, SessionSettings } from '../options';
 import { assertSubscriptionUri, LOG_LEVELS, rehydrationParams } from '../session-budgets';
 import { LocalSession } from './local-session';
 import { withTaskCapability } from './task-hook';
@@ -32,9 +32,10 @@ export async function openSession(
   ctx: EngineContext,
   caller: CallerContext,
   init: JsonRpcRequest,
-  budgets: SessionBudgets,
+  settings: SessionSettings,
   adopt: (session: LocalSession) => void,
 ): Promise<{ sid?: string; response: JsonRpcResponse }> {
+  const { budgets } = settings;
   const startedMs = Date.now();
   const sid = newSessionId();
   const ref = { tenant: caller.tenant, sid };
@@ -42,7 +43,7 @@ export async function openSession(
   let params: Record<string, unknown> = {};
   refuseOver(ctx, caller, 'init-params', () => (params = rehydrationParams(init.params, budgets, init.id)));
   const session = await LocalSession.create(ctx, ref, caller.principal, caller.createServer, requested);
-  session.budgets = budgets;
+  session.settings = settings;
   const initialized = await session.initialize({ ...init, params }, caller.authInfo);
   const negotiatedVersion = 'error' in initialized ? '' : String((initialized.result as { protocolVersion?: unknown }).protocolVersion ?? requested);
   const response = caller.tasks ? withTaskCapability(caller.tasks, initialized, negotiatedVersion) : initialized;
@@ -65,7 +66,7 @@ export async function openSession(
         logLevel: '',
         createdAtMs: Date.now(),
       },
-      caller.sessionTtlMs ?? ctx.opts.sessionTtlMs,
+      settings.sessionTtlMs,
       budgets.maxSessionsPerPrincipal,
     )
     .catch(async (err: unknown) => {

@@ -34,8 +34,10 @@ export class BatchQueue {
     setImmediate(() => void this.drain(true));
   }
 
-  push(part: { messages?: string[]; release?: string[]; end?: boolean; before?: () => Promise<void> }): void {
+  /** `record`: the stream's request record as of this part (the newest queued goes out with the batch). */
+  push(part: { messages?: string[]; release?: string[]; end?: boolean; before?: () => Promise<void>; record?: string }): void {
     const q = this.queued;
+    if (part.record !== undefined) q.record = part.record;
     if (part.messages) q.messages.push(...part.messages);
     if (part.release) q.release.push(...part.release);
     if (part.before) q.before.push(part.before);
@@ -61,7 +63,7 @@ export class BatchQueue {
         const batch = this.queued;
         this.queued = emptyBatch();
         for (const step of batch.before) await step().catch((err) => this.log('pre-append step failed', err));
-        await this.write({ messages: batch.messages, release: batch.release, end: batch.end }, first);
+        await this.write({ messages: batch.messages, release: batch.release, end: batch.end, ...(batch.record !== undefined && { record: batch.record }) }, first);
         first = false;
       }
       const after = this.afterFlush;

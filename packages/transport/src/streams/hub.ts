@@ -8,11 +8,14 @@
 import { channels, parseWake, type AppendResult, type SessionRef, type Store, type StreamEntry } from '@switchboard/store';
 import { systemClock, type Clock } from './clock';
 import type { StreamTail } from './tail';
+import type { ResumeOrphan } from '../server-instance';
 
 export class StreamHub {
   private readonly bySession = new Map<string, Set<StreamTail>>();
   /** Tails that need wake-ups, and how many of them each session channel has (subscribed while > 0). */
   private readonly wakeTails = new WeakSet<StreamTail>();
+  /** Tails of resumed POST streams whose tenant may finish an orphaned stream itself. */
+  private readonly resumers = new WeakMap<StreamTail, ResumeOrphan>();
   private readonly wakeCount = new Map<string, number>();
   private readonly subscribing = new Map<string, Promise<void>>();
   private readonly wakeHandler = (channel: string, message: string) => this.onWake(channel, message);
@@ -35,8 +38,9 @@ export class StreamHub {
    * without a subscription — a short call never needs one — and gets one from the maintenance loop once it
    * has lived a tick, so a long call's stream still closes when its session is deleted on another node.
    */
-  async register(tail: StreamTail, opts: { wakes?: boolean } = {}): Promise<void> {
+  async register(tail: StreamTail, opts: { wakes?: boolean; resumeOrphan?: ResumeOrphan } = {}): Promise<void> {
     const channel = channels.wake(tail.ref);
+    if (opts.resumeOrphan) this.resumers.set(tail, opts.resumeOrphan);
     let set = this.bySession.get(channel);
     if (!set) {
       set = new Set();
@@ -45,6 +49,11 @@ export class StreamHub {
     set.add(tail);
     if (opts.wakes === false) return;
     await this.subscribeFor(tail, channel);
+  }
+
+  /** The tenant's hook for finishing the tail's stream if its owner died (a resumed POST stream of a gateway tenant). */
+  resumerOf(tail: StreamTail): ResumeOrphan | undefined {
+    return this.resumers.get(tail);
   }
 
   /** Every registered tail, with its session's wake channel. */

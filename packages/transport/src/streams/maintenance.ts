@@ -50,7 +50,7 @@ export async function runStreamMaintenance(deps: StreamMaintenanceDeps, signal: 
 
 async function failIfOrphaned(deps: StreamMaintenanceDeps, tail: StreamTail): Promise<void> {
   try {
-    await deps.writer.failIfOrphaned(tail.ref, tail.streamId, deps.opts.budgets.maxStreamBytes);
+    await deps.writer.failIfOrphaned(tail.ref, tail.streamId, deps.opts.budgets.maxStreamBytes, deps.hub.resumerOf(tail));
   } catch (err) {
     deps.log('orphan check failed', err);
   }

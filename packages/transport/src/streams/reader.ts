@@ -11,6 +11,7 @@ import type { EngineOptions } from '../options';
 import type { Clock } from './clock';
 import type { StreamHub } from './hub';
 import { StreamTail } from './tail';
+import type { ResumeOrphan } from '../server-instance';
 
 export interface StreamReaderDeps {
   store: Store;
@@ -44,6 +45,8 @@ export interface AttachOptions {
   /** Send the head now rather than with the first entries (false: they follow at once). @default true */
   flushHead?: boolean;
   onClose?: () => void;
+  /** A resumed POST stream: the tenant may finish it itself if its node died (`ServerFactory.resumeOrphan`). */
+  resumeOrphan?: ResumeOrphan;
 }
 
 export class StreamReader {
@@ -69,7 +72,7 @@ export class StreamReader {
         opts.onClose?.();
       },
     });
-    await hub.register(tail, { wakes: opts.wakes ?? true });
+    await hub.register(tail, { wakes: opts.wakes ?? true, ...(opts.resumeOrphan && { resumeOrphan: opts.resumeOrphan }) });
     tail.open({}, opts.flushHead ?? true);
     if (opts.firstFrame) tail.writeFrame(opts.firstFrame);
     if (opts.readNow ?? true) tail.wake();

@@ -43,7 +43,7 @@ describe('stream layer (writer + reader)', () => {
     const a = layer('a');
     server.handle(async (_req, res) => {
       const requests = [{ id: 1 }];
-      await a.writer.open(ref, 'p1', requests, ['1'], { messages: ['{"n":1}'], release: [], end: false }, async () => {
+      await a.writer.open(ref, 'p1', { requests, running: ['1'], sessionTtlMs: 60_000 }, { messages: ['{"n":1}'], release: [], end: false }, async () => {
         await a.reader.attach(ref, 'p1', res, { cursor: '0-0', showPrime: true, wakes: false, readNow: false });
       });
       await a.writer.append(ref, 'p1', { messages: ['{"n":2}', '{"n":3}'], release: [], end: false });
@@ -60,7 +60,7 @@ describe('stream layer (writer + reader)', () => {
 
   test('resume: Last-Event-ID replays only what follows it; a malformed, unknown or foreign id is refused', async () => {
     const a = layer('a');
-    await a.writer.open(ref, 'p2', [{ id: 7 }], ['7'], { messages: ['{"n":1}', '{"n":2}'], release: [], end: false }, async () => {});
+    await a.writer.open(ref, 'p2', { requests: [{ id: 7 }], running: ['7'], sessionTtlMs: 60_000 }, { messages: ['{"n":1}', '{"n":2}'], release: [], end: false }, async () => {});
     await a.writer.append(ref, 'p2', { messages: ['{"result":7}'], release: ['7'], end: true });
     const all = await store.readEvents(ref, 'p2', '0-0', 100);
     const afterFirst = `p2_${all[1]!.id}`; // [0] is the prime entry, [1] the first message
@@ -131,7 +131,7 @@ describe('stream layer (writer + reader)', () => {
     // Node A opens the stream and "dies" (it never refreshes its 1 ms lease); the log outgrows maxLen.
     const a = layer('a', { leaseMs: 1, streamMaxLen: 5 });
     const b = layer('b', { tailRecheckMs: 2_000 });
-    await a.writer.open(ref, 'p3', [{ id: 'call-1' }], [requestIdKey('call-1')], { messages: ['{"p":0}'], release: [], end: false }, async () => {});
+    await a.writer.open(ref, 'p3', { requests: [{ id: 'call-1' }], running: [requestIdKey('call-1')], sessionTtlMs: 60_000 }, { messages: ['{"p":0}'], release: [], end: false }, async () => {});
     for (let i = 1; i <= 40; i++) await a.writer.append(ref, 'p3', { messages: [`{"p":${i}}`], release: [], end: false });
     const last = (await store.readEvents(ref, 'p3', '0-0', 1_000)).at(-1)!;
     server.handle(async (_req, res) => {

@@ -9,11 +9,13 @@ import { catalogErrorBody, requestIdKey, type RequestId } from '@switchboard/pro
 import type { AppendResult, SessionRef, Store, StreamEntry } from '@switchboard/store';
 import type { EngineHooks } from '../context';
 import type { EngineOptions } from '../options';
+import type { ResumeOrphan } from '../server-instance';
 import type { StreamHub } from './hub';
 
 /** A POST stream's request record (its own store key, see keys.ts): which client requests the stream carries. */
 export interface StreamRequestRecord {
-  reqs: { k: string; id: string | number }[];
+  /** `resume`: the cursor logged with the request's latest message (`ServerFactory.resumeOrphan`). */
+  reqs: { k: string; id: string | number; resume?: string }[];
 }
 
 /** Messages (and a completion) logged together in one store call. */
@@ -22,6 +24,8 @@ export interface LogBatch {
   /** Request keys whose leases this write releases (their answers are in `messages`). */
   release: string[];
   end: boolean;
+  /** The stream's request record as of this batch, when it changed (resume cursors): written in the same store step. */
+  record?: string;
 }
 
 export interface StreamWriterDeps {
@@ -51,13 +55,13 @@ export class StreamWriter {
   async open(
     ref: SessionRef,
     streamId: string,
-    requests: { id: RequestId }[],
-    running: string[],
+    stream: { requests: { id: RequestId }[]; running: string[]; sessionTtlMs: number },
     batch: LogBatch,
     attach: (entries: StreamEntry[]) => Promise<void>,
   ): Promise<OpenedStream> {
     const { store, opts, nodeId } = this.deps;
-    const record: StreamRequestRecord = { reqs: requests.map((r) => ({ k: requestIdKey(r.id), id: r.id })) };
+    const { requests, running } = stream;
+    const record = batch.record ?? JSON.stringify({ reqs: requests.map((r) => ({ k: requestIdKey(r.id), id: r.id })) } satisfies StreamRequestRecord);
     const { append, cancelled } = await store.beginStream(ref, streamId, {
       maxLen: opts.streamMaxLen,
       ttlMs: batch.end ? opts.endedStreamTtlMs : opts.streamTtlMs,
@@ -65,9 +69,10 @@ export class StreamWriter {
       requestKeys: running,
       primeData: '',
       // Only while something runs: a stream answered in this first batch never needs the dead-owner check.
-      requestRecord: running.length > 0 ? JSON.stringify(record) : undefined,
+      requestRecord: running.length > 0 ? record : undefined,
       leaseMs: opts.leaseMs,
-      sessionTtlMs: opts.sessionTtlMs,
+      // The session's own (its tenant's) idle TTL: the stream-id set lives as long as the session.
+      sessionTtlMs: stream.sessionTtlMs,
       messages: batch.messages,
       end: batch.end,
       releaseRequestKeys: batch.release,
@@ -90,6 +95,7 @@ export class StreamWriter {
       ttlMs: batch.end ? opts.endedStreamTtlMs : opts.streamTtlMs,
       end: batch.end,
       releaseRequestKeys: batch.release,
+      ...(batch.record !== undefined && { requestRecord: batch.record }),
     });
     this.delivered(ref, streamId, r, entriesOf(r.ids, batch, false), batch.messages.length);
   }
@@ -126,11 +132,12 @@ export class StreamWriter {
    * completion, answers each with REQUEST_OWNER_LOST and ends it. The request record has its own key (not
    * the log's first entry, which `MAXLEN ~` trims away once the stream grows long).
    */
-  async failIfOrphaned(ref: SessionRef, streamId: string, maxBytes: number): Promise<boolean> {
+  async failIfOrphaned(ref: SessionRef, streamId: string, maxBytes: number, resume?: ResumeOrphan): Promise<boolean> {
     const { store, opts } = this.deps;
     const text = await store.streamRequests(ref, streamId);
     if (text === null) return false; // answered, or a stream without requests (the 2024 SSE stream)
     const data = JSON.parse(text) as StreamRequestRecord;
+    if (resume && (await this.offerOrphan(ref, streamId, data, maxBytes, resume))) return false;
     const errors = data.reqs.map((r) => JSON.stringify(catalogErrorBody('REQUEST_OWNER_LOST', r.id)));
     const failed = await store.failOrphanedStream(ref, streamId, data.reqs.map((r) => r.k), errors, {
       maxLen: opts.streamMaxLen,
@@ -139,6 +146,26 @@ export class StreamWriter {
     });
     if (failed) this.deps.log(`answered orphaned stream ${streamId} of session ${ref.sid} with errors`);
     return failed;
+  }
+
+  /**
+   * Offers an orphaned stream to its tenant (`ServerFactory.resumeOrphan`) when every unanswered request has a
+   * resume cursor; true when the tenant adopted it. Otherwise, or when the hook fails, the engine answers it.
+   */
+  private async offerOrphan(ref: SessionRef, streamId: string, data: StreamRequestRecord, maxBytes: number, resume: ResumeOrphan): Promise<boolean> {
+    if (data.reqs.length === 0 || !data.reqs.every((r) => typeof r.resume === 'string')) return false;
+    const { opts } = this.deps;
+    try {
+      return await resume({
+        ref,
+        streamId,
+        requests: data.reqs.map((r) => ({ k: r.k, id: r.id, resume: r.resume! })),
+        limits: { maxLen: opts.streamMaxLen, ttlMs: opts.streamTtlMs, endedTtlMs: opts.endedStreamTtlMs, maxBytes, leaseMs: opts.leaseMs },
+      });
+    } catch (err) {
+      this.deps.log('resuming an orphaned stream failed', err);
+      return false;
+    }
   }
 
   private delivered(ref: SessionRef, streamId: string, r: AppendResult, entries: StreamEntry[], count: number): void {
