@@ -1,9 +1,15 @@
-/** Tunables of the legacy (2025-era) engine. Units are in the names; defaults merged once in `resolveOptions`. */
+/** Tunables of the 2025 engine and its stream layer. Units are in the names; defaults merged once in `resolveOptions`. */
 export interface EngineOptions {
   /** Session idle TTL in the store, refreshed on each request; a tenant's overrides it (`SessionSettings`). @default 3_600_000 */
   sessionTtlMs: number;
   /** A request still unanswered after this long (without having sent anything) is upgraded to SSE. @default 50 */
   sseUpgradeAfterMs: number;
+  /**
+   * A stream upgraded with nothing to log yet (by `sseUpgradeAfterMs`) opens with its first message, or after
+   * this long: a handler's next message usually follows within it, and then the open (prime, leases, the
+   * message) is one store write instead of two. @default 5
+   */
+  streamOpenGraceMs: number;
   /** `retry:` hint sent to 2025-11-25+ clients with the priming event and before a deliberate close. @default 1_000 */
   retryMs: number;
   /** Comment frame interval on idle SSE streams. @default 15_000 */
@@ -89,6 +95,7 @@ export const DEFAULT_SESSION_BUDGETS: SessionBudgets = {
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   sessionTtlMs: 3_600_000,
   sseUpgradeAfterMs: 50,
+  streamOpenGraceMs: 5,
   retryMs: 1_000,
   keepAliveMs: 15_000,
   streamMaxLen: 10_000,

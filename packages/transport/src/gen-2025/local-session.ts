@@ -205,6 +205,7 @@ export class LocalSession {
         writer: ctx.writer,
         reader: ctx.reader,
         sseUpgradeAfterMs: ctx.opts.sseUpgradeAfterMs,
+        streamOpenGraceMs: ctx.opts.streamOpenGraceMs,
         maxStreamBytes: this.budgets.maxStreamBytes,
         sessionTtlMs: this.settings.sessionTtlMs,
         hooks: ctx.hooks,

@@ -44,7 +44,10 @@ describe('PostExchange', () => {
   });
 
   /** Opens an exchange for `requests` on a real POST; `maxStreamBytes` is its stream budget. */
-  async function open(requests: JsonRpcRequest[], opts: { batch?: boolean; maxStreamBytes?: number; layer?: StreamLayer } = {}): Promise<Harness> {
+  async function open(
+    requests: JsonRpcRequest[],
+    opts: { batch?: boolean; maxStreamBytes?: number; layer?: StreamLayer; upgradeAfterMs?: number; openGraceMs?: number } = {},
+  ): Promise<Harness> {
     const stopped: Harness['stopped'] = [];
     const events: string[] = [];
     const outcomes: string[] = [];
@@ -58,7 +61,9 @@ describe('PostExchange', () => {
           protocolVersion: '2025-11-25',
           writer: layer.writer,
           reader: layer.reader,
-          sseUpgradeAfterMs: 60_000, // never by the timer here: the tests upgrade by emitting
+          // Never by the timer unless a test asks: the tests upgrade by emitting.
+          sseUpgradeAfterMs: opts.upgradeAfterMs ?? 60_000,
+          streamOpenGraceMs: opts.openGraceMs ?? 0,
           maxStreamBytes: opts.maxStreamBytes ?? 1 << 20,
           sessionTtlMs: 60_000,
           hooks: { onRequestDone: (d) => void outcomes.push(`${d.method}:${d.outcome}`) },
@@ -89,6 +94,36 @@ describe('PostExchange', () => {
     expect(h.events).toEqual(['finished', 'settled']);
     expect(h.outcomes).toEqual(['tools/call:ok']);
     expect(h.exchange.leasedKeys()).toEqual([]);
+  });
+
+  test('upgraded by the timer with nothing to log: the stream opens with the first message, in one store write', async () => {
+    const writes = async (openGraceMs: number) => {
+      const begin = jest.spyOn(store, 'beginStream');
+      const append = jest.spyOn(store, 'appendEvents');
+      const h = await open([call(3)], { upgradeAfterMs: 0, openGraceMs });
+      await new Promise((r) => setTimeout(r, 10)); // the handler's next step comes a few timer turns later
+      expect(h.exchange.state).toBe('streaming');
+      h.exchange.emit('{"jsonrpc":"2.0","method":"notifications/progress","params":{"progress":1}}');
+      h.exchange.respond(requestIdKey(3), result(3), false);
+      expect(await (await h.response).done).toBe('ended');
+      expect(sseData((await h.response).text()).map((d) => (JSON.parse(d) as { method?: string }).method ?? 'result')).toEqual(['notifications/progress', 'result']);
+      const counts = [begin.mock.calls.length, append.mock.calls.length];
+      begin.mockRestore();
+      append.mockRestore();
+      return counts;
+    };
+    expect(await writes(1_000)).toEqual([1, 0]);
+    // Without the grace the empty open is a write of its own, and so is each message that finds no write under way.
+    expect(await writes(0)).toEqual([1, 2]);
+  });
+
+  test('upgraded by the timer and silent: the stream still opens once the grace is over (prime, leases)', async () => {
+    const h = await open([call(4)], { upgradeAfterMs: 0, openGraceMs: 20 });
+    const res = await h.response;
+    expect(res.headers['content-type']).toBe('text/event-stream');
+    expect(h.exchange.leasedStreamId()).toBeDefined();
+    h.exchange.respond(requestIdKey(4), result(4), false);
+    expect(await res.done).toBe('ended');
   });
 
   test('a batch answered early: one JSON array in request order of the answers', async () => {

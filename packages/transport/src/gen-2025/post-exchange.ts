@@ -41,6 +41,8 @@ export interface ExchangeDeps {
   writer: StreamWriter;
   reader: StreamReader;
   sseUpgradeAfterMs: number;
+  /** An upgrade with nothing to log yet waits this long for a first message before opening the stream. */
+  streamOpenGraceMs: number;
   /** The stream byte budget of this exchange's log. */
   maxStreamBytes: number;
   /** The session's idle TTL (its tenant's): the session's stream-id set lives as long. */
@@ -84,7 +86,7 @@ export class PostExchange {
     this.requestKeys = requests.map((r) => requestIdKey(r.id));
     this.requestIds = requests.map((r) => r.id);
     this.open = new Set(this.requestKeys);
-    this.queue = new BatchQueue((b, first) => this.writeBatch(b, first), deps.log);
+    this.queue = new BatchQueue((b, first) => this.writeBatch(b, first), deps.log, deps.streamOpenGraceMs);
   }
 
   get state(): ExchangeState {

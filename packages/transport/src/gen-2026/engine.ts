@@ -185,14 +185,15 @@ export class Engine2026 {
         }
         taskListen = opened;
       }
-      let response: Response;
+      // Exactly one of the two: the fast path's JSON answer is text already (no web Response is built for it).
+      let response: Response | undefined;
       let json: Extract<FastAnswer, { kind: 'json' }> | undefined;
       try {
         const served = fastCall && (await this.fast!.serve(fastCall, request, this.authInfoFor(caller), controller.signal));
         if (served) {
           fastDone = served.done;
           if (served.answer.kind === 'json') json = served.answer;
-          response = served.answer.kind === 'stream' ? served.answer.response : new Response(null, { status: 204 });
+          else response = served.answer.response;
         } else {
           const parsedBody = taskListen ? taskListen.body : shape.parsed;
           this.pool?.expect(request, { needsPristine: shape.noClientInfo });
@@ -202,7 +203,7 @@ export class Engine2026 {
           });
           this.pool?.fetched(request);
         }
-        if (taskListen) response = taskListen.wrap(response);
+        if (taskListen && response) response = taskListen.wrap(response);
       } catch (err) {
         // The drain closed the handler before this request produced a response: answer it (not a bare 500).
         if (!exchange.abandoned || shape.id === undefined || clientClosed || res.headersSent) throw err;
@@ -220,9 +221,10 @@ export class Engine2026 {
       }
       if (clientClosed) {
         // The handler may still have produced a body (e.g. its SSE stream); release it unread.
-        await response.body?.cancel().catch(() => undefined);
+        await response?.body?.cancel().catch(() => undefined);
         return;
       }
+      if (!response) return; // (a JSON answer was written above)
       // 4xx/5xx are counted by the edge as rejections; only answered exchanges are reported here.
       const answered = response.status < 400 && shape.id !== undefined;
       if ((response.headers.get('content-type') ?? '').startsWith('application/json')) {

@@ -201,7 +201,9 @@ export class FastPath2026 {
    */
   async serve(call: FastCall, request: Request, authInfo: AuthInfo, signal: AbortSignal): Promise<{ answer: FastAnswer; done: (reusable: boolean) => void } | undefined> {
     const instance = this.idle.pop() ?? (await this.create(authInfo, request));
-    if (this.declaresParamHeaders(instance.product, call.message.params.name as string) || (await instance.product.resolveScopeChallenge({ request: call.message as never, authInfo }))) {
+    // A tool without a scope challenge answers undefined synchronously: no await (a microtask turn) for it.
+    const challenge = instance.product.resolveScopeChallenge({ request: call.message as never, authInfo });
+    if (this.declaresParamHeaders(instance.product, call.message.params.name as string) || (challenge !== undefined && (await challenge))) {
       this.release(instance, true);
       return undefined;
     }

@@ -19,19 +19,40 @@ export class BatchQueue {
   /** A write is under way (or the first is scheduled): new messages queue behind it. */
   private writing = false;
   private afterFlush: (() => void) | undefined;
+  /** The first write waits for a first message (nothing was queued at start): its grace timer. */
+  private openGrace: NodeJS.Timeout | undefined;
 
-  /** `write` gets each batch once its `before` steps ran; `first` = the write that opens the stream. It must not throw. */
+  /**
+   * `write` gets each batch once its `before` steps ran; `first` = the write that opens the stream. It must not
+   * throw. `openGraceMs`: how long an empty first write waits for a first message (0: it does not wait).
+   */
   constructor(
     private readonly write: (batch: LogBatch, first: boolean) => Promise<void>,
     private readonly log: (msg: string, err?: unknown) => void,
+    private readonly openGraceMs = 0,
   ) {}
 
-  /** Schedules the first write (it happens even with nothing queued: it opens the stream). */
+  /**
+   * Schedules the first write (it happens even with nothing queued: it opens the stream). With nothing queued a
+   * turn later, it waits up to `openGraceMs` for a first message, so the open carries it (one store write, not
+   * an empty open and then an append).
+   */
   start(): void {
     if (this.started) return;
     this.started = true;
     this.writing = true;
-    setImmediate(() => void this.drain(true));
+    setImmediate(() => {
+      if (hasWork(this.queued) || this.openGraceMs <= 0) return void this.drain(true);
+      this.openGrace = setTimeout(() => this.openNow(), this.openGraceMs);
+    });
+  }
+
+  /** The wait for a first message is over: open (a turn later when a message ended it, so its siblings join it). */
+  private openNow(): void {
+    if (this.openGrace === undefined) return;
+    clearTimeout(this.openGrace);
+    this.openGrace = undefined;
+    void this.drain(true);
   }
 
   /** `record`: the stream's request record as of this part (the newest queued goes out with the batch). */
@@ -42,7 +63,8 @@ export class BatchQueue {
     if (part.release) q.release.push(...part.release);
     if (part.before) q.before.push(part.before);
     if (part.end) q.end = true;
-    this.kick();
+    if (this.openGrace !== undefined) setImmediate(() => this.openNow());
+    else this.kick();
   }
 
   /** Runs `step` once everything queued so far is written. */
