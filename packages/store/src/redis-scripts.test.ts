@@ -29,6 +29,25 @@ test('a flushed script cache: the next call runs its script with EVAL, which cac
   }
 });
 
+test('a script\'s first call from a process lands even when the store closes right after it (a drain\'s last release)', async () => {
+  const redis = await startRedis();
+  const store = new RedisStore(redis.url);
+  const other = new RedisStore(redis.url);
+  try {
+    const ref = newRef();
+    await other.client.script('FLUSH');
+    expect(await store.claimListener(ref, 'c1', 60_000)).toBe(true);
+    // Not awaited before close, as on a drain: with EVALSHA first, NOSCRIPT's EVAL retry would find the connection closed.
+    const released = store.releaseListener(ref, 'c1');
+    await store.close();
+    await released;
+    expect(await other.claimListener(ref, 'c2', 60_000)).toBe(true);
+  } finally {
+    await other.close();
+    await redis.stop();
+  }
+});
+
 test('Redis Cluster: scripted operations on sessions of many slots, issued in one tick, are auto-pipelined whatever their key count', async () => {
   const cluster = await startRedisCluster({ masters: 3 });
   const store = new RedisStore(cluster.url);

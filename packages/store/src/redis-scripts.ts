@@ -1,7 +1,8 @@
 /**
  * Runs the scripted operations (operations/) on Redis: the descriptor builds KEYS and ARGV from the typed
- * arguments, the script runs with EVALSHA (EVAL when the server does not have it cached: a new or restarted
- * server, a promoted replica), and the descriptor decodes the reply. No per-script command is defined on the
+ * arguments, the script runs with EVAL on its first call from this process and EVALSHA after (EVAL again when
+ * the server does not have it cached: a restarted server, a promoted replica, another Cluster master), and the
+ * descriptor decodes the reply. No per-script command is defined on the
  * client: EVALSHA is a command ioredis knows, so on Cluster it routes (and auto-pipelines) every call by its
  * first declared key, whatever the number of keys. (A `defineCommand` script with a variable key count has the
  * count as its first argument, which Cluster auto-pipelining took for a key, batching calls of different slots
@@ -54,6 +55,14 @@ const isNoScript = (err: unknown) => err instanceof Error && err.message.startsW
 
 export class RedisScripts {
   /**
+   * Scripts this process has sent with EVAL (so the server caches them): each script's first call goes as EVAL,
+   * later ones as EVALSHA. A first EVALSHA would cost a NOSCRIPT round trip on a fresh server, and its EVAL retry
+   * could come too late: a drain's last writes (a listener release) are followed by QUIT, which the retry
+   * would find closed — the write lost, a GET stream's claim left to expire while its client is refused (409).
+   */
+  private readonly sent = new Set<string>();
+
+  /**
    * @param mode the pub/sub mode once resolved (undefined until then)
    * @param modeReady resolves to it: only a publishing script's first calls after start-up wait for it
    */
@@ -73,6 +82,11 @@ export class RedisScripts {
     const keys = op.keys(args);
     const argv = op.argv(args);
     let reply: unknown;
+    if (!this.sent.has(lua.sha)) {
+      this.sent.add(lua.sha);
+      reply = await this.client.eval(lua.lua, keys.length, ...keys, ...argv);
+      return op.decode(reply, args);
+    }
     try {
       reply = await this.client.evalsha(lua.sha, keys.length, ...keys, ...argv);
     } catch (err) {

@@ -174,6 +174,10 @@ export class RedisStore extends ScriptedStore implements Store {
   }
 
   async close(): Promise<void> {
+    // QUIT is never auto-pipelined: it would overtake commands still queued in the pipeline (a drain's last
+    // writes, e.g. a listener release) and close the connection before they are sent. A PING queued behind
+    // them returns once they were all answered.
+    await this.cmd.ping().catch(() => undefined);
     await Promise.allSettled([this.cmd.quit(), this.pubsub.close()]);
   }
 }
