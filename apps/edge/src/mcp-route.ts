@@ -15,7 +15,7 @@ import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { AppDeps } from './app';
 import { readBody } from './body';
 import { EDGE_TIMINGS } from './config/edge-config';
-import { assertSessionOperations, routePost } from './era';
+import { assertSessionOperations, ERA_2024, ERA_2025, ERA_2026, routePost } from './era';
 import { checkHost, checkOrigin } from './host-origin';
 import { closeUnlessComplete, factsOf, pathOf, queryParam, sendJson } from './http/plain';
 import { applyCors } from './pipeline/cors';
@@ -28,7 +28,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   facts.tenant = tenant.id;
   res.on('finish', () => {
     deps.metrics.httpRequestDone(tenant.id, req.method ?? '', res.statusCode);
-    if (res.statusCode >= 400) deps.metrics.rejected(tenant.id, facts.era ?? (endpoint === 'mcp' ? 'legacy' : 'sse2024'), res.statusCode);
+    if (res.statusCode >= 400) deps.metrics.rejected(tenant.id, facts.era ?? (endpoint === 'mcp' ? ERA_2025 : ERA_2024), res.statusCode);
   });
   // Host first: a preflight for a foreign Host is refused, not answered with CORS headers.
   checkHost(req, tenant);
@@ -42,7 +42,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
     return;
   }
   if (endpoint !== 'mcp') {
-    if (!tenant.eras.has('sse2024')) throw new McpHttpError('NOT_FOUND');
+    if (!tenant.eras.has(ERA_2024)) throw new McpHttpError('NOT_FOUND');
     const expected = endpoint === 'sse' ? 'GET' : 'POST';
     if (verb !== expected) {
       closeUnlessComplete(req, res);
@@ -120,7 +120,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   const route = routePost(req.headers, body, tenant.eras, parsed);
   facts.era = route.era;
   if (route.reject) throw route.reject;
-  if (route.era === 'modern') return tenant.runtime.modern!.handlePost({ principal, authInfo }, req, res, body, parsed, route.classification);
+  if (route.era === ERA_2026) return tenant.runtime.front2026!.handlePost({ principal, authInfo }, req, res, body, parsed, route.classification);
   return deps.engine.handlePost(caller, req, res, body, parsed);
 }
 
