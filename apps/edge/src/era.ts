@@ -32,7 +32,7 @@ export const ALL_ERAS: readonly EraName[] = [ERA_2025, ERA_2026, ERA_2024];
 /** Configuration aliases naming the generation's year: `ERAS=2025,2026` is `ERAS=legacy,modern`. */
 export const ERA_ALIASES: Readonly<Record<'2025' | '2026' | '2024', EraName>> = { '2025': ERA_2025, '2026': ERA_2026, '2024': ERA_2024 };
 /** Every accepted spelling in configuration: the era names, then their aliases. */
-export const ERA_INPUTS = [...ALL_ERAS, ...(Object.keys(ERA_ALIASES) as (keyof typeof ERA_ALIASES)[])] as const;
+export const ERA_INPUTS: readonly string[] = [...ALL_ERAS, '2025', '2026', '2024'];
 
 /** An era as configured (name or year alias) → its era name; undefined when unknown. */
 export function eraNamed(input: string): EraName | undefined {
