@@ -2,7 +2,7 @@
  * One endpoint, every generation, at the same time: a v2 SDK client on 2026-07-28, a v1 SDK client on
  * 2025 Streamable HTTP and a v1 SDK SSEClientTransport (2024-11-05) share one tenant on 3 nodes behind nginx.
  */
-import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
+import { Client as Client2026, StreamableHTTPClientTransport as Transport2026 } from '@modelcontextprotocol/client';
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -17,8 +17,8 @@ describe('all three protocol generations at once', () => {
   afterAll(async () => c?.stop());
 
   test('modern, 2025 and 2024 clients call tools concurrently on the same tenant', async () => {
-    const modern = new ModernClient({ name: 'modern', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-    await modern.connect(new ModernTransport(new URL(c.lbMcpUrl)));
+    const modern = new Client2026({ name: 'modern', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await modern.connect(new Transport2026(new URL(c.lbMcpUrl)));
     const streamable = new V1Client({ name: 'v1-streamable', version: '1.0.0' }, { capabilities: { elicitation: {} } });
     streamable.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'accept', content: { username: 'u2025', email: 'a@b.c' } }));
     const streamableTransport = new StreamableHTTPClientTransport(new URL(c.lbMcpUrl));

@@ -21,7 +21,7 @@ import {
   type SseEvent,
 } from '@switchboard/test-helpers';
 import { callTool, initSession, messagesOf, openGet, post, readAll, type Session } from './mcp-http';
-import { listen, modernPost } from './modern-http';
+import { listen, post2026 } from './http-2026';
 
 const RECHECK_MS = 30_000;
 /** Longer than the store's liveness bound (PING unanswered 2 s, checked every 1 s), so the bound shows. */
@@ -154,7 +154,7 @@ describe('single Redis outage (2 edges)', () => {
     watch.close();
     // The 2026-07-28 event bus re-subscribed too: a listen stream on B hears a change published on A.
     const onB = await listen(B, { toolsListChanged: true });
-    const trig = await modernPost(A, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} });
+    const trig = await post2026(A, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} });
     expect(trig.status).toBe(200);
     await trig.body?.cancel();
     await onB.waitFor((m) => m.method === 'notifications/tools/list_changed', DELIVERY_MS);
@@ -337,7 +337,7 @@ describe('Redis Cluster master failover (3 masters + 3 replicas, 2 edges)', () =
     await waitFor(() => watch2.seqs.length >= 1, { timeoutMs: DELIVERY_MS, message: 'no wake-up on the promoted master' });
     watch2.close();
     const onB = await listen(B, { toolsListChanged: true });
-    const trig = await modernPost(A, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} });
+    const trig = await post2026(A, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} });
     await trig.body?.cancel();
     await onB.waitFor((m) => m.method === 'notifications/tools/list_changed', DELIVERY_MS);
     onB.close();

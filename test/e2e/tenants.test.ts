@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { initializeRequest, makeTempDir, removeTempDir, startEdge } from '@switchboard/test-helpers';
 import { post, readAll } from './mcp-http';
-import { call, MODERN } from './modern-http';
+import { call, PROTOCOL_2026 } from './http-2026';
 import {
   backgroundSse, bearer, callToolAs, DEMO_SERVER, deleteAs, getAs, initSessionAs, newApiKey, openSse2024, outcome,
   PUBLIC_BASE_URL, rawRequest, sha256, startFleet, xApiKey, type Creds, type Fleet, type JwksServer, type SigningKey,
@@ -210,7 +210,7 @@ describe('tenants on a 3-node fleet', () => {
     const modern = await call(f.lb('open'), 'tools/list');
     expect([modern.status, modern.body.result.tools.length > 5]).toEqual([200, true]);
     const init = await post(f.lb('open'), initializeRequest());
-    expect([init.status, ((await init.json()) as { error: { data: { supported: unknown } } }).error.data.supported]).toEqual([400, [MODERN]]);
+    expect([init.status, ((await init.json()) as { error: { data: { supported: unknown } } }).error.data.supported]).toEqual([400, [PROTOCOL_2026]]);
     expect((await fetch(f.lb('open'), { headers: { accept: 'text/event-stream', 'mcp-session-id': 'a'.repeat(32) } })).status).toBe(405);
     expect((await fetch(f.lb('open', 'sse'), { headers: { accept: 'text/event-stream' } })).status).toBe(404);
     expect((await call(f.lb('open'), 'tools/list', {}, { headers: bearer('junk') })).status).toBe(401);

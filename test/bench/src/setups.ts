@@ -24,7 +24,7 @@ import {
   type ManagedProcess,
   type RedisServer,
 } from '@switchboard/test-helpers';
-import { createMcpSession, modernSession, MODERN_META, type BenchSession } from './mcp';
+import { createMcpSession, session2026, META_2026, type BenchSession } from './mcp';
 import { MEM_PROBE_ARGS, memSampler, type MemSampler } from './memprobe';
 
 export type Mode = 'json' | 'sse';
@@ -186,8 +186,8 @@ function peerSetup(id: string, label: string, kind: Kind, modes: Mode[], script:
       return {
         mcpUrl,
         createSession: () =>
-          session === 'modern' ? Promise.resolve(modernSession(String(workload!.params.name))) : createMcpSession(mcpUrl, { requireSessionId: session === 'stateful' }),
-        workload: workload && modernWorkload(opts.mode),
+          session === 'modern' ? Promise.resolve(session2026(String(workload!.params.name))) : createMcpSession(mcpUrl, { requireSessionId: session === 'stateful' }),
+        workload: workload && workload2026(opts.mode),
         pids: () => ({ server: [peer.proc.pid] }),
         memory: peer.memory,
         serverPid: () => peer.proc.pid,
@@ -199,9 +199,9 @@ function peerSetup(id: string, label: string, kind: Kind, modes: Mode[], script:
 }
 
 /** The 2026-07-28 form of a workload: the same call with the per-request `_meta` envelope. */
-function modernWorkload(mode: Mode): { method: string; params: Record<string, unknown> } {
+function workload2026(mode: Mode): { method: string; params: Record<string, unknown> } {
   const w = WORKLOADS[mode];
-  return { method: w.method, params: { ...w.params, _meta: { ...MODERN_META, ...((w.params._meta as object | undefined) ?? {}) } } };
+  return { method: w.method, params: { ...w.params, _meta: { ...META_2026, ...((w.params._meta as object | undefined) ?? {}) } } };
 }
 
 /** One edge, on Redis or the in-memory store, driven with 2025-era sessions or 2026-07-28 requests. */
@@ -221,10 +221,10 @@ function edgeSetup(id: string, label: string, withRedis: boolean, era: 'legacy' 
         throw err;
       }
       const { edge, memory, dir } = started;
-      const workload = era === 'modern' ? modernWorkload(opts.mode) : undefined;
+      const workload = era === 'modern' ? workload2026(opts.mode) : undefined;
       return {
         mcpUrl: edge.mcpUrl,
-        createSession: () => (workload ? Promise.resolve(modernSession(String(workload.params.name))) : createMcpSession(edge.mcpUrl)),
+        createSession: () => (workload ? Promise.resolve(session2026(String(workload.params.name))) : createMcpSession(edge.mcpUrl)),
         ...(workload && { workload }),
         pids: () => ({ server: [edge.pid], ...(redis && { redis: [redis.pid()] }) }),
         memory,
@@ -259,8 +259,8 @@ function clusterSetup(id: string, label: string, era: 'legacy' | 'modern'): Benc
       return {
         mcpUrl: cluster.lbMcpUrl,
         createSession: () =>
-          era === 'modern' ? Promise.resolve(modernSession(String(workload!.params.name))) : createMcpSession(cluster.lbMcpUrl),
-        workload: workload && modernWorkload(mode),
+          era === 'modern' ? Promise.resolve(session2026(String(workload!.params.name))) : createMcpSession(cluster.lbMcpUrl),
+        workload: workload && workload2026(mode),
         pids: () => ({
           server: cluster.nodes.map((n) => n.pid),
           redis: [(cluster.redis as RedisServer).pid()],

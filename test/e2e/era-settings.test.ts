@@ -5,64 +5,64 @@
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { initializeRequest, startEdge, type Edge } from '@switchboard/test-helpers';
-import { call, MODERN } from './modern-http';
+import { call, PROTOCOL_2026 } from './http-2026';
 import { post } from './mcp-http';
 
 describe('era settings', () => {
-  let modernOnly: Edge;
-  let legacyOnly: Edge;
+  let only2026: Edge;
+  let only2025: Edge;
   let dual: Edge;
   beforeAll(async () => {
-    [modernOnly, legacyOnly, dual] = await Promise.all([
+    [only2026, only2025, dual] = await Promise.all([
       startEdge({ nodeId: 'eras-modern', env: { ERAS: 'modern', LOG_LEVEL: 'warn' } }),
       startEdge({ nodeId: 'eras-legacy', env: { ERAS: 'legacy', LOG_LEVEL: 'warn' } }),
       startEdge({ nodeId: 'eras-dual', env: { LOG_LEVEL: 'warn' } }),
     ]);
   }, 60_000);
   afterAll(async () => {
-    await Promise.allSettled([modernOnly, legacyOnly, dual].map((e) => e?.stop()));
+    await Promise.allSettled([only2026, only2025, dual].map((e) => e?.stop()));
   });
 
   test('modern-only: GET and DELETE → 405 (Allow: POST), whatever Mcp-Session-Id / Last-Event-ID say', async () => {
     for (const method of ['GET', 'DELETE']) {
-      const res = await fetch(modernOnly.mcpUrl, { method, headers: { accept: 'text/event-stream', 'mcp-session-id': 'a'.repeat(32), 'last-event-id': 's_1-0' } });
+      const res = await fetch(only2026.mcpUrl, { method, headers: { accept: 'text/event-stream', 'mcp-session-id': 'a'.repeat(32), 'last-event-id': 's_1-0' } });
       expect([method, res.status, res.headers.get('allow')]).toEqual([method, 405, 'POST']);
       expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32000);
     }
   });
 
   test('modern-only: initialize → 400 -32022 naming 2026-07-28; a modern request ignores session headers', async () => {
-    const init = await post(modernOnly.mcpUrl, initializeRequest('2025-11-25'));
+    const init = await post(only2026.mcpUrl, initializeRequest('2025-11-25'));
     expect(init.status).toBe(400);
-    expect(await init.json()).toMatchObject({ id: 1, error: { code: -32022, data: { supported: [MODERN], requested: '2025-11-25' } } });
+    expect(await init.json()).toMatchObject({ id: 1, error: { code: -32022, data: { supported: [PROTOCOL_2026], requested: '2025-11-25' } } });
     expect(init.headers.get('mcp-session-id')).toBeNull();
-    const r = await call(modernOnly.mcpUrl, 'tools/list', {}, { headers: { 'mcp-session-id': 'b'.repeat(32), 'last-event-id': 's_1-0' } });
+    const r = await call(only2026.mcpUrl, 'tools/list', {}, { headers: { 'mcp-session-id': 'b'.repeat(32), 'last-event-id': 's_1-0' } });
     expect(r.status).toBe(200);
     expect(r.headers.get('mcp-session-id')).toBeNull();
     expect(r.body.result.tools.length).toBeGreaterThan(10);
   });
 
   test('modern-only: the deprecated HTTP+SSE endpoints do not exist', async () => {
-    expect((await fetch(`${modernOnly.url}/sse`, { headers: { accept: 'text/event-stream' } })).status).toBe(404);
+    expect((await fetch(`${only2026.url}/sse`, { headers: { accept: 'text/event-stream' } })).status).toBe(404);
   });
 
   test('legacy-only: a modern request → 400 -32022 listing the legacy versions, with the request id', async () => {
-    const r = await call(legacyOnly.mcpUrl, 'server/discover', {}, { id: 'probe' });
+    const r = await call(only2025.mcpUrl, 'server/discover', {}, { id: 'probe' });
     expect(r.status).toBe(400);
     expect(r.body).toEqual({
       jsonrpc: '2.0',
       id: 'probe',
-      error: { code: -32022, message: `Unsupported protocol version: ${MODERN}`, data: { supported: ['2025-11-25', '2025-06-18', '2025-03-26'], requested: MODERN } },
+      error: { code: -32022, message: `Unsupported protocol version: ${PROTOCOL_2026}`, data: { supported: ['2025-11-25', '2025-06-18', '2025-03-26'], requested: PROTOCOL_2026 } },
     });
-    const init = await post(legacyOnly.mcpUrl, initializeRequest('2025-11-25'));
+    const init = await post(only2025.mcpUrl, initializeRequest('2025-11-25'));
     expect(init.status).toBe(200);
     expect(init.headers.get('mcp-session-id')).toMatch(/^[0-9a-f]{32}$/);
   });
 
   test.each([
     ['dual', () => dual, 'modern'],
-    ['legacy-only', () => legacyOnly, 'legacy'],
-    ['modern-only', () => modernOnly, 'modern'],
+    ['legacy-only', () => only2025, 'legacy'],
+    ['modern-only', () => only2026, 'modern'],
   ] as const)('the SDK client in auto mode lands on the era a %s tenant serves', async (_name, edge, era) => {
     const client = new Client({ name: 'e2e-auto', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
     await client.connect(new StreamableHTTPClientTransport(new URL(edge().mcpUrl)));
