@@ -1,7 +1,8 @@
 /**
- * Era settings (`ERAS`): a modern-only tenant behaves like a modern-only server (M24), a legacy-only tenant
- * answers a modern request with -32022 listing its legacy versions, and the SDK client's `auto` negotiation
- * lands on the era each one serves. One in-memory edge per setting.
+ * Era settings (`ERAS`): a 2026-only tenant (`ERAS=modern`) behaves like a 2026-07-28-only server (M24), a
+ * 2025-only tenant (`ERAS=legacy`) answers a 2026-07-28 request with -32022 listing its 2025 versions, the year
+ * aliases (`ERAS=2026`) do the same as the names, and the SDK client's `auto` negotiation lands on the era each
+ * one serves. One in-memory edge per setting.
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { initializeRequest, startEdge, type Edge } from '@switchboard/test-helpers';
@@ -12,26 +13,32 @@ describe('era settings', () => {
   let only2026: Edge;
   let only2025: Edge;
   let dual: Edge;
+  /** `ERAS=2026`: the year alias of `modern`. */
+  let only2026ByYear: Edge;
   beforeAll(async () => {
-    [only2026, only2025, dual] = await Promise.all([
+    [only2026, only2025, dual, only2026ByYear] = await Promise.all([
       startEdge({ nodeId: 'eras-modern', env: { ERAS: 'modern', LOG_LEVEL: 'warn' } }),
       startEdge({ nodeId: 'eras-legacy', env: { ERAS: 'legacy', LOG_LEVEL: 'warn' } }),
       startEdge({ nodeId: 'eras-dual', env: { LOG_LEVEL: 'warn' } }),
+      startEdge({ nodeId: 'eras-2026', env: { ERAS: '2026', LOG_LEVEL: 'warn' } }),
     ]);
   }, 60_000);
   afterAll(async () => {
-    await Promise.allSettled([only2026, only2025, dual].map((e) => e?.stop()));
+    await Promise.allSettled([only2026, only2025, dual, only2026ByYear].map((e) => e?.stop()));
   });
 
-  test('modern-only: GET and DELETE → 405 (Allow: POST), whatever Mcp-Session-Id / Last-Event-ID say', async () => {
+  test.each([
+    ['ERAS=modern', () => only2026],
+    ['ERAS=2026', () => only2026ByYear],
+  ] as const)('2026-only (%s): GET and DELETE → 405 (Allow: POST), whatever Mcp-Session-Id / Last-Event-ID say', async (_name, edge) => {
     for (const method of ['GET', 'DELETE']) {
-      const res = await fetch(only2026.mcpUrl, { method, headers: { accept: 'text/event-stream', 'mcp-session-id': 'a'.repeat(32), 'last-event-id': 's_1-0' } });
+      const res = await fetch(edge().mcpUrl, { method, headers: { accept: 'text/event-stream', 'mcp-session-id': 'a'.repeat(32), 'last-event-id': 's_1-0' } });
       expect([method, res.status, res.headers.get('allow')]).toEqual([method, 405, 'POST']);
       expect(((await res.json()) as { error: { code: number } }).error.code).toBe(-32000);
     }
   });
 
-  test('modern-only: initialize → 400 -32022 naming 2026-07-28; a modern request ignores session headers', async () => {
+  test('2026-only: initialize → 400 -32022 naming 2026-07-28; a 2026-07-28 request ignores session headers', async () => {
     const init = await post(only2026.mcpUrl, initializeRequest('2025-11-25'));
     expect(init.status).toBe(400);
     expect(await init.json()).toMatchObject({ id: 1, error: { code: -32022, data: { supported: [PROTOCOL_2026], requested: '2025-11-25' } } });
@@ -42,11 +49,11 @@ describe('era settings', () => {
     expect(r.body.result.tools.length).toBeGreaterThan(10);
   });
 
-  test('modern-only: the deprecated HTTP+SSE endpoints do not exist', async () => {
+  test('2026-only: the deprecated HTTP+SSE endpoints do not exist', async () => {
     expect((await fetch(`${only2026.url}/sse`, { headers: { accept: 'text/event-stream' } })).status).toBe(404);
   });
 
-  test('legacy-only: a modern request → 400 -32022 listing the legacy versions, with the request id', async () => {
+  test('2025-only: a 2026-07-28 request → 400 -32022 listing the 2025 versions, with the request id', async () => {
     const r = await call(only2025.mcpUrl, 'server/discover', {}, { id: 'probe' });
     expect(r.status).toBe(400);
     expect(r.body).toEqual({
@@ -61,8 +68,9 @@ describe('era settings', () => {
 
   test.each([
     ['dual', () => dual, 'modern'],
-    ['legacy-only', () => only2025, 'legacy'],
-    ['modern-only', () => only2026, 'modern'],
+    ['2025-only', () => only2025, 'legacy'],
+    ['2026-only', () => only2026, 'modern'],
+    ['2026-only by year (ERAS=2026)', () => only2026ByYear, 'modern'],
   ] as const)('the SDK client in auto mode lands on the era a %s tenant serves', async (_name, edge, era) => {
     const client = new Client({ name: 'e2e-auto', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
     await client.connect(new StreamableHTTPClientTransport(new URL(edge().mcpUrl)));

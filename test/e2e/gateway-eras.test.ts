@@ -164,8 +164,8 @@ describe('SDK v2 stateless upstream', () => {
     const s: Session = await initSession(fleet.lb('v25'));
     const msgs = await readAll(await callTool25(fleet.node(1, 'v25'), s, 'echo', { text: 'a' }, 'e'));
     expect(textOf(responseTo(msgs, 'e'))).toBe('v2:a');
-    const modern = await callTool(fleet.node(2, 'v25'), 'echo', { text: 'b' });
-    expect(textOf(modern.body)).toBe('v2:b');
+    const second = await callTool(fleet.node(2, 'v25'), 'echo', { text: 'b' });
+    expect(textOf(second.body)).toBe('v2:b');
     const after = await v2Stats();
     expect(after.requests2025 - before.requests2025).toBe(2); // both reached it as 2025 requests
   });

@@ -34,20 +34,20 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
   });
 
   describe('classification (body first)', () => {
-    test('a _meta protocol version claim is served by the modern handler, even next to an Mcp-Session-Id', async () => {
+    test('a _meta protocol version claim is served by the 2026-07-28 handler, even next to an Mcp-Session-Id', async () => {
       const r = await call(node(0), 'server/discover', {}, { headers: { 'mcp-session-id': 'f'.repeat(32), 'last-event-id': 'x_1-0' } });
       expect(r.status).toBe(200);
       expect(r.body.result.supportedVersions).toContain(PROTOCOL_2026);
       expect(r.headers.get('mcp-session-id')).toBeNull();
     });
 
-    test('initialize, an Mcp-Session-Id without a claim, and GET are the legacy engine', async () => {
+    test('initialize, an Mcp-Session-Id without a claim, and GET are the 2025 engine', async () => {
       const s = await initSession(node(1));
       expect(s.sid).toMatch(/^[0-9a-f]{32}$/);
       const unknown = await post(node(2), { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { sid: 'a'.repeat(32), version: '2025-11-25' });
       expect(unknown.status).toBe(404); // the session engine's "Session not found"
       const get = await fetch(node(0), { headers: { accept: 'text/event-stream' } });
-      expect(get.status).toBe(400); // no session id: the legacy engine's answer
+      expect(get.status).toBe(400); // no session id: the 2025 engine's answer
     });
   });
 

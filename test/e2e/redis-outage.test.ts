@@ -322,7 +322,7 @@ describe('Redis Cluster master failover (3 masters + 3 replicas, 2 edges)', () =
     const window = (rs: typeof results) => (rs.length === 0 ? 0 : Math.max(...rs.map((r) => r.end)) - Math.min(...rs.map((r) => r.at)));
     const windowStart = failed.length ? Math.min(...failed.map((r) => r.at)) : 0;
 
-    // After the failover: the GET opened before it still gets what A produces; a new GET on B too; the modern bus.
+    // After the failover: the GET opened before it still gets what A produces; a new GET on B too; the 2026-07-28 event bus.
     const t = Date.now();
     await emit(A, watched, 'failover', 2);
     await waitFor(() => watch.seqs.length >= 2, { timeoutMs: DELIVERY_MS, message: 'the GET stream opened before the failover got nothing after it' });

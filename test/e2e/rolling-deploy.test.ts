@@ -229,7 +229,7 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
     const startInFlight = (k: number): Promise<void> => {
       const node = c.nodes[k]!;
       const expected = Array.from({ length: IN_FLIGHT.count }, (_, j) => j + 1);
-      const legacy = (async () => {
+      const run2025 = (async () => {
         const id = `drain-${node.nodeId}`;
         const res = await callTool(node.mcpUrl, probeSession, 'slow_counter', IN_FLIGHT, id, { progressToken: id });
         const messages = await readAll(res, 15_000);
@@ -237,7 +237,7 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
         add(progress, expected, progressOf(messages));
         if (textOf(final?.result ?? {}) !== `counted to ${IN_FLIGHT.count}`) throw new Error(`answered ${JSON.stringify(final)}`);
       })();
-      const modern = (async () => {
+      const run2026 = (async () => {
         const values: number[] = [];
         const r = await probeClients[k]!.callTool({ name: 'slow_counter', arguments: IN_FLIGHT }, { onprogress: (p) => values.push(p.progress), timeout: 15_000 });
         add(progress2026, expected, values);
@@ -245,7 +245,7 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
       })();
       inFlightAtSigterm.started += 2;
       return Promise.all(
-        [legacy, modern].map((p, j) =>
+        [run2025, run2026].map((p, j) =>
           p.then(
             () => void inFlightAtSigterm.completed++,
             (err) => void failures.push(`in-flight ${j === 0 ? '2025' : '2026'} call on ${node.nodeId} at SIGTERM: ${explain(err)}`),
@@ -336,12 +336,12 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
     const node = c.nodes[0]!;
     await c.nginx.setUpstreams(c.nodes.slice(1).map((n) => n.port));
     const s = await initSession(c.lbMcpUrl);
-    const modern = new Client2026({ name: 'outlives-grace', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-    await modern.connect(new Transport2026(new URL(node.mcpUrl)));
+    const client2026 = new Client2026({ name: 'outlives-grace', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client2026.connect(new Transport2026(new URL(node.mcpUrl)));
     const long = { count: 100, delayMs: 100 }; // 10 s, twice the grace
     try {
-      const legacy = callTool(node.mcpUrl, s, 'slow_counter', long, 'long', { progressToken: 'long' }).then((res) => readAll(res, 20_000));
-      const call2026 = modern.callTool({ name: 'slow_counter', arguments: long }, { onprogress: () => undefined, timeout: 20_000 }).then(
+      const call2025 = callTool(node.mcpUrl, s, 'slow_counter', long, 'long', { progressToken: 'long' }).then((res) => readAll(res, 20_000));
+      const call2026 = client2026.callTool({ name: 'slow_counter', arguments: long }, { onprogress: () => undefined, timeout: 20_000 }).then(
         (r) => ({ result: r }),
         (err: Error) => ({ error: err }),
       );
@@ -349,7 +349,7 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
       const t = Date.now();
       await node.stop(DRAIN_GRACE_MS + 5_000);
       const drainMs = Date.now() - t;
-      const [messages2025, outcome2026] = await Promise.all([legacy, call2026]);
+      const [messages2025, outcome2026] = await Promise.all([call2025, call2026]);
       const answeredMs = Date.now() - t;
       console.log(`a call outliving the grace: drain ${drainMs} ms, both answered ${answeredMs} ms after SIGTERM (grace ${DRAIN_GRACE_MS} ms)`);
       expect(node.exitInfo()).toMatchObject({ code: 0 });
@@ -359,7 +359,7 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
       expect('error' in outcome2026 && outcome2026.error.message).toContain('stopped before answering');
       expect(answeredMs).toBeLessThan(DRAIN_GRACE_MS + 2_000);
     } finally {
-      await modern.close().catch(() => undefined);
+      await client2026.close().catch(() => undefined);
       await node.restart();
       await c.nginx.setUpstreams(c.nodes.map((n) => n.port));
     }

@@ -1,7 +1,7 @@
 /**
  * The 2026-07-28 fixtures driven by a 2025-era client over an in-memory pair: the SDK's legacy shim turns
  * each `input_required` round into real server→client requests, and requestState is sealed/opened by the
- * server's codec on every round. (The 2026-07-28 wire is covered by test/e2e/modern*.test.ts.)
+ * server's codec on every round. (The 2026-07-28 wire is covered by test/e2e/gen-2026.test.ts and era-settings.test.ts.)
  */
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { ServerEvent } from '@modelcontextprotocol/server';

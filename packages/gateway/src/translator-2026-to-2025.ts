@@ -1,5 +1,5 @@
 /**
- * 2026-07-28 clients → a 2025 upstream: the tenant's `Engine2026` (the edge's modern path, unchanged) is
+ * 2026-07-28 clients → a 2025 upstream: the tenant's `Engine2026` (the edge's 2026-07-28 path, unchanged) is
  * given this factory instead of a module's, so the SDK does the 2026-07-28 work (envelope, headers,
  * `server/discover` from the upstream's initialize result, `resultType`, sealed `requestState` checks) and
  * each feature request is forwarded on a pooled 2025 upstream session of the caller (upstream-sessions-2025.ts).
