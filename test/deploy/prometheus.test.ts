@@ -20,7 +20,7 @@ import YAML from 'yaml';
 import { freePort, makeTempDir, removeTempDir, redisCommand, sleep, spawnManaged, waitFor, type ManagedProcess, type RedisServer } from '@switchboard/test-helpers';
 import { backgroundSse, bearer, callToolAs, DEMO_SERVER, getAs, initSessionAs, newApiKey, sha256, startFleet, type Fleet } from '../e2e/fleet';
 import { post } from '../e2e/mcp-http';
-import { call as modernCall } from '../e2e/modern-http';
+import { call as call2026 } from '../e2e/http-2026';
 import { openTaskSession, rpc } from '../e2e/tasks-http';
 import { dashboardQueries, ruleQueries, type Query } from './lib/metric-refs';
 
@@ -190,14 +190,14 @@ suite('Prometheus scraping a 3-node fleet: dashboard and alerts evaluated', () =
         await post(node(1), { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: `long-${w}-${round}` } }, { sid: s.sid, version: s.version, headers: creds });
         await reading;
         // 2026-07-28 requests.
-        for (let k = 0; k < 3; k++) await modernCall(lb, 'tools/call', { name: 'echo', arguments: { text: 'modern' } }, { headers: creds });
+        for (let k = 0; k < 3; k++) await call2026(lb, 'tools/call', { name: 'echo', arguments: { text: 'modern' } }, { headers: creds });
         await fetch(lb, { method: 'DELETE', headers: { 'mcp-session-id': s.sid, 'mcp-protocol-version': s.version, ...creds } });
       }
     };
     await Promise.all([worker(0), worker(1)]);
     // Rejections: no credentials (401), over the tenant's rate limit (429), bogus Last-Event-IDs (> 10 in 15 m).
     for (let k = 0; k < 3; k++) await (await post(lb, { jsonrpc: '2.0', id: 1, method: 'ping' })).arrayBuffer();
-    for (let k = 0; k < 6; k++) await modernCall(f.lb('tight'), 'tools/call', { name: 'echo', arguments: { text: 'x' } });
+    for (let k = 0; k < 6; k++) await call2026(f.lb('tight'), 'tools/call', { name: 'echo', arguments: { text: 'x' } });
     const s = await initSessionAs(lb, creds);
     for (let k = 0; k < 15; k++) await (await getAs(node(k % 3), s, creds, { lastEventId: `bogus-${k}` })).arrayBuffer();
     await waitFor(async () => (await instant('sum(increase(switchboard_replay_failures_total[15m])) > 10')).length > 0, { timeoutMs: 20_000, intervalMs: 500, message: 'replay failures scraped' });

@@ -6,7 +6,7 @@
  */
 import { initializeRequest, waitFor, type Edge } from '@switchboard/test-helpers';
 import { post } from './mcp-http';
-import { callTool } from './modern-http';
+import { callTool } from './http-2026';
 import { bearer, callToolAs, DEMO_SERVER, initSessionAs, newApiKey, sha256, startFleet, xApiKey, type Fleet, type SigningKey } from './fleet';
 
 const ALICE = newApiKey('alice');

@@ -24,7 +24,7 @@ import http from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { readSse, sleep, startCluster, waitFor, type EdgeCluster, type RedisServer, type SseEvent } from '@switchboard/test-helpers';
 import { callTool, initSession, messagesOf, metricValue, openGet, readAll, type Session } from './mcp-http';
-import { envelope, modernPost, MODERN } from './modern-http';
+import { envelope, post2026, PROTOCOL_2026 } from './http-2026';
 
 const MiB = 1024 * 1024;
 const BOUND = 256 * 1024;
@@ -319,7 +319,7 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
     // Control: the same call read by a client that keeps up (it gets everything: no cut while it reads).
     const controlBefore = await metricValue(c.nodes[0]!, 'process_resident_memory_bytes');
     const { peak: controlPeak } = await peakRss(c.nodes[0]!, async () => {
-      const messages = await readFast(await modernPost(A, 'tools/call', { name: 'emit_sequence', arguments: args }, { id: 'control' }));
+      const messages = await readFast(await post2026(A, 'tools/call', { name: 'emit_sequence', arguments: args }, { id: 'control' }));
       expect(messages.filter((m) => m.method === 'notifications/message')).toHaveLength(count);
       expect(messages.find((m) => m.id === 'control')?.result?.content?.[0]?.text).toBe(`sent ${count}`);
     });
@@ -332,7 +332,7 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
       method: 'tools/call',
       params: { name: 'emit_sequence', arguments: args, _meta: envelope() },
     });
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'emit_sequence' };
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': PROTOCOL_2026, 'mcp-method': 'tools/call', 'mcp-name': 'emit_sequence' };
     const { result: stalled, peak } = await peakRss(c.nodes[0]!, async () => {
       const st = await openStalled(A, 'POST', headers, body);
       const t = Date.now();

@@ -64,9 +64,9 @@ describe('bad input on one edge with Redis', () => {
   });
 
   test('batches: rejected after 2025-03-26, answered as a JSON array at 2025-03-26', async () => {
-    const modern = await initSession(edge.mcpUrl, '2025-06-18');
+    const session = await initSession(edge.mcpUrl, '2025-06-18');
     const batch = [{ jsonrpc: '2.0', id: 1, method: 'ping' }, { jsonrpc: '2.0', id: 2, method: 'tools/list' }];
-    await expectError(await post(edge.mcpUrl, batch, { sid: modern.sid, version: modern.version }), 400, -32600);
+    await expectError(await post(edge.mcpUrl, batch, { sid: session.sid, version: session.version }), 400, -32600);
     const old = await initSession(edge.mcpUrl, '2025-03-26');
     const res = await post(edge.mcpUrl, batch, { sid: old.sid, version: old.version });
     expect(res.status).toBe(200);

@@ -214,7 +214,7 @@ window.runResume = async (url, key) => {
 };
 
 /** One 2026-07-28 request: everything the server needs is in the request itself. */
-window.runModern = async (url, key) => {
+window.run2026 = async (url, key) => {
   try {
     const res = await fetch(url, {
       method: 'POST',
@@ -336,7 +336,7 @@ suite('CORS and the MCP wire in real browsers (Chromium, Firefox; SDK client and
     }, 60_000);
 
     test('2026-07-28 request, cross-origin', async () => {
-      const r = await run(listed.origin, 'runModern');
+      const r = await run(listed.origin, 'run2026');
       record(engine.name, '2026-07-28 request', r.ok && r.status === 200 ? 'ok' : `FAIL ${r.error ?? r.status}`);
       expect(r).toEqual({ ok: true, status: 200, session: null, text: `modern from ${listed.origin}` });
     }, 60_000);

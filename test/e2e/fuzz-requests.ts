@@ -42,7 +42,7 @@ export interface FuzzRequest {
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'fuzz', version: '1' } } };
 const TOOLS_LIST = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} };
 const POST_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
-const MODERN_META = {
+const META_2026 = {
   'io.modelcontextprotocol/protocolVersion': '2026-07-28',
   'io.modelcontextprotocol/clientInfo': { name: 'fuzz', version: '1' },
   'io.modelcontextprotocol/clientCapabilities': {},
@@ -192,24 +192,24 @@ export function hostileRequests(t: FuzzTargets): fc.Arbitrary<FuzzRequest> {
     ).map(([eventId, sid]) => ({ kind: 'bad event id', method: 'GET', path: mcp('fz'), headers: { ...good, accept: 'text/event-stream', 'mcp-session-id': sid, 'last-event-id': eventId } })),
   );
 
-  const modernBody = (method: string, params: Record<string, unknown>, meta: Record<string, unknown> | undefined) => JSON.stringify({ jsonrpc: '2.0', id: 9, method, params: { ...params, ...(meta && { _meta: meta }) } });
+  const body2026 = (method: string, params: Record<string, unknown>, meta: Record<string, unknown> | undefined) => JSON.stringify({ jsonrpc: '2.0', id: 9, method, params: { ...params, ...(meta && { _meta: meta }) } });
   const modern = req(
     fc.tuple(
       fc.oneof<fc.Arbitrary<{ headers: FuzzHeaders; body: string }>[]>(
         // Mcp-Method missing or not the body's method.
-        fc.tuple(fc.constantFrom('tools/list', 'server/discover', 'prompts/list'), fc.option(fc.stringMatching(/^[a-zA-Z/_]{1,30}$/), { nil: undefined })).filter(([m, h]) => h !== m).map(([m, h]) => ({ headers: h === undefined ? ({} as FuzzHeaders) : { 'mcp-method': h }, body: modernBody(m, {}, MODERN_META) })),
+        fc.tuple(fc.constantFrom('tools/list', 'server/discover', 'prompts/list'), fc.option(fc.stringMatching(/^[a-zA-Z/_]{1,30}$/), { nil: undefined })).filter(([m, h]) => h !== m).map(([m, h]) => ({ headers: h === undefined ? ({} as FuzzHeaders) : { 'mcp-method': h }, body: body2026(m, {}, META_2026) })),
         // Mcp-Name missing, different, or a broken base64 sentinel.
-        fc.oneof(fc.stringMatching(/^[a-z_]{1,20}$/).filter((n) => n !== 'echo'), fc.constantFrom('=?base64?!!!?=', '=?base64?ZWNobw', '=?base64?ZWNoby4=?=', 'ECHO')).map((n) => ({ headers: { 'mcp-method': 'tools/call', 'mcp-name': n }, body: modernBody('tools/call', { name: 'echo', arguments: { text: 'x' } }, MODERN_META) })),
-        fc.constant({ headers: { 'mcp-method': 'tools/call' }, body: modernBody('tools/call', { name: 'echo', arguments: { text: 'x' } }, MODERN_META) }),
+        fc.oneof(fc.stringMatching(/^[a-z_]{1,20}$/).filter((n) => n !== 'echo'), fc.constantFrom('=?base64?!!!?=', '=?base64?ZWNobw', '=?base64?ZWNoby4=?=', 'ECHO')).map((n) => ({ headers: { 'mcp-method': 'tools/call', 'mcp-name': n }, body: body2026('tools/call', { name: 'echo', arguments: { text: 'x' } }, META_2026) })),
+        fc.constant({ headers: { 'mcp-method': 'tools/call' }, body: body2026('tools/call', { name: 'echo', arguments: { text: 'x' } }, META_2026) }),
         // A well-formed base64 sentinel naming another (unicode) tool than the body does.
-        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).filter((n) => n !== 'echo').map((n) => ({ headers: { 'mcp-method': 'tools/call', 'mcp-name': `=?base64?${Buffer.from(n).toString('base64')}?=` }, body: modernBody('tools/call', { name: 'echo', arguments: { text: 'x' } }, MODERN_META) })),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).filter((n) => n !== 'echo').map((n) => ({ headers: { 'mcp-method': 'tools/call', 'mcp-name': `=?base64?${Buffer.from(n).toString('base64')}?=` }, body: body2026('tools/call', { name: 'echo', arguments: { text: 'x' } }, META_2026) })),
         // A unicode tool name in the body, the header carrying something else.
-        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).map((n) => ({ headers: { 'mcp-method': 'tools/call', 'mcp-name': 'echo' }, body: modernBody('tools/call', { name: `${n}\u2603`, arguments: {} }, MODERN_META) })),
+        fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }).map((n) => ({ headers: { 'mcp-method': 'tools/call', 'mcp-name': 'echo' }, body: body2026('tools/call', { name: `${n}\u2603`, arguments: {} }, META_2026) })),
         // The version header against the claim, a missing envelope field, an unknown version, unknown methods.
-        fc.constantFrom('2025-11-25', '2026-07-29', 'x').map((v) => ({ headers: { 'mcp-method': 'tools/list', 'mcp-protocol-version': v }, body: modernBody('tools/list', {}, MODERN_META) })),
-        fc.constant({ headers: { 'mcp-method': 'tools/list' }, body: modernBody('tools/list', {}, { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' }) }),
-        fc.stringMatching(/^20\d\d-\d\d-\d\d$/).filter((v) => v !== '2026-07-28').map((v) => ({ headers: { 'mcp-method': 'tools/list', 'mcp-protocol-version': v }, body: modernBody('tools/list', {}, { ...MODERN_META, 'io.modelcontextprotocol/protocolVersion': v }) })),
-        fc.constantFrom('initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'nope/nope').map((m) => ({ headers: { 'mcp-method': m }, body: modernBody(m, {}, MODERN_META) })),
+        fc.constantFrom('2025-11-25', '2026-07-29', 'x').map((v) => ({ headers: { 'mcp-method': 'tools/list', 'mcp-protocol-version': v }, body: body2026('tools/list', {}, META_2026) })),
+        fc.constant({ headers: { 'mcp-method': 'tools/list' }, body: body2026('tools/list', {}, { 'io.modelcontextprotocol/protocolVersion': '2026-07-28' }) }),
+        fc.stringMatching(/^20\d\d-\d\d-\d\d$/).filter((v) => v !== '2026-07-28').map((v) => ({ headers: { 'mcp-method': 'tools/list', 'mcp-protocol-version': v }, body: body2026('tools/list', {}, { ...META_2026, 'io.modelcontextprotocol/protocolVersion': v }) })),
+        fc.constantFrom('initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'nope/nope').map((m) => ({ headers: { 'mcp-method': m }, body: body2026(m, {}, META_2026) })),
       ),
       fc.constantFrom<[string, Record<string, string>]>(['fz', good], ['anon', {}], ['modern', {}]),
     ).map(([r, [tenant, creds]]) => post('bad Mcp-Method/Mcp-Name/_meta', mcp(tenant), { 'mcp-protocol-version': '2026-07-28', ...creds, ...r.headers }, r.body)),

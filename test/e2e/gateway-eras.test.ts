@@ -12,7 +12,7 @@ import path from 'node:path';
 import { freePort, spawnManaged, startEdge, waitForPort, type Edge, type ManagedProcess } from '@switchboard/test-helpers';
 import { callTool as callTool25, initSession, post, readAll, type Session } from './mcp-http';
 import { backgroundSse, openSse2024, startFleet, type Fleet } from './fleet';
-import { call, callTool, envelope } from './modern-http';
+import { call, callTool, envelope } from './http-2026';
 
 let demo: Edge;
 let v2: ManagedProcess;
@@ -22,7 +22,7 @@ let fleet: Fleet;
 const textOf = (m: Record<string, any> | undefined): string | undefined => m?.result?.content?.[0]?.text;
 const responseTo = (msgs: Record<string, any>[], id: unknown) => msgs.find((m) => m.id === id && !('method' in m));
 const v2Stats = async () =>
-  (await fetch(`http://127.0.0.1:${v2Port}/stats`)).json() as Promise<{ calls: number; modern: number; legacy: number; lastLogLevel: string | null; lastHeaders: Record<string, string | undefined> }>;
+  (await fetch(`http://127.0.0.1:${v2Port}/stats`)).json() as Promise<{ calls: number; requests2026: number; requests2025: number; lastLogLevel: string | null; lastHeaders: Record<string, string | undefined> }>;
 
 beforeAll(async () => {
   demo = await startEdge({ nodeId: 'upstream-demo', env: { LOG_LEVEL: 'warn' } });
@@ -164,10 +164,10 @@ describe('SDK v2 stateless upstream', () => {
     const s: Session = await initSession(fleet.lb('v25'));
     const msgs = await readAll(await callTool25(fleet.node(1, 'v25'), s, 'echo', { text: 'a' }, 'e'));
     expect(textOf(responseTo(msgs, 'e'))).toBe('v2:a');
-    const modern = await callTool(fleet.node(2, 'v25'), 'echo', { text: 'b' });
-    expect(textOf(modern.body)).toBe('v2:b');
+    const second = await callTool(fleet.node(2, 'v25'), 'echo', { text: 'b' });
+    expect(textOf(second.body)).toBe('v2:b');
     const after = await v2Stats();
-    expect(after.legacy - before.legacy).toBe(2); // both reached it as 2025 requests
+    expect(after.requests2025 - before.requests2025).toBe(2); // both reached it as 2025 requests
   });
 
   test('as a 2026-07-28 upstream: a 2025 client gets progress and logs; its elicitation round goes through the shim', async () => {
@@ -181,7 +181,7 @@ describe('SDK v2 stateless upstream', () => {
     expect((await v2Stats()).lastLogLevel).toBe('info');
     const echo = await callTool(fleet.node(2, 'v26'), 'echo', { text: 'm' });
     expect(textOf(echo.body)).toBe('v2:m');
-    expect((await v2Stats()).modern - before.modern).toBe(1);
+    expect((await v2Stats()).requests2026 - before.requests2026).toBe(1);
 
     const controller = new AbortController();
     const res = await callTool25(fleet.node(0, 'v26'), s, 'ask', { question: 'why?' }, 'ask');

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { collectSse, REPO_ROOT, type RedisServer } from '@switchboard/test-helpers';
 import { post, readAll, type Session } from './mcp-http';
-import { callTool } from './modern-http';
+import { callTool } from './http-2026';
 import {
   bearer, callToolAs, DEMO_SERVER, deleteAs, getAs, initSessionAs, newApiKey, openSse2024, outcome, sha256, startFleet, xApiKey,
   type Creds, type Fleet, type JwksServer, type OpenStream,

@@ -6,7 +6,7 @@
  * frees the slot when a stream closes. Prints L, attempted, admitted and 429s for each L.
  */
 import { inParallel, startEdge, waitFor } from '@switchboard/test-helpers';
-import { call, callTool } from './modern-http';
+import { call, callTool } from './http-2026';
 import { post, readAll } from './mcp-http';
 import { bearer, DEMO_SERVER, initSessionAs, newApiKey, openSse2024, sha256, startFleet, type Creds, type Fleet } from './fleet';
 

@@ -21,7 +21,7 @@ import {
   type SseEvent,
 } from '@switchboard/test-helpers';
 import { callTool, initSession, messagesOf, openGet, post, readAll, type Session } from './mcp-http';
-import { listen, modernPost } from './modern-http';
+import { listen, post2026 } from './http-2026';
 
 const RECHECK_MS = 30_000;
 /** Longer than the store's liveness bound (PING unanswered 2 s, checked every 1 s), so the bound shows. */
@@ -154,7 +154,7 @@ describe('single Redis outage (2 edges)', () => {
     watch.close();
     // The 2026-07-28 event bus re-subscribed too: a listen stream on B hears a change published on A.
     const onB = await listen(B, { toolsListChanged: true });
-    const trig = await modernPost(A, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} });
+    const trig = await post2026(A, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} });
     expect(trig.status).toBe(200);
     await trig.body?.cancel();
     await onB.waitFor((m) => m.method === 'notifications/tools/list_changed', DELIVERY_MS);
@@ -322,7 +322,7 @@ describe('Redis Cluster master failover (3 masters + 3 replicas, 2 edges)', () =
     const window = (rs: typeof results) => (rs.length === 0 ? 0 : Math.max(...rs.map((r) => r.end)) - Math.min(...rs.map((r) => r.at)));
     const windowStart = failed.length ? Math.min(...failed.map((r) => r.at)) : 0;
 
-    // After the failover: the GET opened before it still gets what A produces; a new GET on B too; the modern bus.
+    // After the failover: the GET opened before it still gets what A produces; a new GET on B too; the 2026-07-28 event bus.
     const t = Date.now();
     await emit(A, watched, 'failover', 2);
     await waitFor(() => watch.seqs.length >= 2, { timeoutMs: DELIVERY_MS, message: 'the GET stream opened before the failover got nothing after it' });
@@ -337,7 +337,7 @@ describe('Redis Cluster master failover (3 masters + 3 replicas, 2 edges)', () =
     await waitFor(() => watch2.seqs.length >= 1, { timeoutMs: DELIVERY_MS, message: 'no wake-up on the promoted master' });
     watch2.close();
     const onB = await listen(B, { toolsListChanged: true });
-    const trig = await modernPost(A, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} });
+    const trig = await post2026(A, 'tools/call', { name: 'test_trigger_tool_change', arguments: {} });
     await trig.body?.cancel();
     await onB.waitFor((m) => m.method === 'notifications/tools/list_changed', DELIVERY_MS);
     onB.close();

@@ -16,7 +16,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client';
+import { Client as Client2026, StreamableHTTPClientTransport as Transport2026 } from '@modelcontextprotocol/client';
 import { sleep, startCluster, waitFor, type EdgeCluster } from '@switchboard/test-helpers';
 import { callTool, initSession, readAll, type Session } from './mcp-http';
 
@@ -92,7 +92,7 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
     const mark = (what: string) => timeline.push(`${String(Date.now() - t0).padStart(6)} ms  ${what}`);
     const failures: string[] = [];
     const progress = tally();
-    const modernProgress = tally();
+    const progress2026 = tally();
     let v1Calls = 0;
     let v2Calls = 0;
     let triggerCalls = 0;
@@ -189,8 +189,8 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
     // ---- v2 clients (2026-07-28): slow_counter with progress, and echo ----
     const v2 = await Promise.all(
       Array.from({ length: V2_CLIENTS }, async (_, i) => {
-        const client = new ModernClient({ name: `v2-${i}`, version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-        await client.connect(new ModernTransport(new URL(c.lbMcpUrl)));
+        const client = new Client2026({ name: `v2-${i}`, version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+        await client.connect(new Transport2026(new URL(c.lbMcpUrl)));
         const done = (async () => {
           let n = 0;
           while (!stopping) {
@@ -200,7 +200,7 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
                 const r = await client.callTool({ name: 'slow_counter', arguments: SLOW }, { onprogress: (p) => values.push(p.progress), timeout: 30_000 });
                 const text = (r.content as { text: string }[])[0]?.text;
                 if (text !== `counted to ${SLOW.count}`) failures.push(`v2-${i} slow_counter answered ${JSON.stringify(r.content)}`);
-                add(modernProgress, Array.from({ length: SLOW.count }, (_, k) => k + 1), values);
+                add(progress2026, Array.from({ length: SLOW.count }, (_, k) => k + 1), values);
               } else {
                 const r = await client.callTool({ name: 'echo', arguments: { text: `v2-${i}-${n}` } });
                 if ((r.content as { text: string }[])[0]?.text !== `v2-${i}-${n}`) failures.push(`v2-${i} echo answered ${JSON.stringify(r.content)}`);
@@ -220,8 +220,8 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
     const probeSession = await initSession(c.lbMcpUrl);
     const probeClients = await Promise.all(
       c.nodes.map(async (node) => {
-        const client = new ModernClient({ name: `probe-${node.nodeId}`, version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-        await client.connect(new ModernTransport(new URL(node.mcpUrl)));
+        const client = new Client2026({ name: `probe-${node.nodeId}`, version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+        await client.connect(new Transport2026(new URL(node.mcpUrl)));
         return client;
       }),
     );
@@ -229,7 +229,7 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
     const startInFlight = (k: number): Promise<void> => {
       const node = c.nodes[k]!;
       const expected = Array.from({ length: IN_FLIGHT.count }, (_, j) => j + 1);
-      const legacy = (async () => {
+      const run2025 = (async () => {
         const id = `drain-${node.nodeId}`;
         const res = await callTool(node.mcpUrl, probeSession, 'slow_counter', IN_FLIGHT, id, { progressToken: id });
         const messages = await readAll(res, 15_000);
@@ -237,15 +237,15 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
         add(progress, expected, progressOf(messages));
         if (textOf(final?.result ?? {}) !== `counted to ${IN_FLIGHT.count}`) throw new Error(`answered ${JSON.stringify(final)}`);
       })();
-      const modern = (async () => {
+      const run2026 = (async () => {
         const values: number[] = [];
         const r = await probeClients[k]!.callTool({ name: 'slow_counter', arguments: IN_FLIGHT }, { onprogress: (p) => values.push(p.progress), timeout: 15_000 });
-        add(modernProgress, expected, values);
+        add(progress2026, expected, values);
         if (textOf(r) !== `counted to ${IN_FLIGHT.count}`) throw new Error(`answered ${JSON.stringify(r.content)}`);
       })();
       inFlightAtSigterm.started += 2;
       return Promise.all(
-        [legacy, modern].map((p, j) =>
+        [run2025, run2026].map((p, j) =>
           p.then(
             () => void inFlightAtSigterm.completed++,
             (err) => void failures.push(`in-flight ${j === 0 ? '2025' : '2026'} call on ${node.nodeId} at SIGTERM: ${explain(err)}`),
@@ -305,7 +305,7 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
       calls: { v1SlowCounter: v1Calls, v2: v2Calls, triggers: triggerCalls, failed: failures.length },
       inFlightAtSigterm,
       progress2025: progress,
-      progress2026: modernProgress,
+      progress2026: progress2026,
       unrelatedOnGetStreams: unrelated,
       getStreams: {
         opened: getAttempts.filter((a) => a.lastEventId === undefined).length,
@@ -323,7 +323,7 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
     expect(failures).toEqual([]);
     expect(inFlightAtSigterm).toEqual({ started: 6, completed: 6 });
     expect([progress.lost, progress.duplicated, progress.outOfOrder]).toEqual([0, 0, 0]);
-    expect([modernProgress.lost, modernProgress.duplicated, modernProgress.outOfOrder]).toEqual([0, 0, 0]);
+    expect([progress2026.lost, progress2026.duplicated, progress2026.outOfOrder]).toEqual([0, 0, 0]);
     expect([unrelated.lost, unrelated.duplicated, unrelated.outOfOrder]).toEqual([0, 0, 0]);
     expect(unrelated.sent).toBeGreaterThan(V1_CLIENTS * 20);
     // Each client's GET stream sat on some node that was drained: the SDK resumed it (Last-Event-ID) elsewhere.
@@ -336,12 +336,12 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
     const node = c.nodes[0]!;
     await c.nginx.setUpstreams(c.nodes.slice(1).map((n) => n.port));
     const s = await initSession(c.lbMcpUrl);
-    const modern = new ModernClient({ name: 'outlives-grace', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-    await modern.connect(new ModernTransport(new URL(node.mcpUrl)));
+    const client2026 = new Client2026({ name: 'outlives-grace', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await client2026.connect(new Transport2026(new URL(node.mcpUrl)));
     const long = { count: 100, delayMs: 100 }; // 10 s, twice the grace
     try {
-      const legacy = callTool(node.mcpUrl, s, 'slow_counter', long, 'long', { progressToken: 'long' }).then((res) => readAll(res, 20_000));
-      const modernCall = modern.callTool({ name: 'slow_counter', arguments: long }, { onprogress: () => undefined, timeout: 20_000 }).then(
+      const call2025 = callTool(node.mcpUrl, s, 'slow_counter', long, 'long', { progressToken: 'long' }).then((res) => readAll(res, 20_000));
+      const call2026 = client2026.callTool({ name: 'slow_counter', arguments: long }, { onprogress: () => undefined, timeout: 20_000 }).then(
         (r) => ({ result: r }),
         (err: Error) => ({ error: err }),
       );
@@ -349,17 +349,17 @@ describe('rolling deploy under load (3 edges, single Redis, nginx)', () => {
       const t = Date.now();
       await node.stop(DRAIN_GRACE_MS + 5_000);
       const drainMs = Date.now() - t;
-      const [legacyMessages, modernOutcome] = await Promise.all([legacy, modernCall]);
+      const [messages2025, outcome2026] = await Promise.all([call2025, call2026]);
       const answeredMs = Date.now() - t;
       console.log(`a call outliving the grace: drain ${drainMs} ms, both answered ${answeredMs} ms after SIGTERM (grace ${DRAIN_GRACE_MS} ms)`);
       expect(node.exitInfo()).toMatchObject({ code: 0 });
-      const final = legacyMessages.find((m) => m.id === 'long');
+      const final = messages2025.find((m) => m.id === 'long');
       expect(final?.error).toMatchObject({ code: -32603, message: expect.stringContaining('stopped before answering') });
-      expect(progressOf(legacyMessages).length).toBeGreaterThan(10);
-      expect('error' in modernOutcome && modernOutcome.error.message).toContain('stopped before answering');
+      expect(progressOf(messages2025).length).toBeGreaterThan(10);
+      expect('error' in outcome2026 && outcome2026.error.message).toContain('stopped before answering');
       expect(answeredMs).toBeLessThan(DRAIN_GRACE_MS + 2_000);
     } finally {
-      await modern.close().catch(() => undefined);
+      await client2026.close().catch(() => undefined);
       await node.restart();
       await c.nginx.setUpstreams(c.nodes.map((n) => n.port));
     }

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { REPO_ROOT, startEdge, waitFor, type Edge } from '@switchboard/test-helpers';
 import { DEMO_SERVER, newApiKey, sha256, startFleet, xApiKey, type Creds, type Fleet } from './fleet';
-import { ALL_CAPS, call, envelope, listen } from './modern-http';
+import { ALL_CAPS, call, envelope, listen } from './http-2026';
 
 const WORKER_ENTRY = path.join(REPO_ROOT, 'apps/worker/dist/main.js');
 const EXT = 'io.modelcontextprotocol/tasks';

@@ -4,7 +4,7 @@
  *   beta   JWTs from a local JWKS endpoint (valid / expired / wrong aud / wrong iss; unknown kid → one refetch);
  *   gamma  OAuth resource server (RFC 9728 metadata at the path-inserted well-known URI, 401/403 challenges,
  *          audience = the tenant's canonical URI PUBLIC_BASE_URL/t/gamma/mcp);
- *   open   anonymous, modern only;  legacy  anonymous, 2025 + 2024 eras only.
+ *   open   anonymous, 2026-07-28 only (`modern`);  legacy  anonymous, 2025 + 2024 eras only (`legacy`, `sse2024`).
  * Every request is authenticated, not only initialize. SIGHUP reloads the file on every node without dropping
  * streams; a broken file is refused on reload (the old config keeps serving) and stops a starting edge.
  */
@@ -12,7 +12,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { initializeRequest, makeTempDir, removeTempDir, startEdge } from '@switchboard/test-helpers';
 import { post, readAll } from './mcp-http';
-import { call, MODERN } from './modern-http';
+import { call, PROTOCOL_2026 } from './http-2026';
 import {
   backgroundSse, bearer, callToolAs, DEMO_SERVER, deleteAs, getAs, initSessionAs, newApiKey, openSse2024, outcome,
   PUBLIC_BASE_URL, rawRequest, sha256, startFleet, xApiKey, type Creds, type Fleet, type JwksServer, type SigningKey,
@@ -206,11 +206,11 @@ describe('tenants on a 3-node fleet', () => {
     expect(await everyRequest('gamma', bearer(await gammaToken()), bearer(await gammaToken({ scope: 'mcp:read' })))).toEqual([403, 403, 403, 403, 403, 403]);
   });
 
-  test('open (modern only) and legacy (2025 + 2024 only): anonymous within their eras; a presented wrong credential is refused, not downgraded', async () => {
-    const modern = await call(f.lb('open'), 'tools/list');
-    expect([modern.status, modern.body.result.tools.length > 5]).toEqual([200, true]);
+  test('open (2026-07-28 only) and legacy (2025 + 2024 only): anonymous within their eras; a presented wrong credential is refused, not downgraded', async () => {
+    const r2026 = await call(f.lb('open'), 'tools/list');
+    expect([r2026.status, r2026.body.result.tools.length > 5]).toEqual([200, true]);
     const init = await post(f.lb('open'), initializeRequest());
-    expect([init.status, ((await init.json()) as { error: { data: { supported: unknown } } }).error.data.supported]).toEqual([400, [MODERN]]);
+    expect([init.status, ((await init.json()) as { error: { data: { supported: unknown } } }).error.data.supported]).toEqual([400, [PROTOCOL_2026]]);
     expect((await fetch(f.lb('open'), { headers: { accept: 'text/event-stream', 'mcp-session-id': 'a'.repeat(32) } })).status).toBe(405);
     expect((await fetch(f.lb('open', 'sse'), { headers: { accept: 'text/event-stream' } })).status).toBe(404);
     expect((await call(f.lb('open'), 'tools/list', {}, { headers: bearer('junk') })).status).toBe(401);

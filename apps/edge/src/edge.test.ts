@@ -11,7 +11,7 @@ import { loadEdgeConfig } from './config/edge-config';
 import { createEdge, type Edge } from './edge';
 import { closeConnections, listen } from './http/listen';
 
-const MODERN = '2026-07-28';
+const PROTOCOL_2026 = '2026-07-28';
 const messages = (events: SseEvent[]) => events.filter((e) => e.data !== '').map((e) => JSON.parse(e.data) as Record<string, any>);
 
 describe('an edge in process (memory store)', () => {
@@ -85,9 +85,9 @@ describe('an edge in process (memory store)', () => {
         jsonrpc: '2.0',
         id: 'm1',
         method: 'tools/call',
-        params: { name: 'echo', arguments: { text: 'modern' }, _meta: { 'io.modelcontextprotocol/protocolVersion': MODERN, 'io.modelcontextprotocol/clientInfo': { name: 'inproc', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } },
+        params: { name: 'echo', arguments: { text: 'modern' }, _meta: { 'io.modelcontextprotocol/protocolVersion': PROTOCOL_2026, 'io.modelcontextprotocol/clientInfo': { name: 'inproc', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} } },
       },
-      { 'mcp-protocol-version': MODERN, 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
+      { 'mcp-protocol-version': PROTOCOL_2026, 'mcp-method': 'tools/call', 'mcp-name': 'echo' },
     );
     expect(res.status).toBe(200);
     expect(res.headers.get('mcp-session-id')).toBeNull();

@@ -89,7 +89,7 @@ export async function createEdge(config: EdgeConfig, opts: { log?: Logger } = {}
     log: logFn,
     options: engineOptionsOf(config),
   }));
-  // Before the tenants: their modern engines take the tasks extension when they are built.
+  // Before the tenants: their 2026-07-28 engines take the tasks extension when they are built.
   const tasks = EdgeTasks.create(config.store, config.tasks, config.taskLimits, { store, maxLen: config.engine.streamMaxLen, ttlMs: config.engine.streamTtlMs, redisClient }, logFn);
   if (tasks) tasks.onBudgetRefused = (tenant) => metrics.budgetRefusals.inc({ tenant, kind: 'tasks' });
   const tenants = new TenantHost({
@@ -109,7 +109,7 @@ export async function createEdge(config: EdgeConfig, opts: { log?: Logger } = {}
       principalRate: config.limits.principalRateLimit > 0 ? { limit: config.limits.principalRateLimit, windowMs: config.limits.principalRateWindowMs } : undefined,
       maxStreamsPerPrincipal: config.limits.maxStreamsPerPrincipal,
     },
-    modernTasks: tasks ? (tenant, createServer) => tasks.modernHookFor(tenant, createServer) : undefined,
+    tasks2026: tasks ? (tenant, createServer) => tasks.hookFor2026(tenant, createServer) : undefined,
   });
   await tenants.apply(configured);
   // Gateway tenants' tasks are the upstream's business.
@@ -158,15 +158,15 @@ export async function createEdge(config: EdgeConfig, opts: { log?: Logger } = {}
     })
     .catch((err) => log.error({ err }, 'background loop failed'));
 
-  /** Modern (2026-07-28) requests running here; listen streams are not work that ends by itself. */
-  const modernInFlight = () => tenants.tenants.reduce((n, t) => n + (t.runtime.modern?.inFlightCount ?? 0), 0);
+  /** 2026-07-28 requests running here; listen streams are not work that ends by itself. */
+  const inFlight2026 = () => tenants.tenants.reduce((n, t) => n + (t.runtime.front2026?.inFlightCount ?? 0), 0);
   let drained: Promise<void> | undefined;
   const drain = async (graceMs: number) => {
     draining = true;
     metrics.draining.set(1);
-    // Finish the work running here, both eras, within the grace (closing the modern handler would abort its
+    // Finish the work running here, both eras, within the grace (closing the 2026-07-28 handler would abort its
     // requests, so it closes only after); then end every stream with its teardown signal.
-    await engine.shutdown(graceMs, modernInFlight);
+    await engine.shutdown(graceMs, inFlight2026);
     await tasks?.shutdown(graceMs);
     await tenants.shutdown();
     controller.abort();

@@ -1,10 +1,10 @@
-/** The edge's only writer of JSON-RPC error bodies: catalog errors, store outages (503) and the rest (500). */
+/** The edge's error responder: catalog errors, store outages (503) and the rest (500), each written by `sendError` (http/plain.ts). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
-import { catalogErrorBody, errorBodyFor, McpHttpError } from '@switchboard/protocol';
+import { McpHttpError } from '@switchboard/protocol';
 import type { Logger } from 'pino';
 import { EDGE_TIMINGS } from './config/edge-config';
-import { closeUnlessComplete, pathOf, sendJson } from './http/plain';
+import { closeUnlessComplete, pathOf, sendError } from './http/plain';
 import { isRedisOom } from './redis-memory';
 
 /**
@@ -22,10 +22,6 @@ function isStoreUnavailable(err: unknown): boolean {
   );
 }
 
-export function sendError(res: ServerResponse, err: McpHttpError): void {
-  sendJson(res, err.httpStatus, errorBodyFor(err), err.headers);
-}
-
 /** Answers a failed request (or cuts it when its response already started). */
 export type ErrorResponder = (err: unknown, req: IncomingMessage, res: ServerResponse) => void;
 
@@ -40,11 +36,11 @@ export function errorResponder(log: Logger, onStoreUnavailable: () => void = () 
     if (isStoreUnavailable(err)) {
       onStoreUnavailable();
       log.warn({ err: String(err), path: pathOf(req) }, 'store unavailable');
-      sendJson(res, 503, catalogErrorBody('STORE_UNAVAILABLE'), { 'Retry-After': String(EDGE_TIMINGS.storeUnavailableRetryAfterSec) });
+      sendError(res, new McpHttpError('STORE_UNAVAILABLE', { headers: { 'Retry-After': String(EDGE_TIMINGS.storeUnavailableRetryAfterSec) } }));
       return;
     }
     log.error({ err, path: pathOf(req) }, 'unhandled error');
-    sendJson(res, 500, catalogErrorBody('INTERNAL_ERROR'));
+    sendError(res, new McpHttpError('INTERNAL_ERROR'));
   };
 }
 

@@ -9,15 +9,15 @@
  * error responder.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { catalogErrorBody, exceedsDepth, McpHttpError } from '@switchboard/protocol';
+import { exceedsDepth, McpHttpError } from '@switchboard/protocol';
 import { DEFAULT_ENGINE_OPTIONS, PRINCIPAL_EXTRA_KEY, type CallerContext } from '@switchboard/transport';
 import type { AuthInfo } from '@modelcontextprotocol/server';
 import type { AppDeps } from './app';
 import { readBody } from './body';
 import { EDGE_TIMINGS } from './config/edge-config';
-import { assertSessionOperations, routePost } from './era';
+import { assertSessionOperations, ERA_2024, ERA_2025, ERA_2026, routePost } from './era';
 import { checkHost, checkOrigin } from './host-origin';
-import { closeUnlessComplete, factsOf, pathOf, queryParam, sendJson } from './http/plain';
+import { closeUnlessComplete, factsOf, pathOf, queryParam, sendError } from './http/plain';
 import { applyCors } from './pipeline/cors';
 
 export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerResponse, path = pathOf(req)): Promise<void> {
@@ -28,7 +28,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   facts.tenant = tenant.id;
   res.on('finish', () => {
     deps.metrics.httpRequestDone(tenant.id, req.method ?? '', res.statusCode);
-    if (res.statusCode >= 400) deps.metrics.rejected(tenant.id, facts.era ?? (endpoint === 'mcp' ? 'legacy' : 'sse2024'), res.statusCode);
+    if (res.statusCode >= 400) deps.metrics.rejected(tenant.id, facts.era ?? (endpoint === 'mcp' ? ERA_2025 : ERA_2024), res.statusCode);
   });
   // Host first: a preflight for a foreign Host is refused, not answered with CORS headers.
   checkHost(req, tenant);
@@ -38,15 +38,15 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   const verb = req.method ?? '';
   if (endpoint === 'mcp' && verb !== 'POST' && verb !== 'GET' && verb !== 'DELETE') {
     closeUnlessComplete(req, res);
-    sendJson(res, 405, catalogErrorBody('METHOD_NOT_ALLOWED'), { Allow: 'GET, POST, DELETE' });
+    sendError(res, new McpHttpError('METHOD_NOT_ALLOWED', { headers: { Allow: 'GET, POST, DELETE' } }));
     return;
   }
   if (endpoint !== 'mcp') {
-    if (!tenant.eras.has('sse2024')) throw new McpHttpError('NOT_FOUND');
+    if (!tenant.eras.has(ERA_2024)) throw new McpHttpError('NOT_FOUND');
     const expected = endpoint === 'sse' ? 'GET' : 'POST';
     if (verb !== expected) {
       closeUnlessComplete(req, res);
-      sendJson(res, 405, catalogErrorBody('METHOD_NOT_ALLOWED'), { Allow: expected });
+      sendError(res, new McpHttpError('METHOD_NOT_ALLOWED', { headers: { Allow: expected } }));
       return;
     }
   }
@@ -57,7 +57,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
     deps.log.warn({ audit: 'auth_failure', tenant: tenant.id, reason: auth.reason, status: auth.status, path, requestId: facts.requestId }, 'authentication failed');
     const kind = auth.status === 401 ? 'UNAUTHORIZED' : auth.status === 403 ? 'FORBIDDEN' : 'AUTH_UNAVAILABLE';
     closeUnlessComplete(req, res);
-    sendJson(res, auth.status, catalogErrorBody(kind, null, { reason: auth.reason }), auth.headers);
+    sendError(res, new McpHttpError(kind, { data: { reason: auth.reason }, headers: auth.headers }));
     return;
   }
   const principal = auth.principal;
@@ -84,7 +84,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   if (longLived && maxStreams !== undefined && !(await deps.streamSlots.acquire(tenant.id, principal, maxStreams, res))) {
     deps.metrics.rateLimitRejections.inc({ tenant: tenant.id, scope: 'streams' });
     deps.log.warn({ audit: 'rate_limited', tenant: tenant.id, principal, scope: 'streams', requestId: facts.requestId }, 'stream cap reached');
-    sendJson(res, 429, catalogErrorBody('TOO_MANY_STREAMS', null, { max: maxStreams }), { 'Retry-After': String(EDGE_TIMINGS.tooManyStreamsRetryAfterSec) });
+    sendError(res, new McpHttpError('TOO_MANY_STREAMS', { data: { max: maxStreams }, headers: { 'Retry-After': String(EDGE_TIMINGS.tooManyStreamsRetryAfterSec) } }));
     return;
   }
 
@@ -120,7 +120,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   const route = routePost(req.headers, body, tenant.eras, parsed);
   facts.era = route.era;
   if (route.reject) throw route.reject;
-  if (route.era === 'modern') return tenant.runtime.modern!.handlePost({ principal, authInfo }, req, res, body, parsed, route.classification);
+  if (route.era === ERA_2026) return tenant.runtime.front2026!.handlePost({ principal, authInfo }, req, res, body, parsed, route.classification);
   return deps.engine.handlePost(caller, req, res, body, parsed);
 }
 

@@ -17,6 +17,10 @@ export const methodLabel = (m: string | undefined): string => (m && KNOWN_METHOD
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/**
+ * The `era` label's values are the stable era names (era.ts): `legacy` = the 2025 Streamable HTTP revisions,
+ * `modern` = 2026-07-28, `sse2024` = the 2024 HTTP+SSE transport. Dashboards and alert rules select on them.
+ */
 export class EdgeMetrics {
   readonly register = new Registry();
   private readonly r = [this.register];

@@ -114,7 +114,7 @@ export class EdgeTasks {
    * The 2026-07-28 engine's hook for a tenant (built with its runtime; a reload brings a new runtime and a new
    * hook). `createServer` is the tenant's factory, read for tool task policies.
    */
-  modernHookFor(_tenant: string, createServer: ServerFactory): TaskHook2026 {
+  hookFor2026(_tenant: string, createServer: ServerFactory): TaskHook2026 {
     return new Tasks2026({
       store: this.store,
       dispatcher: this.dispatcher,

@@ -1,6 +1,6 @@
 /**
  * Every tenant this node serves, ready to take requests: its config, its runtime (server factory with
- * services, modern handler, event bus, requestState keys) and its compiled authenticator. A reload builds the
+ * services, 2026-07-28 handler, event bus, requestState keys) and its compiled authenticator. A reload builds the
  * new table first and swaps it in one step; a tenant whose server, eras and keys did not change keeps its
  * runtime (open listen streams continue), a changed one gets a new runtime and the old one is retired after
  * `retireAfterMs` (its listen streams then end with their teardown signals; clients re-listen).
@@ -38,7 +38,7 @@ export interface TenantHostDeps {
   /** Settings and limits of every tenant that does not set its own (docs/security.md). */
   defaults: TenantDefaults;
   /** The 2026-07-28 tasks extension per tenant (tasks-setup.ts). */
-  modernTasks?: TenantRuntimeOptions['modernTasks'];
+  tasks2026?: TenantRuntimeOptions['tasks2026'];
 }
 
 export interface TenantDefaults {
@@ -110,7 +110,7 @@ export class TenantHost {
             upstream: t.upstream,
             sessionTtlMs: t.sessionIdleTtlMs,
             gatewayObserver: this.deps.gatewayObserver,
-            modernTasks: this.deps.modernTasks,
+            tasks2026: this.deps.tasks2026,
           });
           created.push(runtime);
         }

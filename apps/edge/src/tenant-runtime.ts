@@ -1,16 +1,17 @@
 /**
  * A tenant's runtime on an edge: its services (tenant-services.ts: change-event bus, requestState codec)
- * bound into the factory the engines call, and its modern-era handler:
- *   - one `Engine2026` (one SDK `createMcpHandler`) when the tenant serves the modern era; for a gateway
+ * bound into the factory the engines call, and its 2026-07-28 handler (`front2026`):
+ *   - one `Engine2026` (one SDK `createMcpHandler`) when the tenant serves the 2026-07-28 era; for a gateway
  *     tenant the same engine with the translating factory (2025 upstream), or the pass-through proxy
  *     (2026-07-28 upstream) — packages/gateway, docs/gateway.md.
  * The tenant's factory is called with `{ requestState, events }` for both eras, so an MRTR handler seals
- * with the same keys whether the SDK's legacy shim or a 2026-07-28 client drives it.
+ * with the same keys whether the SDK's legacy shim (2025 clients) or a 2026-07-28 client drives it.
  */
 import type { McpServer, McpServerFactory, Server } from '@modelcontextprotocol/server';
 import type { Store } from '@switchboard/store';
-import { createGatewayServerFactory, createModernToLegacyFactory, ModernProxy, UpstreamPool, type GatewayObserver, type ModernFront, type UpstreamConfig } from '@switchboard/gateway';
+import { createGatewayServerFactory, createTranslatingFactory2026To2025, Proxy2026, UpstreamPool, type GatewayObserver, type Front2026, type UpstreamConfig } from '@switchboard/gateway';
 import { Engine2026, type EngineHooks, type TaskHook2026, type ServerFactory } from '@switchboard/transport';
+import { ERA_2026 } from './era';
 import { startTenantServices, type TenantServerFactory, type TenantServicesOptions } from './tenant-services';
 
 export type { TenantServices } from './tenant-services';
@@ -29,14 +30,14 @@ export interface TenantRuntimeOptions extends TenantServicesOptions {
   sessionTtlMs: number;
   gatewayObserver?: GatewayObserver;
   /** The 2026-07-28 tasks extension for this tenant, given its server factory (tasks-setup.ts); absent: none. */
-  modernTasks?: (tenant: string, createServer: ServerFactory) => TaskHook2026 | undefined;
+  tasks2026?: (tenant: string, createServer: ServerFactory) => TaskHook2026 | undefined;
 }
 
 export interface TenantRuntime {
-  /** For the legacy engine: the tenant factory with the tenant's services bound. */
+  /** For the 2025 engine: the tenant factory with the tenant's services bound. */
   createServer: ServerFactory;
   /** Present when the tenant serves the 2026-07-28 era. */
-  modern?: ModernFront;
+  front2026?: Front2026;
   /** Drain: listen streams get their teardown signals, the bus unsubscribes. */
   shutdown(): Promise<void>;
 }
@@ -50,34 +51,34 @@ export async function startTenantRuntime(o: TenantRuntimeOptions): Promise<Tenan
     ? createGatewayServerFactory({ tenant: o.tenant, pool, store: o.store, sessionTtlMs: o.sessionTtlMs, log: o.log })
     : () => o.factory(services);
 
-  let modern: ModernFront | undefined;
+  let front2026: Front2026 | undefined;
   let translator: { close(): Promise<void> } | undefined;
-  if (o.eras.has('modern') && pool?.cfg.era === '2026-07-28') {
-    modern = new ModernProxy(o.tenant, pool, o.hooks);
-  } else if (o.eras.has('modern')) {
+  if (o.eras.has(ERA_2026) && pool?.cfg.era === '2026-07-28') {
+    front2026 = new Proxy2026(o.tenant, pool, o.hooks);
+  } else if (o.eras.has(ERA_2026)) {
     // createMcpHandler needs an SDK McpServer or Server; a tenant factory builds exactly that (ServerLike is
-    // only the structural view the legacy engine needs). A gateway tenant's translates to its 2025 upstream.
-    const gateway = pool ? (translator = createModernToLegacyFactory({ pool, requestState })) : undefined;
+    // only the structural view the 2025 engine needs). A gateway tenant's translates to its 2025 upstream.
+    const gateway = pool ? (translator = createTranslatingFactory2026To2025({ pool, requestState })) : undefined;
     const factory: McpServerFactory = gateway?.factory ?? (() => o.factory(services) as McpServer | Server);
-    modern = new Engine2026({
+    front2026 = new Engine2026({
       tenant: o.tenant,
       factory,
       bus,
       maxBodyBytes: o.bodyLimitBytes,
       keepAliveMs: o.keepAliveMs,
       // Gateway tenants have no tasks yet (docs/tasks.md): their tools run upstream.
-      tasks: pool ? undefined : o.modernTasks?.(o.tenant, createServer),
+      tasks: pool ? undefined : o.tasks2026?.(o.tenant, createServer),
       // The translating factory reads each request's envelope: the SDK handler's path only.
       fastPath: !gateway,
-      hooks: { ...o.hooks, onError: (err) => o.debug(`modern request rejected or failed: ${err.message}`) },
+      hooks: { ...o.hooks, onError: (err) => o.debug(`2026-07-28 request rejected or failed: ${err.message}`) },
     });
   }
 
   return {
     createServer,
-    modern,
+    front2026,
     async shutdown() {
-      await modern?.shutdown();
+      await front2026?.shutdown();
       await translator?.close();
       await bus.stop();
       await pool?.close();

@@ -20,7 +20,7 @@
  * session's standalone GET stream.
  *
  * The 2026-07-28 fixtures (MRTR, listen triggers, stateless diagnostics) live in
- * `modern-fixtures.ts`; they serve 2025 sessions too, through the SDK's legacy shim.
+ * `fixtures-2026.ts`; they serve 2025 sessions too, through the SDK's legacy shim.
  *
  * A node builds one instance per session it serves (and per 2026-07-28 request), so everything that can be
  * shared is built once per process: schemas, metadata, static content and handlers live at module scope
@@ -28,7 +28,7 @@
  */
 import { createRequestStateCodec, McpServer, type McpServerOptions } from '@modelcontextprotocol/server';
 import { randomBytes } from 'node:crypto';
-import { registerModernFixtures, type ModernFixtureDeps } from './modern-fixtures';
+import { registerFixtures2026, type FixtureDeps2026 } from './fixtures-2026';
 import { registerDemoTools } from './demo-tools';
 import { registerTaskTools } from './task-tools';
 import { registerTaskFixtures } from './task-fixtures';
@@ -42,7 +42,7 @@ export { FIXTURE_TOOL_NAMES, JSON_SCHEMA_2020_12_INPUT } from './fixture-tools';
 export { DEMO_TOOL_NAMES } from './demo-tools';
 export { TASK_TOOL_NAMES, LONG_JOB_TASK_META } from './task-tools';
 export { TASK_FIXTURE_TOOL_NAMES } from './task-fixtures';
-export { MODERN_FIXTURE_TOOL_NAMES, cancellationProbeUri, type ModernFixtureDeps } from './modern-fixtures';
+export { FIXTURE_TOOL_NAMES_2026, cancellationProbeUri, type FixtureDeps2026 } from './fixtures-2026';
 
 /** What a deployment plugs into the demo server; everything is optional for standalone use. */
 export interface DemoServerOptions {
@@ -50,12 +50,12 @@ export interface DemoServerOptions {
    * Seals MRTR `requestState` and verifies it on re-entry. Absent: the SDK's HMAC codec with a key random to
    * this process, which is only right when one process serves every round (tests, a single node).
    */
-  requestState?: ModernFixtureDeps['requestState'];
+  requestState?: FixtureDeps2026['requestState'];
   /** The tenant's change-event bus, for the 2026-07-28 listen triggers. Absent: nothing is published. */
-  events?: ModernFixtureDeps['events'];
+  events?: FixtureDeps2026['events'];
 }
 
-let processLocalCodec: ModernFixtureDeps['requestState'] | undefined;
+let processLocalCodec: FixtureDeps2026['requestState'] | undefined;
 const defaultRequestStateCodec = () => (processLocalCodec ??= createRequestStateCodec({ key: randomBytes(32) }));
 
 const SERVER_INFO = { name: DEMO_SERVER_NAME, version: DEMO_SERVER_VERSION };
@@ -69,8 +69,8 @@ const CAPABILITIES = {
 const INSTRUCTIONS = 'Switchboard demo server: MCP conformance fixtures plus Switchboard demo tools.';
 
 /** Server options per codec (a tenant has one codec): built once, read (never mutated) by every instance. */
-const optionsByCodec = new WeakMap<ModernFixtureDeps['requestState'], McpServerOptions>();
-function serverOptions(requestState: ModernFixtureDeps['requestState']): McpServerOptions {
+const optionsByCodec = new WeakMap<FixtureDeps2026['requestState'], McpServerOptions>();
+function serverOptions(requestState: FixtureDeps2026['requestState']): McpServerOptions {
   let o = optionsByCodec.get(requestState);
   if (!o) {
     // verify runs before any handler sees an echoed requestState; a throw answers -32602 on the wire.
@@ -93,6 +93,6 @@ export function createDemoServer(options: DemoServerOptions = {}): McpServer {
   registerTaskFixtures(server);
   registerFixtureResources(server, subscribed);
   registerFixturePrompts(server);
-  registerModernFixtures(server, { requestState, events: options.events });
+  registerFixtures2026(server, { requestState, events: options.events });
   return server;
 }

@@ -8,13 +8,13 @@ import type { ServerFactory } from '@switchboard/transport';
 import { describeUpstream } from './config';
 import { toUpstreamError } from './errors';
 import { GatewayInstance, type GatewayInstanceDeps } from './gateway-instance';
-import { LegacyFront } from './legacy-front';
+import { Front2025 } from './front-2025';
 import { createOrphanResumer } from './orphan-resumer';
-import { StreamableUpstream } from './streamable-upstream';
+import { Upstream2025 } from './upstream-2025';
 
 export function createGatewayServerFactory(o: GatewayInstanceDeps & { store: Store }): ServerFactory {
-  // A 2026-07-28 upstream has no sessions: each instance translates (legacy-front.ts), nothing to end.
-  if (o.pool.cfg.era === '2026-07-28') return () => new LegacyFront(o.pool);
+  // A 2026-07-28 upstream has no sessions: each instance translates (front-2025.ts), nothing to end.
+  if (o.pool.cfg.era === '2026-07-28') return () => new Front2025(o.pool);
   const factory: ServerFactory = () => new GatewayInstance(o);
   factory.endSession = (ref) => endUpstreamSession(o, ref);
   // Only Streamable upstreams have sessions whose streams can be resumed (a 2024 upstream's session is its connection).
@@ -34,7 +34,7 @@ async function endUpstreamSession(o: GatewayInstanceDeps, ref: SessionRef): Prom
   if (stored === null) return;
   const { sid, pv } = JSON.parse(stored) as { sid: string; pv: string };
   if (!sid) return;
-  void new StreamableUpstream(pool)
+  void new Upstream2025(pool)
     .delete({ sessionId: sid, protocolVersion: pv }, AbortSignal.timeout(pool.cfg.timeoutMs))
     .then(() => pool.observer.onSession?.(pool.name, 'deleted'))
     .catch((err) => log(`ending the upstream session at ${describeUpstream(pool.cfg)} failed: ${toUpstreamError(err).message}`));

@@ -20,7 +20,7 @@ import { isEngineRequestId, type ServerLike } from '@switchboard/transport';
 import { describeUpstream } from './config';
 import { toUpstreamError, upstreamErrorBody, UpstreamError, type UpstreamFailure } from './errors';
 import { Sse2024Upstream } from './sse2024-upstream';
-import { responseOf, StreamableUpstream, type UpstreamSession } from './streamable-upstream';
+import { responseOf, Upstream2025, type UpstreamSession } from './upstream-2025';
 import type { UpstreamPool } from './upstream-pool';
 import { UpstreamReader } from './upstream-reader';
 
@@ -55,7 +55,7 @@ export class GatewayInstance implements ServerLike {
   private transport: Transport | undefined;
   private ref: SessionRef = { tenant: '', sid: '' };
   private upstream: UpstreamSession = { sessionId: '', protocolVersion: '' };
-  private readonly streamable: StreamableUpstream;
+  private readonly streamable: Upstream2025;
   private sse: Sse2024Upstream | undefined;
   private opening: Promise<Sse2024Upstream> | undefined;
   /** The client's initialize params (2024 upstreams: replayed when the upstream connection is reopened). */
@@ -76,7 +76,7 @@ export class GatewayInstance implements ServerLike {
   private readonly subscriptions = new Set<string>();
 
   constructor(private readonly deps: GatewayInstanceDeps) {
-    this.streamable = new StreamableUpstream(deps.pool);
+    this.streamable = new Upstream2025(deps.pool);
   }
 
   /** The engine keeps an instance that reads the upstream's GET stream (it must be here to route answers). */

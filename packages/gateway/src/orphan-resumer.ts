@@ -19,7 +19,7 @@ import { isRequest, type JsonRpcMessage, type JsonRpcResponse, type RequestId } 
 import type { Store } from '@switchboard/store';
 import type { OrphanedStream, ResumeOrphan } from '@switchboard/transport';
 import { toUpstreamError, upstreamErrorBody, UpstreamError, type UpstreamFailure } from './errors';
-import { responseOf, StreamableUpstream, type UpstreamSession } from './streamable-upstream';
+import { responseOf, Upstream2025, type UpstreamSession } from './upstream-2025';
 import type { UpstreamPool } from './upstream-pool';
 
 export interface OrphanResumerDeps {
@@ -52,7 +52,7 @@ interface Running {
 }
 
 class AdoptedStream {
-  private readonly http: StreamableUpstream;
+  private readonly http: Upstream2025;
   private readonly open = new Map<string, Running>();
   /** Leases of cancelled requests, released with the next append. */
   private releaseLater: string[] = [];
@@ -64,7 +64,7 @@ class AdoptedStream {
     private readonly orphan: OrphanedStream,
     private readonly session: UpstreamSession,
   ) {
-    this.http = new StreamableUpstream(deps.pool);
+    this.http = new Upstream2025(deps.pool);
     for (const r of orphan.requests) this.open.set(r.k, { id: r.id, resume: r.resume, controller: new AbortController(), cancelled: false });
   }
 

@@ -8,7 +8,7 @@
 import { isResponse, requestIdKey, type JsonRpcMessage, type JsonRpcResponse, type RequestId } from '@switchboard/protocol';
 import { UpstreamError, toUpstreamError } from './errors';
 import { readSseEvents } from './sse-reader';
-import { isMessage } from './streamable-upstream';
+import { isMessage } from './upstream-2025';
 import { header, type UpstreamPool } from './upstream-pool';
 
 export class Sse2024Upstream {

@@ -16,7 +16,7 @@ import type { JsonRpcMessage } from '@switchboard/protocol';
 import type { SessionRef, Store } from '@switchboard/store';
 import { toUpstreamError } from './errors';
 import { readSseEvents } from './sse-reader';
-import { isMessage, type UpstreamSession } from './streamable-upstream';
+import { isMessage, type UpstreamSession } from './upstream-2025';
 import { header, type UpstreamPool } from './upstream-pool';
 
 const MAX_BACKOFF_MS = 30_000;

@@ -126,8 +126,8 @@ export interface HttpErrorResponse {
 }
 
 /**
- * The one serializer of an error response, for writers outside the edge's request pipeline (a 2025 POST
- * exchange whose stream the store refused after the handler already returned).
+ * The one serializer of an error response: the edge's `sendError` (apps/edge/src/http/plain.ts) and writers
+ * outside its request pipeline (a 2025 POST exchange whose stream the store refused after the handler returned).
  */
 export function httpErrorResponse(err: McpHttpError): HttpErrorResponse {
   return { status: err.httpStatus, headers: { 'Content-Type': 'application/json', ...err.headers }, body: JSON.stringify(errorBodyFor(err)) };

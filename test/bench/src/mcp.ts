@@ -115,19 +115,19 @@ export async function createMcpSession(
 }
 
 /** 2026-07-28 ("modern") requests carry everything per request; no handshake. */
-export const MODERN_PROTOCOL_VERSION = '2026-07-28';
-export const MODERN_META = {
-  'io.modelcontextprotocol/protocolVersion': MODERN_PROTOCOL_VERSION,
+export const PROTOCOL_VERSION_2026 = '2026-07-28';
+export const META_2026 = {
+  'io.modelcontextprotocol/protocolVersion': PROTOCOL_VERSION_2026,
   'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' },
   'io.modelcontextprotocol/clientCapabilities': {},
 };
-export function modernSession(toolName: string): BenchSession {
+export function session2026(toolName: string): BenchSession {
   return {
     id: '-',
     headers: {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': MODERN_PROTOCOL_VERSION,
+      'mcp-protocol-version': PROTOCOL_VERSION_2026,
       'mcp-method': 'tools/call',
       'mcp-name': toolName,
     },

@@ -24,7 +24,7 @@ import {
   type ManagedProcess,
   type RedisServer,
 } from '@switchboard/test-helpers';
-import { createMcpSession, modernSession, MODERN_META, type BenchSession } from './mcp';
+import { createMcpSession, session2026, META_2026, type BenchSession } from './mcp';
 import { MEM_PROBE_ARGS, memSampler, type MemSampler } from './memprobe';
 
 export type Mode = 'json' | 'sse';
@@ -173,7 +173,7 @@ function nginxMasterPid(prefixDir: string): number[] {
   return [];
 }
 
-function peerSetup(id: string, label: string, kind: Kind, modes: Mode[], script: string, env: (opts: StartOptions) => Record<string, string>, session: 'stateful' | 'stateless' | 'modern' = 'stateful'): BenchSetup {
+function peerSetup(id: string, label: string, kind: Kind, modes: Mode[], script: string, env: (opts: StartOptions) => Record<string, string>, session: 'stateful' | 'stateless' | 'stateless2026' = 'stateful'): BenchSetup {
   return {
     id,
     label,
@@ -182,12 +182,12 @@ function peerSetup(id: string, label: string, kind: Kind, modes: Mode[], script:
     async start(opts) {
       const peer = await startPeer(id, script, env(opts), opts);
       const mcpUrl = `${peer.url}/mcp`;
-      const workload = session === 'modern' ? WORKLOADS[opts.mode] : undefined;
+      const workload = session === 'stateless2026' ? WORKLOADS[opts.mode] : undefined;
       return {
         mcpUrl,
         createSession: () =>
-          session === 'modern' ? Promise.resolve(modernSession(String(workload!.params.name))) : createMcpSession(mcpUrl, { requireSessionId: session === 'stateful' }),
-        workload: workload && modernWorkload(opts.mode),
+          session === 'stateless2026' ? Promise.resolve(session2026(String(workload!.params.name))) : createMcpSession(mcpUrl, { requireSessionId: session === 'stateful' }),
+        workload: workload && workload2026(opts.mode),
         pids: () => ({ server: [peer.proc.pid] }),
         memory: peer.memory,
         serverPid: () => peer.proc.pid,
@@ -199,18 +199,21 @@ function peerSetup(id: string, label: string, kind: Kind, modes: Mode[], script:
 }
 
 /** The 2026-07-28 form of a workload: the same call with the per-request `_meta` envelope. */
-function modernWorkload(mode: Mode): { method: string; params: Record<string, unknown> } {
+function workload2026(mode: Mode): { method: string; params: Record<string, unknown> } {
   const w = WORKLOADS[mode];
-  return { method: w.method, params: { ...w.params, _meta: { ...MODERN_META, ...((w.params._meta as object | undefined) ?? {}) } } };
+  return { method: w.method, params: { ...w.params, _meta: { ...META_2026, ...((w.params._meta as object | undefined) ?? {}) } } };
 }
 
-/** One edge, on Redis or the in-memory store, driven with 2025-era sessions or 2026-07-28 requests. */
-function edgeSetup(id: string, label: string, withRedis: boolean, era: 'legacy' | 'modern'): BenchSetup {
+/**
+ * One edge, on Redis or the in-memory store, driven with 2025-era sessions or 2026-07-28 requests. Setup ids
+ * ending in `-modern` are the 2026-07-28 ones: ids stay as they are, since stored results and baselines use them.
+ */
+function edgeSetup(id: string, label: string, withRedis: boolean, generation: 2025 | 2026): BenchSetup {
   return {
     id,
     label,
     kind: 'ours',
-    modes: era === 'modern' ? ['json'] : ['json', 'sse'],
+    modes: generation === 2026 ? ['json'] : ['json', 'sse'],
     async start(opts) {
       const redis = withRedis ? await startRedis() : undefined;
       let started: Awaited<ReturnType<typeof startProbedEdge>>;
@@ -221,10 +224,10 @@ function edgeSetup(id: string, label: string, withRedis: boolean, era: 'legacy' 
         throw err;
       }
       const { edge, memory, dir } = started;
-      const workload = era === 'modern' ? modernWorkload(opts.mode) : undefined;
+      const workload = generation === 2026 ? workload2026(opts.mode) : undefined;
       return {
         mcpUrl: edge.mcpUrl,
-        createSession: () => (workload ? Promise.resolve(modernSession(String(workload.params.name))) : createMcpSession(edge.mcpUrl)),
+        createSession: () => (workload ? Promise.resolve(session2026(String(workload.params.name))) : createMcpSession(edge.mcpUrl)),
         ...(workload && { workload }),
         pids: () => ({ server: [edge.pid], ...(redis && { redis: [redis.pid()] }) }),
         memory,
@@ -243,7 +246,7 @@ function edgeSetup(id: string, label: string, withRedis: boolean, era: 'legacy' 
 }
 
 /** Three edges on one Redis behind nginx round robin, driven with 2025-era sessions or 2026-07-28 requests. */
-function clusterSetup(id: string, label: string, era: 'legacy' | 'modern'): BenchSetup {
+function clusterSetup(id: string, label: string, generation: 2025 | 2026): BenchSetup {
   return {
     id,
     label,
@@ -255,12 +258,12 @@ function clusterSetup(id: string, label: string, era: 'legacy' | 'modern'): Benc
         redis: 'single',
         env: { LOG_LEVEL: logLevel, DRAIN_GRACE_MS: '0', PRINCIPAL_RATE_LIMIT: '0', ...(mode === 'sse' && { SSE_UPGRADE_AFTER_MS: '0' }), ...env },
       });
-      const workload = era === 'modern' ? WORKLOADS[mode] : undefined;
+      const workload = generation === 2026 ? WORKLOADS[mode] : undefined;
       return {
         mcpUrl: cluster.lbMcpUrl,
         createSession: () =>
-          era === 'modern' ? Promise.resolve(modernSession(String(workload!.params.name))) : createMcpSession(cluster.lbMcpUrl),
-        workload: workload && modernWorkload(mode),
+          generation === 2026 ? Promise.resolve(session2026(String(workload!.params.name))) : createMcpSession(cluster.lbMcpUrl),
+        workload: workload && workload2026(mode),
         pids: () => ({
           server: cluster.nodes.map((n) => n.pid),
           redis: [(cluster.redis as RedisServer).pid()],
@@ -281,19 +284,19 @@ export const SETUPS: BenchSetup[] = [
     PEER_MODE: o.mode === 'json' ? 'stateful-json' : 'stateful-sse',
     ...(o.eventStore && { PEER_EVENT_STORE: '1' }),
   })),
-  edgeSetup('edge-redis', 'edge, 1 node + Redis', true, 'legacy'),
-  edgeSetup('edge-memory', 'edge, 1 node, in-memory store', false, 'legacy'),
+  edgeSetup('edge-redis', 'edge, 1 node + Redis', true, 2025),
+  edgeSetup('edge-memory', 'edge, 1 node, in-memory store', false, 2025),
   // The same edges driven with stateless 2026-07-28 requests (per-request `_meta` envelope): issue #13.
-  edgeSetup('edge-redis-modern', 'edge, 1 node + Redis (2026-07-28)', true, 'modern'),
-  edgeSetup('edge-memory-modern', 'edge, 1 node, in-memory store (2026-07-28)', false, 'modern'),
-  clusterSetup('cluster3-redis-nginx', 'edge, 3 nodes + Redis + nginx RR (2025-11-25 sessions)', 'legacy'),
+  edgeSetup('edge-redis-modern', 'edge, 1 node + Redis (2026-07-28)', true, 2026),
+  edgeSetup('edge-memory-modern', 'edge, 1 node, in-memory store (2026-07-28)', false, 2026),
+  clusterSetup('cluster3-redis-nginx', 'edge, 3 nodes + Redis + nginx RR (2025-11-25 sessions)', 2025),
   // Same cluster, stateless 2026-07-28 requests: the era comparison of issue #3 (same run, same tool).
-  clusterSetup('cluster3-redis-nginx-modern', 'edge, 3 nodes + Redis + nginx RR (2026-07-28)', 'modern'),
+  clusterSetup('cluster3-redis-nginx-modern', 'edge, 3 nodes + Redis + nginx RR (2026-07-28)', 2026),
   peerSetup('sdk-v1-stateless', 'SDK v1 stateless (JSON)', 'peer', ['json'], 'sdk-v1.mjs', () => ({ PEER_MODE: 'stateless-json' }), 'stateless'),
-  // 2025-era requests reach the v2 handler's stateless legacy leg, which always answers with SSE...
+  // 2025-era requests reach the v2 handler's stateless legacy leg (the SDK's `legacy` option), which always answers with SSE...
   peerSetup('sdk-v2-handler', 'SDK v2 createMcpHandler (2025-11-25, stateless)', 'peer', ['sse'], 'sdk-v2.mjs', () => ({}), 'stateless'),
   // ...its JSON answers (responseMode 'auto') are for 2026-07-28 requests, which carry everything per request.
-  peerSetup('sdk-v2-handler-modern', 'SDK v2 createMcpHandler (2026-07-28)', 'peer', ['json'], 'sdk-v2.mjs', () => ({}), 'modern'),
+  peerSetup('sdk-v2-handler-modern', 'SDK v2 createMcpHandler (2026-07-28)', 'peer', ['json'], 'sdk-v2.mjs', () => ({}), 'stateless2026'),
   peerSetup('bare-node-http', 'bare node:http JSON echo (no MCP)', 'reference', ['json'], 'bare.mjs', () => ({ PEER_MODE: 'http' }), 'stateless'),
   peerSetup('bare-express', 'bare Express 5 JSON echo (no MCP)', 'reference', ['json'], 'bare.mjs', () => ({ PEER_MODE: 'express' }), 'stateless'),
 ];

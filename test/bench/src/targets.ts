@@ -98,14 +98,14 @@ export function evaluateTargets(res: Results): TargetResult[] {
       }
     }
     // Issue #13: the stateless 2026-07-28 path is the fast path (JSON `echo`, same node and run).
-    for (const [id, legacyId, label] of [
+    for (const [id, id2025, label] of [
       ['edge-redis-modern', 'edge-redis', '1 node + Redis'],
       ['edge-memory-modern', 'edge-memory', '1 node, in-memory'],
     ] as const) {
       const t1 = `2026-07-28 tools/call JSON, ${label}: CPU µs per request ≤ the 2025 JSON path's`;
       const t2 = `2026-07-28 tools/call JSON, ${label}: req/s ≥ 3x SDK v2 handler (2026-07-28)`;
       const ours = find(id, 'json');
-      const legacy = find(legacyId, 'json');
+      const legacy = find(id2025, 'json');
       const v2 = find('sdk-v2-handler-modern', 'json');
       const cm = ours && cpuPerRequestUs(ours);
       const cl = legacy && cpuPerRequestUs(legacy);

@@ -34,6 +34,12 @@ describe('edge configuration', () => {
     expect(c.tasks.enabled).toBe(false);
   });
 
+  test('ERAS takes the generation years as aliases of the era names (normalized, deduplicated); the names still work', () => {
+    expect(loadEdgeConfig({ ERAS: '2025,2026,2024' }).defaultTenant.eras).toEqual(['legacy', 'modern', 'sse2024']);
+    expect(loadEdgeConfig({ ERAS: '2026,modern' }).defaultTenant.eras).toEqual(['modern']);
+    expect(loadEdgeConfig({ ERAS: 'legacy,sse2024' }).defaultTenant.eras).toEqual(['legacy', 'sse2024']);
+  });
+
   test('tenant overrides: a tenant\'s session TTL and budgets replace the node\'s, field by field', () => {
     const opts = resolveOptions(engineOptionsOf(loadEdgeConfig({ SESSION_TTL_MS: '600000', STREAM_MAX_BYTES: '4096' })));
     const node = { ...DEFAULT_SESSION_BUDGETS, maxStreamBytes: 4096 };
@@ -49,7 +55,7 @@ describe('edge configuration', () => {
     [{ SESSION_TTL_MS: '1.5' }, /SESSION_TTL_MS: a whole number of milliseconds \(got "1.5"\)/],
     [{ PORT: '70000' }, /PORT: at most 65535/],
     [{ MAX_INIT_PARAMS_BYTES: '10' }, /MAX_INIT_PARAMS_BYTES: at least 256 \(got "10"\)/],
-    [{ ERAS: 'legacy,2027' }, /ERAS: a comma-separated subset of legacy, modern, sse2024/],
+    [{ ERAS: 'legacy,2027' }, /ERAS: a comma-separated subset of legacy, modern, sse2024 \(or the years 2025, 2026, 2024\)/],
     [{ REDIS_URL: 'http://redis:6379' }, /REDIS_URL: must start with redis:\/\//],
     [{ PUBSUB_MODE: 'fast' }, /PUBSUB_MODE: /],
     [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL: /],

@@ -8,20 +8,21 @@
  */
 import { z } from 'zod';
 import { DEFAULT_ENGINE_OPTIONS, DEFAULT_SESSION_BUDGETS, type EngineOptions, type SessionBudgets } from '@switchboard/transport';
-import { ALL_ERAS, type EraName } from '../era';
+import { ALL_ERAS, ERA_INPUTS, eraNamed, type EraName } from '../era';
 import { bytes, ConfigurationError, count, list, ms, nodeIdOf, parseSettings, port, PROCESS_SETTINGS, settingsOf, SHARED, STORE_SETTINGS, STREAM_LOG_SETTINGS, TASK_LIMIT_SETTINGS, taskLimitsOf, text, type ConfigOf } from './settings';
 
 const engine = DEFAULT_ENGINE_OPTIONS;
 const budgets = DEFAULT_SESSION_BUDGETS;
 
+/** Era names or their year aliases (era.ts), normalized to the names and deduplicated. */
 const erasSchema = z
   .string()
   .default(ALL_ERAS.join(','))
   .transform((s, ctx) => {
-    const names = s.split(',').map((x) => x.trim()).filter(Boolean);
-    const unknown = names.filter((n) => !(ALL_ERAS as readonly string[]).includes(n));
-    if (unknown.length > 0 || names.length === 0) ctx.addIssue({ code: 'custom', message: `a comma-separated subset of ${ALL_ERAS.join(', ')}` });
-    return names as EraName[];
+    const given = s.split(',').map((x) => x.trim()).filter(Boolean);
+    const names = given.map(eraNamed);
+    if (given.length === 0 || names.includes(undefined)) ctx.addIssue({ code: 'custom', message: `a comma-separated subset of ${ALL_ERAS.join(', ')} (or the years ${ERA_INPUTS.slice(ALL_ERAS.length).join(', ')})` });
+    return [...new Set(names.filter((n): n is EraName => n !== undefined))];
   });
 
 /** What a tenant gets when it does not say (the default tenant: from the variables below; a configured one: tenant-config.ts). */
@@ -48,7 +49,7 @@ export const EDGE_SETTINGS = {
   defaultTenant: {
     allowedHosts: list('ALLOWED_HOSTS', 'extra Host values (host or host:port) accepted beyond loopback'),
     allowedOrigins: list('ALLOWED_ORIGINS', 'extra Origin values accepted beyond loopback'),
-    eras: text('ERAS', erasSchema, 'protocol eras served: a subset of legacy, modern, sse2024'),
+    eras: text('ERAS', erasSchema, 'protocol eras served: a subset of legacy (2025 revisions), modern (2026-07-28), sse2024 (2024-11-05 HTTP+SSE), or their aliases 2025, 2026, 2024'),
     bodyLimitBytes: bytes('BODY_LIMIT_BYTES', TENANT_DEFAULTS.bodyLimitBytes, 'largest accepted request body (413 past it)'),
     requestStateKeys: SHARED.requestStateKeys,
   },

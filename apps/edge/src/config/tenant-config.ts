@@ -8,7 +8,7 @@
  *       server: { module: ./acme-server.js, export: createServer }   # factory returning an SDK McpServer
  *       # or a gateway tenant, whose server runs elsewhere (packages/gateway, docs/gateway.md):
  *       # server: { upstream: { url: http://search.internal:3001/mcp, headers: { Authorization: { env: SEARCH_TOKEN } }, timeoutMs: 60000 } }
- *       eras: [legacy, modern, sse2024]
+ *       eras: [legacy, modern, sse2024]  # the 2025 revisions, 2026-07-28, 2024 HTTP+SSE; aliases: [2025, 2026, 2024]
  *       auth: { ... }                 # see packages/auth (API keys, JWT, OAuth resource server, anonymous)
  *       rateLimits: { tenant: {limit: 1000, windowMs: 60000}, principal: {...}, methods: {"tools/call": {...}}, maxStreamsPerPrincipal: 20 }
  *       budgets: { maxSessionsPerPrincipal: 100, maxInitParamsBytes: 8192, maxSubscriptionsPerSession: 64,
@@ -27,10 +27,18 @@
 import { z } from 'zod';
 import { AuthConfigSchema } from '@switchboard/auth';
 import { UpstreamConfigSchema } from '@switchboard/gateway';
+import { ALL_ERAS, ERA_INPUTS, eraNamed } from '../era';
 import { TENANT_DEFAULTS } from './edge-config';
 
-export const ERAS = ['legacy', 'modern', 'sse2024'] as const;
-export type EraName = (typeof ERAS)[number];
+/** An era by name or year alias (era.ts: `2025` = legacy, `2026` = modern, `2024` = sse2024), as its name. */
+const Era = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const name = eraNamed(String(v));
+  if (name === undefined) {
+    ctx.addIssue({ code: 'custom', message: `one of ${ERA_INPUTS.join(', ')}` });
+    return z.NEVER;
+  }
+  return name;
+});
 
 const LimitSchema = z.object({
   limit: z.number().int().positive(),
@@ -80,7 +88,7 @@ export const TenantSchema = z
       })
       .strict()
       .refine((s) => (s.module === undefined) !== (s.upstream === undefined), 'exactly one of module or upstream'),
-    eras: z.array(z.enum(ERAS)).min(1).default([...ERAS]),
+    eras: z.array(Era).min(1).transform((names) => [...new Set(names)]).default([...ALL_ERAS]),
     auth: AuthConfigSchema,
     rateLimits: z
       .object({

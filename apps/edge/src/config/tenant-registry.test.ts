@@ -83,6 +83,13 @@ describe('tenant config', () => {
     expect(beta!.requestStateKeys).toEqual([key]);
   });
 
+  test('eras: the generation years are aliases of the era names (YAML numbers or strings), normalized; unknown ones name the field', () => {
+    const [acme, beta] = loadTenants(write(good.replace('eras: [modern]', 'eras: [2026, "2024", legacy, 2025]').replace('    hosts: [mcp.acme.example]', '    hosts: [mcp.acme.example]\n    eras: [sse2024]')), env);
+    expect([...beta!.eras]).toEqual(['modern', 'sse2024', 'legacy']);
+    expect([...acme!.eras]).toEqual(['sse2024']);
+    expect(() => loadTenants(write(good.replace('eras: [modern]', 'eras: [2027]')), env)).toThrow(/tenants\.1\.eras\.0: one of legacy, modern, sse2024, 2025, 2026, 2024/);
+  });
+
   test('budgets: absent ones keep the node defaults (an empty override), given ones override them', () => {
     const [acme, beta] = loadTenants(write(good.replace('eras: [modern]', 'eras: [modern]\n    budgets: { maxSessionsPerPrincipal: 5, maxStreamBytes: 65536 }')), env);
     expect(acme!.budgets).toEqual({});

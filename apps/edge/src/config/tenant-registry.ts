@@ -14,7 +14,8 @@ import type { TenantServerFactory, TenantServices } from '../tenant-services';
 import type { UpstreamConfig } from '@switchboard/gateway';
 import { EDGE_TIMINGS } from './edge-config';
 import { ConfigError, resolveEnvRefs } from './secrets';
-import { ConfigFileSchema, ERAS, formatZodError, type EraName, type TenantFileEntry } from './tenant-config';
+import { ALL_ERAS, type EraName } from '../era';
+import { ConfigFileSchema, formatZodError, type TenantFileEntry } from './tenant-config';
 
 export interface Tenant {
   id: string;
@@ -59,7 +60,7 @@ export function demoTenant(createServer: TenantServerFactory, extra: { allowedHo
     basePath: '',
     hosts: [],
     createServer,
-    eras: new Set(extra.eras ?? ERAS),
+    eras: new Set(extra.eras ?? ALL_ERAS),
     auth: { anonymous: true } as AuthConfig,
     rateLimits: { methods: {} },
     budgets: {},

@@ -3,17 +3,20 @@
  * dispatched without Express (see app.ts for the measured reason), so these replace `res.status().json()`,
  * `res.set()`, `req.path` and `req.query` there.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { httpErrorResponse, type McpHttpError } from '@switchboard/protocol';
 import { EDGE_TIMINGS } from '../config/edge-config';
 
-/** Writes a complete JSON response. */
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: OutgoingHttpHeaders): void {
-  const text = JSON.stringify(body);
-  if (headers) for (const [name, value] of Object.entries(headers)) if (value !== undefined) res.setHeader(name, value);
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(text));
-  res.statusCode = status;
-  res.end(text);
+/**
+ * Writes a catalog error as its HTTP response: status, headers and body all come from the protocol package's
+ * one serializer (`httpErrorResponse`), so the edge never builds an error body of its own.
+ */
+export function sendError(res: ServerResponse, err: McpHttpError): void {
+  const r = httpErrorResponse(err);
+  for (const [name, value] of Object.entries(r.headers)) res.setHeader(name, value);
+  res.setHeader('Content-Length', Buffer.byteLength(r.body));
+  res.statusCode = r.status;
+  res.end(r.body);
 }
 
 /**

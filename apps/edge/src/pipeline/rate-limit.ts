@@ -13,8 +13,8 @@ import type { Request, Response } from 'express';
 import { rateLimit, type RateLimitRequestHandler, type Store as RateLimitStore } from 'express-rate-limit';
 import { RedisStore as RateLimitRedisStore } from 'rate-limit-redis';
 import { keys, type RedisLike } from '@switchboard/store';
-import { catalogErrorBody } from '@switchboard/protocol';
-import { factsOf, pathOf, sendJson } from '../http/plain';
+import { McpHttpError } from '@switchboard/protocol';
+import { factsOf, pathOf, sendError } from '../http/plain';
 
 export type LimitScope = 'tenant' | 'principal' | 'method';
 export interface Limit { limit: number; windowMs: number }
@@ -76,7 +76,7 @@ export class RateLimits {
           this.deps.onLimited(tenant, factsOf(resp).principal ?? '', scope, scope === 'method' ? method : (state?.method ?? ''));
           if (!resp.getHeader('Retry-After')) resp.setHeader('Retry-After', String(Math.ceil(l.windowMs / 1000)));
           const path = pathOf(req as unknown as IncomingMessage);
-          sendJson(resp, 429, catalogErrorBody('RATE_LIMITED', null, { scope, ...(scope === 'method' ? { method } : {}), path }));
+          sendError(resp, new McpHttpError('RATE_LIMITED', { data: { scope, ...(scope === 'method' ? { method } : {}), path } }));
         };
         if (state) state.refused.set(id, refuse);
         else refuse();

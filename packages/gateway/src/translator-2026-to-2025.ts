@@ -1,8 +1,8 @@
 /**
- * 2026-07-28 clients → a 2025 upstream: the tenant's `Engine2026` (the edge's modern path, unchanged) is
+ * 2026-07-28 clients → a 2025 upstream: the tenant's `Engine2026` (the edge's 2026-07-28 path, unchanged) is
  * given this factory instead of a module's, so the SDK does the 2026-07-28 work (envelope, headers,
  * `server/discover` from the upstream's initialize result, `resultType`, sealed `requestState` checks) and
- * each feature request is forwarded on a pooled 2025 upstream session of the caller (legacy-sessions.ts).
+ * each feature request is forwarded on a pooled 2025 upstream session of the caller (upstream-sessions-2025.ts).
  *
  * Input requests (MRTR, "replay" mapping): when the upstream sends `elicitation/create`,
  * `sampling/createMessage` or `roots/list` during a call and the client has not answered it yet, the
@@ -37,7 +37,7 @@ import { catalogErrorBody, isNotification, isRequest, isResponse, type JsonRpcMe
 import { principalOf } from '@switchboard/transport';
 import { UpstreamError } from './errors';
 import { buildForwardingServer, runUpstreamCall, type UpstreamFace } from './forwarding-server';
-import { LegacySessions, type PooledSession, type SessionClient } from './legacy-sessions';
+import { UpstreamSessions2025, type PooledSession, type SessionClient } from './upstream-sessions-2025';
 import type { UpstreamPool } from './upstream-pool';
 
 const INPUT_METHODS = new Set(['elicitation/create', 'sampling/createMessage', 'roots/list']);
@@ -69,19 +69,19 @@ interface ReplayState {
   pending: { key: string; d: string }[];
 }
 
-export interface ModernFrontDeps {
+export interface Translator2026To2025Deps {
   pool: UpstreamPool;
   /** The tenant's sealing codec (the same keys as its module tenants' MRTR state). */
   requestState: RequestStateCodec<unknown>;
 }
 
-export interface ModernToLegacy {
+export interface Translator2026To2025 {
   factory: McpServerFactory;
   close(): Promise<void>;
 }
 
-export function createModernToLegacyFactory(deps: ModernFrontDeps): ModernToLegacy {
-  const sessions = new LegacySessions(deps.pool);
+export function createTranslatingFactory2026To2025(deps: Translator2026To2025Deps): Translator2026To2025 {
+  const sessions = new UpstreamSessions2025(deps.pool);
   let face: { atMs: number; value: Promise<UpstreamFace> } | undefined;
   const faceOf = (): Promise<UpstreamFace> => {
     if (face && Date.now() - face.atMs < FACE_TTL_MS) return face.value;
@@ -111,7 +111,7 @@ const digestOf = (method: string, params: unknown): string => {
   return createHash('sha256').update(JSON.stringify([method, rest])).digest('base64url').slice(0, 22);
 };
 
-async function call(deps: ModernFrontDeps, sessions: LegacySessions, method: string, given: Record<string, unknown>, ctx: ServerContext): Promise<Record<string, unknown>> {
+async function call(deps: Translator2026To2025Deps, sessions: UpstreamSessions2025, method: string, given: Record<string, unknown>, ctx: ServerContext): Promise<Record<string, unknown>> {
   const envelope = (ctx.mcpReq.envelope ?? {}) as Record<string, unknown>;
   const client: SessionClient = {
     principal: principalOf(ctx),
@@ -158,7 +158,7 @@ interface RoundInput {
   logLevel?: string;
 }
 
-async function round(deps: ModernFrontDeps, sessions: LegacySessions, entry: PooledSession, x: RoundInput, signal: AbortSignal, rearm: () => void): Promise<JsonRpcResponse> {
+async function round(deps: Translator2026To2025Deps, sessions: UpstreamSessions2025, entry: PooledSession, x: RoundInput, signal: AbortSignal, rearm: () => void): Promise<JsonRpcResponse> {
   const { http } = sessions;
   const send = async (m: JsonRpcMessage) => {
     const out = await http.post(m, entry.session, signal);

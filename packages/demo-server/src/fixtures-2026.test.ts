@@ -1,11 +1,11 @@
 /**
  * The 2026-07-28 fixtures driven by a 2025-era client over an in-memory pair: the SDK's legacy shim turns
  * each `input_required` round into real server→client requests, and requestState is sealed/opened by the
- * server's codec on every round. (The 2026-07-28 wire is covered by test/e2e/modern*.test.ts.)
+ * server's codec on every round. (The 2026-07-28 wire is covered by test/e2e/gen-2026.test.ts and era-settings.test.ts.)
  */
 import { Client, InMemoryTransport } from '@modelcontextprotocol/client';
 import type { ServerEvent } from '@modelcontextprotocol/server';
-import { createDemoServer, MODERN_FIXTURE_TOOL_NAMES } from './index';
+import { createDemoServer, FIXTURE_TOOL_NAMES_2026 } from './index';
 
 async function connect(events: ServerEvent[] = []) {
   const server = createDemoServer({ events: { publish: (e) => void events.push(e) } });
@@ -32,7 +32,7 @@ describe('2026-07-28 fixtures on a 2025-era session (legacy shim)', () => {
   test('every fixture tool is listed', async () => {
     const c = await connect();
     const names = (await c.client.listTools()).tools.map((t) => t.name);
-    for (const n of MODERN_FIXTURE_TOOL_NAMES) expect(names).toContain(n);
+    for (const n of FIXTURE_TOOL_NAMES_2026) expect(names).toContain(n);
     await c.close();
   });
 

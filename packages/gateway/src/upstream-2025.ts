@@ -43,7 +43,7 @@ export interface PostOutcome {
   messages: AsyncGenerator<JsonRpcMessage>;
 }
 
-export class StreamableUpstream {
+export class Upstream2025 {
   constructor(readonly pool: UpstreamPool) {}
 
   /**

@@ -1,12 +1,12 @@
 /** Raw 2026-07-28 ("modern") wire helpers for the e2e suites: per-request `_meta`, standard headers, SSE or JSON answers. */
 import { collectSse, readSse, recordSse, type SseEvent } from '@switchboard/test-helpers';
 
-export const MODERN = '2026-07-28';
+export const PROTOCOL_2026 = '2026-07-28';
 export const ALL_CAPS = { elicitation: {}, sampling: {}, roots: {} };
 
 export function envelope(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    'io.modelcontextprotocol/protocolVersion': MODERN,
+    'io.modelcontextprotocol/protocolVersion': PROTOCOL_2026,
     'io.modelcontextprotocol/clientInfo': { name: 'e2e-modern', version: '1.0.0' },
     'io.modelcontextprotocol/clientCapabilities': ALL_CAPS,
     ...extra,
@@ -21,7 +21,7 @@ function nameOf(method: string, params: Record<string, unknown>): string | undef
   return undefined;
 }
 
-export interface ModernPostOptions {
+export interface Post2026Options {
   id?: string | number;
   /** Header overrides; `undefined` removes a standard header. */
   headers?: Record<string, string | undefined>;
@@ -34,13 +34,13 @@ export interface ModernPostOptions {
 
 let nextId = 1;
 
-export function modernPost(url: string, method: string, params: Record<string, unknown> = {}, opts: ModernPostOptions = {}): Promise<Response> {
+export function post2026(url: string, method: string, params: Record<string, unknown> = {}, opts: Post2026Options = {}): Promise<Response> {
   const id = opts.id ?? nextId++;
   const name = nameOf(method, params);
   const headers: Record<string, string | undefined> = {
     'content-type': 'application/json',
     accept: 'application/json, text/event-stream',
-    'mcp-protocol-version': MODERN,
+    'mcp-protocol-version': PROTOCOL_2026,
     'mcp-method': method,
     ...(name !== undefined && { 'mcp-name': /^[\x20-\x7e]*$/.test(name) ? name : `=?base64?${Buffer.from(name).toString('base64')}?=` }),
     ...opts.headers,
@@ -51,7 +51,7 @@ export function modernPost(url: string, method: string, params: Record<string, u
   return fetch(url, { method: 'POST', headers: clean, body, signal: opts.signal });
 }
 
-export interface ModernAnswer {
+export interface Answer2026 {
   status: number;
   headers: Headers;
   /** The final JSON-RPC message (the response), from a JSON body or the SSE stream. */
@@ -61,7 +61,7 @@ export interface ModernAnswer {
   sse: boolean;
 }
 
-export async function read(res: Response, timeoutMs = 10_000): Promise<ModernAnswer> {
+export async function read(res: Response, timeoutMs = 10_000): Promise<Answer2026> {
   const sse = (res.headers.get('content-type') ?? '').startsWith('text/event-stream');
   if (!sse) {
     const text = await res.text();
@@ -74,11 +74,11 @@ export async function read(res: Response, timeoutMs = 10_000): Promise<ModernAns
   return { status: res.status, headers: res.headers, body, messages, sse };
 }
 
-export async function call(url: string, method: string, params: Record<string, unknown> = {}, opts: ModernPostOptions = {}): Promise<ModernAnswer> {
-  return read(await modernPost(url, method, params, opts));
+export async function call(url: string, method: string, params: Record<string, unknown> = {}, opts: Post2026Options = {}): Promise<Answer2026> {
+  return read(await post2026(url, method, params, opts));
 }
 
-export const callTool = (url: string, name: string, args: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, opts: ModernPostOptions = {}) =>
+export const callTool = (url: string, name: string, args: Record<string, unknown> = {}, extra: Record<string, unknown> = {}, opts: Post2026Options = {}) =>
   call(url, 'tools/call', { name, arguments: args, ...extra }, opts);
 
 /** An open `subscriptions/listen` stream: its messages as they arrive, and a way to close it. */
@@ -92,9 +92,9 @@ export interface Listener {
   close(): void;
 }
 
-export async function listen(url: string, filter: Record<string, unknown>, id: string | number = `listen-${nextId++}`, opts: Pick<ModernPostOptions, 'headers' | 'meta'> = {}): Promise<Listener> {
+export async function listen(url: string, filter: Record<string, unknown>, id: string | number = `listen-${nextId++}`, opts: Pick<Post2026Options, 'headers' | 'meta'> = {}): Promise<Listener> {
   const controller = new AbortController();
-  const res = await modernPost(url, 'subscriptions/listen', { notifications: filter }, { ...opts, id, signal: controller.signal });
+  const res = await post2026(url, 'subscriptions/listen', { notifications: filter }, { ...opts, id, signal: controller.signal });
   if (!(res.headers.get('content-type') ?? '').startsWith('text/event-stream')) throw new Error(`listen got ${res.status} ${await res.text()}`);
   const rec = recordSse(res, (e) => (e.data === '' ? undefined : (JSON.parse(e.data) as Record<string, any>)), { signal: controller.signal, label: `listen ${id}` });
   const { items: messages, waitFor, ended } = rec;

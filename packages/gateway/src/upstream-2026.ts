@@ -1,9 +1,9 @@
 /**
  * The client side of a 2026-07-28 upstream, for translated clients (2025 and 2024 sessions,
- * legacy-front.ts): each request is one stateless POST carrying the per-request `_meta` envelope
+ * front-2025.ts): each request is one stateless POST carrying the per-request `_meta` envelope
  * (protocol version, client info and capabilities, log level) and the 2026-07-28 routing headers
  * (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`); its answer is read as JSON or SSE through the same
- * reader as 2025 upstreams (streamable-upstream.ts). `server/discover` is cached per node (DISCOVER_TTL_MS):
+ * reader as 2025 upstreams (upstream-2025.ts). `server/discover` is cached per node (DISCOVER_TTL_MS):
  * it is what a 2025 client's `initialize` is answered from.
  */
 import { randomUUID } from 'node:crypto';
@@ -18,10 +18,10 @@ import {
 } from '@modelcontextprotocol/server';
 import type { JsonRpcMessage, JsonRpcResponse } from '@switchboard/protocol';
 import { UpstreamError } from './errors';
-import { responseOf, StreamableUpstream } from './streamable-upstream';
+import { responseOf, Upstream2025 } from './upstream-2025';
 import type { UpstreamPool } from './upstream-pool';
 
-export const MODERN_UPSTREAM_VERSION = '2026-07-28';
+export const UPSTREAM_VERSION_2026 = '2026-07-28';
 /** How long one node reuses an upstream's `server/discover` answer. */
 const DISCOVER_TTL_MS = 60_000;
 /** Which param a 2026-07-28 request names in `Mcp-Name` (the spec's table). */
@@ -43,11 +43,11 @@ export interface ClientEnvelope {
 const GATEWAY_CLIENT: ClientEnvelope = { clientInfo: { name: 'switchboard-gateway', version: '1' }, clientCapabilities: {} };
 const discovered = new WeakMap<UpstreamPool, { atMs: number; value: Promise<Discovered> }>();
 
-export class ModernUpstream {
-  private readonly http: StreamableUpstream;
+export class Upstream2026 {
+  private readonly http: Upstream2025;
 
   constructor(readonly pool: UpstreamPool) {
-    this.http = new StreamableUpstream(pool);
+    this.http = new Upstream2025(pool);
   }
 
   /** The upstream's `server/discover` result, from this node's cache when fresh; a failure is not cached. */
@@ -74,7 +74,7 @@ export class ModernUpstream {
   async request(method: string, params: Record<string, unknown>, client: ClientEnvelope, signal: AbortSignal, other: (m: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
     const meta = {
       ...(params._meta as Record<string, unknown> | undefined),
-      [PROTOCOL_VERSION_META_KEY]: MODERN_UPSTREAM_VERSION,
+      [PROTOCOL_VERSION_META_KEY]: UPSTREAM_VERSION_2026,
       [CLIENT_INFO_META_KEY]: client.clientInfo,
       [CLIENT_CAPABILITIES_META_KEY]: client.clientCapabilities,
       ...(client.logLevel !== undefined && { [LOG_LEVEL_META_KEY]: client.logLevel }),
@@ -84,7 +84,7 @@ export class ModernUpstream {
     const nameParam = NAME_PARAM[method];
     const name = nameParam === undefined ? undefined : params[nameParam];
     if (typeof name === 'string') headers['mcp-name'] = name;
-    const out = await this.http.post({ jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } }, { sessionId: '', protocolVersion: MODERN_UPSTREAM_VERSION }, signal, headers);
+    const out = await this.http.post({ jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } }, { sessionId: '', protocolVersion: UPSTREAM_VERSION_2026 }, signal, headers);
     return responseOf(out.messages, id, other);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Upstream sessions of a 2025 upstream for clients that have none (2026-07-28 clients, modern-front.ts).
+ * Upstream sessions of a 2025 upstream for clients that have none (2026-07-28 clients, translator-2026-to-2025.ts).
  * A 2025 upstream's behaviour depends on the session's `initialize` (the declared capabilities, the client
  * info) and its log level, so sessions are pooled per node by (principal, declared capabilities, client
  * name): callers that could observe each other's session state are never mixed, and callers that cannot
@@ -11,7 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Implementation } from '@modelcontextprotocol/server';
 import { UpstreamError } from './errors';
-import { responseOf, StreamableUpstream, type UpstreamSession } from './streamable-upstream';
+import { responseOf, Upstream2025, type UpstreamSession } from './upstream-2025';
 import type { UpstreamPool } from './upstream-pool';
 
 /** The version the gateway asks a 2025 upstream for (it may answer an older one, which is then used). */
@@ -34,12 +34,12 @@ export interface SessionClient {
   capabilities: Record<string, unknown>;
 }
 
-export class LegacySessions {
-  readonly http: StreamableUpstream;
+export class UpstreamSessions2025 {
+  readonly http: Upstream2025;
   private readonly sessions = new Map<string, Promise<PooledSession>>();
 
   constructor(readonly pool: UpstreamPool) {
-    this.http = new StreamableUpstream(pool);
+    this.http = new Upstream2025(pool);
   }
 
   static keyOf(c: SessionClient): string {
@@ -48,7 +48,7 @@ export class LegacySessions {
 
   /** The caller's pooled session, opening one (initialize + initialized) when this node has none. */
   get(client: SessionClient, signal: AbortSignal): Promise<PooledSession> {
-    const key = LegacySessions.keyOf(client);
+    const key = UpstreamSessions2025.keyOf(client);
     const hit = this.sessions.get(key);
     if (hit) {
       // Least recently used last: re-insert.

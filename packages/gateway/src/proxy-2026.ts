@@ -23,7 +23,7 @@ import { header, type UpstreamPool } from './upstream-pool';
 const FORWARDED = ['mcp-protocol-version', 'mcp-method', 'mcp-name', 'traceparent', 'tracestate', 'baggage'];
 const LISTEN = 'subscriptions/listen';
 
-export interface ModernFront {
+export interface Front2026 {
   readonly tenant: string;
   readonly openCount: number;
   readonly inFlightCount: number;
@@ -32,7 +32,7 @@ export interface ModernFront {
   shutdown(graceMs?: number): Promise<void>;
 }
 
-export class ModernProxy implements ModernFront {
+export class Proxy2026 implements Front2026 {
   private readonly open = new Map<AbortController, string>();
 
   constructor(
@@ -122,6 +122,7 @@ export class ModernProxy implements ModernFront {
       release?.(failure ?? (clientClosed ? 'cancelled' : 'ok'));
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       if (outcome) {
+        // 'modern' is the `era` metric label value of 2026-07-28 (stable; apps/edge/src/era.ts).
         this.hooks.onRequestDone?.({ tenant: this.tenant, era: 'modern', method, outcome, seconds });
         pool.observer.onRequest?.(pool.name, method, failure ?? outcome, seconds);
       }

@@ -1,13 +1,13 @@
 /**
  * The stateless 2026-07-28 era on any node: 3 edge processes on one Redis (single, then a 3-master Cluster)
  * behind nginx (round robin), plus two edges on the same Redis with a configured requestState key ring. Wire
- * checks follow spec-checklist §1.2 (M-numbers in the test names); era settings are in modern-eras.test.ts.
+ * checks follow spec-checklist §1.2 (M-numbers in the test names); era settings are in era-settings.test.ts.
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { readSse, startCluster, startEdge, type Edge, type EdgeCluster } from '@switchboard/test-helpers';
 import { createSealedRequestStateCodec, PRINCIPAL_EXTRA_KEY } from '@switchboard/transport';
 import { cancellationProbeUri } from '@switchboard/demo-server';
-import { call, callTool, envelope, listen, modernPost, MODERN } from './modern-http';
+import { call, callTool, envelope, listen, post2026, PROTOCOL_2026 } from './http-2026';
 import { initSession, metricValue, post, readAll } from './mcp-http';
 
 const SERVER_INFO = 'io.modelcontextprotocol/serverInfo';
@@ -34,20 +34,20 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
   });
 
   describe('classification (body first)', () => {
-    test('a _meta protocol version claim is served by the modern handler, even next to an Mcp-Session-Id', async () => {
+    test('a _meta protocol version claim is served by the 2026-07-28 handler, even next to an Mcp-Session-Id', async () => {
       const r = await call(node(0), 'server/discover', {}, { headers: { 'mcp-session-id': 'f'.repeat(32), 'last-event-id': 'x_1-0' } });
       expect(r.status).toBe(200);
-      expect(r.body.result.supportedVersions).toContain(MODERN);
+      expect(r.body.result.supportedVersions).toContain(PROTOCOL_2026);
       expect(r.headers.get('mcp-session-id')).toBeNull();
     });
 
-    test('initialize, an Mcp-Session-Id without a claim, and GET are the legacy engine', async () => {
+    test('initialize, an Mcp-Session-Id without a claim, and GET are the 2025 engine', async () => {
       const s = await initSession(node(1));
       expect(s.sid).toMatch(/^[0-9a-f]{32}$/);
       const unknown = await post(node(2), { jsonrpc: '2.0', id: 1, method: 'tools/list' }, { sid: 'a'.repeat(32), version: '2025-11-25' });
       expect(unknown.status).toBe(404); // the session engine's "Session not found"
       const get = await fetch(node(0), { headers: { accept: 'text/event-stream' } });
-      expect(get.status).toBe(400); // no session id: the legacy engine's answer
+      expect(get.status).toBe(400); // no session id: the 2025 engine's answer
     });
   });
 
@@ -76,7 +76,7 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
       // Header names are case-insensitive (M19): the same request with upper-case names is served.
       const upper = await fetch(node(2), {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', ACCEPT: 'application/json, text/event-stream', 'MCP-PROTOCOL-VERSION': MODERN, 'MCP-METHOD': 'tools/list' },
+        headers: { 'Content-Type': 'application/json', ACCEPT: 'application/json, text/event-stream', 'MCP-PROTOCOL-VERSION': PROTOCOL_2026, 'MCP-METHOD': 'tools/list' },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: envelope() } }),
       });
       expect(upper.status).toBe(200);
@@ -96,7 +96,7 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
     test('M13: an unsupported version → 400 -32022 listing the supported ones and echoing the requested', async () => {
       const r = await call(node(0), 'server/discover', {}, { id: 9, meta: envelope({ 'io.modelcontextprotocol/protocolVersion': '2099-01-01' }), headers: { 'mcp-protocol-version': '2099-01-01' } });
       expect(r.status).toBe(400);
-      expect(r.body).toMatchObject({ id: 9, error: { code: -32022, data: { supported: [MODERN], requested: '2099-01-01' } } });
+      expect(r.body).toMatchObject({ id: 9, error: { code: -32022, data: { supported: [PROTOCOL_2026], requested: '2099-01-01' } } });
     });
 
     test('M21: missing _meta fields → 400 -32602; clientInfo is optional; an undeclared capability → 400 -32021', async () => {
@@ -161,7 +161,7 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
     });
 
     test('M6: an SSE response streams through the edge and nginx as produced, not buffered until the result', async () => {
-      const res = await modernPost(c.lbMcpUrl, 'tools/call', { name: 'slow_counter', arguments: { count: 3, delayMs: 400 }, _meta: { ...envelope(), progressToken: 't' } }, { meta: null });
+      const res = await post2026(c.lbMcpUrl, 'tools/call', { name: 'slow_counter', arguments: { count: 3, delayMs: 400 }, _meta: { ...envelope(), progressToken: 't' } }, { meta: null });
       const arrivals: [string, number][] = [];
       const started = Date.now();
       for await (const e of readSse(res)) {
@@ -174,7 +174,7 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
     });
 
     test('M5: a notification POST is accepted with 202 and no body', async () => {
-      const res = await modernPost(node(0), 'notifications/roots/list_changed', {}, { rawBody: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/roots/list_changed', params: { _meta: envelope() } }) });
+      const res = await post2026(node(0), 'notifications/roots/list_changed', {}, { rawBody: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/roots/list_changed', params: { _meta: envelope() } }) });
       expect(res.status).toBe(202);
       expect(await res.text()).toBe('');
     });
@@ -202,7 +202,7 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
     });
 
     test('the SDK client (pinned 2026-07-28) receives a change published on another node', async () => {
-      const client = new Client({ name: 'e2e', version: '1.0.0' }, { versionNegotiation: { mode: { pin: MODERN } } });
+      const client = new Client({ name: 'e2e', version: '1.0.0' }, { versionNegotiation: { mode: { pin: PROTOCOL_2026 } } });
       await client.connect(new StreamableHTTPClientTransport(new URL(node(1))));
       const seen: string[] = [];
       client.setNotificationHandler('notifications/tools/list_changed', () => void seen.push('tools'));
@@ -264,7 +264,7 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
     });
 
     test('the SDK client drives MRTR through nginx (every round may land on another node)', async () => {
-      const client = new Client({ name: 'e2e', version: '1.0.0' }, { capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: MODERN } } });
+      const client = new Client({ name: 'e2e', version: '1.0.0' }, { capabilities: { elicitation: {} }, versionNegotiation: { mode: { pin: PROTOCOL_2026 } } });
       client.setRequestHandler('elicitation/create', async (req) => accept(req.params.message.startsWith('Step 2') ? { color: 'red' } : { name: 'Grace' }));
       await client.connect(new StreamableHTTPClientTransport(new URL(c.lbMcpUrl)));
       for (let i = 0; i < 3; i++) {
@@ -292,7 +292,7 @@ describe.each(REDIS_MODES)('2026-07-28 on any node (3 edges, %s Redis, nginx)', 
     const watcher = await listen(node(2), { resourceSubscriptions: [cancellationProbeUri(token)] });
     const before = await metricValue(c.nodes[0]!, 'switchboard_requests_cancelled_total');
     const controller = new AbortController();
-    const pending = modernPost(node(0), 'tools/call', { name: 'cancellation_probe', arguments: { token, timeoutMs: 20_000 } }, { signal: controller.signal });
+    const pending = post2026(node(0), 'tools/call', { name: 'cancellation_probe', arguments: { token, timeoutMs: 20_000 } }, { signal: controller.signal });
     await new Promise((r) => setTimeout(r, 300));
     controller.abort();
     await expect(pending.then(readAll)).rejects.toThrow();

@@ -29,14 +29,14 @@ import {
 } from '@modelcontextprotocol/server';
 import * as z from 'zod';
 
-export interface ModernFixtureDeps {
+export interface FixtureDeps2026 {
   /** Seals and opens `requestState` (the server's `requestState.verify` hook uses the same codec). */
   requestState: RequestStateCodec<unknown>;
   /** The tenant's change-event bus (listen streams on every node), when there is one. */
   events?: { publish(event: ServerEvent): void };
 }
 
-export const MODERN_FIXTURE_TOOL_NAMES = [
+export const FIXTURE_TOOL_NAMES_2026 = [
   'test_input_required_result_elicitation',
   'test_input_required_result_sampling',
   'test_input_required_result_list_roots',
@@ -94,7 +94,7 @@ function rootUris(ctx: ServerContext, key: string): string[] | undefined {
 }
 
 /** A 2025-era request carries no per-request envelope; a 2026-07-28 one always does. */
-const isLegacyRequest = (ctx: ServerContext): boolean => ctx.mcpReq.envelope === undefined;
+const isRequest2025 = (ctx: ServerContext): boolean => ctx.mcpReq.envelope === undefined;
 
 const stateOf = (ctx: ServerContext) => ctx.mcpReq.requestState<Record<string, unknown>>();
 
@@ -116,7 +116,7 @@ interface SharedFixtures {
 /** Weak both ways: a caller that makes a codec or bus per server does not pile up fixture sets. */
 const sharedByCodec = new WeakMap<RequestStateCodec<unknown>, { noBus?: SharedFixtures; byBus: WeakMap<object, SharedFixtures> }>();
 
-function sharedFixtures(deps: ModernFixtureDeps): SharedFixtures {
+function sharedFixtures(deps: FixtureDeps2026): SharedFixtures {
   let slot = sharedByCodec.get(deps.requestState);
   if (!slot) sharedByCodec.set(deps.requestState, (slot = { byBus: new WeakMap() }));
   if (!deps.events) return (slot.noBus ??= buildSharedFixtures(deps));
@@ -125,7 +125,7 @@ function sharedFixtures(deps: ModernFixtureDeps): SharedFixtures {
   return shared;
 }
 
-function buildSharedFixtures(deps: ModernFixtureDeps): SharedFixtures {
+function buildSharedFixtures(deps: FixtureDeps2026): SharedFixtures {
   const seal = (payload: Record<string, unknown>, ctx: ServerContext) => deps.requestState.mint(payload, ctx);
   const tools: NoArgsTool[] = [];
   const tool = (name: string, description: string, run: (ctx: ServerContext) => Promise<ToolResult> | ToolResult) =>
@@ -282,13 +282,13 @@ type ListKind = 'tools_list_changed' | 'prompts_list_changed';
 const TRIGGER_TOOL = { description: 'Diagnostic: publishes tools_list_changed to every listen stream of the tenant', inputSchema: noArgs };
 const TRIGGER_PROMPT = { description: 'Diagnostic: publishes prompts_list_changed to every listen stream of the tenant', inputSchema: noArgs };
 
-export function registerModernFixtures(server: McpServer, deps: ModernFixtureDeps): void {
+export function registerFixtures2026(server: McpServer, deps: FixtureDeps2026): void {
   const shared = sharedFixtures(deps);
   for (const t of shared.tools) server.registerTool(t.name, t.config, t.handler);
-  const trigger = (kind: ListKind, ctx: ServerContext, legacyNotify: () => void) => {
+  const trigger = (kind: ListKind, ctx: ServerContext, notify2025: () => void) => {
     deps.events?.publish({ kind });
     // A 2025-era session has no listen stream: it learns of the change the 2025 way, on its own session.
-    if (isLegacyRequest(ctx)) legacyNotify();
+    if (isRequest2025(ctx)) notify2025();
     return say(`${kind} published`);
   };
   server.registerTool('test_trigger_tool_change', TRIGGER_TOOL, (_args, ctx) => trigger('tools_list_changed', ctx, () => server.sendToolListChanged()));

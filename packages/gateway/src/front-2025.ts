@@ -1,7 +1,7 @@
 /**
  * 2025-era and 2024 clients → a 2026-07-28 upstream: the session's server instance (the 2025 engine's
  * `ServerLike`, on any node) is an SDK `Server` built from the upstream's cached `server/discover` answer,
- * whose feature requests are forwarded as stateless 2026-07-28 requests (modern-upstream.ts). The session
+ * whose feature requests are forwarded as stateless 2026-07-28 requests (upstream-2026.ts). The session
  * holds nothing the upstream needs: the client's info and capabilities (from its `initialize`, replayed on
  * rehydration) and its log level (`logging/setLevel`, replayed by the engine's state sync) travel in every
  * upstream request's `_meta` envelope, so any node serves the session without upstream state.
@@ -19,20 +19,20 @@ import { isNotification } from '@switchboard/protocol';
 import type { ServerLike } from '@switchboard/transport';
 import { toUpstreamError, upstreamErrorBody } from './errors';
 import { buildForwardingServer, runUpstreamCall } from './forwarding-server';
-import { ModernUpstream, type ClientEnvelope } from './modern-upstream';
+import { Upstream2026, type ClientEnvelope } from './upstream-2026';
 import type { UpstreamPool } from './upstream-pool';
 
 /** 2026-07-28 result fields a 2025 client has no use for (`resultType` stays on `input_required`: the shim reads it). */
-const MODERN_ONLY_FIELDS = ['ttlMs', 'cacheScope'];
+const FIELDS_2026_ONLY = ['ttlMs', 'cacheScope'];
 
-export class LegacyFront implements ServerLike {
+export class Front2025 implements ServerLike {
   private server: Server | undefined;
   private logLevel: string | undefined;
 
   constructor(private readonly pool: UpstreamPool) {}
 
   async connect(transport: Transport): Promise<void> {
-    const upstream = new ModernUpstream(this.pool);
+    const upstream = new Upstream2026(this.pool);
     let face;
     try {
       face = await upstream.discover(AbortSignal.timeout(this.pool.cfg.timeoutMs));
@@ -67,7 +67,7 @@ export class LegacyFront implements ServerLike {
     await server.close();
   }
 
-  private async forward(upstream: ModernUpstream, method: string, params: Record<string, unknown>, ctx: ServerContext): Promise<Record<string, unknown>> {
+  private async forward(upstream: Upstream2026, method: string, params: Record<string, unknown>, ctx: ServerContext): Promise<Record<string, unknown>> {
     const server = this.server!;
     const client: ClientEnvelope = {
       clientInfo: server.getClientVersion() ?? { name: 'unknown', version: '0' },
@@ -90,7 +90,7 @@ export class LegacyFront implements ServerLike {
     if (result.resultType === 'input_required') return result;
     const out = { ...result };
     delete out.resultType;
-    for (const f of MODERN_ONLY_FIELDS) delete out[f];
+    for (const f of FIELDS_2026_ONLY) delete out[f];
     return out;
   }
 }
