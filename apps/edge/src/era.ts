@@ -13,7 +13,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { classifyInboundRequest, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
-import { headerExcerpt, LEGACY_PROTOCOL_VERSIONS, MAX_HEADER_EXCERPT_CHARS, McpHttpError, MODERN_PROTOCOL_VERSIONS, type JsonRpcId } from '@switchboard/protocol';
+import { headerExcerpt, PROTOCOL_VERSIONS_2025, MAX_HEADER_EXCERPT_CHARS, McpHttpError, PROTOCOL_VERSIONS_2026, type JsonRpcId } from '@switchboard/protocol';
 
 /*
  * Era names: the values of `ERAS`, of a tenant's `eras` and of the `era` metric label. They are stable —
@@ -106,13 +106,13 @@ export function routePost(headers: IncomingHttpHeaders, body: string, eras: Read
   // visible ASCII, is refused here with a bounded excerpt (an 8 KB header was reflected whole). Anything
   // shorter is the handler's to judge (its answers are part of the 2026-07-28 conformance suite).
   if (versionHeader !== undefined && !isExcerptSafe(versionHeader) && (!serves2025 || classify(headers, body, parsed).era === ERA_2026)) {
-    return { era: ERA_2026, reject: unsupportedVersion(versionHeader, [...(serves2026 ? MODERN_PROTOCOL_VERSIONS : []), ...(serves2025 ? LEGACY_PROTOCOL_VERSIONS : [])], idOf(parsed, body)) };
+    return { era: ERA_2026, reject: unsupportedVersion(versionHeader, [...(serves2026 ? PROTOCOL_VERSIONS_2026 : []), ...(serves2025 ? PROTOCOL_VERSIONS_2025 : [])], idOf(parsed, body)) };
   }
   if (!serves2025) return { era: ERA_2026 };
   const claim = classify(headers, body, parsed);
   if (claim.era === ERA_2025) return { era: ERA_2025 };
   if (serves2026) return { era: ERA_2026, classification: claim.classification };
-  return { era: ERA_2026, reject: unsupportedVersion(claim.requested ?? 'unknown', [...LEGACY_PROTOCOL_VERSIONS], claim.id) };
+  return { era: ERA_2026, reject: unsupportedVersion(claim.requested ?? 'unknown', [...PROTOCOL_VERSIONS_2025], claim.id) };
 }
 
 /** Short and visible ASCII only: repeating it whole in an error is harmless. */

@@ -2,7 +2,7 @@ import { McpHttpError } from './errors';
 import { exceedsDepth, parseBody, requestIdKey } from './jsonrpc';
 import { compareEntryIds, decodeEventId, encodeEventId, isValidSessionId, newSessionId } from './ids';
 import { formatSseEvent } from './sse';
-import { negotiateLegacyVersion, supportsPriming, allowsBatches } from './versions';
+import { negotiateVersion2025, supportsPriming, allowsBatches } from './versions';
 
 const limits = { maxBatchLength: 3, maxDepth: 8 };
 const kindOf = (fn: () => unknown) => {
@@ -65,8 +65,8 @@ describe('ids and framing', () => {
     expect(formatSseEvent({ data: 'a\nb' })).toBe('data: a\ndata: b\n\n');
   });
   test('version rules', () => {
-    expect(negotiateLegacyVersion('2025-06-18')).toBe('2025-06-18');
-    expect(negotiateLegacyVersion('2099-01-01')).toBe('2025-11-25');
+    expect(negotiateVersion2025('2025-06-18')).toBe('2025-06-18');
+    expect(negotiateVersion2025('2099-01-01')).toBe('2025-11-25');
     expect(supportsPriming('2025-11-25')).toBe(true);
     expect(supportsPriming('2025-06-18')).toBe(false);
     expect(allowsBatches('2025-03-26')).toBe(true);

@@ -6,7 +6,7 @@ import {
   headerExcerpt,
   isAcceptedHeaderVersion,
   isValidSessionId,
-  LEGACY_PROTOCOL_VERSIONS,
+  PROTOCOL_VERSIONS_2025,
   McpHttpError,
 } from '@switchboard/protocol';
 
@@ -59,7 +59,7 @@ export function protocolVersionOf(req: IncomingMessage, stored: string): string 
   if (v === undefined) return stored;
   if (!isAcceptedHeaderVersion(v)) {
     throw new McpHttpError('INVALID_PROTOCOL_VERSION', {
-      message: `Bad Request: Unsupported protocol version: ${headerExcerpt(v)} (supported versions: ${LEGACY_PROTOCOL_VERSIONS.join(', ')})`,
+      message: `Bad Request: Unsupported protocol version: ${headerExcerpt(v)} (supported versions: ${PROTOCOL_VERSIONS_2025.join(', ')})`,
     });
   }
   return v;
