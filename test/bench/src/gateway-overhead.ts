@@ -133,7 +133,9 @@ async function main(): Promise<void> {
     const env = { SWITCHBOARD_CONFIG: config, LOG_LEVEL: 'warn' };
     const onRedis = await startEdge({ nodeId: 'gw-bench-redis', env: { ...env, REDIS_URL: redis.url } });
     edges.push(onRedis);
-    const onMemory = await startEdge({ nodeId: 'gw-bench-memory', env });
+    // GW_BENCH_PROFILE_DIR: the memory-store edge runs with --cpu-prof there (written when it stops).
+    const profileDir = process.env.GW_BENCH_PROFILE_DIR;
+    const onMemory = await startEdge({ nodeId: 'gw-bench-memory', env, ...(profileDir && { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] }) });
     edges.push(onMemory);
 
     const rows: Row[] = [];
