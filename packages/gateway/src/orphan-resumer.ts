@@ -21,6 +21,7 @@ import type { OrphanedStream, ResumeOrphan } from '@switchboard/transport';
 import { toUpstreamError, upstreamErrorBody, UpstreamError, type UpstreamFailure } from './errors';
 import { responseOf, Upstream2025, type UpstreamSession } from './upstream-2025';
 import type { UpstreamPool } from './upstream-pool';
+import { sleep } from './sleep';
 
 export interface OrphanResumerDeps {
   pool: UpstreamPool;
@@ -197,17 +198,4 @@ class AdoptedStream {
       })
       .catch((err) => this.deps.log(`telling the upstream failed: ${toUpstreamError(err).message}`));
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

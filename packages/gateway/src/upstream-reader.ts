@@ -18,6 +18,7 @@ import { toUpstreamError } from './errors';
 import { readSseEvents } from './sse-reader';
 import { isMessage, type UpstreamSession } from './upstream-2025';
 import { header, type UpstreamPool } from './upstream-pool';
+import { sleep } from './sleep';
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -132,17 +133,4 @@ export class UpstreamReader {
       await sleep(waitMs, signal);
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
