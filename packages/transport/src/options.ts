@@ -92,6 +92,33 @@ export const DEFAULT_SESSION_BUDGETS: SessionBudgets = {
   maxStreamBytes: 1_048_576,
 };
 
+/**
+ * The transport's fixed timings: not configured, because they bound its own internal waits (drain polls and
+ * settle windows, loop ticks) rather than follow a deployment's load. Named here, once, like the defaults.
+ */
+export const TRANSPORT_TIMINGS = {
+  /** Drain: how often it checks whether the requests running here finished. */
+  drainPollMs: 25,
+  /** Drain, grace over: how long abandoned requests get for their error answers to be logged, and its poll. */
+  drainSettleMs: 2_000,
+  drainSettlePollMs: 10,
+  /** Drain: how long tails get to write what is already logged before their connections close, and its poll. */
+  drainCatchUpMs: 1_000,
+  drainCatchUpPollMs: 10,
+  /** The 2026 engine's drain: its default grace for final frames, and its poll. */
+  shutdown2026GraceMs: 1_000,
+  shutdown2026PollMs: 20,
+  /** Session registry: its lease/listener tick never runs more often than this. */
+  minRefreshTickMs: 100,
+  /** Session registry: its idle sweep runs between these. */
+  minSweepMs: 50,
+  maxSweepMs: 1_000,
+  /** The stream maintenance loop ticks at least this often. */
+  maxMaintenanceTickMs: 1_000,
+  /** A sealed requestState's lifetime when its codec is given none. */
+  requestStateTtlMs: 600_000,
+} as const;
+
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   sessionTtlMs: 3_600_000,
   sseUpgradeAfterMs: 50,

@@ -26,7 +26,7 @@ import type { MessageExtraInfo } from '@modelcontextprotocol/server';
 import type { CallerContext } from '../caller';
 import type { EngineContext, EngineHooks } from '../context';
 import { assertJsonContentType, assertPostAccept, assertSseAccept, protocolVersionOf, sessionIdOf } from '../http-checks';
-import { resolveOptions, resolveSessionSettings, type EngineOptions, type SessionBudgets, type SessionSettings } from '../options';
+import { resolveOptions, resolveSessionSettings, TRANSPORT_TIMINGS, type EngineOptions, type SessionBudgets, type SessionSettings } from '../options';
 import { systemClock, type Clock } from '../streams/clock';
 import { createStreamLayer, type StreamLayer } from '../streams/layer';
 import type { Sse2024Host } from '../gen-2024/sse-transport';
@@ -126,16 +126,16 @@ export class Engine2025 {
   async shutdown(graceMs = 0, alsoBusy: () => number = () => 0): Promise<void> {
     const { clock } = this.ctx;
     const deadline = clock.now() + graceMs;
-    while (clock.now() < deadline && this.sessions.inFlightCount() + alsoBusy() > 0) await clock.sleep(25);
+    while (clock.now() < deadline && this.sessions.inFlightCount() + alsoBusy() > 0) await clock.sleep(TRANSPORT_TIMINGS.drainPollMs);
     const left = this.sessions.inFlightCount();
     if (left > 0) {
       this.ctx.log(`drain grace over with ${left} request(s) still running: answering them with an error`);
       this.sessions.abandonAll();
-      const settleBy = clock.now() + 2_000;
-      while (clock.now() < settleBy && this.sessions.unsettledCount() > 0) await clock.sleep(10);
+      const settleBy = clock.now() + TRANSPORT_TIMINGS.drainSettleMs;
+      while (clock.now() < settleBy && this.sessions.unsettledCount() > 0) await clock.sleep(TRANSPORT_TIMINGS.drainSettlePollMs);
     }
     // An answer is settled once logged; a tail may still be reading it from the log: let it write it first.
-    await this.streams.hub.catchUp(1_000);
+    await this.streams.hub.catchUp(TRANSPORT_TIMINGS.drainCatchUpMs);
     this.streams.hub.closeAll(true);
     await this.sessions.closeAll();
   }

@@ -13,6 +13,7 @@
  */
 import { channels, type InboxMessage, type SessionRecord, type SessionRef } from '@switchboard/store';
 import type { EngineContext } from '../context';
+import { TRANSPORT_TIMINGS } from '../options';
 import { LocalSession } from './local-session';
 import type { ServerFactory } from '../server-instance';
 
@@ -143,9 +144,9 @@ export class SessionRegistry {
     const inbox = channels.nodeInbox(this.ctx.nodeId);
     const handler = (_: string, message: string) => void this.onInbox(message).catch((err) => this.ctx.log('inbox handling failed', err));
     await this.ctx.store.subscribe(inbox, handler);
-    const tickMs = Math.max(100, Math.floor(Math.min(this.ctx.opts.leaseMs, this.ctx.opts.listenerTtlMs) / 3));
+    const tickMs = Math.max(TRANSPORT_TIMINGS.minRefreshTickMs, Math.floor(Math.min(this.ctx.opts.leaseMs, this.ctx.opts.listenerTtlMs) / 3));
     // Local only (no store call), so it can run far more often than the store maintenance tick.
-    const sweepMs = Math.min(1_000, Math.max(50, Math.floor(this.ctx.opts.instanceIdleMs / 4)));
+    const sweepMs = Math.min(TRANSPORT_TIMINGS.maxSweepMs, Math.max(TRANSPORT_TIMINGS.minSweepMs, Math.floor(this.ctx.opts.instanceIdleMs / 4)));
     const { clock } = this.ctx;
     const sweeping = (async () => {
       while (!signal.aborted) {

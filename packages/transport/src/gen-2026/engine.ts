@@ -28,6 +28,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { catalogErrorBody, formatSseEvent } from '@switchboard/protocol';
 import type { EngineHooks, RequestDone } from '../context';
+import { DEFAULT_ENGINE_OPTIONS, TRANSPORT_TIMINGS } from '../options';
 import { FastPath2026, type FastAnswer } from './fast-path';
 import { InstancePool2026 } from './instance-pool';
 import { withTasks2026, type TaskHook2026 } from './task-hook';
@@ -61,7 +62,7 @@ export interface Engine2026Deps {
   bus: ServerEventBus;
   /** Largest body the SDK accepts (the edge enforces the same limit first). */
   maxBodyBytes: number;
-  /** SSE comment keep-alive interval. @default 15_000 */
+  /** SSE comment keep-alive interval. @default DEFAULT_ENGINE_OPTIONS.keepAliveMs */
   keepAliveMs?: number;
   /**
    * A response stream whose reader takes nothing for this long (while the handler has more for it) is cut,
@@ -122,12 +123,12 @@ export class Engine2026 {
     // Instances are decorated for tasks once, when built (pooled instances keep it).
     const build = deps.tasks ? withTasks2026(deps.factory, deps.tenant, deps.tasks) : deps.factory;
     if (maxIdle > 0) this.pool = new InstancePool2026(build, maxIdle);
-    if (maxIdle > 0 && deps.fastPath !== false) this.fast = new FastPath2026(build, maxIdle, deps.keepAliveMs ?? 15_000);
+    if (maxIdle > 0 && deps.fastPath !== false) this.fast = new FastPath2026(build, maxIdle, deps.keepAliveMs ?? DEFAULT_ENGINE_OPTIONS.keepAliveMs);
     this.handler = createMcpHandler(this.pool?.factory ?? build, {
       legacy: 'reject',
       bus: deps.bus,
       maxRequestBodySize: deps.maxBodyBytes,
-      keepAliveMs: deps.keepAliveMs ?? 15_000,
+      keepAliveMs: deps.keepAliveMs ?? DEFAULT_ENGINE_OPTIONS.keepAliveMs,
       onerror: (err) => deps.hooks?.onError?.(err),
     });
   }
@@ -243,7 +244,7 @@ export class Engine2026 {
       const id = shape.id;
       const piped = await pipeWebResponse(response, res, {
         onClientClosed: onEarlyClose,
-        stallTimeoutMs: this.deps.stallTimeoutMs ?? this.deps.keepAliveMs ?? 15_000,
+        stallTimeoutMs: this.deps.stallTimeoutMs ?? this.deps.keepAliveMs ?? DEFAULT_ENGINE_OPTIONS.keepAliveMs,
         ...(id !== undefined && !isListen && { onEventData: (data: string) => (responded ||= isResponseTo(data, id)) }),
         trailer:
           id === undefined
@@ -273,13 +274,13 @@ export class Engine2026 {
    * cancellation notice), and aborts the requests still in flight — so wait for those first (the edge's
    * drain does, within its grace: `inFlightCount`). `graceMs` bounds the flush of the final frames.
    */
-  async shutdown(graceMs = 1_000): Promise<void> {
+  async shutdown(graceMs: number = TRANSPORT_TIMINGS.shutdown2026GraceMs): Promise<void> {
     for (const x of this.open.values()) x.abandoned = true;
     await Promise.all([this.handler.close(), this.fast?.close()]);
     this.pool?.close();
     // Let the bridges flush the final frames the SDK just wrote before the server drops connections.
     const deadline = Date.now() + graceMs;
-    while (this.open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (this.open.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, TRANSPORT_TIMINGS.shutdown2026PollMs));
   }
 
   /**

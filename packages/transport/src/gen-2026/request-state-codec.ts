@@ -16,6 +16,7 @@
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import type { RequestStateCodec, ServerContext } from '@modelcontextprotocol/server';
+import { TRANSPORT_TIMINGS } from '../options';
 
 const VERSION = 'sb1';
 const IV_BYTES = 12;
@@ -40,7 +41,7 @@ export interface RequestStateCodecOptions {
   tenant: string;
   /** Master secrets, newest first (each ≥ 32 bytes). Per-tenant keys are derived from them with HKDF. */
   secrets: Buffer[];
-  /** Lifetime of a sealed state. @default 600_000 */
+  /** Lifetime of a sealed state. @default TRANSPORT_TIMINGS.requestStateTtlMs (10 min) */
   ttlMs?: number;
   /** Called with the reason of every rejected state (metrics). */
   onReject?: (reason: string) => void;
@@ -70,7 +71,7 @@ export function createSealedRequestStateCodec<T = unknown>(opts: RequestStateCod
   if (opts.secrets.length === 0) throw new RangeError('requestState codec needs at least one secret');
   const ring = opts.secrets.map((s) => deriveKey(s, opts.tenant));
   const byKid = new Map(ring.map((k) => [k.kid, k]));
-  const ttlMs = opts.ttlMs ?? 600_000;
+  const ttlMs = opts.ttlMs ?? TRANSPORT_TIMINGS.requestStateTtlMs;
   const reject = (reason: string): never => {
     opts.onReject?.(reason);
     throw new Error(reason);

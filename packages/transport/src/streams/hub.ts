@@ -6,6 +6,7 @@
  * for keep-alives, quiet re-reads and dead-owner checks.
  */
 import { channels, parseWake, type AppendResult, type SessionRef, type Store, type StreamEntry } from '@switchboard/store';
+import { TRANSPORT_TIMINGS } from '../options';
 import { systemClock, type Clock } from './clock';
 import type { StreamTail } from './tail';
 import type { ResumeOrphan } from '../server-instance';
@@ -147,7 +148,7 @@ export class StreamHub {
     const deadline = this.clock.now() + capMs;
     for (const set of this.bySession.values()) for (const tail of set) tail.wake();
     const busy = () => [...this.bySession.values()].some((set) => [...set].some((t) => t.isFetching && !t.isClosed));
-    while (this.clock.now() < deadline && busy()) await this.clock.sleep(10);
+    while (this.clock.now() < deadline && busy()) await this.clock.sleep(TRANSPORT_TIMINGS.drainCatchUpPollMs);
   }
 
   closeAll(forReconnect: boolean): void {

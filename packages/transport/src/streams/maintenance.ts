@@ -5,7 +5,7 @@
  * leases lapsed (writer.ts `failIfOrphaned`).
  */
 import { GET_STREAM_ID } from '@switchboard/protocol';
-import type { EngineOptions } from '../options';
+import { TRANSPORT_TIMINGS, type EngineOptions } from '../options';
 import type { Clock } from './clock';
 import type { StreamHub } from './hub';
 import type { StreamTail } from './tail';
@@ -21,7 +21,7 @@ export interface StreamMaintenanceDeps {
 
 /** The loop's tick: fine enough for the keep-alive and re-read intervals, at most a second. */
 export const maintenanceTickMs = (opts: Pick<EngineOptions, 'keepAliveMs' | 'tailRecheckMs'>): number =>
-  Math.min(1000, opts.keepAliveMs, opts.tailRecheckMs);
+  Math.min(TRANSPORT_TIMINGS.maxMaintenanceTickMs, opts.keepAliveMs, opts.tailRecheckMs);
 
 export async function runStreamMaintenance(deps: StreamMaintenanceDeps, signal: AbortSignal): Promise<void> {
   const { hub, clock, opts } = deps;

@@ -18,6 +18,7 @@ import type { ServerResponse } from 'node:http';
 import { compareEntryIds, encodeEventId, formatSseEvent, SSE_HEADERS, SSE_KEEPALIVE } from '@switchboard/protocol';
 import type { SessionRef, Store, StreamEntry } from '@switchboard/store';
 import type { EngineHooks } from '../context';
+import { DEFAULT_ENGINE_OPTIONS } from '../options';
 import { waitForDrain } from './pacing';
 
 export interface StreamTailOptions {
@@ -28,7 +29,7 @@ export interface StreamTailOptions {
   retryMs: number;
   replayBatchSize: number;
   maxBufferedBytes: number;
-  /** A reader that drains nothing this long while log entries wait for it is cut. @default 15_000 */
+  /** A reader that drains nothing this long while log entries wait for it is cut. @default the keep-alive interval */
   stallTimeoutMs?: number;
   /** 2024-11-05 HTTP+SSE framing: `event: message`, no event ids (that transport has no resumption). */
   sse2024Framing?: boolean;
@@ -195,7 +196,7 @@ export class StreamTail {
 
   /** Resolves true once the socket drained; false (after cutting the connection) when the reader stalled or left. */
   private async drained(): Promise<boolean> {
-    const outcome = await waitForDrain(this.res, this.opts.stallTimeoutMs ?? 15_000);
+    const outcome = await waitForDrain(this.res, this.opts.stallTimeoutMs ?? DEFAULT_ENGINE_OPTIONS.keepAliveMs);
     if (outcome === 'stalled') this.cutReason = 'stall';
     if (outcome !== 'drained') this.cut();
     return outcome === 'drained' && !this.closed;
