@@ -12,6 +12,9 @@ import { CircuitBreaker, type BreakerState } from './circuit-breaker';
 import { BREAKER_FAILURES, toUpstreamError, UpstreamError, type UpstreamFailure } from './errors';
 import type { UpstreamConfig } from './config';
 
+/** Idle pooled connections to an upstream are closed after this (undici's default is 4 s: too short to keep a quiet session's connection). */
+const IDLE_CONNECTION_MS = 30_000;
+
 /** Observation points the edge turns into per-upstream metrics (label: the tenant id). Must not throw. */
 export interface GatewayObserver {
   /** A forwarded client request finished: its outcome (`ok`, `error` = the upstream's JSON-RPC error, or a failure kind). */
@@ -45,7 +48,7 @@ export class UpstreamPool {
   ) {
     this.agent = new Agent({
       connections: cfg.maxConnections,
-      keepAliveTimeout: 30_000,
+      keepAliveTimeout: IDLE_CONNECTION_MS,
       connectTimeout: cfg.connectTimeoutMs,
       // Per-request waits are the caller's (timeoutMs, restarted per message); SSE bodies stay open.
       headersTimeout: 0,
