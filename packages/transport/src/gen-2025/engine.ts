@@ -26,7 +26,7 @@ import type { MessageExtraInfo } from '@modelcontextprotocol/server';
 import type { CallerContext } from '../caller';
 import type { EngineContext, EngineHooks } from '../context';
 import { assertJsonContentType, assertPostAccept, assertSseAccept, protocolVersionOf, sessionIdOf } from '../http-checks';
-import { resolveOptions, resolveSessionSettings, TRANSPORT_TIMINGS, type EngineOptions, type SessionBudgets, type SessionSettings } from '../options';
+import { resolveOptions, resolveSessionSettings, TRANSPORT_TIMINGS, type EngineOptions, type SessionSettings } from '../options';
 import { systemClock, type Clock } from '../streams/clock';
 import { createStreamLayer, type StreamLayer } from '../streams/layer';
 import type { Sse2024Host } from '../gen-2024/sse-transport';
@@ -145,14 +145,10 @@ export class Engine2025 {
     return resolveSessionSettings(this.ctx.opts, caller);
   }
 
-  /** The caller's budgets: the engine's defaults with the tenant's overrides. */
-  budgetsOf(caller: CallerContext): SessionBudgets {
-    return this.settingsOf(caller).budgets;
-  }
-
-  private async loadSession(caller: CallerContext, sid: string): Promise<{ ref: SessionRef; record: SessionRecord }> {
+  /** `settings`: the caller's, resolved once per request by the caller (`settingsOf`). */
+  private async loadSession(caller: CallerContext, sid: string, settings: SessionSettings): Promise<{ ref: SessionRef; record: SessionRecord }> {
     const ref = { tenant: caller.tenant, sid };
-    const record = await this.ctx.store.touchSession(ref, this.settingsOf(caller).sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
+    const record = await this.ctx.store.touchSession(ref, settings.sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
     // Another principal's session answers exactly like a missing one (docs/architecture.md §3.7); so does a
     // session of the other wire (a 2024 HTTP+SSE session is not addressable on the Streamable endpoint).
     if (record && record.principal !== caller.principal) this.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
@@ -171,12 +167,12 @@ export class Engine2025 {
       if (batch) throw new McpHttpError('INITIALIZE_IN_BATCH', { id: init.id });
       return this.initialize(caller, init, res);
     }
-    const { ref, record } = await this.loadSession(caller, sessionIdOf(req));
+    const settings = this.settingsOf(caller);
+    const { budgets } = settings;
+    const { ref, record } = await this.loadSession(caller, sessionIdOf(req), settings);
     const version = protocolVersionOf(req, record.protocolVersion);
     if (batch && !allowsBatches(version)) throw new McpHttpError('BATCH_NOT_ALLOWED');
 
-    const settings = this.settingsOf(caller);
-    const { budgets } = settings;
     const session = await this.sessions.obtain(ref, record, caller.createServer);
     session.settings = settings;
     await session.syncState(record);
@@ -220,7 +216,8 @@ export class Engine2025 {
 
   async handleGet(caller: CallerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     assertSseAccept(req);
-    const { ref, record } = await this.loadSession(caller, sessionIdOf(req));
+    const settings = this.settingsOf(caller);
+    const { ref, record } = await this.loadSession(caller, sessionIdOf(req), settings);
     const version = protocolVersionOf(req, record.protocolVersion);
     const lastEventId = req.headers[HEADER_LAST_EVENT_ID];
     const { reader, writer } = this.ctx;
@@ -235,7 +232,7 @@ export class Engine2025 {
     }
     const release = await this.claimListener(ref, res);
     try {
-      const cursor = await writer.prime(ref, GET_STREAM_ID, this.budgetsOf(caller).maxStreamBytes);
+      const cursor = await writer.prime(ref, GET_STREAM_ID, settings.budgets.maxStreamBytes);
       await reader.attach(ref, GET_STREAM_ID, res, { cursor, showPrime, onClose: release });
     } catch (err) {
       release();
@@ -260,7 +257,7 @@ export class Engine2025 {
 
   async handleDelete(caller: CallerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const sid = sessionIdOf(req);
-    const { ref } = await this.loadSession(caller, sid);
+    const { ref } = await this.loadSession(caller, sid, this.settingsOf(caller));
     await caller.createServer.endSession?.(ref).catch((err) => this.ctx.log('ending the session at its server failed', err));
     await this.ctx.store.deleteSession(ref);
     await this.sessions.drop(ref);
