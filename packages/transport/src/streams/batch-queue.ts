@@ -43,16 +43,11 @@ export class BatchQueue {
     this.writing = true;
     setImmediate(() => {
       if (hasWork(this.queued) || this.openGraceMs <= 0) return void this.drain(true);
-      this.openGrace = setTimeout(() => this.openNow(), this.openGraceMs);
+      this.openGrace = setTimeout(() => {
+        this.openGrace = undefined;
+        void this.drain(true);
+      }, this.openGraceMs);
     });
-  }
-
-  /** The wait for a first message is over: open (a turn later when a message ended it, so its siblings join it). */
-  private openNow(): void {
-    if (this.openGrace === undefined) return;
-    clearTimeout(this.openGrace);
-    this.openGrace = undefined;
-    void this.drain(true);
   }
 
   /** `record`: the stream's request record as of this part (the newest queued goes out with the batch). */
@@ -63,8 +58,11 @@ export class BatchQueue {
     if (part.release) q.release.push(...part.release);
     if (part.before) q.before.push(part.before);
     if (part.end) q.end = true;
-    if (this.openGrace !== undefined) setImmediate(() => this.openNow());
-    else this.kick();
+    if (this.openGrace === undefined) return this.kick();
+    // A first message ends the wait: open a turn later, so what the handler sends in this turn joins it.
+    clearTimeout(this.openGrace);
+    this.openGrace = undefined;
+    setImmediate(() => void this.drain(true));
   }
 
   /** Runs `step` once everything queued so far is written. */
