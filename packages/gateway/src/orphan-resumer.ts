@@ -21,7 +21,7 @@ import type { OrphanedStream, ResumeOrphan } from '@switchboard/transport';
 import { toUpstreamError, upstreamErrorBody, UpstreamError, type UpstreamFailure } from './errors';
 import { responseOf, Upstream2025, type UpstreamSession } from './upstream-2025';
 import type { UpstreamPool } from './upstream-pool';
-import { sleep } from './sleep';
+import { systemClock } from '@switchboard/transport';
 
 export interface OrphanResumerDeps {
   pool: UpstreamPool;
@@ -170,7 +170,7 @@ class AdoptedStream {
     const { store } = this.deps;
     const { ref, streamId, limits } = this.orphan;
     while (!signal.aborted) {
-      await sleep(Math.max(1, Math.floor(limits.leaseMs / 3)), signal);
+      await systemClock.sleep(Math.max(1, Math.floor(limits.leaseMs / 3)), signal);
       const live = [...this.open.keys()];
       if (signal.aborted || live.length === 0) return;
       try {

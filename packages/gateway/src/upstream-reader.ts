@@ -18,7 +18,7 @@ import { toUpstreamError } from './errors';
 import { readSseEvents } from './sse-reader';
 import { isMessage, type UpstreamSession } from './upstream-2025';
 import { header, type UpstreamPool } from './upstream-pool';
-import { sleep } from './sleep';
+import { systemClock } from '@switchboard/transport';
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -70,7 +70,7 @@ export class UpstreamReader {
   private async heartbeat(signal: AbortSignal): Promise<void> {
     const { store, ref, pool } = this.deps;
     while (!signal.aborted) {
-      await sleep(Math.floor(pool.cfg.readerLeaseMs / 3), signal);
+      await systemClock.sleep(Math.floor(pool.cfg.readerLeaseMs / 3), signal);
       if (signal.aborted) return;
       try {
         const alive = (await store.readUpstreamState(ref, 0)) !== null;
@@ -130,7 +130,7 @@ export class UpstreamReader {
         waitMs = Math.min(retryMs * 2 ** failures, MAX_BACKOFF_MS);
         this.deps.log(`upstream GET stream of session ${this.deps.ref.sid} broke: ${toUpstreamError(err).message}`);
       }
-      await sleep(waitMs, signal);
+      await systemClock.sleep(waitMs, signal);
     }
   }
 }
