@@ -1,3 +1,4 @@
+import { classifyInboundRequest } from '@modelcontextprotocol/server';
 import { assertSessionOperations, ERA_2024, ERA_2025, ERA_2026, parseEras, routePost } from './era';
 
 const ALL = parseEras('legacy,modern,sse2024');
@@ -20,6 +21,31 @@ describe('era routing', () => {
     expect(route).toEqual({ era });
     // A 2026-07-28 route carries the SDK's classification when it made one, for the engine to reuse.
     if (classification) expect(classification).toMatchObject({ kind: 'modern', classification: { revision: '2026-07-28' } });
+  });
+
+  // era.ts recognizes the common 2025 request without the SDK's schema checks: on these bodies (each one
+  // the shortcut takes or just misses) the route must be the SDK's own verdict.
+  const v25 = { 'mcp-protocol-version': '2025-11-25' };
+  test.each([
+    ['plain call', v25, { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'echo', arguments: {} } }],
+    ['no header', {}, { jsonrpc: '2.0', id: 'a', method: 'tools/list' }],
+    ['progress token', v25, { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { _meta: { progressToken: 'p' } } }],
+    ['fractional id', v25, { jsonrpc: '2.0', id: 1.5, method: 'tools/list' }],
+    ['unsafe integer id', v25, { jsonrpc: '2.0', id: 2 ** 60, method: 'tools/list' }],
+    ['fractional progress token', v25, { jsonrpc: '2.0', id: 3, method: 'tools/list', params: { _meta: { progressToken: 1.5 } } }],
+    ['an extra key', v25, { jsonrpc: '2.0', id: 4, method: 'tools/list', extra: 1 }],
+    ['a result key', v25, { jsonrpc: '2.0', id: 4, method: 'tools/list', result: {} }],
+    ['wrong jsonrpc', v25, { jsonrpc: '1.0', id: 5, method: 'tools/list' }],
+    ['array params', v25, { jsonrpc: '2.0', id: 6, method: 'tools/list', params: [] }],
+    ['a related-task _meta', v25, { jsonrpc: '2.0', id: 7, method: 'tools/list', params: { _meta: { 'io.modelcontextprotocol/related-task': { taskId: 't' } } } }],
+    ['an envelope claim', {}, { jsonrpc: '2.0', id: 8, method: 'tools/list', params: { _meta: META } }],
+    ['a 2026 header', { 'mcp-protocol-version': '2026-07-28' }, { jsonrpc: '2.0', id: 9, method: 'tools/list' }],
+    ['a padded 2025 header', { 'mcp-protocol-version': ' 2025-06-18 ' }, { jsonrpc: '2.0', id: 10, method: 'tools/list' }],
+    ['initialize', v25, { jsonrpc: '2.0', id: 11, method: 'initialize', params: { protocolVersion: '2025-11-25' } }],
+    ['a notification', v25, { jsonrpc: '2.0', method: 'notifications/initialized' }],
+  ])('the 2025 shortcut agrees with the SDK: %s', (_name, headers, message) => {
+    const sdk = classifyInboundRequest({ httpMethod: 'POST', protocolVersionHeader: headers['mcp-protocol-version' as keyof typeof headers], body: message });
+    expect(routePost(headers, body(message), ALL, message).era).toBe(sdk.kind === 'legacy' ? ERA_2025 : ERA_2026);
   });
 
   test('2026-only (modern): every POST goes to the 2026-07-28 handler; GET/DELETE are 405 with Allow: POST', () => {

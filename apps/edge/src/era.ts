@@ -69,6 +69,32 @@ interface Claim {
   classification?: Classification2026;
 }
 
+const REQUEST_KEYS = new Set(['jsonrpc', 'id', 'method', 'params']);
+const is2025Version = new Set<string>(PROTOCOL_VERSIONS_2025);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isIdOrToken = (v: unknown) => typeof v === 'string' || Number.isSafeInteger(v);
+
+/**
+ * The common 2025 request, recognized without the SDK's schema checks (they were ~4 % of a JSON call): a
+ * single JSON-RPC request (only the four keys the SDK's strict schema allows) other than `initialize`, a
+ * 2025 version header or none, and no `_meta` but a well-formed `progressToken`. The SDK classifies exactly
+ * these as legacy ("no-claim"); anything else — an envelope, another shape, a modern header — goes to it.
+ */
+function isPlain2025Request(headers: IncomingHttpHeaders, parsed: unknown): boolean {
+  if (!isPlainObject(parsed) || parsed.jsonrpc !== '2.0' || typeof parsed.method !== 'string' || parsed.method === 'initialize' || !isIdOrToken(parsed.id)) return false;
+  for (const k in parsed) if (!REQUEST_KEYS.has(k)) return false;
+  const version = header(headers, 'mcp-protocol-version');
+  if (version !== undefined && !is2025Version.has(version)) return false;
+  const { params } = parsed;
+  if (params === undefined) return true;
+  if (!isPlainObject(params)) return false;
+  const meta = params._meta;
+  if (meta === undefined) return true;
+  if (!isPlainObject(meta)) return false;
+  for (const k in meta) if (k !== 'progressToken' || !isIdOrToken(meta[k])) return false;
+  return true;
+}
+
 /** The SDK's body-first classification of one POST body. Unparseable JSON carries no claim: 2025. */
 function classify(headers: IncomingHttpHeaders, body: string, given?: unknown): Claim {
   let parsed: unknown = given;
@@ -80,6 +106,7 @@ function classify(headers: IncomingHttpHeaders, body: string, given?: unknown): 
     }
   }
   if (parsed === undefined) return { era: ERA_2025, id: null };
+  if (isPlain2025Request(headers, parsed)) return { era: ERA_2025, id: null };
   const outcome = classifyInboundRequest({
     httpMethod: 'POST',
     protocolVersionHeader: header(headers, 'mcp-protocol-version'),

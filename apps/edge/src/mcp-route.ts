@@ -76,6 +76,27 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
     if (exceedsDepth(parsed, deps.maxJsonDepth ?? DEFAULT_ENGINE_OPTIONS.maxJsonDepth)) throw new McpHttpError('INVALID_REQUEST', { message: 'Invalid Request: JSON nested too deeply' });
   }
 
+  // One AuthInfo for handlers of every era: scopes, client id and expiry from auth (never the raw token),
+  // and the principal in `extra`, which the requestState codec binds to.
+  const authInfo: AuthInfo = {
+    ...(auth.authInfo ?? { token: '', clientId: principal, scopes: auth.scopes }),
+    extra: { ...auth.authInfo?.extra, [PRINCIPAL_EXTRA_KEY]: principal, tenant: tenant.id },
+  };
+  const caller: CallerContext = {
+    tenant: tenant.id,
+    principal,
+    createServer: tenant.runtime.createServer,
+    sessionTtlMs: tenant.sessionIdleTtlMs,
+    authInfo,
+    // Gateway tenants have no tasks yet (docs/tasks.md): their tools run upstream.
+    tasks: tenant.upstream ? undefined : deps.tasks?.hookFor(tenant),
+    budgets: tenant.budgets,
+  };
+  const route = endpoint === 'mcp' && verb === 'POST' ? routePost(req.headers, body, tenant.eras, parsed) : undefined;
+  if (route) facts.era = route.era;
+  // A 2025 session's load overlaps the rate-limit round trip (latency of one store round trip, not two).
+  const prefetch = route?.era === ERA_2025 && !route.reject ? deps.engine.prefetchSession(caller, req) : undefined;
+
   const methods = verb === 'POST' ? methodsOf(parsed) : [];
   const method = methods[0];
   if (!(await deps.rateLimits.check(req, res, tenant.id, principal, methods, tenant.rateLimits))) return;
@@ -94,22 +115,6 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
     throw new McpHttpError('DRAINING', { headers: { 'Retry-After': String(EDGE_TIMINGS.drainingRetryAfterSec), Connection: 'close' } });
   }
 
-  // One AuthInfo for handlers of every era: scopes, client id and expiry from auth (never the raw token),
-  // and the principal in `extra`, which the requestState codec binds to.
-  const authInfo: AuthInfo = {
-    ...(auth.authInfo ?? { token: '', clientId: principal, scopes: auth.scopes }),
-    extra: { ...auth.authInfo?.extra, [PRINCIPAL_EXTRA_KEY]: principal, tenant: tenant.id },
-  };
-  const caller: CallerContext = {
-    tenant: tenant.id,
-    principal,
-    createServer: tenant.runtime.createServer,
-    sessionTtlMs: tenant.sessionIdleTtlMs,
-    authInfo,
-    // Gateway tenants have no tasks yet (docs/tasks.md): their tools run upstream.
-    tasks: tenant.upstream ? undefined : deps.tasks?.hookFor(tenant),
-    budgets: tenant.budgets,
-  };
   if (endpoint === 'sse') return deps.sse2024.handleSse(caller, req, res, `${tenant.basePath}/messages`);
   if (endpoint === 'messages') {
     const sid = queryParam(req, 'sessionId');
@@ -117,11 +122,10 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   }
   if (verb === 'GET') return (assertSessionOperations(tenant.eras), deps.engine.handleGet(caller, req, res));
   if (verb === 'DELETE') return (assertSessionOperations(tenant.eras), deps.engine.handleDelete(caller, req, res));
-  const route = routePost(req.headers, body, tenant.eras, parsed);
-  facts.era = route.era;
+  if (!route) throw new McpHttpError('METHOD_NOT_ALLOWED'); // unreachable: only POST is left
   if (route.reject) throw route.reject;
   if (route.era === ERA_2026) return tenant.runtime.front2026!.handlePost({ principal, authInfo }, req, res, body, parsed, route.classification);
-  return deps.engine.handlePost(caller, req, res, body, parsed);
+  return deps.engine.handlePost(caller, req, res, body, parsed, prefetch);
 }
 
 /**

@@ -33,6 +33,7 @@ import { cpuSeconds } from './cpu';
 
 const CALLS = Number(process.env.GW_BENCH_CALLS ?? 3000);
 const WARMUP = Number(process.env.GW_BENCH_WARMUP ?? 500);
+const ROUNDS = Math.max(1, Number(process.env.GW_BENCH_ROUNDS ?? 6));
 const TARGET_ADDED_P50_MS = 1;
 
 const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -76,20 +77,38 @@ interface Row {
   proxyCpuUsPerCall?: number;
 }
 
-async function measure(setup: string, url: string, proxyPids: () => number[]): Promise<Row> {
-  const headers = await session(url);
-  await calls(url, headers, WARMUP);
-  const pids = proxyPids();
-  const before = pids.length ? cpuSeconds({ p: pids }).p! : 0;
-  const lat = (await calls(url, headers, CALLS)).sort((a, b) => a - b);
-  const after = pids.length ? cpuSeconds({ p: pids }).p! : 0;
-  return {
-    setup,
-    p50Ms: pct(lat, 50),
-    p90Ms: pct(lat, 90),
-    p99Ms: pct(lat, 99),
-    ...(pids.length > 0 && { proxyCpuUsPerCall: ((after - before) * 1e6) / CALLS }),
-  };
+interface Setup {
+  name: string;
+  url: string;
+  proxyPids: () => number[];
+}
+
+/**
+ * Every setup's calls in `ROUNDS` interleaved rounds (setup A, B, C, …, then again): this machine's speed
+ * drifts over a minute, and a drift must not land on whichever setup happened to run during it.
+ */
+async function measureInterleaved(setups: Setup[]): Promise<Row[]> {
+  const state = await Promise.all(setups.map(async (s) => ({ s, headers: await session(s.url), lat: [] as number[], cpuS: 0 })));
+  for (const st of state) await calls(st.s.url, st.headers, WARMUP);
+  const perRound = Math.ceil(CALLS / ROUNDS);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const st of state) {
+      const pids = st.s.proxyPids();
+      const before = pids.length ? cpuSeconds({ p: pids }).p! : 0;
+      st.lat.push(...(await calls(st.s.url, st.headers, perRound)));
+      if (pids.length) st.cpuS += cpuSeconds({ p: pids }).p! - before;
+    }
+  }
+  return state.map(({ s, lat, cpuS }) => {
+    lat.sort((a, b) => a - b);
+    return {
+      setup: s.name,
+      p50Ms: pct(lat, 50),
+      p90Ms: pct(lat, 90),
+      p99Ms: pct(lat, 99),
+      ...(s.proxyPids().length > 0 && { proxyCpuUsPerCall: (cpuS * 1e6) / lat.length }),
+    };
+  });
 }
 
 async function main(): Promise<void> {
@@ -138,18 +157,19 @@ async function main(): Promise<void> {
     const onMemory = await startEdge({ nodeId: 'gw-bench-memory', env, ...(profileDir && { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profileDir] }) });
     edges.push(onMemory);
 
-    const rows: Row[] = [];
-    rows.push(await measure('direct', upstreamUrl, () => []));
-    rows.push(await measure('nginx', `${nginx.url}/mcp`, () => nginxPids(nginx!)));
-    rows.push(await measure('gateway-redis', `${onRedis.url}/t/gw/mcp`, () => [onRedis.pid]));
-    rows.push(await measure('gateway-memory', `${onMemory.url}/t/gw/mcp`, () => [onMemory.pid]));
-    rows.push(await measure('module-redis (no upstream)', `${onRedis.url}/t/demo/mcp`, () => [onRedis.pid]));
-    rows.push(await measure('module-memory (no upstream)', `${onMemory.url}/t/demo/mcp`, () => [onMemory.pid]));
+    const rows = await measureInterleaved([
+      { name: 'direct', url: upstreamUrl, proxyPids: () => [] },
+      { name: 'nginx', url: `${nginx.url}/mcp`, proxyPids: () => nginxPids(nginx!) },
+      { name: 'gateway-redis', url: `${onRedis.url}/t/gw/mcp`, proxyPids: () => [onRedis.pid] },
+      { name: 'gateway-memory', url: `${onMemory.url}/t/gw/mcp`, proxyPids: () => [onMemory.pid] },
+      { name: 'module-redis (no upstream)', url: `${onRedis.url}/t/demo/mcp`, proxyPids: () => [onRedis.pid] },
+      { name: 'module-memory (no upstream)', url: `${onMemory.url}/t/demo/mcp`, proxyPids: () => [onMemory.pid] },
+    ]);
     const direct = rows[0]!.p50Ms;
     for (const r of rows.slice(1)) r.addedP50Ms = r.p50Ms - direct;
 
     const fmt = (v: number | undefined, d = 3) => (v === undefined ? '-' : v.toFixed(d));
-    console.log(`\ntools/call echo, ${CALLS} sequential calls per setup after ${WARMUP} warm-up (upstream: SDK v1 stateful, JSON)\n`);
+    console.log(`\ntools/call echo, ${CALLS} sequential calls per setup in ${ROUNDS} interleaved rounds after ${WARMUP} warm-up (upstream: SDK v1 stateful, JSON)\n`);
     console.log(['setup', 'p50 ms', 'p90 ms', 'p99 ms', 'added p50 ms', 'proxy CPU µs/call'].join('\t'));
     for (const r of rows) console.log([r.setup, fmt(r.p50Ms), fmt(r.p90Ms), fmt(r.p99Ms), fmt(r.addedP50Ms), fmt(r.proxyCpuUsPerCall, 0)].join('\t'));
     for (const r of rows.filter((x) => x.setup.startsWith('gateway'))) {
@@ -159,7 +179,7 @@ async function main(): Promise<void> {
     const outDir = path.join(REPO_ROOT, '.tmp/bench');
     mkdirSync(outDir, { recursive: true });
     const file = path.join(outDir, `gateway-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-    writeFileSync(file, JSON.stringify({ calls: CALLS, warmup: WARMUP, rows }, null, 2));
+    writeFileSync(file, JSON.stringify({ calls: CALLS, warmup: WARMUP, rounds: ROUNDS, rows }, null, 2));
     console.log(`\nwritten to ${file}`);
   } finally {
     for (const e of edges) await e.stop();

@@ -12,6 +12,7 @@ import {
   HEADER_SESSION_ID,
   isRequest,
   isResponse,
+  isValidSessionId,
   McpHttpError,
   parseBody,
   parseMessages,
@@ -43,6 +44,13 @@ export interface Engine2025Deps {
   log?: (msg: string, err?: unknown) => void;
   /** Time for the loops (maintenance ticks, lease refresh, drain waits). @default the system clock */
   clock?: Clock;
+}
+
+/** A POST's session load started ahead of the rate limits (`Engine2025.prefetchSession`). */
+export interface SessionPrefetch {
+  readonly sid: string;
+  readonly settings: SessionSettings;
+  readonly record: Promise<SessionRecord | null>;
 }
 
 export class Engine2025 {
@@ -145,10 +153,31 @@ export class Engine2025 {
     return resolveSessionSettings(this.ctx.opts, caller);
   }
 
-  /** `settings`: the caller's, resolved once per request by the caller (`settingsOf`). */
-  private async loadSession(caller: CallerContext, sid: string, settings: SessionSettings): Promise<{ ref: SessionRef; record: SessionRecord }> {
+  /**
+   * Starts a POST's session load early, before the edge's rate limits are counted, so the two store round
+   * trips overlap (one round trip of latency, not two). Undefined when the POST carries no well-formed
+   * session id: `handlePost` then answers as usual. The load only reads and refreshes the session record; its
+   * verdict (owner, wire) is taken when `handlePost` uses it. A request refused after this (429, 406, draining)
+   * has still refreshed its session's idle TTL: it was activity on the session.
+   */
+  prefetchSession(caller: CallerContext, req: IncomingMessage): SessionPrefetch | undefined {
+    const raw = req.headers[HEADER_SESSION_ID];
+    const sid = Array.isArray(raw) ? raw[0] : raw;
+    if (!sid || !isValidSessionId(sid)) return undefined;
+    const settings = this.settingsOf(caller);
+    const record = this.touch(caller, sid, settings);
+    record.catch(() => {}); // awaited by handlePost, or dropped when the request is refused first
+    return { sid, settings, record };
+  }
+
+  private touch(caller: CallerContext, sid: string, settings: SessionSettings): Promise<SessionRecord | null> {
+    return this.ctx.store.touchSession({ tenant: caller.tenant, sid }, settings.sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
+  }
+
+  /** `settings`: the caller's, resolved once per request by the caller (`settingsOf`); `prefetched`: its record, loading. */
+  private async loadSession(caller: CallerContext, sid: string, settings: SessionSettings, prefetched?: Promise<SessionRecord | null>): Promise<{ ref: SessionRef; record: SessionRecord }> {
     const ref = { tenant: caller.tenant, sid };
-    const record = await this.ctx.store.touchSession(ref, settings.sessionTtlMs, { principal: caller.principal, transport: 'streamable' });
+    const record = await (prefetched ?? this.touch(caller, sid, settings));
     // Another principal's session answers exactly like a missing one (docs/architecture.md §3.7); so does a
     // session of the other wire (a 2024 HTTP+SSE session is not addressable on the Streamable endpoint).
     if (record && record.principal !== caller.principal) this.ctx.hooks.onIsolationDenied?.(caller.tenant, caller.principal, 'session');
@@ -156,8 +185,11 @@ export class Engine2025 {
     return { ref, record };
   }
 
-  /** `parsed`: the body already parsed by the caller (saves a second JSON.parse); else `body` is parsed here. */
-  async handlePost(caller: CallerContext, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown): Promise<void> {
+  /**
+   * `parsed`: the body already parsed by the caller (saves a second JSON.parse); else `body` is parsed here.
+   * `prefetch`: this request's session load, started by `prefetchSession`.
+   */
+  async handlePost(caller: CallerContext, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown, prefetch?: SessionPrefetch): Promise<void> {
     assertPostAccept(req);
     assertJsonContentType(req);
     const limits = { maxBatchLength: this.ctx.opts.maxBatchLength, maxDepth: this.ctx.opts.maxJsonDepth };
@@ -167,9 +199,11 @@ export class Engine2025 {
       if (batch) throw new McpHttpError('INITIALIZE_IN_BATCH', { id: init.id });
       return this.initialize(caller, init, res);
     }
-    const settings = this.settingsOf(caller);
+    const sid = sessionIdOf(req);
+    const usable = prefetch?.sid === sid ? prefetch : undefined;
+    const settings = usable?.settings ?? this.settingsOf(caller);
     const { budgets } = settings;
-    const { ref, record } = await this.loadSession(caller, sessionIdOf(req), settings);
+    const { ref, record } = await this.loadSession(caller, sid, settings, usable?.record);
     const version = protocolVersionOf(req, record.protocolVersion);
     if (batch && !allowsBatches(version)) throw new McpHttpError('BATCH_NOT_ALLOWED');
 
