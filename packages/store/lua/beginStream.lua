@@ -13,8 +13,8 @@
   entries of the first batch are trimmed (the newest with data is kept).
   The request record has its own key (stream TTL, kept alive with the leases) so trimming the log never
   loses it. The session's set of stream ids would otherwise keep the ids of streams long expired: past the
-  threshold, every 64th new stream asks the caller to prune it (pruneStreamSet.lua, which declares the
-  stream keys it checks).
+  threshold, every step-th new stream asks the caller to prune it (pruneStreamSet.lua, which declares the
+  stream keys it checks); the step grows with the set (keys.ts streamSetPruneDue).
   Returns {prune (0/1), cancelledCount, cancelledIndex..., primeId, messageId..., endId?} (1-based request
   indexes that were already cancelled). No wake: nobody can tail a stream whose first event is not yet written. ]]
 local n = tonumber(ARGV[7])
@@ -49,7 +49,12 @@ redis.call('SADD', KEYS[2], ARGV[6])
 redis.call('PEXPIRE', KEYS[2], ARGV[8])
 local size = redis.call('SCARD', KEYS[2])
 local prune = 0
-if size > tonumber(ARGV[10]) and size % 64 == 0 then prune = 1 end
+if size > tonumber(ARGV[10]) then
+  -- The step grows with the set (keys.ts streamSetPruneDue): a prune checks every member.
+  local step = 64
+  while step * 2 <= size / 2 do step = step * 2 end
+  if size % step == 0 then prune = 1 end
+end
 local cancelled = {}
 for i = 1, n do
   redis.call('SET', KEYS[3 + i], ARGV[4], 'PX', ARGV[3])

@@ -51,8 +51,21 @@ const base = (r: SessionRef): string => `sb:${r.tenant}:{${r.sid}}`;
 /** Client-influenced text (a JWT `sub`, a method name) never shapes a key: it is hashed. */
 const hashed = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32);
 
-/** Past this many ids, a session's stream-id set drops those of expired streams (on every 64th new stream). */
+/** Past this many ids, a session's stream-id set drops those of expired streams (when `streamSetPruneDue`). */
 export const STREAM_SET_PRUNE_AFTER = 128;
+/**
+ * When a session's set of stream ids of `size` members is due for pruning (past STREAM_SET_PRUNE_AFTER): at
+ * every multiple of a step that grows with the set — the largest power of two from 64 up to half its size —
+ * so a prune (one EXISTS per member) costs 2–4 checks per new stream however many live streams a busy session
+ * holds, and the set stays under twice its live members. A fixed step of 64 cost size/64 checks per stream (16
+ * per streamed call at ~1,000 live streams). beginStream.lua applies the same rule.
+ */
+export function streamSetPruneDue(size: number): boolean {
+  if (size <= STREAM_SET_PRUNE_AFTER) return false;
+  let step = 64;
+  while (step * 2 <= size / 2) step *= 2;
+  return size % step === 0;
+}
 
 export const keys = {
   session: (r: SessionRef) => `${base(r)}:session`,

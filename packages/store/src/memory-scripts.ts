@@ -4,7 +4,7 @@
  * script's work is a list of keys (deleting a session), the twin takes that list from the descriptor.
  */
 import { compareEntryIds } from '@switchboard/protocol';
-import { channels, keys, STREAM_SET_PRUNE_AFTER } from './keys';
+import { channels, keys, streamSetPruneDue } from './keys';
 import type { MemoryKeyspace } from './memory-keyspace';
 import { scriptOps, sessionIndexTtlMs, type ScriptArgs, type ScriptResult, type ScriptTwins } from './operations';
 
@@ -119,7 +119,7 @@ export class MemoryScripts implements ScriptTwins {
       if (this.ks.get(keys.cancelled(ref, r))) cancelled.push(r);
     }
     for (const r of a.releaseRequestKeys ?? []) this.ks.del(keys.inflight(ref, r));
-    const pruneDue = set.size > STREAM_SET_PRUNE_AFTER && set.size % 64 === 0;
+    const pruneDue = streamSetPruneDue(set.size);
     return { append: { prevId: null, ids }, cancelled, pruneDue };
   };
 
