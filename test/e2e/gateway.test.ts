@@ -240,6 +240,39 @@ describe('gateway tenants on a 3-node fleet', () => {
     }
   });
 
+  test('kill -9 of the reader node of a session that only listens: the node holding the client\'s GET stream takes the upstream stream over, with no request', async () => {
+    const creds = { authorization: `Bearer ${CLIENT_KEY}` };
+    const s = await initSessionAs(fleet.lb('gw'), creds);
+    const readerNode = async (): Promise<{ i: number }> => {
+      const value = await redisCommand((fleet.cluster.redis as RedisServer).port, ['GET', `sb:gw:{${s.sid}}:upstream-reader`]);
+      const i = fleet.cluster.nodes.findIndex((n) => value.includes(`${n.pid}-`));
+      if (i < 0) throw new Error(`lease "${value}"`);
+      return { i };
+    };
+    const { i: holder } = await waitFor(readerNode, { timeoutMs: 5_000, message: 'a node reads the upstream GET stream' });
+    const listener = (holder + 1) % 3;
+    const get = backgroundSse(await getAs(fleet.node(listener, 'gw'), s, creds), new AbortController());
+    expect(get.status).toBe(200);
+    await fleet.cluster.nodes[holder]!.kill();
+    try {
+      // No request from here on until the takeover: the listener's heartbeat claims the lapsed lease.
+      const { i: taker } = await waitFor(async () => {
+        const r = await readerNode().catch(() => undefined);
+        return r && r.i !== holder ? r : undefined;
+      }, { timeoutMs: 20_000, intervalMs: 250, message: 'the listener node took the upstream GET stream over' });
+      expect(taker).toBe(listener);
+      let n = 0;
+      await waitFor(async () => {
+        await readAll(await callToolAs(fleet.node(listener, 'gw'), s, creds, 'later', { what: 'list_changed', ms: 100 }, `quiet-${++n}`));
+        await new Promise((r) => setTimeout(r, 700));
+        return get.events.some((e) => e.data.includes('notifications/tools/list_changed'));
+      }, { timeoutMs: 10_000, intervalMs: 0, message: 'an unsolicited notification reached the client after the takeover' });
+      get.close();
+    } finally {
+      await fleet.cluster.nodes[holder]!.restart();
+    }
+  });
+
   test('a 2024 HTTP+SSE upstream serves a 2025 client on every node', async () => {
     const s = await initSession(fleet.lb('old'));
     for (const i of [0, 1, 2]) {

@@ -18,7 +18,11 @@ export function createGatewayServerFactory(o: GatewayInstanceDeps & { store: Sto
   const factory: ServerFactory = () => new GatewayInstance(o);
   factory.endSession = (ref) => endUpstreamSession(o, ref);
   // Only Streamable upstreams have sessions whose streams can be resumed (a 2024 upstream's session is its connection).
-  if (o.pool.cfg.transport === 'streamable') factory.resumeOrphan = createOrphanResumer(o);
+  if (o.pool.cfg.transport === 'streamable') {
+    factory.resumeOrphan = createOrphanResumer(o);
+    // The node holding the client's GET stream takes the upstream's GET stream over when its reader dies.
+    factory.warmWhileListening = true;
+  }
   return factory;
 }
 

@@ -84,6 +84,14 @@ export class GatewayInstance implements ServerLike {
     return this.reader?.running === true;
   }
 
+  /**
+   * The listener heartbeat of the node holding the client's GET stream (factory.ts: warmWhileListening): if
+   * no node reads the upstream's GET stream (its reader died), this node claims it, with no request needed.
+   */
+  maintain(): void {
+    if (Date.now() - this.lastReaderAttemptMs >= this.deps.pool.cfg.readerLeaseMs / 2) void this.ensureReader();
+  }
+
   private get mode(): 'streamable' | 'sse2024' {
     return this.deps.pool.cfg.transport;
   }
@@ -294,8 +302,9 @@ export class GatewayInstance implements ServerLike {
 
   /**
    * Reads the upstream's standalone GET stream on this node unless another live node does (lease in the
-   * store): called after the handshake and, throttled, on requests — so a dead reader's session is taken
-   * over by the next node that serves it (upstream-reader.ts).
+   * store): called after the handshake and, throttled, on requests and on the heartbeats of the node holding
+   * the client's GET stream — so a dead reader's session is taken over by the next node that serves it, or by
+   * the listener's node with no request at all (upstream-reader.ts).
    */
   private async ensureReader(): Promise<void> {
     if (this.mode !== 'streamable' || this.upstream.sessionId === '' || this.noGet || this.closed || this.expired || this.reader?.running) return;

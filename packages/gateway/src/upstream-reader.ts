@@ -2,7 +2,8 @@
  * The upstream's standalone GET stream of one gateway session (its unsolicited notifications and
  * server→client requests), read by exactly one node: the reader holds a lease in the store
  * (`keys.upstreamReader`, heartbeat every third of `readerLeaseMs`); when its node dies the lease lapses and
- * the next node that serves a request of the session claims it and reads on (with the upstream's
+ * the next node that serves a request of the session — or, with no request, the node holding the client's
+ * standalone GET stream, on its listener heartbeat (`ServerFactory.warmWhileListening`) — claims it and reads on (with the upstream's
  * `Last-Event-ID` when the upstream gave event ids and the same node resumes; a new reader starts at the
  * upstream's current end). Messages go to the session through the instance's Transport, so they are logged
  * on the session's `get` stream before any client sees them, and server→client requests are routed as usual.

@@ -13,6 +13,11 @@ export interface ServerLike {
   close(): Promise<void>;
   /** Optional: the instance holds work of its own (a gateway's upstream stream reader); never released while true. */
   readonly busy?: boolean;
+  /**
+   * Optional, with `ServerFactory.warmWhileListening`: called on every listener heartbeat of the node holding
+   * the session's standalone GET stream (a gateway instance claims the upstream's GET stream if no node reads it).
+   */
+  maintain?(): void;
 }
 export type ServerFactory = (() => ServerLike) & {
   /**
@@ -28,6 +33,13 @@ export type ServerFactory = (() => ServerLike) & {
    * does not answer them with REQUEST_OWNER_LOST. A gateway tenant resumes the upstream's stream here.
    */
   resumeOrphan?: ResumeOrphan;
+  /**
+   * Optional: the node holding a session's standalone GET stream keeps an instance of it warm (rebuilt from
+   * the session record when it has none; never released idle while the stream is open) and calls its
+   * `maintain` on every listener heartbeat. A gateway tenant needs this: its upstream's unsolicited messages
+   * must be read by some node even when the session sends no requests (upstream-reader.ts).
+   */
+  warmWhileListening?: boolean;
 };
 
 /** A POST stream whose owner died (streams/writer.ts `failIfOrphaned`): what `ServerFactory.resumeOrphan` gets. */

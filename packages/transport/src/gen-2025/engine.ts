@@ -258,13 +258,13 @@ export class Engine2025 {
     const showPrime = supportsPriming(version);
     if (typeof lastEventId === 'string' && lastEventId !== '') {
       const cursor = await reader.resumeCursor(ref, lastEventId);
-      const release = cursor.streamId === GET_STREAM_ID ? await this.claimListener(ref, res) : undefined;
+      const release = cursor.streamId === GET_STREAM_ID ? await this.claimListener(ref, res, caller, settings) : undefined;
       // A POST stream: if its node dies, the tenant may finish its requests itself (a gateway resumes upstream).
       const resumeOrphan = cursor.streamId === GET_STREAM_ID ? undefined : caller.createServer.resumeOrphan;
       await reader.attach(ref, cursor.streamId, res, { cursor: cursor.entryId, showPrime, onClose: () => release?.(), ...(resumeOrphan && { resumeOrphan }) });
       return;
     }
-    const release = await this.claimListener(ref, res);
+    const release = await this.claimListener(ref, res, caller, settings);
     try {
       const cursor = await writer.prime(ref, GET_STREAM_ID, settings.budgets.maxStreamBytes);
       await reader.attach(ref, GET_STREAM_ID, res, { cursor, showPrime, onClose: release });
@@ -274,11 +274,20 @@ export class Engine2025 {
     }
   }
 
-  /** One standalone GET per session across the cluster (409 while a live listener holds it anywhere). */
-  private async claimListener(ref: SessionRef, res: ServerResponse): Promise<() => void> {
+  /**
+   * One standalone GET per session across the cluster (409 while a live listener holds it anywhere). A
+   * `warmWhileListening` factory's session keeps its instance warm here while the claim is held.
+   */
+  private async claimListener(ref: SessionRef, res: ServerResponse, caller: CallerContext, settings: SessionSettings): Promise<() => void> {
     const connectionId = randomBytes(9).toString('base64url');
     if (!(await this.ctx.store.claimListener(ref, connectionId, this.ctx.opts.listenerTtlMs))) throw new McpHttpError('LISTENER_CONFLICT');
-    const claim = { ref, connectionId, onLost: () => res.destroy() };
+    const factory = caller.createServer;
+    const claim = {
+      ref,
+      connectionId,
+      onLost: () => res.destroy(),
+      ...(factory.warmWhileListening && { warm: { factory, principal: caller.principal, sessionTtlMs: settings.sessionTtlMs } }),
+    };
     this.sessions.listeners.add(claim);
     let released = false;
     return () => {

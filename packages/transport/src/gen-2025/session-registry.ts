@@ -27,6 +27,11 @@ export interface ListenerClaim {
   sessionTtlMs?: number;
   /** The session's owner (refreshing the TTL requires it). */
   principal?: string;
+  /**
+   * A factory with `warmWhileListening`: while this claim is held, the session's instance stays warm here and
+   * is maintained on every heartbeat (rebuilt from the record, with `sessionTtlMs`, when this node has none).
+   */
+  warm?: { factory: ServerFactory; principal: string; sessionTtlMs: number };
 }
 
 export type ReleaseReason = 'idle' | 'cap';
@@ -122,7 +127,8 @@ export class SessionRegistry {
   /** Releases instances idle (not busy, unused) for `instanceIdleMs`, and any left past the cap once busy ones finished. */
   sweepIdle(now = this.ctx.clock.now()): void {
     const idleMs = this.ctx.opts.instanceIdleMs;
-    for (const [key, s] of this.live) if (!s.busy && now - s.lastUsedMs >= idleMs) this.release(key, s, 'idle');
+    const listened = this.warmListened();
+    for (const [key, s] of this.live) if (!s.busy && now - s.lastUsedMs >= idleMs && !listened.has(key)) this.release(key, s, 'idle');
     this.trimToCap();
   }
 
@@ -187,7 +193,26 @@ export class SessionRegistry {
       const held = await store.refreshListener(claim.ref, claim.connectionId, opts.listenerTtlMs);
       if (!held) claim.onLost();
       else if (claim.sessionTtlMs !== undefined && !(await store.touchSession(claim.ref, claim.sessionTtlMs, { principal: claim.principal ?? '' }))) claim.onLost();
+      else if (claim.warm) await this.maintainListened(claim.ref, claim.warm);
     });
+  }
+
+  /** Sessions whose instance a held listener keeps warm (`ListenerClaim.warm`). */
+  private warmListened(): Set<string> {
+    const keys = new Set<string>();
+    for (const c of this.listeners) if (c.warm) keys.add(refKey(c.ref));
+    return keys;
+  }
+
+  /** The instance of a listened session: found or rebuilt here, then maintained. Loading the record counts as activity. */
+  private async maintainListened(ref: SessionRef, warm: NonNullable<ListenerClaim['warm']>): Promise<void> {
+    let s = this.find(ref);
+    if (!s) {
+      const record = await this.ctx.store.touchSession(ref, warm.sessionTtlMs, { principal: warm.principal, transport: 'streamable' });
+      if (!record || record.principal !== warm.principal) return;
+      s = await this.obtain(ref, record, warm.factory);
+    }
+    s.maintainServer();
   }
 
   /** Client requests running on this node, across sessions (drain waits for zero). */
