@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { freePort, readSse, spawnManaged, waitForPort, type ManagedProcess, type SseEvent } from '@switchboard/test-helpers';
-import { callTool, initSession, messagesOf, openGet } from './mcp-http';
+import { callTool, initSession, messagesOf, openGet, post, type Session } from './mcp-http';
 import { startFleet, type Fleet } from './fleet';
 
 const LEASE_MS = 3_000;
@@ -54,10 +54,20 @@ afterAll(async () => {
   await upstream?.kill();
 });
 
-/** Calls `progress` on node `a`, reads SEEN_BEFORE_KILL progress events, kills node `a`, resumes on node `b`. */
-async function killMidStream(tenant: string, a: number, b: number, id: string): Promise<{ before: SseEvent[]; after: SseEvent[]; elapsedMs: number }> {
+/**
+ * Calls `progress` on node `a`, reads SEEN_BEFORE_KILL progress events, kills node `a`, resumes on node `b`;
+ * `onResumed` sees each event of the resumed stream as it arrives.
+ */
+async function killMidStream(
+  tenant: string,
+  a: number,
+  b: number,
+  id: string,
+  args: Record<string, unknown> = { steps: STEPS },
+  onResumed?: (e: SseEvent, s: Session) => Promise<void>,
+): Promise<{ before: SseEvent[]; after: SseEvent[]; elapsedMs: number }> {
   const s = await initSession(fleet.node(b, tenant));
-  const res = await callTool(fleet.node(a, tenant), s, 'progress', { steps: STEPS }, id, { progressToken: `pt-${id}` });
+  const res = await callTool(fleet.node(a, tenant), s, 'progress', args, id, { progressToken: `pt-${id}` });
   expect(res.headers.get('content-type')).toContain('text/event-stream');
   const before: SseEvent[] = [];
   const controller = new AbortController();
@@ -76,7 +86,10 @@ async function killMidStream(tenant: string, a: number, b: number, id: string): 
   const bound = new AbortController();
   const timer = setTimeout(() => bound.abort(), LEASE_MS + STEPS * 100 + 15_000);
   try {
-    for await (const e of readSse(resumed, { signal: bound.signal })) after.push(e);
+    for await (const e of readSse(resumed, { signal: bound.signal })) {
+      after.push(e);
+      await onResumed?.(e, s);
+    }
   } catch {
     // aborted at the bound: the assertions below say what was missing
   } finally {
@@ -103,6 +116,26 @@ describe('gateway: kill -9 of the forwarding node mid-stream', () => {
       const statsAfter = await upstreamStats();
       expect(statsAfter.resumed).toBeGreaterThan(statsBefore.resumed); // node B reopened the upstream stream
       expect(statsAfter.progressDone).toBe(statsBefore.progressDone + 1); // the tool ran once, not re-called
+    } finally {
+      await fleet.cluster.nodes[0]!.restart();
+    }
+  }, 90_000);
+
+  test('resumable upstream: a server→client request the upstream sends on the resumed stream reaches the client, and its answer, posted to a third node, goes upstream', async () => {
+    try {
+      let asked: { id: unknown } | undefined;
+      const { before, after } = await killMidStream('rs', 0, 1, 'resumable-ask', { steps: STEPS, ask: '2+2' }, async (e, s) => {
+        if (!e.data.includes('sampling/createMessage')) return;
+        asked = JSON.parse(e.data) as { id: unknown };
+        const answer = await post(fleet.node(2, 'rs'), { jsonrpc: '2.0', id: asked.id, result: { role: 'assistant', content: { type: 'text', text: 'four' }, model: 'test' } }, { sid: s.sid, version: s.version });
+        expect(answer.status).toBe(202);
+      });
+      expect(typeof asked?.id).toBe('string'); // cluster-unique, not the upstream's own number
+      const all = messagesOf([...before, ...after]);
+      expect(all.filter((m) => m.method === 'notifications/progress').map((m) => m.params.progress as number)).toEqual(Array.from({ length: STEPS }, (_, i) => i + 1));
+      const finals = all.filter((m) => m.id === 'resumable-ask' && !('method' in m));
+      expect(finals).toHaveLength(1);
+      expect(finals[0]!.result?.content?.[0]?.text).toBe(`did ${STEPS}, answer: four`);
     } finally {
       await fleet.cluster.nodes[0]!.restart();
     }

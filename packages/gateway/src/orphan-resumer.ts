@@ -11,8 +11,8 @@
  * during the resumption is taken over the same way. Upstreams without event ids never get here: the engine
  * answers REQUEST_OWNER_LOST after the lease, as for module tenants.
  *
- * Server→client requests the upstream sends on a resumed stream are refused upstream (a JSON-RPC error):
- * their answers could not be routed back to this adopter (docs/gateway.md).
+ * Server→client requests the upstream sends on a resumed stream reach the client with cluster-unique ids,
+ * and the client's answer, posted to any node, comes back here and goes upstream (answer-relay.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { isRequest, type JsonRpcMessage, type JsonRpcResponse, type RequestId } from '@switchboard/protocol';
@@ -22,6 +22,7 @@ import { toUpstreamError, upstreamErrorBody, UpstreamError, type UpstreamFailure
 import { responseOf, Upstream2025, type UpstreamSession } from './upstream-2025';
 import type { UpstreamPool } from './upstream-pool';
 import { systemClock } from '@switchboard/transport';
+import { AnswerRelay } from './answer-relay';
 
 export interface OrphanResumerDeps {
   pool: UpstreamPool;
@@ -32,6 +33,7 @@ export interface OrphanResumerDeps {
 export function createOrphanResumer(deps: OrphanResumerDeps): ResumeOrphan {
   // Stands for this process in the adopted leases (`<holder> <streamId>`, refreshed by this holder only).
   const holder = `gw-${process.pid}-${randomBytes(6).toString('base64url')}`;
+  const relay = new AnswerRelay(deps.store, holder, deps.log);
   return async (orphan) => {
     const stored = await deps.store.readUpstreamState(orphan.ref, 0);
     if (stored === null) return false;
@@ -39,7 +41,7 @@ export function createOrphanResumer(deps: OrphanResumerDeps): ResumeOrphan {
     if (!sid) return false;
     if (!(await deps.store.adoptOrphanedStream(orphan.ref, orphan.streamId, orphan.requests.map((r) => r.k), holder, orphan.limits.leaseMs))) return false;
     deps.log(`resuming the upstream stream of orphaned stream ${orphan.streamId} of session ${orphan.ref.sid}`);
-    void new AdoptedStream(deps, holder, orphan, { sessionId: sid, protocolVersion: pv }).run().catch((err) => deps.log('resuming an orphaned stream failed', err));
+    void new AdoptedStream(deps, holder, relay, orphan, { sessionId: sid, protocolVersion: pv }).run().catch((err) => deps.log('resuming an orphaned stream failed', err));
     return true;
   };
 }
@@ -58,10 +60,13 @@ class AdoptedStream {
   /** Leases of cancelled requests, released with the next append. */
   private releaseLater: string[] = [];
   private chain: Promise<void> = Promise.resolve();
+  /** Ids of the server→client requests relayed on this stream. */
+  private readonly relayed: string[] = [];
 
   constructor(
     private readonly deps: OrphanResumerDeps,
     private readonly holder: string,
+    private readonly relay: AnswerRelay,
     private readonly orphan: OrphanedStream,
     private readonly session: UpstreamSession,
   ) {
@@ -77,6 +82,7 @@ class AdoptedStream {
       await this.chain;
     } finally {
       stop.abort();
+      this.relay.forget(this.relayed);
     }
   }
 
@@ -125,14 +131,19 @@ class AdoptedStream {
     }
   }
 
-  /** A message of the resumed stream other than the response: logged with its cursor, or (a request) refused upstream. */
+  /**
+   * A message of the resumed stream other than the response: logged with its cursor. A server→client request
+   * is logged under a cluster-unique id once its pending record is stored; the client's answer goes upstream.
+   */
   private other(r: Running, m: JsonRpcMessage, cursor: string): void {
-    if (isRequest(m)) {
-      this.tellUpstream({ jsonrpc: '2.0', id: m.id, error: { code: -32603, message: 'server requests cannot be relayed on a stream resumed after a gateway node failure' } });
-      return;
-    }
     r.resume = cursor;
-    this.append([JSON.stringify(m)], { end: false, release: [] });
+    if (!isRequest(m)) return this.append([JSON.stringify(m)], { end: false, release: [] });
+    const { ref } = this.orphan;
+    this.append(async () => {
+      const id = await this.relay.issue(ref, m, this.deps.pool.cfg.timeoutMs, (answer) => this.tellUpstream(answer));
+      this.relayed.push(id);
+      return [JSON.stringify({ ...m, id })];
+    }, { end: false, release: [] });
   }
 
   /** The stream's request record: the unanswered requests and their cursors (streams/writer.ts StreamRequestRecord). */
@@ -140,20 +151,20 @@ class AdoptedStream {
     return JSON.stringify({ reqs: [...this.open].filter(([, r]) => !r.cancelled).map(([k, r]) => ({ k, id: r.id, resume: r.resume })) });
   }
 
-  /** Appends in order; the record is taken now, matching what this append logs. */
-  private append(messages: string[], o: { end: boolean; release: string[] }): void {
+  /** Appends in order (`messages` may be made just before, in turn); the record is taken now, matching what this append logs. */
+  private append(messages: string[] | (() => Promise<string[]>), o: { end: boolean; release: string[] }): void {
     const { store } = this.deps;
     const { ref, streamId, limits } = this.orphan;
     const release = [...o.release, ...this.releaseLater];
     this.releaseLater = [];
     const requestRecord = o.end ? undefined : this.record();
-    if (messages.length === 0 && !o.end) {
+    if (Array.isArray(messages) && messages.length === 0 && !o.end) {
       this.releaseLater = release;
       return;
     }
     this.chain = this.chain
       .then(async () => {
-        await store.appendEvents(ref, streamId, messages, {
+        await store.appendEvents(ref, streamId, Array.isArray(messages) ? messages : await messages(), {
           maxLen: limits.maxLen,
           ttlMs: o.end ? limits.endedTtlMs : limits.ttlMs,
           maxBytes: limits.maxBytes,
@@ -175,6 +186,7 @@ class AdoptedStream {
       if (signal.aborted || live.length === 0) return;
       try {
         const cancelled = await store.refreshLeases(ref, this.holder, live, limits.leaseMs, { streamIds: [streamId], ttlMs: limits.ttlMs });
+        void this.relay.poll();
         for (const k of cancelled) {
           const r = this.open.get(k);
           if (!r || r.cancelled) continue;
