@@ -45,6 +45,17 @@ const stats = async (): Promise<UpstreamStats> => (await fetch(`http://127.0.0.1
 const textOf = (m: Record<string, any> | undefined): string | undefined => m?.result?.content?.[0]?.text;
 const responseTo = (msgs: Record<string, any>[], id: unknown) => msgs.find((m) => m.id === id && !('method' in m));
 
+/**
+ * The fleet node reading the upstream GET stream of gateway session `sid`: its lease holds `<pid>-<random>` of
+ * that node's process. (An object, not the bare index: waitFor treats 0 as "not yet".)
+ */
+async function readerNodeOf(sid: string): Promise<{ i: number }> {
+  const value = await redisCommand((fleet.cluster.redis as RedisServer).port, ['GET', `sb:gw:{${sid}}:upstream-reader`]);
+  const i = fleet.cluster.nodes.findIndex((n) => value.includes(`${n.pid}-`));
+  if (i < 0) throw new Error(`lease "${value}", node pids ${fleet.cluster.nodes.map((n) => n.pid).join(' ')}`);
+  return { i };
+}
+
 beforeAll(async () => {
   upstreamPort = await freePort();
   await startUpstream();
@@ -205,14 +216,7 @@ describe('gateway tenants on a 3-node fleet', () => {
   test('kill -9 of the node reading the upstream GET stream: another node takes the stream over and unsolicited messages flow again', async () => {
     const creds = { authorization: `Bearer ${CLIENT_KEY}` };
     const s = await initSessionAs(fleet.lb('gw'), creds);
-    // The reader's lease holds `<pid>-<random>` of its node's process.
-    // (An object, not the bare index: waitFor treats 0 as "not yet".)
-    const readerNode = async (): Promise<{ i: number }> => {
-      const value = await redisCommand((fleet.cluster.redis as RedisServer).port, ['GET', `sb:gw:{${s.sid}}:upstream-reader`]);
-      const i = fleet.cluster.nodes.findIndex((n) => value.includes(`${n.pid}-`));
-      if (i < 0) throw new Error(`lease "${value}", node pids ${fleet.cluster.nodes.map((n) => n.pid).join(' ')}`);
-      return { i };
-    };
+    const readerNode = () => readerNodeOf(s.sid);
     const { i: holder } = await waitFor(readerNode, { timeoutMs: 5_000, message: 'a node reads the upstream GET stream' });
     const others = [0, 1, 2].filter((i) => i !== holder);
     const openBefore = (await stats()).getOpen;
@@ -243,12 +247,7 @@ describe('gateway tenants on a 3-node fleet', () => {
   test('kill -9 of the reader node of a session that only listens: the node holding the client\'s GET stream takes the upstream stream over, with no request', async () => {
     const creds = { authorization: `Bearer ${CLIENT_KEY}` };
     const s = await initSessionAs(fleet.lb('gw'), creds);
-    const readerNode = async (): Promise<{ i: number }> => {
-      const value = await redisCommand((fleet.cluster.redis as RedisServer).port, ['GET', `sb:gw:{${s.sid}}:upstream-reader`]);
-      const i = fleet.cluster.nodes.findIndex((n) => value.includes(`${n.pid}-`));
-      if (i < 0) throw new Error(`lease "${value}"`);
-      return { i };
-    };
+    const readerNode = () => readerNodeOf(s.sid);
     const { i: holder } = await waitFor(readerNode, { timeoutMs: 5_000, message: 'a node reads the upstream GET stream' });
     const listener = (holder + 1) % 3;
     const get = backgroundSse(await getAs(fleet.node(listener, 'gw'), s, creds), new AbortController());
