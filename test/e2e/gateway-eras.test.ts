@@ -9,8 +9,8 @@
  * Rounds of one exchange go to different nodes on purpose: nothing of a translation is node-local.
  */
 import path from 'node:path';
-import { freePort, spawnManaged, startEdge, waitForPort, type Edge, type ManagedProcess } from '@switchboard/test-helpers';
-import { callTool as callTool25, initSession, post, readAll, type Session } from './mcp-http';
+import { freePort, initializeRequest, spawnManaged, startEdge, waitFor, waitForPort, type Edge, type ManagedProcess } from '@switchboard/test-helpers';
+import { callTool as callTool25, initSession, openGet, post, readAll, type Session } from './mcp-http';
 import { backgroundSse, openSse2024, startFleet, type Fleet } from './fleet';
 import { call, callTool, envelope } from './http-2026';
 
@@ -119,6 +119,22 @@ describe('2025 and 2024 clients, 2026-07-28 upstream (the demo server, stateless
     const msgs = await readAll(await callTool25(fleet.node(2, 'd26'), s, 'test_tool_with_progress', {}, 'p', { progressToken: 'tok' }));
     expect(msgs.filter((m) => m.method === 'notifications/progress').map((m) => m.params.progress)).toEqual([0, 50, 100]);
     expect(textOf(responseTo(msgs, 'p'))).toMatch(/progress executed/);
+  });
+
+  test('list changes of the 2026-07-28 upstream reach a 2025 session\'s GET stream (the GET node holds the upstream listen stream); listChanged is advertised', async () => {
+    const init = await post(fleet.node(0, 'd26'), initializeRequest('2025-11-25'));
+    expect(((await init.clone().json()) as { result: { capabilities: { tools: unknown } } }).result.capabilities.tools).toEqual({ listChanged: true });
+    const s = await initSession(fleet.node(0, 'd26'));
+    const get = backgroundSse(await openGet(fleet.node(1, 'd26'), s), new AbortController());
+    expect(get.status).toBe(200);
+    // The GET node opens the upstream listen stream on its next listener heartbeat: trigger until heard.
+    let n = 0;
+    await waitFor(async () => {
+      await readAll(await callTool25(fleet.node(2, 'd26'), s, 'test_trigger_tool_change', {}, `change-${++n}`));
+      await new Promise((r) => setTimeout(r, 500));
+      return get.messages().some((m) => m.method === 'notifications/tools/list_changed');
+    }, { timeoutMs: 20_000, intervalMs: 0, message: 'the upstream\'s tools/list_changed reached the GET stream' });
+    get.close();
   });
 
   test("an upstream input_required becomes an elicitation request on the 2025 session; the answer, sent to another node, completes the call", async () => {

@@ -96,7 +96,7 @@ export async function serveMcp(deps: AppDeps, req: IncomingMessage, res: ServerR
   const route = endpoint === 'mcp' && verb === 'POST' ? routePost(req.headers, body, tenant.eras, parsed) : undefined;
   if (route) facts.era = route.era;
   // A 2025 session's load overlaps the rate-limit round trip (latency of one store round trip, not two).
-  const prefetch = route?.era === ERA_2025 && !route.reject ? deps.engine.prefetchSession(caller, req) : undefined;
+  const prefetch = route?.era === ERA_2025 && !route.reject ? deps.engine.prefetchSession(caller, req, parsed) : undefined;
 
   const methods = verb === 'POST' ? methodsOf(parsed) : [];
   const method = methods[0];

@@ -14,7 +14,12 @@ import { Upstream2025 } from './upstream-2025';
 
 export function createGatewayServerFactory(o: GatewayInstanceDeps & { store: Store }): ServerFactory {
   // A 2026-07-28 upstream has no sessions: each instance translates (front-2025.ts), nothing to end.
-  if (o.pool.cfg.era === '2026-07-28') return () => new Front2025(o.pool);
+  if (o.pool.cfg.era === '2026-07-28') {
+    const front: ServerFactory = () => new Front2025(o.pool);
+    // The node holding a session's GET stream relays the upstream's list changes to it (change-listener-2026.ts).
+    front.warmWhileListening = true;
+    return front;
+  }
   const factory: ServerFactory = () => new GatewayInstance(o);
   factory.endSession = (ref) => endUpstreamSession(o, ref);
   // Only Streamable upstreams have sessions whose streams can be resumed (a 2024 upstream's session is its connection).

@@ -6,8 +6,8 @@
  * `timeoutMs` restarted by every upstream message, cancellation, the UPSTREAM_* error mapping).
  *
  * Capabilities advertised are the upstream's features that translate: tools, resources, prompts,
- * completions, logging. `listChanged` and `resources.subscribe` are dropped: change notifications do not
- * cross eras here (2025 sessions hear them on a GET stream, 2026-07-28 clients on `subscriptions/listen`).
+ * completions, logging. `resources.subscribe` is dropped, and `listChanged` unless the translator relays
+ * list changes (`keepListChanged`: 2025 sessions of a 2026-07-28 upstream, front-2025.ts).
  */
 import { ProtocolError, Server, type Implementation, type ServerCapabilities, type ServerContext, type ServerOptions } from '@modelcontextprotocol/server';
 import type { JsonRpcResponse } from '@switchboard/protocol';
@@ -30,18 +30,19 @@ export interface UpstreamFace {
 
 export type Forward = (method: string, params: Record<string, unknown>, ctx: ServerContext) => Promise<Record<string, unknown>>;
 
-export function translatedCapabilities(upstream: ServerCapabilities): ServerCapabilities {
+export function translatedCapabilities(upstream: ServerCapabilities, keepListChanged = false): ServerCapabilities {
   const out: ServerCapabilities = {};
-  if (upstream.tools) out.tools = {};
-  if (upstream.resources) out.resources = {};
-  if (upstream.prompts) out.prompts = {};
+  const changes = (c: { listChanged?: boolean }) => (keepListChanged && c.listChanged === true ? { listChanged: true } : {});
+  if (upstream.tools) out.tools = changes(upstream.tools);
+  if (upstream.resources) out.resources = changes(upstream.resources);
+  if (upstream.prompts) out.prompts = changes(upstream.prompts);
   if (upstream.completions) out.completions = {};
   if (upstream.logging) out.logging = {};
   return out;
 }
 
-export function buildForwardingServer(face: UpstreamFace, forward: Forward, options: Omit<ServerOptions, 'capabilities' | 'instructions'> = {}): Server {
-  const capabilities = translatedCapabilities(face.capabilities);
+export function buildForwardingServer(face: UpstreamFace, forward: Forward, options: Omit<ServerOptions, 'capabilities' | 'instructions'> = {}, keepListChanged = false): Server {
+  const capabilities = translatedCapabilities(face.capabilities, keepListChanged);
   const server = new Server(face.serverInfo, { ...options, capabilities, ...(face.instructions !== undefined && { instructions: face.instructions }) });
   for (const [capability, methods] of Object.entries(FORWARDED)) {
     if (!(capability in capabilities)) continue;

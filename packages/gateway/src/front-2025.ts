@@ -12,12 +12,14 @@
  * the handler again with the answers; the retry carries them (`inputResponses`) and the upstream's
  * `requestState`, byte-exact. Progress and log messages on the upstream's response stream reach the
  * client related to the request. A client's `notifications/cancelled` aborts the upstream POST, which is
- * the 2026-07-28 cancellation.
+ * the 2026-07-28 cancellation. List changes the upstream advertises reach the session's GET stream from the
+ * node holding it (change-listener-2026.ts), so a 2025 client sees `listChanged` advertised.
  */
 import type { JSONRPCMessage, Server, ServerContext, Transport } from '@modelcontextprotocol/server';
 import { isNotification } from '@switchboard/protocol';
 import type { ServerLike } from '@switchboard/transport';
 import { toUpstreamError, upstreamErrorBody } from './errors';
+import { ChangeListener2026, listChangeFilter } from './change-listener-2026';
 import { buildForwardingServer, runUpstreamCall } from './forwarding-server';
 import { Upstream2026, type ClientEnvelope } from './upstream-2026';
 import type { UpstreamPool } from './upstream-pool';
@@ -28,6 +30,7 @@ const FIELDS_2026_ONLY = ['ttlMs', 'cacheScope'];
 export class Front2025 implements ServerLike {
   private server: Server | undefined;
   private logLevel: string | undefined;
+  private changes: ChangeListener2026 | undefined;
 
   constructor(private readonly pool: UpstreamPool) {}
 
@@ -47,7 +50,16 @@ export class Front2025 implements ServerLike {
       await transport.start();
       return;
     }
-    const server = buildForwardingServer(face, (method, params, ctx) => this.forward(upstream, method, params, ctx));
+    const server = buildForwardingServer(face, (method, params, ctx) => this.forward(upstream, method, params, ctx), {}, true);
+    const filter = listChangeFilter(face.capabilities);
+    if (filter) {
+      this.changes = new ChangeListener2026(upstream, filter, () => this.clientEnvelope(), (change) => {
+        const s = this.server;
+        if (!s) return;
+        const sent = change === 'tools' ? s.sendToolListChanged() : change === 'prompts' ? s.sendPromptListChanged() : s.sendResourceListChanged();
+        void sent.catch(() => {});
+      });
+    }
     if (face.capabilities.logging) {
       server.setRequestHandler('logging/setLevel', (req) => {
         this.logLevel = req.params.level;
@@ -59,7 +71,18 @@ export class Front2025 implements ServerLike {
     await server.connect(transport);
   }
 
+  /** The heartbeat of the node holding the session's GET stream (factory.ts: warmWhileListening). */
+  maintain(heartbeatMs: number): void {
+    if (this.server) this.changes?.heartbeat(heartbeatMs);
+  }
+
+  /** The instance holds the session's upstream listen stream: not released while it does. */
+  get busy(): boolean {
+    return this.changes?.listening === true;
+  }
+
   async close(): Promise<void> {
+    this.changes?.stop();
     const server = this.server;
     this.server = undefined;
     if (!server) return;
@@ -67,13 +90,18 @@ export class Front2025 implements ServerLike {
     await server.close();
   }
 
-  private async forward(upstream: Upstream2026, method: string, params: Record<string, unknown>, ctx: ServerContext): Promise<Record<string, unknown>> {
-    const server = this.server!;
-    const client: ClientEnvelope = {
-      clientInfo: server.getClientVersion() ?? { name: 'unknown', version: '0' },
-      clientCapabilities: (server.getClientCapabilities() ?? {}) as Record<string, unknown>,
+  /** Who the client is, for the upstream's envelope (from its initialize; its log level once set). */
+  private clientEnvelope(): ClientEnvelope {
+    const server = this.server;
+    return {
+      clientInfo: server?.getClientVersion() ?? { name: 'unknown', version: '0' },
+      clientCapabilities: (server?.getClientCapabilities() ?? {}) as Record<string, unknown>,
       ...(this.logLevel !== undefined && { logLevel: this.logLevel }),
     };
+  }
+
+  private async forward(upstream: Upstream2026, method: string, params: Record<string, unknown>, ctx: ServerContext): Promise<Record<string, unknown>> {
+    const client = this.clientEnvelope();
     // A shim round: the answers and the upstream's own state go back with the retried request.
     const outgoing = { ...params };
     if (ctx.mcpReq.inputResponses !== undefined) outgoing.inputResponses = ctx.mcpReq.inputResponses;

@@ -18,8 +18,9 @@ import {
 } from '@modelcontextprotocol/server';
 import type { JsonRpcMessage, JsonRpcResponse } from '@switchboard/protocol';
 import { UpstreamError } from './errors';
-import { responseOf, Upstream2025 } from './upstream-2025';
-import type { UpstreamPool } from './upstream-pool';
+import { readSseEvents } from './sse-reader';
+import { isMessage, responseOf, Upstream2025 } from './upstream-2025';
+import { header, type UpstreamPool } from './upstream-pool';
 
 export const UPSTREAM_VERSION_2026 = '2026-07-28';
 /** How long one node reuses an upstream's `server/discover` answer. */
@@ -72,13 +73,7 @@ export class Upstream2026 {
    * as they arrive. The id is the gateway's own (the upstream never sees the client's ids).
    */
   async request(method: string, params: Record<string, unknown>, client: ClientEnvelope, signal: AbortSignal, other: (m: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
-    const meta = {
-      ...(params._meta as Record<string, unknown> | undefined),
-      [PROTOCOL_VERSION_META_KEY]: UPSTREAM_VERSION_2026,
-      [CLIENT_INFO_META_KEY]: client.clientInfo,
-      [CLIENT_CAPABILITIES_META_KEY]: client.clientCapabilities,
-      ...(client.logLevel !== undefined && { [LOG_LEVEL_META_KEY]: client.logLevel }),
-    };
+    const meta = envelopeMeta(params._meta as Record<string, unknown> | undefined, client);
     const id = `gw:${randomUUID()}`;
     const headers: Record<string, string> = { 'mcp-method': method };
     const nameParam = NAME_PARAM[method];
@@ -87,4 +82,47 @@ export class Upstream2026 {
     const out = await this.http.post({ jsonrpc: '2.0', id, method, params: { ...params, _meta: meta } }, { sessionId: '', protocolVersion: UPSTREAM_VERSION_2026 }, signal, headers);
     return responseOf(out.messages, id, other);
   }
+
+  /**
+   * One `subscriptions/listen` stream for the change notifications `filter` asks for (a long-lived upstream
+   * stream: a stream-agent connection, the caller holds a `maxStreams` slot); its messages go to `onMessage`.
+   * Resolves when the upstream ends the stream, rejects when it refuses or fails.
+   */
+  async listen(filter: Record<string, boolean>, client: ClientEnvelope, signal: AbortSignal, onMessage: (m: JsonRpcMessage) => void): Promise<void> {
+    const { pool } = this;
+    const body = { jsonrpc: '2.0', id: `gw:${randomUUID()}`, method: LISTEN, params: { notifications: filter, _meta: envelopeMeta(undefined, client) } };
+    const headers = pool.headers({ 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': UPSTREAM_VERSION_2026, 'mcp-method': LISTEN });
+    const res = await pool.send(pool.cfg.url, 'POST', headers, JSON.stringify(body), signal, true);
+    if (res.status !== 200 || !(header(res.headers, 'content-type') ?? '').startsWith('text/event-stream')) {
+      res.body.destroy();
+      throw new UpstreamError('http_error', `subscriptions/listen answered HTTP ${res.status}`, res.status);
+    }
+    try {
+      for await (const ev of readSseEvents(res.body, pool.cfg.maxResponseBytes)) {
+        if (ev.event !== 'message' || ev.data === '') continue;
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(ev.data);
+        } catch {
+          continue;
+        }
+        if (isMessage(parsed)) onMessage(parsed as JsonRpcMessage);
+      }
+    } finally {
+      res.body.destroy();
+    }
+  }
+}
+
+const LISTEN = 'subscriptions/listen';
+
+/** A request's `_meta` with the 2026-07-28 envelope of the translated client. */
+function envelopeMeta(given: Record<string, unknown> | undefined, client: ClientEnvelope): Record<string, unknown> {
+  return {
+    ...given,
+    [PROTOCOL_VERSION_META_KEY]: UPSTREAM_VERSION_2026,
+    [CLIENT_INFO_META_KEY]: client.clientInfo,
+    [CLIENT_CAPABILITIES_META_KEY]: client.clientCapabilities,
+    ...(client.logLevel !== undefined && { [LOG_LEVEL_META_KEY]: client.logLevel }),
+  };
 }

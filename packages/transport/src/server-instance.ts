@@ -15,9 +15,10 @@ export interface ServerLike {
   readonly busy?: boolean;
   /**
    * Optional, with `ServerFactory.warmWhileListening`: called on every listener heartbeat of the node holding
-   * the session's standalone GET stream (a gateway instance claims the upstream's GET stream if no node reads it).
+   * the session's standalone GET stream (a gateway instance claims the upstream's GET stream if no node reads it,
+   * or keeps a 2026-07-28 upstream's listen stream open). `heartbeatMs`: the next call comes within about this long.
    */
-  maintain?(): void;
+  maintain?(heartbeatMs: number): void;
 }
 export type ServerFactory = (() => ServerLike) & {
   /**

@@ -78,7 +78,15 @@ export class Sse2024Transport {
     hooks.onSessionCreated?.(caller.tenant, 'sse2024');
     const connectionId = randomBytes(9).toString('base64url');
     await store.claimListener(ref, connectionId, opts.listenerTtlMs);
-    const release = this.host.holdListener({ ref, connectionId, sessionTtlMs: ttlMs, principal: caller.principal, onLost: () => res.destroy() });
+    const factory = caller.createServer;
+    const release = this.host.holdListener({
+      ref,
+      connectionId,
+      sessionTtlMs: ttlMs,
+      principal: caller.principal,
+      onLost: () => res.destroy(),
+      ...(factory.warmWhileListening && { warm: { factory, principal: caller.principal, sessionTtlMs: ttlMs } }),
+    });
     await reader.attach(ref, SSE2024_STREAM_ID, res, {
       cursor: '0-0',
       showPrime: false,

@@ -50,6 +50,8 @@ export interface Engine2025Deps {
 export interface SessionPrefetch {
   readonly sid: string;
   readonly settings: SessionSettings;
+  /** The body's messages, checked as `handlePost` checks them (it reuses them). */
+  readonly body: { messages: JsonRpcMessage[]; batch: boolean };
   readonly record: Promise<SessionRecord | null>;
 }
 
@@ -155,19 +157,34 @@ export class Engine2025 {
 
   /**
    * Starts a POST's session load early, before the edge's rate limits are counted, so the two store round
-   * trips overlap (one round trip of latency, not two). Undefined when the POST carries no well-formed
-   * session id: `handlePost` then answers as usual. The load only reads and refreshes the session record; its
-   * verdict (owner, wire) is taken when `handlePost` uses it. A request refused after this (429, 406, draining)
+   * trips overlap (one round trip of latency, not two). Only for a POST that `handlePost` would take to the
+   * session lookup — the same header and body checks pass, it is no `initialize`, its session id is
+   * well-formed — so a request refused before the lookup still never touches the store; undefined otherwise
+   * (`handlePost` then answers as usual). The load only reads and refreshes the session record; its verdict
+   * (owner, wire) is taken when `handlePost` uses it. A request the rate limits or a drain refuse after this
    * has still refreshed its session's idle TTL: it was activity on the session.
    */
-  prefetchSession(caller: CallerContext, req: IncomingMessage): SessionPrefetch | undefined {
+  prefetchSession(caller: CallerContext, req: IncomingMessage, parsed: unknown): SessionPrefetch | undefined {
     const raw = req.headers[HEADER_SESSION_ID];
     const sid = Array.isArray(raw) ? raw[0] : raw;
     if (!sid || !isValidSessionId(sid)) return undefined;
+    let body: SessionPrefetch['body'];
+    try {
+      assertPostAccept(req);
+      assertJsonContentType(req);
+      body = parseMessages(parsed, this.bodyLimits());
+    } catch {
+      return undefined; // handlePost answers it, without the store
+    }
+    if (body.messages.some((m) => isRequest(m) && m.method === 'initialize')) return undefined;
     const settings = this.settingsOf(caller);
     const record = this.touch(caller, sid, settings);
     record.catch(() => {}); // awaited by handlePost, or dropped when the request is refused first
-    return { sid, settings, record };
+    return { sid, settings, body, record };
+  }
+
+  private bodyLimits(): { maxBatchLength: number; maxDepth: number } {
+    return { maxBatchLength: this.ctx.opts.maxBatchLength, maxDepth: this.ctx.opts.maxJsonDepth };
   }
 
   private touch(caller: CallerContext, sid: string, settings: SessionSettings): Promise<SessionRecord | null> {
@@ -190,10 +207,14 @@ export class Engine2025 {
    * `prefetch`: this request's session load, started by `prefetchSession`.
    */
   async handlePost(caller: CallerContext, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown, prefetch?: SessionPrefetch): Promise<void> {
-    assertPostAccept(req);
-    assertJsonContentType(req);
-    const limits = { maxBatchLength: this.ctx.opts.maxBatchLength, maxDepth: this.ctx.opts.maxJsonDepth };
-    const { messages, batch } = parsed === undefined ? parseBody(body, limits) : parseMessages(parsed, limits);
+    let checked = prefetch?.body;
+    if (!checked) {
+      assertPostAccept(req);
+      assertJsonContentType(req);
+      const limits = this.bodyLimits();
+      checked = parsed === undefined ? parseBody(body, limits) : parseMessages(parsed, limits);
+    }
+    const { messages, batch } = checked;
     const init = messages.find((m) => isRequest(m) && m.method === 'initialize') as JsonRpcRequest | undefined;
     if (init) {
       if (batch) throw new McpHttpError('INITIALIZE_IN_BATCH', { id: init.id });

@@ -179,8 +179,8 @@ export class LocalSession {
    * state sync. A busy instance is never released.
    */
   /** The listener heartbeat of a `warmWhileListening` factory's session (session-registry.ts). */
-  maintainServer(): void {
-    this.server.maintain?.();
+  maintainServer(heartbeatMs: number): void {
+    this.server.maintain?.(heartbeatMs);
   }
 
   get busy(): boolean {

@@ -150,7 +150,7 @@ export class SessionRegistry {
     const inbox = channels.nodeInbox(this.ctx.nodeId);
     const handler = (_: string, message: string) => void this.onInbox(message).catch((err) => this.ctx.log('inbox handling failed', err));
     await this.ctx.store.subscribe(inbox, handler);
-    const tickMs = Math.max(TRANSPORT_TIMINGS.minRefreshTickMs, Math.floor(Math.min(this.ctx.opts.leaseMs, this.ctx.opts.listenerTtlMs) / 3));
+    const tickMs = this.tickMs();
     // Local only (no store call), so it can run far more often than the store maintenance tick.
     const sweepMs = Math.min(TRANSPORT_TIMINGS.maxSweepMs, Math.max(TRANSPORT_TIMINGS.minSweepMs, Math.floor(this.ctx.opts.instanceIdleMs / 4)));
     const { clock } = this.ctx;
@@ -197,6 +197,11 @@ export class SessionRegistry {
     });
   }
 
+  /** The maintenance tick: leases and listener claims are refreshed this often. */
+  private tickMs(): number {
+    return Math.max(TRANSPORT_TIMINGS.minRefreshTickMs, Math.floor(Math.min(this.ctx.opts.leaseMs, this.ctx.opts.listenerTtlMs) / 3));
+  }
+
   /** Sessions whose instance a held listener keeps warm (`ListenerClaim.warm`). */
   private warmListened(): Set<string> {
     const keys = new Set<string>();
@@ -208,11 +213,12 @@ export class SessionRegistry {
   private async maintainListened(ref: SessionRef, warm: NonNullable<ListenerClaim['warm']>): Promise<void> {
     let s = this.find(ref);
     if (!s) {
-      const record = await this.ctx.store.touchSession(ref, warm.sessionTtlMs, { principal: warm.principal, transport: 'streamable' });
+      // Either wire: a 2024 HTTP+SSE session's connection is its listener too.
+      const record = await this.ctx.store.touchSession(ref, warm.sessionTtlMs, { principal: warm.principal });
       if (!record || record.principal !== warm.principal) return;
       s = await this.obtain(ref, record, warm.factory);
     }
-    s.maintainServer();
+    s.maintainServer(this.tickMs());
   }
 
   /** Client requests running on this node, across sessions (drain waits for zero). */
