@@ -188,6 +188,18 @@ export function isMessage(v: unknown): boolean {
   return typeof v === 'object' && v !== null && !Array.isArray(v) && (v as { jsonrpc?: unknown }).jsonrpc === '2.0';
 }
 
+/** The JSON-RPC messages of an event on a long-lived upstream stream (one, or a batch); none for other events or unreadable data. */
+export function messagesOfEvent(ev: { event: string; data: string }): JsonRpcMessage[] {
+  if (ev.event !== 'message' || ev.data === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(ev.data);
+  } catch {
+    return [];
+  }
+  return (Array.isArray(parsed) ? parsed : [parsed]).filter(isMessage) as JsonRpcMessage[];
+}
+
 /** Reads upstream messages until the response to `id`; the others (notifications, server→client requests) go to `other`. */
 export async function responseOf(messages: AsyncGenerator<JsonRpcMessage>, id: RequestId, other: (m: JsonRpcMessage) => void): Promise<JsonRpcResponse> {
   for await (const m of messages) {

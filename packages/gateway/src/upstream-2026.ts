@@ -19,7 +19,7 @@ import {
 import type { JsonRpcMessage, JsonRpcResponse } from '@switchboard/protocol';
 import { UpstreamError } from './errors';
 import { readSseEvents } from './sse-reader';
-import { isMessage, responseOf, Upstream2025 } from './upstream-2025';
+import { messagesOfEvent, responseOf, Upstream2025 } from './upstream-2025';
 import { header, type UpstreamPool } from './upstream-pool';
 
 export const UPSTREAM_VERSION_2026 = '2026-07-28';
@@ -98,16 +98,7 @@ export class Upstream2026 {
       throw new UpstreamError('http_error', `subscriptions/listen answered HTTP ${res.status}`, res.status);
     }
     try {
-      for await (const ev of readSseEvents(res.body, pool.cfg.maxResponseBytes)) {
-        if (ev.event !== 'message' || ev.data === '') continue;
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(ev.data);
-        } catch {
-          continue;
-        }
-        if (isMessage(parsed)) onMessage(parsed as JsonRpcMessage);
-      }
+      for await (const ev of readSseEvents(res.body, pool.cfg.maxResponseBytes)) for (const m of messagesOfEvent(ev)) onMessage(m);
     } finally {
       res.body.destroy();
     }

@@ -17,7 +17,7 @@ import type { JsonRpcMessage } from '@switchboard/protocol';
 import type { SessionRef, Store } from '@switchboard/store';
 import { toUpstreamError } from './errors';
 import { readSseEvents } from './sse-reader';
-import { isMessage, type UpstreamSession } from './upstream-2025';
+import { messagesOfEvent, type UpstreamSession } from './upstream-2025';
 import { header, type UpstreamPool } from './upstream-pool';
 import { systemClock } from '@switchboard/transport';
 
@@ -115,14 +115,7 @@ export class UpstreamReader {
           failures = 0;
           for await (const ev of readSseEvents(res.body, pool.cfg.maxResponseBytes, (ms) => (retryMs = ms))) {
             if (ev.id !== undefined) lastId = ev.id;
-            if (ev.event !== 'message' || ev.data === '') continue;
-            let parsed: unknown;
-            try {
-              parsed = JSON.parse(ev.data);
-            } catch {
-              continue;
-            }
-            for (const m of Array.isArray(parsed) ? parsed : [parsed]) if (isMessage(m)) this.deps.onMessage(m as JsonRpcMessage);
+            for (const m of messagesOfEvent(ev)) this.deps.onMessage(m);
           }
         }
       } catch (err) {
