@@ -5,13 +5,12 @@
  * A factory without the flag gets nothing of it. Two engines ("nodes") on one memory store, behind real
  * node:http servers, on a manual clock.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { MemoryStore } from '@switchboard/store';
 import { createDemoServer } from '@switchboard/demo-server';
 import type { CallerContext } from '../caller';
 import { Engine2025 } from './engine';
 import type { ServerFactory, ServerLike } from '../server-instance';
+import { startServer } from '../test-support/http';
 import { ManualClock, settle } from '../test-support/manual-clock';
 
 const OPTIONS = { instanceIdleMs: 200, leaseMs: 900, listenerTtlMs: 900, sseUpgradeAfterMs: 5_000 };
@@ -27,27 +26,16 @@ async function startNode(store: MemoryStore, nodeId: string, clock: ManualClock,
   const engine = new Engine2025({ store, nodeId, clock, options: OPTIONS });
   const controller = new AbortController();
   const loops = engine.start(controller.signal);
-  const server = http.createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      const served = req.method === 'GET' ? engine.handleGet(caller, req, res) : engine.handlePost(caller, req, res, body);
-      served.catch((err: Error) => {
-        if (!res.headersSent) res.writeHead(500).end(err.message);
-      });
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const server = await startServer();
+  server.handle((req, res, body) => (req.method === 'GET' ? engine.handleGet(caller, req, res) : engine.handlePost(caller, req, res, body)));
   return {
     engine,
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`,
+    url: server.url,
     stop: async () => {
       await engine.shutdown(0);
       controller.abort();
       await loops;
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await server.close();
     },
   };
 }
