@@ -89,6 +89,11 @@ export class GatewayInstance implements ServerLike {
    * no node reads the upstream's GET stream (its reader died), this node claims it, with no request needed.
    */
   maintain(): void {
+    this.ensureReaderSoon();
+  }
+
+  /** `ensureReader`, at most every half reader lease (requests and heartbeats call it often). */
+  private ensureReaderSoon(): void {
     if (Date.now() - this.lastReaderAttemptMs >= this.deps.pool.cfg.readerLeaseMs / 2) void this.ensureReader();
   }
 
@@ -219,7 +224,7 @@ export class GatewayInstance implements ServerLike {
   /** A client request: forwarded, its related messages and its response sent back through the Transport. */
   private forward(req: JsonRpcRequest): Promise<void> {
     this.refreshStoredState();
-    if (Date.now() - this.lastReaderAttemptMs >= this.deps.pool.cfg.readerLeaseMs / 2) void this.ensureReader();
+    this.ensureReaderSoon();
     return this.run(req, async (signal, rearm) => {
       if (this.mode === 'sse2024') {
         const token = (req.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;

@@ -24,7 +24,7 @@ import type { JsonRpcMessage, JsonRpcResponse } from '@switchboard/protocol';
 import type { SessionRecord, SessionRef, Store } from '@switchboard/store';
 import type { CallerContext } from '../caller';
 import type { EngineHooks } from '../context';
-import type { ListenerClaim } from '../gen-2025/session-registry';
+import { warmListening, type ListenerClaim } from '../gen-2025/session-registry';
 import type { LocalSession } from '../gen-2025/local-session';
 import type { EngineOptions, SessionSettings } from '../options';
 import { SSE2024_STREAM_ID, type ServerFactory } from '../server-instance';
@@ -78,14 +78,13 @@ export class Sse2024Transport {
     hooks.onSessionCreated?.(caller.tenant, 'sse2024');
     const connectionId = randomBytes(9).toString('base64url');
     await store.claimListener(ref, connectionId, opts.listenerTtlMs);
-    const factory = caller.createServer;
     const release = this.host.holdListener({
       ref,
       connectionId,
       sessionTtlMs: ttlMs,
       principal: caller.principal,
       onLost: () => res.destroy(),
-      ...(factory.warmWhileListening && { warm: { factory, principal: caller.principal, sessionTtlMs: ttlMs } }),
+      ...warmListening(caller.createServer, caller.principal, ttlMs),
     });
     await reader.attach(ref, SSE2024_STREAM_ID, res, {
       cursor: '0-0',

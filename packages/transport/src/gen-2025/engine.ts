@@ -32,7 +32,7 @@ import { systemClock, type Clock } from '../streams/clock';
 import { createStreamLayer, type StreamLayer } from '../streams/layer';
 import type { Sse2024Host } from '../gen-2024/sse-transport';
 import type { LocalSession } from './local-session';
-import { SessionRegistry } from './session-registry';
+import { SessionRegistry, warmListening } from './session-registry';
 import { openSession, recordSessionState, routeClientAnswer, routeClientNotification } from './session-ops';
 import { serveTaskRequest } from './task-hook';
 
@@ -117,10 +117,7 @@ export class Engine2025 {
       settingsOf: (caller) => this.settingsOf(caller),
       obtainSession: (ref, record, factory) => this.sessions.obtain(ref, record, factory),
       dropSession: (ref) => this.sessions.drop(ref),
-      holdListener: (claim) => {
-        this.sessions.listeners.add(claim);
-        return () => void this.sessions.listeners.delete(claim);
-      },
+      holdListener: (claim) => this.sessions.holdListener(claim),
       routeAnswer: (session, m) => this.routeAnswer(session, m),
       routeNotification: (session, m) => this.routeNotification(session, m),
     };
@@ -170,9 +167,7 @@ export class Engine2025 {
     if (!sid || !isValidSessionId(sid)) return undefined;
     let body: SessionPrefetch['body'];
     try {
-      assertPostAccept(req);
-      assertJsonContentType(req);
-      body = parseMessages(parsed, this.bodyLimits());
+      body = this.checkPost(req, '', parsed);
     } catch {
       return undefined; // handlePost answers it, without the store
     }
@@ -183,8 +178,12 @@ export class Engine2025 {
     return { sid, settings, body, record };
   }
 
-  private bodyLimits(): { maxBatchLength: number; maxDepth: number } {
-    return { maxBatchLength: this.ctx.opts.maxBatchLength, maxDepth: this.ctx.opts.maxJsonDepth };
+  /** A POST's header and body checks (406, 415, 400): its messages. `parsed` when the caller parsed `body` already. */
+  private checkPost(req: IncomingMessage, body: string, parsed: unknown): SessionPrefetch['body'] {
+    assertPostAccept(req);
+    assertJsonContentType(req);
+    const limits = { maxBatchLength: this.ctx.opts.maxBatchLength, maxDepth: this.ctx.opts.maxJsonDepth };
+    return parsed === undefined ? parseBody(body, limits) : parseMessages(parsed, limits);
   }
 
   private touch(caller: CallerContext, sid: string, settings: SessionSettings): Promise<SessionRecord | null> {
@@ -207,14 +206,7 @@ export class Engine2025 {
    * `prefetch`: this request's session load, started by `prefetchSession`.
    */
   async handlePost(caller: CallerContext, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown, prefetch?: SessionPrefetch): Promise<void> {
-    let checked = prefetch?.body;
-    if (!checked) {
-      assertPostAccept(req);
-      assertJsonContentType(req);
-      const limits = this.bodyLimits();
-      checked = parsed === undefined ? parseBody(body, limits) : parseMessages(parsed, limits);
-    }
-    const { messages, batch } = checked;
+    const { messages, batch } = prefetch?.body ?? this.checkPost(req, body, parsed);
     const init = messages.find((m) => isRequest(m) && m.method === 'initialize') as JsonRpcRequest | undefined;
     if (init) {
       if (batch) throw new McpHttpError('INITIALIZE_IN_BATCH', { id: init.id });
@@ -302,19 +294,17 @@ export class Engine2025 {
   private async claimListener(ref: SessionRef, res: ServerResponse, caller: CallerContext, settings: SessionSettings): Promise<() => void> {
     const connectionId = randomBytes(9).toString('base64url');
     if (!(await this.ctx.store.claimListener(ref, connectionId, this.ctx.opts.listenerTtlMs))) throw new McpHttpError('LISTENER_CONFLICT');
-    const factory = caller.createServer;
-    const claim = {
+    const drop = this.sessions.holdListener({
       ref,
       connectionId,
       onLost: () => res.destroy(),
-      ...(factory.warmWhileListening && { warm: { factory, principal: caller.principal, sessionTtlMs: settings.sessionTtlMs } }),
-    };
-    this.sessions.listeners.add(claim);
+      ...warmListening(caller.createServer, caller.principal, settings.sessionTtlMs),
+    });
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.sessions.listeners.delete(claim);
+      drop();
       this.ctx.store.releaseListener(ref, connectionId).catch((err) => this.ctx.log('releasing listener failed', err));
     };
   }

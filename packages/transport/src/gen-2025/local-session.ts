@@ -178,13 +178,13 @@ export class LocalSession {
    * answer not yet logged, a server→client request awaiting the client's answer, or a replayed handshake /
    * state sync. A busy instance is never released.
    */
+  get busy(): boolean {
+    return this.exchanges.routedCount > 0 || this.exchanges.unsettledCount > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0 || this.server.busy === true;
+  }
+
   /** The listener heartbeat of a `warmWhileListening` factory's session (session-registry.ts). */
   maintainServer(heartbeatMs: number): void {
     this.server.maintain?.(heartbeatMs);
-  }
-
-  get busy(): boolean {
-    return this.exchanges.routedCount > 0 || this.exchanges.unsettledCount > 0 || this.sseInFlight.size > 0 || this.serverRequests.size > 0 || this.internal.size > 0 || this.server.busy === true;
   }
 
   /** Client requests this node is running for the session (a POST counts until its answer is logged). */

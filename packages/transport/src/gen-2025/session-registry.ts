@@ -31,7 +31,18 @@ export interface ListenerClaim {
    * A factory with `warmWhileListening`: while this claim is held, the session's instance stays warm here and
    * is maintained on every heartbeat (rebuilt from the record, with `sessionTtlMs`, when this node has none).
    */
-  warm?: { factory: ServerFactory; principal: string; sessionTtlMs: number };
+  warm?: WarmListening;
+}
+
+export interface WarmListening {
+  factory: ServerFactory;
+  principal: string;
+  sessionTtlMs: number;
+}
+
+/** The `warm` part of a listener claim: set only for a factory with `warmWhileListening`. */
+export function warmListening(factory: ServerFactory, principal: string, sessionTtlMs: number): { warm?: WarmListening } {
+  return factory.warmWhileListening ? { warm: { factory, principal, sessionTtlMs } } : {};
 }
 
 export type ReleaseReason = 'idle' | 'cap';
@@ -40,7 +51,9 @@ export class SessionRegistry {
   private readonly pending = new Map<string, Promise<LocalSession>>();
   /** Insertion order = least recently obtained first (an instance is moved to the end on every use). */
   private readonly live = new Map<string, LocalSession>();
-  readonly listeners = new Set<ListenerClaim>();
+  private readonly listeners = new Set<ListenerClaim>();
+  /** Sessions whose instance a held listener keeps warm (`ListenerClaim.warm`), with how many claims do. */
+  private readonly warmListened = new Map<string, number>();
 
   constructor(private readonly ctx: EngineContext) {}
 
@@ -124,11 +137,23 @@ export class SessionRegistry {
     void s.close();
   }
 
+  /** Keeps `claim` refreshed by the maintenance tick until the returned function is called. */
+  holdListener(claim: ListenerClaim): () => void {
+    this.listeners.add(claim);
+    const key = claim.warm ? refKey(claim.ref) : undefined;
+    if (key) this.warmListened.set(key, (this.warmListened.get(key) ?? 0) + 1);
+    return () => {
+      if (!this.listeners.delete(claim) || !key) return;
+      const n = (this.warmListened.get(key) ?? 1) - 1;
+      if (n > 0) this.warmListened.set(key, n);
+      else this.warmListened.delete(key);
+    };
+  }
+
   /** Releases instances idle (not busy, unused) for `instanceIdleMs`, and any left past the cap once busy ones finished. */
   sweepIdle(now = this.ctx.clock.now()): void {
     const idleMs = this.ctx.opts.instanceIdleMs;
-    const listened = this.warmListened();
-    for (const [key, s] of this.live) if (!s.busy && now - s.lastUsedMs >= idleMs && !listened.has(key)) this.release(key, s, 'idle');
+    for (const [key, s] of this.live) if (!s.busy && now - s.lastUsedMs >= idleMs && !this.warmListened.has(key)) this.release(key, s, 'idle');
     this.trimToCap();
   }
 
@@ -202,15 +227,8 @@ export class SessionRegistry {
     return Math.max(TRANSPORT_TIMINGS.minRefreshTickMs, Math.floor(Math.min(this.ctx.opts.leaseMs, this.ctx.opts.listenerTtlMs) / 3));
   }
 
-  /** Sessions whose instance a held listener keeps warm (`ListenerClaim.warm`). */
-  private warmListened(): Set<string> {
-    const keys = new Set<string>();
-    for (const c of this.listeners) if (c.warm) keys.add(refKey(c.ref));
-    return keys;
-  }
-
   /** The instance of a listened session: found or rebuilt here, then maintained. Loading the record counts as activity. */
-  private async maintainListened(ref: SessionRef, warm: NonNullable<ListenerClaim['warm']>): Promise<void> {
+  private async maintainListened(ref: SessionRef, warm: WarmListening): Promise<void> {
     let s = this.find(ref);
     if (!s) {
       // Either wire: a 2024 HTTP+SSE session's connection is its listener too.
