@@ -40,6 +40,10 @@ export const config = {
   // throughput + memory
   durationS: numberFromEnv('BENCH_DURATION_S', 8, { min: 0.5 }),
   warmupS: numberFromEnv('BENCH_WARMUP_S', 2),
+  // The measured window is split into interleaved rounds (every setup of a mode in turn, the order rotated
+  // each round), so a drift of this VM's speed is shared by all setups instead of landing on one.
+  rounds: numberFromEnv('BENCH_ROUNDS', 4, { min: 1, integer: true }),
+  roundWarmupS: numberFromEnv('BENCH_ROUND_WARMUP_S', 0.5),
   concurrency: numberFromEnv('BENCH_CONCURRENCY', 32, { min: 1, integer: true }),
   sessions: numberFromEnv('BENCH_SESSIONS', 16, { min: 1, integer: true }),
   setups: list('BENCH_SETUPS'),

@@ -25,6 +25,8 @@ export interface LoadConfig {
   /** The JSON-RPC request sent, with `id` filled in per request. */
   method: string;
   params: Record<string, unknown>;
+  /** Return the measured window's latencies too (rounds of one setup are merged by the parent). */
+  keepLatencies?: boolean;
 }
 
 export type Phase = 'warmup' | 'measure' | 'drain';
@@ -61,6 +63,8 @@ export interface LoadResult {
   errorSamples: string[];
   /** Load generator CPU use during the measured window, % of one core. */
   loadgenCpuPct: number;
+  /** The measured window's latencies, ms (with `keepLatencies`). */
+  latenciesMs?: number[];
 }
 
 const emptyStats = (): PhaseStats => ({ requests: 0, ok: 0, sse: 0, non200: 0, errors: 0, statusCounts: {} });
@@ -185,6 +189,7 @@ export async function runLoad(cfg: LoadConfig, onPhase: (phase: Phase) => void =
     drain: stats.drain,
     errorSamples: [...errorSamples],
     loadgenCpuPct: Math.round(((cpu.user + cpu.system) / 1000 / cfg.durationMs) * 1000) / 10,
+    ...(cfg.keepLatencies && { latenciesMs: latencies }),
   };
 }
 

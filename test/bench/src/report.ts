@@ -122,7 +122,7 @@ export function renderDetails(res: Results): string {
       const non200 = r.load!.warmup.non200 + m.non200 + r.load!.drain.non200;
       const noisy = (r.cpuPct?.other ?? 0) > 25;
       return [
-        `${r.setupId}${noisy ? ' !' : ''}${r.reruns ? ' (rerun)' : ''}`,
+        `${r.setupId}${noisy ? ' !' : ''}`,
         r.mode,
         int(m.rps),
         f(m.latencyMs.p50),

@@ -1,16 +1,17 @@
 /**
  * Suites `throughput` and `memory`: POST tools/call in a closed loop against every setup, per response
  * mode (JSON: `echo`; SSE: `slow_counter {count: 1, delayMs: 0}` with a progressToken, which makes every
- * server stream progress + log + result). Each run is: start, open sessions, 1 s pre-warm, GC'd memory
- * sample ("before"), the 10-second run (BENCH_WARMUP_S + BENCH_DURATION_S; req/s and latency come from
- * the measured window), a short settle, GC'd memory sample ("after"), stop.
+ * server stream progress + log + result). Every setup of a mode is started (open sessions, 1 s pre-warm,
+ * GC'd memory sample "before"), then measured in BENCH_ROUNDS interleaved rounds (BENCH_WARMUP_S warm-up in
+ * the first, BENCH_ROUND_WARMUP_S in the others; BENCH_DURATION_S measured in all, split evenly; req/s and
+ * latency come from the measured windows pooled), then a short settle, GC'd memory sample ("after"), stop.
  */
 import { runWorker } from '../worker';
 import { performance } from 'node:perf_hooks';
 import { sleep, withTimeout } from '@switchboard/test-helpers';
 import { config, log } from '../config';
 import { cpuSeconds, machineBusySeconds, waitForQuiet } from '../cpu';
-import type { LoadConfig, LoadResult } from '../loadgen';
+import { summarize, type LoadConfig, type LoadResult, type PhaseStats } from '../loadgen';
 import type { MemSample } from '../memprobe';
 import { fetchMetrics, parseByLabel } from '../prom';
 import { WORKLOADS, type BenchSetup, type Kind, type Mode, type RunningSetup, type StartOptions } from '../setups';
@@ -46,8 +47,6 @@ export interface ThroughputRow {
    * process CPU (user + sys) — networking and pub/sub included.
    */
   redisPerRequest?: { commands: number; scripts: number; usec: number; cpuUs: number; byCommand: Record<string, number> };
-  /** 1 when the run was repeated because the machine was busy with something else (the quieter run is kept). */
-  reruns?: number;
 }
 
 const STORE_OPS = 'switchboard_redis_command_duration_seconds_count';
@@ -136,19 +135,26 @@ function failures(load: LoadResult): { total: number; failed: number } {
   return { total: phases.reduce((a, p) => a + p.requests, 0), failed: phases.reduce((a, p) => a + p.errors + p.non200, 0) };
 }
 
-/** One setup in one mode. `withMemory` adds the before/after samples (and the pre-warm they need). */
-export async function runThroughputOne(
-  setup: BenchSetup,
-  mode: Mode,
-  { withMemory, startOptions = {}, durationS = config.durationS, warmupS = config.warmupS }: { withMemory: boolean; startOptions?: Partial<StartOptions>; durationS?: number; warmupS?: number },
-): Promise<ThroughputRow> {
+/** A setup started for the throughput suite: its sessions, and what its rounds have added up so far. */
+interface OpenRun {
+  name: string;
+  running: RunningSetup;
+  loadCfg: (warmupMs: number, durationMs: number) => LoadConfig;
+  rounds: { load: LoadResult; cpuPct: Record<string, number> }[];
+  /** Requests and failures of the pre-warm (all phases). */
+  pre: { total: number; failed: number };
+  memBefore?: MemSample;
+  redisBefore?: number;
+  opsBefore?: Record<string, number>;
+  costBefore?: RedisCost;
+}
+
+/** Starts a setup, opens its sessions, and with `withMemory` pre-warms it and takes the "before" samples. */
+async function openRun(setup: BenchSetup, mode: Mode, withMemory: boolean, startOptions: Partial<StartOptions>): Promise<OpenRun> {
   const name = `${setup.id}/${mode}`;
-  const base = { setupId: setup.id, label: setup.label, kind: setup.kind, mode };
-  let running: RunningSetup | undefined;
+  log(`${name}: starting`);
+  const r = await withTimeout(setup.start({ logLevel: config.logLevel, mode, ...startOptions }), START_TIMEOUT_MS, `${name}: start`);
   try {
-    log(`${name}: starting`);
-    running = await withTimeout(setup.start({ logLevel: config.logLevel, mode, ...startOptions }), START_TIMEOUT_MS, `${name}: start`);
-    const r = running;
     const sessions = await withTimeout(
       Promise.all(Array.from({ length: config.sessions }, () => r.createSession())),
       SESSIONS_TIMEOUT_MS,
@@ -162,36 +168,84 @@ export async function runThroughputOne(
       warmupMs,
       durationMs,
       requestTimeoutMs: config.requestTimeoutMs,
+      keepLatencies: true,
       ...workload,
     });
-    let total = 0;
-    let failed = 0;
-    let before: MemSample | undefined;
-    let redisBefore: number | undefined;
+    const run: OpenRun = { name, running: r, loadCfg, rounds: [], pre: { total: 0, failed: 0 } };
     if (withMemory && r.memory) {
       // Pre-warm (JIT, lazily built caches, connection pools), so "before" is a warmed-up steady state.
-      const pre = await runLoadgen(loadCfg(0, 1_000), r);
-      ({ total, failed } = failures(pre.load));
-      before = await r.memory();
-      redisBefore = await redisUsedMemory(r);
+      run.pre = failures((await runLoadgen(loadCfg(0, 1_000), r)).load);
+      run.memBefore = await r.memory();
+      run.redisBefore = await redisUsedMemory(r);
     }
-    log(`${name}: ${sessions.length} sessions on ${r.mcpUrl}; ${warmupS} s warm-up + ${durationS} s measured, concurrency ${config.concurrency}`);
-    const opsBefore = await storeOps(r).catch(() => undefined);
-    const costBefore = await redisCost(r).catch(() => undefined);
-    const { load, cpuPct } = await runLoadgen(loadCfg(warmupS * 1000, durationS * 1000), r);
+    log(`${name}: ${sessions.length} sessions on ${r.mcpUrl}`);
+    run.opsBefore = await storeOps(r).catch(() => undefined);
+    run.costBefore = await redisCost(r).catch(() => undefined);
+    return run;
+  } catch (err) {
+    await withTimeout(r.stop(), STOP_TIMEOUT_MS, `${name}: stop`).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** One round of closed-loop load on an open setup. */
+async function measureRound(run: OpenRun, warmupS: number, durationS: number): Promise<void> {
+  log(`${run.name}: ${warmupS} s warm-up + ${durationS} s measured, concurrency ${config.concurrency}`);
+  run.rounds.push(await runLoadgen(run.loadCfg(warmupS * 1000, durationS * 1000), run.running));
+}
+
+const sumStats = (list: PhaseStats[]): PhaseStats => {
+  const out: PhaseStats = { requests: 0, ok: 0, sse: 0, non200: 0, errors: 0, statusCounts: {} };
+  for (const s of list) {
+    out.requests += s.requests;
+    out.ok += s.ok;
+    out.sse += s.sse;
+    out.non200 += s.non200;
+    out.errors += s.errors;
+    for (const [code, n] of Object.entries(s.statusCounts)) out.statusCounts[code] = (out.statusCounts[code] ?? 0) + n;
+  }
+  return out;
+};
+
+/** The rounds of one setup as one run: counts summed, latencies pooled, CPU weighted by window length. */
+export function mergeRounds(rounds: { load: LoadResult; cpuPct: Record<string, number> }[]): { load: LoadResult; cpuPct: Record<string, number> } {
+  const durationS = rounds.reduce((a, r) => a + r.load.measure.durationS, 0);
+  const weighted = (pick: (r: (typeof rounds)[number]) => Record<string, number>) => {
+    const out: Record<string, number> = {};
+    for (const r of rounds) for (const [k, v] of Object.entries(pick(r))) out[k] = (out[k] ?? 0) + (v * r.load.measure.durationS) / durationS;
+    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v * 10) / 10]));
+  };
+  const measure = sumStats(rounds.map((r) => r.load.measure));
+  const load: LoadResult = {
+    warmup: sumStats(rounds.map((r) => r.load.warmup)),
+    measure: { ...measure, durationS, rps: Math.round((measure.ok / durationS) * 10) / 10, latencyMs: summarize(rounds.flatMap((r) => r.load.latenciesMs ?? [])) },
+    drain: sumStats(rounds.map((r) => r.load.drain)),
+    errorSamples: [...new Set(rounds.flatMap((r) => r.load.errorSamples))].slice(0, 10),
+    loadgenCpuPct: weighted((r) => ({ l: r.load.loadgenCpuPct })).l ?? 0,
+  };
+  return { load, cpuPct: weighted((r) => r.cpuPct) };
+}
+
+/** Stops an open setup and turns its rounds into its row (`withMemory`: the "after" samples first). */
+async function closeRun(run: OpenRun, base: Omit<ThroughputRow, 'status'>): Promise<ThroughputRow> {
+  const r = run.running;
+  try {
+    const { load, cpuPct } = mergeRounds(run.rounds);
+    delete load.latenciesMs;
     const opsAfter = await storeOps(r).catch(() => undefined);
     const costAfter = await redisCost(r).catch(() => undefined);
     let mem: ThroughputRow['mem'];
     let redisMem: ThroughputRow['redisMem'];
-    if (before && r.memory) {
+    if (run.memBefore && r.memory) {
       await sleep(500);
-      mem = { before, after: await r.memory() };
+      mem = { before: run.memBefore, after: await r.memory() };
       const redisAfter = await redisUsedMemory(r);
-      if (redisBefore !== undefined && redisAfter !== undefined) redisMem = { before: redisBefore, after: redisAfter };
+      if (run.redisBefore !== undefined && redisAfter !== undefined) redisMem = { before: run.redisBefore, after: redisAfter };
     }
     const f = failures(load);
     let storeOpsPerRequest: Record<string, number> | undefined;
-    if (opsBefore && opsAfter && f.total > 0) {
+    if (run.opsBefore && opsAfter && f.total > 0) {
+      const opsBefore = run.opsBefore;
       storeOpsPerRequest = Object.fromEntries(
         Object.entries(opsAfter)
           .map(([op, n]) => [op, Math.round(((n - (opsBefore[op] ?? 0)) / f.total) * 100) / 100] as const)
@@ -199,24 +253,45 @@ export async function runThroughputOne(
           .sort((a, b) => b[1] - a[1]),
       );
     }
-    const redisPer = costBefore && costAfter && f.total > 0 ? redisPerRequest(costBefore, costAfter, f.total) : undefined;
-    total += f.total;
-    failed += f.failed;
-    for (const sample of load.errorSamples) log(`${name}: error sample: ${sample}`);
+    const redisPer = run.costBefore && costAfter && f.total > 0 ? redisPerRequest(run.costBefore, costAfter, f.total) : undefined;
+    const total = run.pre.total + f.total;
+    const failed = run.pre.failed + f.failed;
+    for (const sample of load.errorSamples) log(`${run.name}: error sample: ${sample}`);
     return { ...base, status: 'ok', mcpUrl: r.mcpUrl, load, failureRate: total ? failed / total : 1, cpuPct, mem, redisMem, requestsBetweenSamples: mem ? f.total : undefined, storeOpsPerRequest, redisPerRequest: redisPer };
-  } catch (err) {
-    const logs = running?.logs().split('\n').slice(-40).join('\n');
-    const message = `${(err as Error).message}${logs ? `\n--- server logs ---\n${logs}` : ''}`;
-    log(`${name}: FAILED: ${message}`);
-    return { ...base, status: 'failed', error: message };
   } finally {
-    if (running) await withTimeout(running.stop(), STOP_TIMEOUT_MS, `${name}: stop`).catch((err: Error) => log(`${name}: ${err.message}`));
+    await withTimeout(r.stop(), STOP_TIMEOUT_MS, `${run.name}: stop`).catch((err: Error) => log(`${run.name}: ${err.message}`));
   }
+}
+
+function failedRow(base: Omit<ThroughputRow, 'status'>, name: string, err: unknown, running?: RunningSetup): ThroughputRow {
+  const logs = running?.logs().split('\n').slice(-40).join('\n');
+  const message = `${(err as Error).message}${logs ? `\n--- server logs ---\n${logs}` : ''}`;
+  log(`${name}: FAILED: ${message}`);
+  return { ...base, status: 'failed', error: message };
+}
+
+const rowBase = (setup: BenchSetup, mode: Mode) => ({ setupId: setup.id, label: setup.label, kind: setup.kind, mode });
+
+/** One setup in one mode, alone (profiles): one round. `withMemory` adds the before/after samples. */
+export async function runThroughputOne(
+  setup: BenchSetup,
+  mode: Mode,
+  { withMemory, startOptions = {}, durationS = config.durationS, warmupS = config.warmupS }: { withMemory: boolean; startOptions?: Partial<StartOptions>; durationS?: number; warmupS?: number },
+): Promise<ThroughputRow> {
+  const base = rowBase(setup, mode);
+  let run: OpenRun | undefined;
+  try {
+    run = await openRun(setup, mode, withMemory, startOptions);
+    await measureRound(run, warmupS, durationS);
+  } catch (err) {
+    if (run) await withTimeout(run.running.stop(), STOP_TIMEOUT_MS, `${run.name}: stop`).catch(() => undefined);
+    return failedRow(base, `${setup.id}/${mode}`, err, run?.running);
+  }
+  return closeRun(run, base).catch((err) => failedRow(base, `${setup.id}/${mode}`, err));
 }
 
 /** CPU the rest of the machine used during the window (% of one core) above which a run counts as noisy. */
 export const NOISY_OTHER_PCT = 25;
-const otherPct = (r: ThroughputRow) => r.cpuPct?.other ?? 0;
 
 /**
  * CPU time the server side spent per successful request in the window, µs (server process tree + Redis).
@@ -228,28 +303,48 @@ export function cpuPerRequestUs(r: ThroughputRow): number | undefined {
   return (((r.cpuPct.server ?? 0) + (r.cpuPct.redis ?? 0) + (r.cpuPct.nginx ?? 0)) / 100 / m.rps) * 1e6;
 }
 
+/**
+ * Every setup of a mode is started first; then `config.rounds` rounds each give every setup a share of the
+ * measured window in turn (the order rotated each round; the first round carries the warm-up). The machine's
+ * speed drifts by tens of % within a minute here, so sequential 10-second runs compared setups measured at
+ * different speeds; interleaved, every setup sees the same mix.
+ */
 export async function runThroughputSuite(setups: BenchSetup[], { withMemory }: { withMemory: boolean }): Promise<ThroughputRow[]> {
   const rows: ThroughputRow[] = [];
-  let reruns = 0;
-  const quiet = async (name: string) => {
-    const busy = await waitForQuiet(NOISY_OTHER_PCT, 4_000);
-    if (busy >= NOISY_OTHER_PCT) log(`${name}: the machine is busy with other work (${busy}% of a core) before the run; numbers will be noisy`);
-  };
   for (const mode of config.modes) {
-    for (const setup of setups.filter((s) => s.modes.includes(mode))) {
-      await quiet(`${setup.id}/${mode}`); // also lets the previous run's sockets and CPU settle
-      let row = await runThroughputOne(setup, mode, { withMemory });
-      // Something else on the machine took CPU during the window: run it once more (at most 2 reruns
-      // per suite, to stay bounded), keep the quieter run.
-      if (row.status === 'ok' && otherPct(row) > NOISY_OTHER_PCT && reruns < 2) {
-        reruns++;
-        log(`${setup.id}/${mode}: other processes used ${otherPct(row)}% CPU during the window; running it again`);
-        await quiet(`${setup.id}/${mode}`);
-        const again = await runThroughputOne(setup, mode, { withMemory });
-        if (again.status === 'ok' && otherPct(again) < otherPct(row)) row = { ...again, reruns: 1 };
-        else row = { ...row, reruns: 1 };
+    const open: { setup: BenchSetup; run?: OpenRun; failed?: ThroughputRow }[] = [];
+    try {
+      for (const setup of setups.filter((s) => s.modes.includes(mode))) {
+        try {
+          open.push({ setup, run: await openRun(setup, mode, withMemory, {}) });
+        } catch (err) {
+          open.push({ setup, failed: failedRow(rowBase(setup, mode), `${setup.id}/${mode}`, err) });
+        }
       }
-      rows.push(row);
+      const busy = await waitForQuiet(NOISY_OTHER_PCT, 4_000);
+      if (busy >= NOISY_OTHER_PCT) log(`${mode}: the machine is busy with other work (${busy}% of a core) before the runs; numbers will be noisy`);
+      const perRoundS = config.durationS / config.rounds;
+      for (let round = 0; round < config.rounds; round++) {
+        for (let i = 0; i < open.length; i++) {
+          const o = open[(i + round) % open.length]!;
+          if (!o.run || o.failed) continue;
+          try {
+            await measureRound(o.run, round === 0 ? config.warmupS : config.roundWarmupS, perRoundS);
+          } catch (err) {
+            o.failed = failedRow(rowBase(o.setup, mode), o.run.name, err, o.run.running);
+          }
+        }
+      }
+    } finally {
+      for (const o of open) {
+        if (o.failed || !o.run) {
+          if (o.run) await withTimeout(o.run.running.stop(), STOP_TIMEOUT_MS, `${o.run.name}: stop`).catch(() => undefined);
+          if (o.failed) rows.push(o.failed);
+          continue;
+        }
+        const base = rowBase(o.setup, mode);
+        rows.push(await closeRun(o.run, base).catch((err) => failedRow(base, o.run!.name, err)));
+      }
     }
   }
   return rows;
