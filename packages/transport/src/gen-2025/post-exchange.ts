@@ -22,6 +22,7 @@ import {
 } from '@switchboard/protocol';
 import type { SessionRef } from '@switchboard/store';
 import type { EngineHooks } from '../context';
+import { writeAfterPoll } from '../deferred-writes';
 import { BatchQueue } from '../streams/batch-queue';
 import type { StreamReader } from '../streams/reader';
 import type { StreamTail } from '../streams/tail';
@@ -212,11 +213,9 @@ export class PostExchange {
     this.clearTimer();
     this.stateNow = 'json';
     const body = this.batch ? `[${this.early.join(',')}]` : this.early[0]!;
-    if (!this.res.writableEnded && !this.res.destroyed) {
-      // A length, not chunked framing: one buffer less per write, and the client reads no chunk sizes.
-      this.res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
-      this.res.end(body);
-    }
+    // After this turn's I/O phase, with the other answers of the burst (deferred-writes.ts). A length, not
+    // chunked framing: one buffer less per write, and the client reads no chunk sizes.
+    writeAfterPoll(this.res, (res) => res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body));
     this.deps.onFinished(this);
     this.deps.onSettled(this);
   }

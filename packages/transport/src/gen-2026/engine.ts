@@ -35,6 +35,7 @@ import { withTasks2026, type TaskHook2026 } from './task-hook';
 import { TaskListen } from './task-listen';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
 import { nodeRequestView, pipeWebResponse, toWebRequest } from './web-bridge';
+import { writeAfterPoll } from '../deferred-writes';
 
 /** The engine hooks a 2026 exchange reports through (shared with the 2025 engine), plus SDK errors. */
 export type Engine2026Hooks = Pick<EngineHooks, 'onRequestDone' | 'onRequestCancelled'> & {
@@ -216,7 +217,9 @@ export class Engine2026 {
         // The fast path's JSON answer: already text.
         if (shape.id !== undefined) outcome = json.status < 400 && json.text.includes('"error"') && 'error' in (JSON.parse(json.text) as object) ? 'error' : json.status < 400 ? 'ok' : undefined;
         // With its length, Node writes headers and body in one write (chunked framing took a writev of three).
-        res.writeHead(json.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json.text) }).end(json.text);
+        // After this turn's I/O phase, with the other answers of the burst (deferred-writes.ts).
+        const { status, text } = json;
+        writeAfterPoll(res, (r) => r.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }).end(text));
         reusable = !exchange.abandoned;
         return;
       }
