@@ -3,6 +3,7 @@
  * bus on the memory store. Both paths (the fast path for a plain `tools/call`, the SDK handler for the rest),
  * a streamed answer, cancellation by closing the response, and drain answering what it cut short.
  */
+import http from 'node:http';
 import { createDemoServer } from '@switchboard/demo-server';
 import { ERROR_CATALOG } from '@switchboard/protocol';
 import { MemoryStore } from '@switchboard/store';
@@ -109,6 +110,29 @@ describe('Engine2026', () => {
     res.close();
     await res.done;
     for (let i = 0; i < 2_000 && e.openCount > 0; i++) await new Promise((r) => setImmediate(r));
+    expect(e.openCount).toBe(0);
+    expect(cancelled).toBe(1);
+    expect(done.map((d) => d.outcome)).toEqual(['cancelled']);
+    await e.shutdown(0);
+  });
+
+  test('fast path: closing the connection before a JSON answer cancels the call (no controller needed until then)', async () => {
+    const e = engine(true);
+    serve(e);
+    // No progress token and no log level: nothing is streamed, the call would answer JSON after ~5 s.
+    const meta = { 'io.modelcontextprotocol/protocolVersion': VERSION, 'io.modelcontextprotocol/clientInfo': { name: 'in-process', version: '1.0.0' }, 'io.modelcontextprotocol/clientCapabilities': {} };
+    const req = http.request(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': VERSION, 'mcp-method': 'tools/call', 'mcp-name': 'slow_counter' },
+    });
+    req.on('error', () => undefined);
+    req.end(JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name: 'slow_counter', arguments: { count: 1_000, delayMs: 5 }, _meta: meta } }));
+    for (let i = 0; i < 200 && e.openCount === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(e.openCount).toBe(1);
+    await new Promise((r) => setTimeout(r, 50));
+    req.destroy();
+    const deadline = Date.now() + 2_000;
+    while (e.openCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     expect(e.openCount).toBe(0);
     expect(cancelled).toBe(1);
     expect(done.map((d) => d.outcome)).toEqual(['cancelled']);

@@ -34,6 +34,7 @@ import { InstancePool2026 } from './instance-pool';
 import { withTasks2026, type TaskHook2026 } from './task-hook';
 import { TaskListen } from './task-listen';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
+import { LazyAbort } from './lazy-abort';
 import { nodeRequestView, pipeWebResponse, toWebRequest } from './web-bridge';
 import { writeAfterPoll } from '../deferred-writes';
 
@@ -117,7 +118,7 @@ export class Engine2026 {
   private readonly pool?: InstancePool2026;
   private readonly fast?: FastPath2026;
   /** Every open exchange: its JSON-RPC method, and whether the drain closed the handler under it. */
-  private readonly open = new Map<AbortController, { method: string; abandoned: boolean }>();
+  private readonly open = new Set<{ method: string; abandoned: boolean }>();
 
   constructor(private readonly deps: Engine2026Deps) {
     const maxIdle = deps.maxIdleInstances ?? 32;
@@ -146,7 +147,7 @@ export class Engine2026 {
   /** Requests running on this node that will end by themselves (every open exchange but listen streams): drain waits for them. */
   get inFlightCount(): number {
     let n = 0;
-    for (const x of this.open.values()) if (x.method !== 'subscriptions/listen') n++;
+    for (const x of this.open) if (x.method !== 'subscriptions/listen') n++;
     return n;
   }
 
@@ -154,16 +155,16 @@ export class Engine2026 {
   async handlePost(caller: Caller2026, req: IncomingMessage, res: ServerResponse, body: string, parsed?: unknown, classification?: unknown): Promise<void> {
     const shape = shapeOf(body, parsed);
     const started = process.hrtime.bigint();
-    const controller = new AbortController();
+    const cancellation = new LazyAbort();
     const exchange = { method: shape.method, abandoned: false };
-    this.open.set(controller, exchange);
+    this.open.add(exchange);
     const isListen = shape.method === 'subscriptions/listen';
     let clientClosed = false;
     // Closing the response before it ended is the 2026 cancellation (M10).
     const onEarlyClose = () => {
       if (res.writableFinished || clientClosed) return;
       clientClosed = true;
-      controller.abort(new Error('client closed the response stream'));
+      cancellation.abort(new Error('client closed the response stream'));
       this.deps.hooks?.onRequestCancelled?.();
     };
     res.on('close', onEarlyClose);
@@ -172,7 +173,7 @@ export class Engine2026 {
     let reusable = false;
     // The SDK takes the parsed body as given and never reads the Request's own: a view over Node's request
     // (no web Request, Headers or body stream per request). Unparseable bodies still go as text (the SDK answers them).
-    const request = shape.parsed === undefined ? toWebRequest(req, body, controller.signal) : nodeRequestView(req, controller.signal);
+    const request = shape.parsed === undefined ? toWebRequest(req, body, cancellation.signal) : nodeRequestView(req, cancellation);
     const fastCall = this.fast?.eligible(req, shape.parsed, classification);
     let fastDone: ((reusable: boolean) => void) | undefined;
     let taskListen: TaskListen | undefined;
@@ -191,11 +192,11 @@ export class Engine2026 {
       let response: Response | undefined;
       let json: Extract<FastAnswer, { kind: 'json' }> | undefined;
       try {
-        const served = fastCall && (await this.fast!.serve(fastCall, request, this.authInfoFor(caller), controller.signal));
+        const served = fastCall && (await this.fast!.serve(fastCall, request, this.authInfoFor(caller), cancellation));
         if (served) {
           fastDone = served.done;
           if (served.answer.kind === 'json') json = served.answer;
-          else response = served.answer.response;
+          else if (served.answer.kind === 'stream') response = served.answer.response;
         } else {
           const parsedBody = taskListen ? taskListen.body : shape.parsed;
           this.pool?.expect(request, { needsPristine: shape.noClientInfo });
@@ -263,7 +264,7 @@ export class Engine2026 {
       if (fastDone) fastDone(reusable && !clientClosed);
       else this.pool?.settle(request, reusable && !clientClosed);
       res.off('close', onEarlyClose);
-      this.open.delete(controller);
+      this.open.delete(exchange);
       if (clientClosed) outcome = 'cancelled';
       if (outcome) {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -278,7 +279,7 @@ export class Engine2026 {
    * drain does, within its grace: `inFlightCount`). `graceMs` bounds the flush of the final frames.
    */
   async shutdown(graceMs: number = TRANSPORT_TIMINGS.shutdown2026GraceMs): Promise<void> {
-    for (const x of this.open.values()) x.abandoned = true;
+    for (const x of this.open) x.abandoned = true;
     await Promise.all([this.handler.close(), this.fast?.close()]);
     this.pool?.close();
     // Let the bridges flush the final frames the SDK just wrote before the server drops connections.

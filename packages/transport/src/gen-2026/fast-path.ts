@@ -29,14 +29,18 @@ import {
   type Transport,
 } from '@modelcontextprotocol/server';
 import type { IncomingMessage } from 'node:http';
+import type { LazyAbort } from './lazy-abort';
 
 const REVISION = '2026-07-28';
 /** JSON-RPC error codes the handler answers with an HTTP error status when raised before dispatch returns. */
 const LADDER_STATUS: Record<number, number> = { [-32700]: 400, [-32600]: 400, [-32601]: 404, [-32022]: 400, [-32021]: 400, [-32020]: 400 };
 const MISSING_CAPABILITY = -32021;
 
-/** What the fast path answers: a complete JSON body, or a web Response streaming SSE. */
-export type FastAnswer = { kind: 'json'; status: number; text: string } | { kind: 'stream'; response: Response };
+/**
+ * What the fast path answers: a complete JSON body, a web Response streaming SSE, or nothing (`abandoned`: the
+ * client closed its response before an answer; the call was cancelled).
+ */
+export type FastAnswer = { kind: 'json'; status: number; text: string } | { kind: 'stream'; response: Response } | { kind: 'abandoned' };
 
 interface Exchange {
   id: string | number;
@@ -197,9 +201,9 @@ export class FastPath2026 {
 
   /**
    * Dispatches the call; undefined when a scope challenge applies (the handler answers it). Rejects when the
-   * instance was closed before answering (drain). `signal`: the client closed the response (M10).
+   * instance was closed before answering (drain). `cancellation`: the client closed the response (M10).
    */
-  async serve(call: FastCall, request: Request, authInfo: AuthInfo, signal: AbortSignal): Promise<{ answer: FastAnswer; done: (reusable: boolean) => void } | undefined> {
+  async serve(call: FastCall, request: Request, authInfo: AuthInfo, cancellation: LazyAbort): Promise<{ answer: FastAnswer; done: (reusable: boolean) => void } | undefined> {
     const instance = this.idle.pop() ?? (await this.create(authInfo, request));
     // A tool without a scope challenge answers undefined synchronously: no await (a microtask turn) for it.
     const challenge = instance.product.resolveScopeChallenge({ request: call.message as never, authInfo });
@@ -226,10 +230,14 @@ export class FastPath2026 {
       t.abandon(x);
       // Cancels the handler (the SDK aborts its signal); nothing more is written for this exchange.
       t.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: x.id, reason: 'client closed the response stream' } });
+      // Nothing will be sent for it any more: settle the wait (it stayed open for good, the exchange counted
+      // as in flight, which held up a drain).
+      x.resolve({ kind: 'abandoned' });
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    const offAbort = cancellation.onAbort(onAbort);
     try {
-      t.onmessage?.(call.message as JSONRPCMessage, { classification: call.classification, request, authInfo } as never);
+      // A client gone before dispatch (abandoned at once above): the call is not run at all.
+      if (!x.done) t.onmessage?.(call.message as JSONRPCMessage, { classification: call.classification, request, authInfo } as never);
     } finally {
       x.dispatching = false;
     }
@@ -237,11 +245,11 @@ export class FastPath2026 {
     const done = (reusable: boolean) => {
       if (settled) return;
       settled = true;
-      signal.removeEventListener('abort', onAbort);
+      offAbort();
       // The Protocol's own bookkeeping for this id ends a few microtasks after the answer: hand the instance on after it.
       setImmediate(() => {
         if (t.exchange === x) t.exchange = undefined;
-        this.release(instance, reusable && x.done && !signal.aborted);
+        this.release(instance, reusable && x.done && !cancellation.aborted);
       });
     };
     try {

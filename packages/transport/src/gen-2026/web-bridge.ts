@@ -73,13 +73,16 @@ class NodeHeadersView {
  * requests whose parsed body is handed to the handler alongside: it never reads `body`. `clone()` and body
  * reads are absent on purpose.
  */
-export function nodeRequestView(req: IncomingMessage, signal: AbortSignal): Request {
+export function nodeRequestView(req: IncomingMessage, cancellation: { readonly signal: AbortSignal }): Request {
   const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
   let url: string | undefined;
   return {
     method: req.method ?? 'GET',
     headers: new NodeHeadersView(req.headers),
-    signal,
+    // Built on first read (gen-2026/lazy-abort.ts): the fast path never reads it.
+    get signal() {
+      return cancellation.signal;
+    },
     body: null,
     bodyUsed: false,
     get url() {
