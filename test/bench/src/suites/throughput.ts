@@ -191,7 +191,10 @@ async function openRun(setup: BenchSetup, mode: Mode, withMemory: boolean, start
 /** One round of closed-loop load on an open setup. */
 async function measureRound(run: OpenRun, warmupS: number, durationS: number): Promise<void> {
   log(`${run.name}: ${warmupS} s warm-up + ${durationS} s measured, concurrency ${config.concurrency}`);
-  run.rounds.push(await runLoadgen(run.loadCfg(warmupS * 1000, durationS * 1000), run.running));
+  const round = await runLoadgen(run.loadCfg(warmupS * 1000, durationS * 1000), run.running);
+  run.rounds.push(round);
+  const cpu = Object.entries(round.cpuPct).map(([role, pct]) => `${role} ${pct}%`).join(', ');
+  log(`${run.name}: round ${run.rounds.length}: ${round.load.measure.rps} req/s (${cpu})`);
 }
 
 const sumStats = (list: PhaseStats[]): PhaseStats => {
