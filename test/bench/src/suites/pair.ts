@@ -1,6 +1,7 @@
 /**
  * Two edges on one Redis (nodes A and B), shared by the `crossnode` and `replay` suites. STREAM_MAX_LEN is
- * raised to 20,000 so a 10,000-event stream is retained whole.
+ * raised to 20,000 and STREAM_MAX_BYTES to 16 MiB so a 10,000-event stream is retained whole (the 1 MiB default
+ * byte budget cut the replay suite's stream at 8,062 events).
  */
 import { removeTempDir, startRedis, type Edge, type RedisServer } from '@switchboard/test-helpers';
 import { config, log } from '../config';
@@ -18,7 +19,7 @@ export interface EdgePair {
 }
 
 export async function startEdgePair(extraNodeArgs: string[] = []): Promise<EdgePair> {
-  log('edge pair: starting Redis + 2 edges (STREAM_MAX_LEN=20000)');
+  log('edge pair: starting Redis + 2 edges (STREAM_MAX_LEN=20000, STREAM_MAX_BYTES=16 MiB)');
   const redis = await startRedis();
   const started: Awaited<ReturnType<typeof startProbedEdge>>[] = [];
   const stop = async () => {
@@ -27,7 +28,7 @@ export async function startEdgePair(extraNodeArgs: string[] = []): Promise<EdgeP
     await redis.stop();
   };
   try {
-    const opts = { logLevel: config.logLevel, mode: 'json' as const, env: { STREAM_MAX_LEN: '20000' }, nodeArgs: extraNodeArgs };
+    const opts = { logLevel: config.logLevel, mode: 'json' as const, env: { STREAM_MAX_LEN: '20000', STREAM_MAX_BYTES: String(16 * 1024 * 1024) }, nodeArgs: extraNodeArgs };
     started.push(await startProbedEdge('bench-node-a', opts, redis));
     started.push(await startProbedEdge('bench-node-b', opts, redis));
   } catch (err) {
