@@ -19,7 +19,7 @@ import { mapLimit } from '../sse';
 import { BASELINE_ID, setupById, type RunningSetup } from '../setups';
 import { runWorker } from '../worker';
 import type { EdgePair } from './pair';
-import { START_TIMEOUT_MS, STOP_TIMEOUT_MS } from './throughput';
+import { START_TIMEOUT_MS, stopSetup } from './throughput';
 
 export interface CrossRow {
   setupId: string;
@@ -126,7 +126,7 @@ export async function runCrossnodeSuite(pair: EdgePair): Promise<CrossRow[]> {
       log(`crossnode ${setup.id}: FAILED: ${(err as Error).message}`);
       rows.push({ ...base, status: 'failed', error: (err as Error).message });
     } finally {
-      if (running) await withTimeout(running.stop(), STOP_TIMEOUT_MS, 'sdk-v1: stop').catch(() => undefined);
+      if (running) await stopSetup(running, 'sdk-v1');
     }
   }
   return rows;

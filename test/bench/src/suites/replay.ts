@@ -15,7 +15,7 @@ import { createMcpSession, type BenchSession } from '../mcp';
 import { openSse } from '../sse';
 import { BASELINE_ID, setupById, type RunningSetup } from '../setups';
 import type { EdgePair } from './pair';
-import { START_TIMEOUT_MS, STOP_TIMEOUT_MS } from './throughput';
+import { START_TIMEOUT_MS, stopSetup } from './throughput';
 
 export interface ReplayRow {
   setupId: string;
@@ -134,7 +134,7 @@ export async function runReplaySuite(pair: EdgePair): Promise<ReplayRow[]> {
       log(`replay ${setup.id}: FAILED: ${(err as Error).message}`);
       rows.push({ ...base, status: 'failed', error: (err as Error).message });
     } finally {
-      if (running) await withTimeout(running.stop(), STOP_TIMEOUT_MS, 'sdk-v1: stop').catch(() => undefined);
+      if (running) await stopSetup(running, 'sdk-v1');
     }
   }
   return rows;

@@ -26,7 +26,7 @@ import type { MemSample } from '../memprobe';
 import { fetchMetrics, parseScalar } from '../prom';
 import { mapLimit } from '../sse';
 import { BASELINE_ID, setupById, type RunningSetup, type StartOptions } from '../setups';
-import { redisUsedMemory, START_TIMEOUT_MS, STOP_TIMEOUT_MS } from './throughput';
+import { redisUsedMemory, START_TIMEOUT_MS, stopSetup } from './throughput';
 
 /** One measurement: GC'd samples before and after creating `count` sessions. */
 export interface SessionsMeasurement {
@@ -159,7 +159,7 @@ async function oneRun<T>(setupId: string, start: (o: Partial<StartOptions>) => P
     throw new Error(`${(err as Error).message}\n${running?.logs().split('\n').slice(-20).join('\n') ?? ''}`);
   } finally {
     agent.destroy();
-    if (running) await withTimeout(running.stop(), STOP_TIMEOUT_MS, `${setupId}: stop`).catch((e: Error) => log(e.message));
+    if (running) await stopSetup(running, setupId);
   }
 }
 

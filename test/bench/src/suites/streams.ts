@@ -24,7 +24,7 @@ import { fetchMetrics, parseScalar } from '../prom';
 import { mapLimit, openSse, type SseStream } from '../sse';
 import { BASELINE_ID, setupById, type RunningSetup } from '../setups';
 import { startEdgePair } from './pair';
-import { START_TIMEOUT_MS, STOP_TIMEOUT_MS } from './throughput';
+import { START_TIMEOUT_MS, stopSetup } from './throughput';
 
 export interface StreamsRow {
   setupId: string;
@@ -148,7 +148,7 @@ async function runOne(setupId: string, label: string, start: () => Promise<Strea
   } finally {
     agent.destroy();
     for (const s of streams) s.close();
-    if (running) await withTimeout(running.stop(), STOP_TIMEOUT_MS, `${setupId}: stop`).catch((e: Error) => log(e.message));
+    if (running) await stopSetup(running, setupId);
   }
 }
 

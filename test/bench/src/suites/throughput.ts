@@ -183,9 +183,14 @@ async function openRun(setup: BenchSetup, mode: Mode, withMemory: boolean, start
     run.costBefore = await redisCost(r).catch(() => undefined);
     return run;
   } catch (err) {
-    await withTimeout(r.stop(), STOP_TIMEOUT_MS, `${name}: stop`).catch(() => undefined);
+    await stopSetup(r, name);
     throw err;
   }
+}
+
+/** Stops a started setup, bounded; a failure to stop is logged, not thrown. */
+export async function stopSetup(running: Pick<RunningSetup, 'stop'>, name: string): Promise<void> {
+  await withTimeout(running.stop(), STOP_TIMEOUT_MS, `${name}: stop`).catch((err: Error) => log(`${name}: ${err.message}`));
 }
 
 /** One round of closed-loop load on an open setup. */
@@ -262,7 +267,7 @@ async function closeRun(run: OpenRun, base: Omit<ThroughputRow, 'status'>): Prom
     for (const sample of load.errorSamples) log(`${run.name}: error sample: ${sample}`);
     return { ...base, status: 'ok', mcpUrl: r.mcpUrl, load, failureRate: total ? failed / total : 1, cpuPct, mem, redisMem, requestsBetweenSamples: mem ? f.total : undefined, storeOpsPerRequest, redisPerRequest: redisPer };
   } finally {
-    await withTimeout(r.stop(), STOP_TIMEOUT_MS, `${run.name}: stop`).catch((err: Error) => log(`${run.name}: ${err.message}`));
+    await stopSetup(r, run.name);
   }
 }
 
@@ -287,7 +292,7 @@ export async function runThroughputOne(
     run = await openRun(setup, mode, withMemory, startOptions);
     await measureRound(run, warmupS, durationS);
   } catch (err) {
-    if (run) await withTimeout(run.running.stop(), STOP_TIMEOUT_MS, `${run.name}: stop`).catch(() => undefined);
+    if (run) await stopSetup(run.running, run.name);
     return failedRow(base, `${setup.id}/${mode}`, err, run?.running);
   }
   return closeRun(run, base).catch((err) => failedRow(base, `${setup.id}/${mode}`, err));
@@ -341,7 +346,7 @@ export async function runThroughputSuite(setups: BenchSetup[], { withMemory }: {
     } finally {
       for (const o of open) {
         if (o.failed || !o.run) {
-          if (o.run) await withTimeout(o.run.running.stop(), STOP_TIMEOUT_MS, `${o.run.name}: stop`).catch(() => undefined);
+          if (o.run) await stopSetup(o.run.running, o.run.name);
           if (o.failed) rows.push(o.failed);
           continue;
         }
