@@ -1,6 +1,7 @@
 /**
- * JSON answers written after the event loop's I/O phase rather than from inside it: every answer produced
- * while the poll phase handles a burst of requests goes out in one check phase, back to back.
+ * Complete answers written after the event loop's I/O phase rather than from inside it: every answer produced
+ * while the poll phase handles a burst of requests goes out in one check phase, back to back. Complete means a
+ * JSON answer, or an SSE answer whose completion was in the batch its tail was offered (streams/tail.ts).
  *
  * Why: a socket write that wakes a sleeping peer charges the wake-up to the writer (40–60 µs per write on
  * the Firecracker VMs we measure on, against ~12 µs when the peer is already running). Written back to back

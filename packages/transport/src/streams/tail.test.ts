@@ -24,8 +24,13 @@ class FakeResponse extends EventEmitter {
     return this;
   }
   flushHeaders(): void {}
-  cork(): void {}
-  uncork(): void {}
+  corked = 0;
+  cork(): void {
+    this.corked++;
+  }
+  uncork(): void {
+    this.corked--;
+  }
   write(chunk: string): boolean {
     this.written.push(chunk);
     this.unsent += Buffer.byteLength(chunk);
@@ -41,6 +46,8 @@ class FakeResponse extends EventEmitter {
     }
   }
   end(): void {
+    // Like node's OutgoingMessage: end() flushes what a cork held.
+    this.corked = 0;
     this.writableEnded = true;
   }
   destroy(): void {
@@ -151,5 +158,36 @@ describe('StreamTail and slow readers', () => {
     expect(logged).toHaveLength(1);
     expect(logged[0]!.msg).toContain('reading stream get of session s failed');
     expect(logged[0]!.err).toBe(down);
+  });
+});
+
+describe('StreamTail: a batch that completes the stream', () => {
+  const end = (n: number): StreamEntry => ({ id: `${n}-0`, kind: 'end', data: '' });
+
+  test('is written corked and ended in the check phase, so the whole answer leaves in one socket write', async () => {
+    const res = new FakeResponse();
+    const tail = tailOn(res, storeWith([]), { maxBufferedBytes: 32 * 1024 });
+    tail.offer('0-0', [entry(1, 10), entry(2, 10), end(3)]);
+    expect(dataFrames(res)).toBe(2);
+    expect(tail.isClosed).toBe(true); // nothing more is taken at once: a later offer or wake is ignored
+    expect(res.corked).toBe(1); // still corked: the end flushes it
+    expect(res.writableEnded).toBe(false);
+    expect(res.destroyed).toBe(false);
+    tail.offer('3-0', [entry(4, 10)]);
+    expect(dataFrames(res)).toBe(2);
+    await new Promise((r) => setImmediate(r));
+    expect(res.writableEnded).toBe(true);
+    expect(res.corked).toBe(0);
+  });
+
+  test('a batch without its completion is uncorked at once; a response the client closed meanwhile is not ended', async () => {
+    const res = new FakeResponse();
+    const tail = tailOn(res, storeWith([]), { maxBufferedBytes: 32 * 1024 });
+    tail.offer('0-0', [entry(1, 10)]);
+    expect(res.corked).toBe(0);
+    tail.offer('1-0', [end(2)]);
+    res.destroy();
+    await new Promise((r) => setImmediate(r));
+    expect(res.writableEnded).toBe(false);
   });
 });

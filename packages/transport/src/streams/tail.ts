@@ -19,6 +19,7 @@ import { compareEntryIds, encodeEventId, formatSseEvent, SSE_HEADERS, SSE_KEEPAL
 import type { SessionRef, Store, StreamEntry } from '@switchboard/store';
 import type { EngineHooks } from '../context';
 import { DEFAULT_ENGINE_OPTIONS } from '../options';
+import { writeAfterPoll } from '../deferred-writes';
 import { waitForDrain } from './pacing';
 
 export interface StreamTailOptions {
@@ -135,7 +136,8 @@ export class StreamTail {
     try {
       return this.writeOffered(entries);
     } finally {
-      this.res.uncork();
+      // A batch that ended the response leaves corked: its deferred end() flushes it all in one write.
+      if (!this.ended) this.res.uncork();
     }
   }
 
@@ -218,7 +220,9 @@ export class StreamTail {
     this.lastId = e.id;
     if (e.kind === 'end') {
       this.ended = true;
-      this.res.end();
+      // After this turn's I/O phase, with the other answers of the burst (deferred-writes.ts); nothing more
+      // is written to this response, and what is corked leaves with the end in one socket write.
+      writeAfterPoll(this.res, (res) => res.end());
       this.markClosed();
       return false;
     }
