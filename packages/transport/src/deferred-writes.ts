@@ -41,3 +41,11 @@ export function writeAfterPoll(res: ServerResponse, write: (res: ServerResponse)
   scheduled = true;
   setImmediate(flush);
 }
+
+/**
+ * A complete JSON answer with its length, deferred like every answer: with a length Node writes headers and
+ * body in one write (chunked framing took a writev of three) and the client reads no chunk sizes.
+ */
+export function writeJsonAfterPoll(res: ServerResponse, status: number, contentType: string, text: string): void {
+  writeAfterPoll(res, (r) => r.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) }).end(text));
+}

@@ -22,7 +22,7 @@ import {
 } from '@switchboard/protocol';
 import type { SessionRef } from '@switchboard/store';
 import type { EngineHooks } from '../context';
-import { writeAfterPoll } from '../deferred-writes';
+import { writeJsonAfterPoll } from '../deferred-writes';
 import { BatchQueue } from '../streams/batch-queue';
 import type { StreamReader } from '../streams/reader';
 import type { StreamTail } from '../streams/tail';
@@ -213,9 +213,8 @@ export class PostExchange {
     this.clearTimer();
     this.stateNow = 'json';
     const body = this.batch ? `[${this.early.join(',')}]` : this.early[0]!;
-    // After this turn's I/O phase, with the other answers of the burst (deferred-writes.ts). A length, not
-    // chunked framing: one buffer less per write, and the client reads no chunk sizes.
-    writeAfterPoll(this.res, (res) => res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) }).end(body));
+    // After this turn's I/O phase, with the other answers of the burst (deferred-writes.ts).
+    writeJsonAfterPoll(this.res, 200, 'application/json', body);
     this.deps.onFinished(this);
     this.deps.onSettled(this);
   }

@@ -36,7 +36,7 @@ import { TaskListen } from './task-listen';
 import { PRINCIPAL_EXTRA_KEY } from './request-state-codec';
 import { LazyAbort } from './lazy-abort';
 import { nodeRequestView, pipeWebResponse, toWebRequest } from './web-bridge';
-import { writeAfterPoll } from '../deferred-writes';
+import { writeJsonAfterPoll } from '../deferred-writes';
 
 /** The engine hooks a 2026 exchange reports through (shared with the 2025 engine), plus SDK errors. */
 export type Engine2026Hooks = Pick<EngineHooks, 'onRequestDone' | 'onRequestCancelled'> & {
@@ -217,7 +217,7 @@ export class Engine2026 {
       if (json && !clientClosed) {
         // The fast path's JSON answer: already text.
         if (shape.id !== undefined) outcome = json.status < 400 && json.text.includes('"error"') && 'error' in (JSON.parse(json.text) as object) ? 'error' : json.status < 400 ? 'ok' : undefined;
-        writeJson(res, json.status, 'application/json', json.text);
+        writeJsonAfterPoll(res, json.status, 'application/json', json.text);
         reusable = !exchange.abandoned;
         return;
       }
@@ -234,7 +234,7 @@ export class Engine2026 {
         // sends a string body in one write with the headers (a Buffer goes as a second chunk, one writev).
         const text = await response.text();
         if (answered) outcome = text.includes('"error"') && 'error' in (JSON.parse(text) as object) ? 'error' : 'ok';
-        writeJson(res, response.status, response.headers.get('content-type')!, text);
+        writeJsonAfterPoll(res, response.status, response.headers.get('content-type')!, text);
         reusable = !exchange.abandoned && response.status < 500;
         return;
       }
@@ -294,14 +294,6 @@ export class Engine2026 {
     if (base.extra?.[PRINCIPAL_EXTRA_KEY] === caller.principal && base.extra.tenant === this.deps.tenant) return base;
     return { ...base, extra: { ...base.extra, [PRINCIPAL_EXTRA_KEY]: caller.principal, tenant: this.deps.tenant } };
   }
-}
-
-/**
- * A complete JSON answer, with its length (Node writes headers and body in one write; chunked framing took a
- * writev of three), after this turn's I/O phase with the other answers of the burst (deferred-writes.ts).
- */
-function writeJson(res: ServerResponse, status: number, contentType: string, text: string): void {
-  writeAfterPoll(res, (r) => r.writeHead(status, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text) }).end(text));
 }
 
 /** Whether an SSE event's data is the JSON-RPC response (result or error) to request `id`. */
